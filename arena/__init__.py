@@ -1,0 +1,1 @@
+"""Report Arena: LLM-judge pairwise battles, judgment store, ratings and leaderboards (issue 5)."""

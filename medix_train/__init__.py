@@ -1,0 +1,1 @@
+"""The DeepMedix-R1 reproduction: data builders, rewards, SFT / cold-start / GRPO (issue 6)."""

@@ -1,0 +1,23 @@
+"""Model-adapter registry. A new adapter = one module + one `register` line here.
+
+Each target is a factory `(arg: str, options: ModelOptions, context: ModelContext) -> Model`.
+"""
+
+from __future__ import annotations
+
+from xraybench.models.base import Model, ModelContext, ModelOptions, split_spec
+from xraybench.registry import Registry
+
+MODELS: Registry = Registry("model adapter")
+_r = MODELS.register
+_r("predictions", "xraybench.models.predictions:PredictionsFile",
+   help="predictions:FILE — JSONL {id, prediction} or ReXrank JSON {study_id: {model_prediction}}")
+_r("baseline", "xraybench.models.baselines:make_baseline",
+   help="baseline:normal | baseline:retrieval — weight-free CPU baselines built from the train split")
+_r("hf", "xraybench.models.hf:HFModel", extra="hf", help="hf:PATH — transformers, batched, CPU/GPU (Qwen2.5-VL first)")
+_r("vllm", "xraybench.models.vllm:VLLMModel", extra="vllm", help="vllm:PATH — vLLM offline engine")
+_r("openai", "xraybench.models.openai_compat:OpenAIModel",
+   help="openai:MODEL — any OpenAI-compatible server (--api-base for vLLM, SGLang, Ollama)")
+_r("litellm", "xraybench.models.litellm_model:LiteLLMModel", extra="judge", help="litellm:PROVIDER/MODEL")
+
+__all__ = ["MODELS", "Model", "ModelContext", "ModelOptions", "split_spec"]

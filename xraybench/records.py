@@ -1,0 +1,106 @@
+"""One typed record per concept: samples, predictions, boxes and metric values.
+
+Records are plain dataclasses so they serialise to JSON lines without a schema library and stay
+cheap to create in large numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TaskKind = Literal["report", "vqa", "classification"]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box `[x_min, y_min, x_max, y_max]` in the model's image pixel space."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+    def as_list(self) -> list[float]:
+        return [self.x_min, self.y_min, self.x_max, self.y_max]
+
+
+@dataclass
+class Sample:
+    """One item of a task: what the model sees and what it is scored against.
+
+    `reference` is the report section text, the answer string or the '|'-joined label set;
+    `references` holds extra references where a dataset has several (lexical metrics use all).
+    """
+
+    id: str
+    task: str
+    dataset: str
+    split: str
+    prompt: str
+    reference: str
+    image_paths: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    credentialed: bool = False
+
+    def all_references(self) -> list[str]:
+        return [self.reference, *[r for r in self.references if r != self.reference]]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Sample:
+        return cls(**data)
+
+
+@dataclass
+class Generation:
+    """What a model adapter returns for one sample: the raw text and what it cost."""
+
+    text: str
+    latency_s: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    scores: dict[str, float] | None = None  # label probabilities from classifier-style adapters
+    error: str | None = None
+
+
+@dataclass
+class Prediction:
+    """A scored unit of a run, streamed append-only to `predictions.jsonl`."""
+
+    id: str
+    task: str
+    model: str
+    raw: str
+    answer: str
+    reasoning: str | None = None
+    boxes: list[list[float]] = field(default_factory=list)
+    latency_s: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    scores: dict[str, float] | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prediction:
+        return cls(**data)
+
+
+@dataclass
+class MetricValue:
+    """A headline number with its bootstrap 95% confidence interval."""
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high}
