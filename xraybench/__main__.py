@@ -1,0 +1,5 @@
+import sys
+
+from xraybench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,40 @@
+"""`xraybench list`: what can be run and scored."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", nargs="?", default="all",
+                        choices=["all", "tasks", "suites", "datasets", "models", "metrics"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from xraybench.datasets import LOADERS
+    from xraybench.metrics import METRICS
+    from xraybench.models import MODELS
+    from xraybench.tasks import SUITES, TASKS
+
+    console = Console()
+    sections = {
+        "tasks": [(t.name, f"{t.kind}; {t.dataset}/{t.split}; metrics: {', '.join(t.metrics)} — {t.description}")
+                  for t in TASKS.values()],
+        "suites": [(s.name, f"{', '.join(s.tasks)} — {s.description}") for s in SUITES.values()],
+        "datasets": [(e.name, e.help) for e in LOADERS.entries()],
+        "models": [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in MODELS.entries()],
+        "metrics": [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in METRICS.entries()],
+    }
+    for name, rows in sections.items():
+        if args.what not in ("all", name):
+            continue
+        table = Table(title=name, show_header=False, title_justify="left")
+        table.add_column("name", style="bold")
+        table.add_column("description")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    return 0

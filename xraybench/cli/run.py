@@ -1,0 +1,56 @@
+"""`xraybench run`: evaluate a model and print a results table."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from xraybench.config import add_arguments, from_namespace
+
+HEADLINE = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider", "chexpert_micro_f1_14", "chexpert_micro_f1_5",
+            "vqa_accuracy", "vqa_closed_accuracy", "vqa_open_token_f1", "answer_score", "cls_micro_f1",
+            "cls_macro_f1", "grounding_format_valid")
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    from xraybench.runner import RunConfig
+
+    add_arguments(parser, RunConfig)
+
+
+def print_results(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{results['model']['name']} — {results['status']}")
+    table.add_column("task")
+    table.add_column("n", justify="right")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI", justify="right")
+    for task, tr in results["tasks"].items():
+        names = [m for m in HEADLINE if m in tr["metrics"]] or sorted(tr["metrics"])
+        for i, m in enumerate(names):
+            v = tr["metrics"][m]
+            ci = f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v.get("ci_low") is not None else ""
+            value = f"{v['value']:.4f}" if v["value"] is not None else "n/a"
+            n = f"{tr['n']}" + (f" ({tr['n_failed']} failed)" if tr["n_failed"] else "")
+            table.add_row(task if i == 0 else "", n if i == 0 else "", m, value, ci)
+        for m, reason in tr["skipped_metrics"].items():
+            table.add_row("", "", m, "skipped", reason[:60])
+    console.print(table)
+    for suite, agg in results["suites"].items():
+        shown = {m: v["value"] for m, v in agg["metrics"].items() if m in HEADLINE}
+        console.print(f"suite {suite} (sample-count weighted): "
+                      + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from xraybench.runner import RESULTS_FILE, RunConfig, run
+
+    config = from_namespace(RunConfig, args)
+    results = run(config)
+    print_results(results)
+    print(f"results: {config.out}/{RESULTS_FILE}")
+    return 0 if results["status"] == "complete" else 3

@@ -1,0 +1,83 @@
+"""Command configs: one dataclass per command drives both the CLI and the Python API.
+
+Each field carries its CLI help in `metadata`; `add_arguments` turns the fields into argparse
+options and `from_namespace` builds the config back, so an option is defined exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None, metavar: str | None = None,
+           repeat: bool = False, split_commas: bool = False, positional: bool = False) -> Any:
+    """A config field with its CLI help. `repeat`: a list option given several times (`--data-root A --data-root B`);
+    `split_commas`: a list option given as `A,B`."""
+    meta = {"help": help, "flag": flag, "metavar": metavar, "repeat": repeat, "split_commas": split_commas,
+            "positional": positional}
+    if isinstance(default, list | dict):
+        value = default
+        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _base_type(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _base_type(args[0])
+    return annotation
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        if "help" not in meta:
+            continue
+        kind = _base_type(hints[f.name])
+        origin = typing.get_origin(kind) or kind
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = None if required else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        name = meta["flag"] or "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"help": meta["help"], "dest": f.name}
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        if meta["positional"]:
+            kwargs.pop("dest")
+            if origin is list:
+                kwargs["nargs"] = "+"
+            parser.add_argument(f.name, **kwargs)
+            continue
+        if origin is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs["default"] = default
+        elif origin is list and meta["repeat"]:
+            kwargs.update(action="append", default=None)
+        elif origin is list:
+            kwargs.update(type=str, default=None)
+        else:
+            kwargs.update(type=kind if kind in (int, float) else str, default=default)
+        if required:
+            kwargs["required"] = True
+        parser.add_argument(name, **kwargs)
+
+
+def from_namespace(cls: type[C], ns: argparse.Namespace) -> C:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not hasattr(ns, f.name):
+            continue
+        value = getattr(ns, f.name)
+        if value is None:
+            continue
+        if f.metadata.get("split_commas") and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        values[f.name] = value
+    return cls(**values)

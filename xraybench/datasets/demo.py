@@ -1,0 +1,203 @@
+"""The bundled demo suite: SYNTHETIC studies whose texts we wrote and whose images our code draws.
+
+Nothing here is real patient data. Each study is a seeded combination of findings; its report,
+VQA questions, label set, boxes and image are all derived from that combination, so models that
+look at the image (the retrieval baseline, a trained model) can beat those that do not.
+Images are drawn once into a cache folder (`XRAYBENCH_CACHE`, default `~/.cache/xraybench`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xraybench.datasets.base import LoadResult
+from xraybench.errors import XrayBenchError
+from xraybench.records import Sample
+
+DEMO_VERSION = "1"
+IMAGE_SIZE = 256
+SPLIT_SIZES = {"train": 48, "validation": 8, "test": 16}
+SPLIT_SEEDS = {"train": 11, "validation": 23, "test": 37}
+
+
+@dataclass(frozen=True)
+class Finding:
+    label: str  # NIH ChestX-ray14 label name
+    findings: str
+    impression: str
+    box: tuple[int, int, int, int]  # in the IMAGE_SIZE pixel space
+    side: str | None = None
+
+
+FINDINGS: list[Finding] = [
+    Finding("Cardiomegaly", "The cardiac silhouette is enlarged.", "Cardiomegaly.", (80, 120, 180, 200)),
+    Finding("Effusion", "There is a small right pleural effusion with blunting of the costophrenic angle.",
+            "Small right pleural effusion.", (30, 180, 100, 230), "right"),
+    Finding("Effusion", "There is a moderate left pleural effusion.", "Moderate left pleural effusion.",
+            (156, 180, 226, 230), "left"),
+    Finding("Pneumothorax", "There is a small right apical pneumothorax.", "Small right apical pneumothorax.",
+            (35, 30, 95, 80), "right"),
+    Finding("Nodule", "A 1.5 cm nodule is seen in the left upper lobe.", "Left upper lobe nodule, CT recommended.",
+            (165, 70, 195, 100), "left"),
+    Finding("Atelectasis", "Linear opacities at the right lung base are consistent with atelectasis.",
+            "Right basilar atelectasis.", (40, 150, 110, 185), "right"),
+    Finding("Consolidation", "There is focal consolidation in the left lower lobe.",
+            "Left lower lobe consolidation, concerning for pneumonia.", (150, 140, 215, 190), "left"),
+    Finding("Edema", "There is mild pulmonary vascular congestion and interstitial edema.", "Mild pulmonary edema.",
+            (50, 60, 206, 200)),
+]
+NORMAL_FINDINGS = {
+    "Cardiomegaly": "The heart size is normal.",
+    "Effusion": "There is no pleural effusion.",
+    "Pneumothorax": "There is no pneumothorax.",
+    "Consolidation": "The lungs are clear without focal consolidation.",
+}
+NORMAL_IMPRESSION = "No acute cardiopulmonary process."
+LABELS = sorted({f.label for f in FINDINGS})
+REPORT_PROMPTS = {
+    "findings": "Write the FINDINGS section of the radiology report for this chest X-ray.",
+    "impression": "Write the IMPRESSION section of the radiology report for this chest X-ray.",
+}
+CLASSIFICATION_PROMPT = (
+    "Which of the following findings are present in this chest X-ray: " + ", ".join(LABELS)
+    + "? Answer with the present findings separated by '|', or 'No Finding'."
+)
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    split: str
+    findings: tuple[Finding, ...]
+
+    def findings_text(self) -> str:
+        present = {f.label for f in self.findings}
+        sentences = [f.findings for f in self.findings]
+        sentences += [text for label, text in NORMAL_FINDINGS.items() if label not in present]
+        return " ".join(sentences)
+
+    def impression_text(self) -> str:
+        if not self.findings:
+            return NORMAL_IMPRESSION
+        return " ".join(f.impression for f in self.findings)
+
+    def labels(self) -> list[str]:
+        return sorted({f.label for f in self.findings})
+
+
+def studies(split: str) -> list[Study]:
+    if split not in SPLIT_SIZES:
+        raise XrayBenchError(f"demo has no split {split!r}; choose one of {', '.join(SPLIT_SIZES)}")
+    rng = random.Random(SPLIT_SEEDS[split])
+    out = []
+    for i in range(SPLIT_SIZES[split]):
+        n = rng.choices([0, 1, 2], weights=[4, 4, 2])[0]
+        chosen: list[Finding] = []
+        for finding in rng.sample(FINDINGS, len(FINDINGS)):
+            if len(chosen) == n:
+                break
+            if all(c.label != finding.label for c in chosen):
+                chosen.append(finding)
+        out.append(Study(f"demo-{split}-{i:03d}", split, tuple(sorted(chosen, key=FINDINGS.index))))
+    return out
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("XRAYBENCH_CACHE", Path.home() / ".cache" / "xraybench"))
+    return base / f"demo-v{DEMO_VERSION}"
+
+
+def draw_image(study: Study, path: Path) -> None:
+    """A crude but deterministic chest radiograph: lungs, heart, and a bright patch per finding."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = random.Random(study.id)
+    img = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 20)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((25, 25, 120, 235), fill=70)  # right lung (image left)
+    draw.ellipse((136, 25, 231, 235), fill=70)
+    heart = (80, 120, 180, 200) if any(f.label == "Cardiomegaly" for f in study.findings) else (100, 130, 165, 195)
+    draw.ellipse(heart, fill=150)
+    for finding in study.findings:
+        if finding.label == "Cardiomegaly":
+            continue
+        x1, y1, x2, y2 = finding.box
+        if finding.label == "Pneumothorax":
+            draw.rectangle(finding.box, fill=10)
+        elif finding.label == "Nodule":
+            draw.ellipse(finding.box, fill=200)
+        else:
+            draw.rectangle((x1, y1, x2, y2), fill=170 if finding.label != "Edema" else 110)
+    for _ in range(400):  # film grain, per-study
+        x, y = rng.randrange(IMAGE_SIZE), rng.randrange(IMAGE_SIZE)
+        draw.point((x, y), fill=rng.randrange(0, 255))
+    img = img.filter(ImageFilter.GaussianBlur(1.5))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    img.save(tmp)
+    tmp.replace(path)
+
+
+def image_path(study: Study, root: Path) -> Path:
+    path = root / "images" / f"{study.id}.png"
+    if not path.exists():
+        draw_image(study, path)
+    return path
+
+
+def _vqa_samples(study: Study, task: str, image: str) -> list[Sample]:
+    present = {f.label: f for f in study.findings}
+    items: list[tuple[str, str, str, str]] = []  # (suffix, question, answer, answer_type/category)
+    for label, question in [("Effusion", "Is there a pleural effusion?"), ("Pneumothorax", "Is there a pneumothorax?"),
+                            ("Cardiomegaly", "Is the heart enlarged?")]:
+        items.append((label.lower(), question, "yes" if label in present else "no", "closed:presence"))
+    for label in ("Effusion", "Nodule", "Consolidation", "Atelectasis", "Pneumothorax"):
+        finding = present.get(label)
+        if finding is not None and finding.side:
+            items.append((f"side-{label.lower()}", f"Which side is the {label.lower()} on?", finding.side,
+                          "open:location"))
+    abnormal = study.labels()
+    items.append(("abnormalities", "What abnormalities are seen in this image? List them separated by '|'.",
+                  "|".join(a.lower() for a in abnormal) if abnormal else "none", "open:abnormality"))
+    samples = []
+    for suffix, question, answer, kind in items:
+        answer_type, category = kind.split(":")
+        samples.append(Sample(
+            id=f"{study.id}-{suffix}", task=task, dataset="demo", split=study.split, prompt=question,
+            reference=answer, image_paths=[image],
+            metadata={"answer_type": answer_type, "category": category, "study_id": study.id, "synthetic": True},
+        ))
+    return samples
+
+
+def load_demo(root: Path | None, *, task: str, split: str, section: str | None = None,
+              part: str = "report", **_: Any) -> LoadResult:
+    """Build the demo task's samples; `root` defaults to the cache folder where images are drawn."""
+    root = Path(root) if root else cache_dir()
+    split = "validation" if split == "val" else split
+    result = LoadResult([])
+    for study in studies(split):
+        image = str(image_path(study, root))
+        meta: dict[str, Any] = {"study_id": study.id, "synthetic": True, "view": "PA",
+                                "image_size": [IMAGE_SIZE, IMAGE_SIZE]}
+        if part == "report":
+            if section not in REPORT_PROMPTS:
+                raise XrayBenchError(f"demo report tasks need section findings|impression, got {section!r}")
+            text = study.findings_text() if section == "findings" else study.impression_text()
+            result.samples.append(Sample(study.id, task, "demo", split, REPORT_PROMPTS[section], text, [image],
+                                         metadata={**meta, "section": section}))
+        elif part == "vqa":
+            result.samples.extend(_vqa_samples(study, task, image))
+        elif part == "classification":
+            labels = study.labels()
+            boxes = [[*f.box, f.label] for f in study.findings]
+            result.samples.append(Sample(study.id, task, "demo", split, CLASSIFICATION_PROMPT,
+                                         "|".join(labels) if labels else "No Finding", [image],
+                                         metadata={**meta, "bboxes": boxes, "labels": labels}))
+        else:
+            raise XrayBenchError(f"unknown demo part {part!r}; expected report, vqa or classification")
+    return result

@@ -1,0 +1,275 @@
+"""The resumable evaluation runner.
+
+A run folder holds `run.json` (the configuration that defines the run), `predictions.jsonl`
+(append-only, flushed per batch), `failures.jsonl` (items that failed after retries) and, once
+scored, `results.json`. Re-running the same configuration on the folder resumes it: finished items
+are never asked again, a torn last line from a `kill -9` is cut off, failures are retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from xraybench.config import option
+from xraybench.errors import TransientError, XrayBenchError
+from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
+from xraybench.parsing import parse_output
+from xraybench.prompts import render_prompt
+from xraybench.records import Generation, Prediction, Sample
+from xraybench.retry import RetryPolicy, call_with_retries
+from xraybench.taskdata import TaskData, load_task, parse_data_roots
+from xraybench.tasks import expand
+
+RUN_FILE = "run.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+FAILURES_FILE = "failures.jsonl"
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class RunConfig:
+    model: str = option(help="model spec, e.g. baseline:normal, hf:PATH, openai:MODEL, predictions:FILE")
+    tasks: list[str] = option(help="comma-separated tasks and/or suites (see `xraybench list`)", split_commas=True)
+    out: str = option(help="run folder: created if absent, resumed if it holds the same unfinished run")
+    data_roots: list[str] = option([], flag="--data-root", metavar="NAME=PATH", repeat=True,
+                                   help="where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg (repeatable)")
+    limit: int | None = option(None, help="score a seeded sample of at most N items per task")
+    seed: int = option(0, help="seed for sampling items, decoding and bootstrap")
+    template: str = option("plain", help="prompt template: plain | reasoning")
+    temperature: float = option(0.0, help="sampling temperature (0 = greedy)")
+    top_p: float = option(1.0, help="nucleus sampling top-p")
+    max_new_tokens: int = option(512, help="maximum new tokens per output")
+    api_base: str | None = option(None, help="base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
+    api_key_env: str | None = option(None, help="environment variable holding the API key")
+    batch_size: int | None = option(None, help="items per model call (default: the adapter's)")
+    concurrency: int | None = option(None, help="model calls in flight at once (default: the adapter's)")
+    max_attempts: int = option(6, help="attempts per item on transient errors (429, 5xx, timeouts)")
+    tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
+    uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
+    bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
+    progress: bool = option(True, help="show a progress bar")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide what the predictions are; a resumed run must match them."""
+        return {
+            "model": self.model, "tasks": list(self.tasks), "limit": self.limit, "seed": self.seed,
+            "template": self.template, "temperature": self.temperature, "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens, "api_base": self.api_base,
+        }
+
+    def model_options(self) -> ModelOptions:
+        return ModelOptions(template=self.template, temperature=self.temperature, top_p=self.top_p,
+                            max_new_tokens=self.max_new_tokens, api_base=self.api_base,
+                            api_key_env=self.api_key_env, extra={"seed": self.seed})
+
+
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def prepare(self, config: RunConfig, fingerprints: dict[str, str]) -> bool:
+        """Create or check the folder; return True when resuming."""
+        identity = {**config.identity(), "fingerprints": fingerprints}
+        run_file = self.file(RUN_FILE)
+        if run_file.exists():
+            previous = json.loads(run_file.read_text())
+            old = previous.get("identity", {})
+            diffs = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+            if diffs:
+                lines = "; ".join(f"{k}: {old.get(k)!r} -> {identity.get(k)!r}" for k in diffs)
+                raise XrayBenchError(
+                    f"{self.path} holds a run with a different configuration ({lines}). "
+                    "Use another --out folder, or delete this one to start over."
+                )
+            return True
+        if self.path.exists() and any(self.path.iterdir()):
+            raise XrayBenchError(f"{self.path} exists, is not empty and holds no {RUN_FILE}: refusing to write there")
+        self.path.mkdir(parents=True, exist_ok=True)
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+        record = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "identity": identity,
+                  "config": asdict(config)}
+        tmp = run_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2))
+        tmp.replace(run_file)
+        return False
+
+    def run_id(self) -> str:
+        return json.loads(self.file(RUN_FILE).read_text())["run_id"]
+
+    def load_predictions(self) -> dict[tuple[str, str], Prediction]:
+        """Finished predictions by (task, id). A torn last line (killed mid-write) is cut off first."""
+        path = self.file(PREDICTIONS_FILE)
+        if not path.exists():
+            return {}
+        _cut_torn_tail(path)
+        done: dict[tuple[str, str], Prediction] = {}
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    pred = Prediction.from_json(json.loads(line))
+                except (json.JSONDecodeError, TypeError) as exc:
+                    raise XrayBenchError(f"{path}:{lineno}: corrupt prediction record ({exc})") from None
+                done.setdefault((pred.task, pred.id), pred)
+        return done
+
+
+def _cut_torn_tail(path: Path) -> None:
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if data and not data.endswith(b"\n"):
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+class _Appender:
+    """Appends JSON lines and makes them durable before returning (one flush + fsync per batch)."""
+
+    def __init__(self, path: Path):
+        self.fh = path.open("a", encoding="utf-8")
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        self.fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Prediction:
+    parsed = parse_output(generation.text)
+    return Prediction(
+        id=sample.id, task=sample.task, model=model_name, raw=generation.text, answer=parsed.answer,
+        reasoning=parsed.reasoning, boxes=parsed.boxes, latency_s=generation.latency_s,
+        prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
+        finish_reason=generation.finish_reason, scores=generation.scores, error=generation.error,
+    )
+
+
+def build_model(config: RunConfig, task_names: list[str]) -> Any:
+    kind, arg = split_spec(config.model)
+    factory = MODELS.get(kind)
+    context = ModelContext(parse_data_roots(config.data_roots), task_names, config.seed)
+    return factory(arg, config.model_options(), context)
+
+
+def load_tasks(config: RunConfig) -> tuple[list[TaskData], list[str]]:
+    task_names, sizes, suites = expand(config.tasks)
+    roots = parse_data_roots(config.data_roots)
+    data = []
+    for name in task_names:
+        caps = [n for n in (config.limit, sizes.get(name)) if n is not None]
+        data.append(load_task(name, roots, limit=min(caps) if caps else None, seed=config.seed))
+    return data, suites
+
+
+def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[TaskData]) -> dict[str, float]:
+    """Ask the model for every unfinished item; return wall time per task."""
+    done = folder.load_predictions()
+    policy = RetryPolicy(max_attempts=config.max_attempts)
+    batch_size = config.batch_size or getattr(model, "batch_size", 1)
+    concurrency = config.concurrency or getattr(model, "concurrency", 1)
+    todo: list[list[Sample]] = []
+    for td in tasks:
+        pending = [s for s in td.samples if (s.task, s.id) not in done]
+        todo.extend(pending[i:i + batch_size] for i in range(0, len(pending), batch_size))
+    total = sum(len(b) for b in todo)
+    timings: dict[str, float] = {}
+    if not total:
+        return timings
+    preds = _Appender(folder.file(PREDICTIONS_FILE))
+    failures = _Appender(folder.file(FAILURES_FILE))
+
+    def call(batch: list[Sample]) -> list[Generation]:
+        prompts = [render_prompt(s.prompt, config.template) for s in batch]
+        start = time.perf_counter()
+        gens = call_with_retries(lambda: model.generate(batch, prompts), policy)
+        if len(gens) != len(batch):
+            raise XrayBenchError(f"{model.name} returned {len(gens)} outputs for a batch of {len(batch)}")
+        elapsed = (time.perf_counter() - start) / len(batch)
+        for g in gens:
+            g.latency_s = g.latency_s or elapsed
+        return gens
+
+    def record(batch: list[Sample], gens: list[Generation] | None, error: str | None) -> None:
+        ok, bad = [], []
+        for i, sample in enumerate(batch):
+            gen = gens[i] if gens is not None else Generation("", error=error)
+            if gen.error:
+                bad.append({"id": sample.id, "task": sample.task, "error": gen.error, "time": time.time()})
+            else:
+                ok.append(to_prediction(sample, model.name, gen).to_json())
+        preds.write(ok)
+        failures.write(bad)
+
+    from xraybench.progress import progress_bar
+
+    with progress_bar(total, f"{model.name}", enabled=config.progress) as advance:
+        started = time.perf_counter()
+        try:
+            if concurrency <= 1:
+                for batch in todo:
+                    try:
+                        record(batch, call(batch), None)
+                    except (TransientError, XrayBenchError) as exc:
+                        record(batch, None, str(exc))
+                    advance(len(batch))
+            else:
+                _run_concurrently(todo, call, record, advance, concurrency)
+        finally:
+            preds.close()
+            failures.close()
+        timings["generation_s"] = time.perf_counter() - started
+    return timings
+
+
+def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  # type: ignore[no-untyped-def]
+    """Keep `concurrency` batches in flight; results are written from this thread only."""
+    pending = iter(todo)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        in_flight: dict[Future, list[Sample]] = {}
+        for batch in pending:
+            in_flight[pool.submit(call, batch)] = batch
+            if len(in_flight) >= concurrency:
+                break
+        while in_flight:
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                batch = in_flight.pop(fut)
+                try:
+                    record(batch, fut.result(), None)
+                except (TransientError, XrayBenchError) as exc:
+                    record(batch, None, str(exc))
+                advance(len(batch))
+                nxt = next(pending, None)
+                if nxt is not None:
+                    in_flight[pool.submit(call, nxt)] = nxt
+
+
+def run(config: RunConfig) -> dict[str, Any]:
+    """Evaluate `config.model` on `config.tasks` in `config.out`; returns the results dict."""
+    from xraybench.results import score_run, write_results
+
+    started = time.perf_counter()
+    tasks, suites = load_tasks(config)
+    folder = RunFolder(config.out)
+    resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})
+    model = build_model(config, [td.task.name for td in tasks])
+    timings = generate_all(config, model, folder, tasks)
+    results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
+    timings["total_s"] = time.perf_counter() - started
+    results["timings"] = {**results.get("timings", {}), **timings}
+    write_results(folder.file(RESULTS_FILE), results)
+    return results
