@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Demo images and other caches go to a per-session folder, never the user's home."""
+    os.environ.setdefault("XRAYBENCH_CACHE", str(tmp_path_factory.mktemp("xraybench-cache")))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"shared dev data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xraybench.errors import XrayBenchError
+from xraybench.runner import FAILURES_FILE, PREDICTIONS_FILE, RunConfig, run
+from xraybench.taskdata import load_task
+
+
+def _config(out: Path, **kw: object) -> RunConfig:
+    base = {"model": "baseline:normal", "tasks": ["demo_vqa", "demo_classification"], "out": str(out),
+            "bootstrap_rounds": 50, "progress": False}
+    return RunConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_demo_run_writes_versioned_results(tmp_path: Path) -> None:
+    results = run(_config(tmp_path / "run"))
+    assert results["schema_version"] == 1 and results["status"] == "complete"
+    vqa = results["tasks"]["demo_vqa"]
+    assert vqa["n"] == len(load_task("demo_vqa").samples) and vqa["n_failed"] == 0
+    acc = vqa["metrics"]["vqa_accuracy"]
+    assert 0 <= acc["ci_low"] <= acc["value"] <= acc["ci_high"] <= 1
+    assert set(vqa["categories"]) == {"presence", "location", "abnormality"}
+    assert results["model"] == {"spec": "baseline:normal", "name": "baseline:normal"}
+    assert results["dataset_fingerprints"]["demo_vqa"] == vqa["fingerprint"]
+    for key in ("run_id", "template", "decoding", "packages", "git_sha", "timings", "created_at"):
+        assert key in results
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk["tasks"]["demo_vqa"]["metrics"] == vqa["metrics"]
+
+
+def test_rerun_resumes_without_new_calls_and_same_results(tmp_path: Path) -> None:
+    first = run(_config(tmp_path / "run"))
+    preds = tmp_path / "run" / PREDICTIONS_FILE
+    n_lines = len(_lines(preds))
+    second = run(_config(tmp_path / "run"))
+    assert len(_lines(preds)) == n_lines
+    assert second["resumed"] is True
+    assert second["tasks"]["demo_vqa"]["metrics"] == first["tasks"]["demo_vqa"]["metrics"]
+
+
+def test_torn_last_line_is_cut_and_redone(tmp_path: Path) -> None:
+    first = run(_config(tmp_path / "run"))
+    preds = tmp_path / "run" / PREDICTIONS_FILE
+    lines = preds.read_text().splitlines(keepends=True)
+    preds.write_text("".join(lines[:-2]) + lines[-2][: len(lines[-2]) // 2])  # killed mid-write
+    second = run(_config(tmp_path / "run"))
+    rows = _lines(preds)
+    keys = [(r["task"], r["id"]) for r in rows]
+    assert len(keys) == len(set(keys)) == len(lines)
+    assert second["tasks"]["demo_classification"]["metrics"] == first["tasks"]["demo_classification"]["metrics"]
+
+
+def test_different_configuration_is_refused(tmp_path: Path) -> None:
+    run(_config(tmp_path / "run"))
+    with pytest.raises(XrayBenchError, match=r"different configuration \(model: 'baseline:normal' -> "
+                                             r"'baseline:retrieval'\)"):
+        run(_config(tmp_path / "run", model="baseline:retrieval"))
+
+
+def test_non_empty_foreign_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("mine")
+    with pytest.raises(XrayBenchError, match="not empty"):
+        run(_config(tmp_path))
+
+
+def test_missing_predictions_are_failures_and_counted(tmp_path: Path) -> None:
+    samples = load_task("demo_classification").samples
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": s.id, "prediction": s.reference}) + "\n" for s in samples[:-3]))
+    results = run(_config(tmp_path / "run", model=f"predictions:{preds}", tasks=["demo_classification"]))
+    assert results["status"] == "incomplete"
+    assert results["tasks"]["demo_classification"]["n_failed"] == 3
+    assert len(_lines(tmp_path / "run" / FAILURES_FILE)) == 3
+
+
+def test_retrieval_beats_normal_on_demo_classification(tmp_path: Path) -> None:
+    normal = run(_config(tmp_path / "a", tasks=["demo_classification"]))
+    retrieval = run(_config(tmp_path / "b", tasks=["demo_classification"], model="baseline:retrieval"))
+    f1 = lambda r: r["tasks"]["demo_classification"]["metrics"]["cls_micro_f1"]["value"]  # noqa: E731
+    assert f1(retrieval) > f1(normal)
+
+
+def test_limit_samples_are_seeded(tmp_path: Path) -> None:
+    a = run(_config(tmp_path / "a", tasks=["demo_vqa"], limit=10, seed=1))
+    b = run(_config(tmp_path / "b", tasks=["demo_vqa"], limit=10, seed=1))
+    c = run(_config(tmp_path / "c", tasks=["demo_vqa"], limit=10, seed=2))
+    fp = lambda r: r["tasks"]["demo_vqa"]["fingerprint"]  # noqa: E731
+    assert fp(a) == fp(b) != fp(c)
+    assert a["tasks"]["demo_vqa"]["n"] == 10 and a["tasks"]["demo_vqa"]["population"] > 10
