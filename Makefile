@@ -16,7 +16,7 @@ $(VENV)/.core: pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.core
 	$(PIP) $(TORCH)
-	$(PIP) -e '.[hf,dev]'
+	$(PIP) -e '.[hf,judge,dev]'
 	touch $@
 
 setup: $(VENV)/.core

@@ -65,6 +65,8 @@ def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> 
     all_scores: dict[str, Scores] = {}
     skipped: dict[str, str] = {}
     for name in td.task.metrics:
+        if name in config.skip_metrics:
+            continue
         try:
             metric = METRICS.get(name)(**metric_options(name, config))
             all_scores.update(metric.score(td.samples, preds))

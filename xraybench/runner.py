@@ -52,6 +52,8 @@ class RunConfig:
     max_attempts: int = option(6, help="attempts per item on transient errors (429, 5xx, timeouts)")
     tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
+    skip_metrics: list[str] = option([], help="comma-separated metric families not to compute (e.g. meteor)",
+                                     split_commas=True)
     bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
     progress: bool = option(True, help="show a progress bar")
 
@@ -262,7 +264,11 @@ def run(config: RunConfig) -> dict[str, Any]:
     """Evaluate `config.model` on `config.tasks` in `config.out`; returns the results dict."""
     from xraybench.results import score_run, write_results
 
+    from xraybench.metrics import METRICS
+
     started = time.perf_counter()
+    for name in config.skip_metrics:
+        METRICS.entry(name)  # a typo gets "did you mean" before any work is done
     tasks, suites = load_tasks(config)
     folder = RunFolder(config.out)
     resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})

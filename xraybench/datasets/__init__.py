@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xraybench.datasets.base import LoadResult, Loader
+from xraybench.datasets.base import Loader, LoadResult
 from xraybench.registry import Registry
 
 LOADERS: Registry = Registry("dataset")

@@ -1,0 +1,108 @@
+"""litellm: adapter against the local OpenAI-compatible server (openai/ provider prefix, --api-base)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from xraybench.errors import MissingExtraError, TransientError, XrayBenchError
+from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.records import Sample
+from xraybench.retry import RetryPolicy, call_with_retries
+from xraybench.testing.openai_server import Fault, OpenAIServer, default_reply
+
+PROMPT = "Is there a pleural effusion?"
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic chatter while litellm imports
+
+
+@pytest.fixture(scope="module")
+def litellm_model_class() -> type:
+    from xraybench.models.litellm_model import LiteLLMModel, import_litellm
+
+    try:
+        import_litellm()  # sets LITELLM_LOCAL_MODEL_COST_MAP first: no network look-up at import
+    except MissingExtraError:
+        pytest.skip("litellm (the 'judge' extra) is not installed")
+
+    return LiteLLMModel
+
+
+@pytest.fixture()
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture()
+def sample(tmp_path: Path) -> Sample:
+    path = tmp_path / "cxr.png"
+    Image.new("L", (32, 32), color=120).save(path)
+    return Sample(
+        id="v1", task="demo", dataset="demo", split="test", prompt=PROMPT, reference="no", image_paths=[str(path)]
+    )
+
+
+@pytest.fixture()
+def model(litellm_model_class: type, server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")
+    options = ModelOptions(api_base=server.base_url, api_key_env="XRAYBENCH_TEST_KEY", timeout_s=2.0)
+    return litellm_model_class("openai/tiny-test-model", options, ModelContext())
+
+
+def test_success_through_the_local_server(model: Any, server: OpenAIServer, sample: Sample) -> None:
+    gen = model.generate([sample], [PROMPT])[0]
+    body = server.chat_requests()[0].body
+    assert body["model"] == "tiny-test-model"
+    assert gen.text == default_reply(body)
+    assert gen.finish_reason == "stop" and gen.completion_tokens == len(gen.text.split())
+    assert body["messages"][-1]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert server.chat_requests()[0].headers["authorization"] == "Bearer sk-local"
+
+
+def test_rate_limit_is_transient_and_not_retried_inside_litellm(
+    model: Any, server: OpenAIServer, sample: Sample
+) -> None:
+    server.fault_plan[:] = [Fault.rate_limit(retry_after=4)]
+    with pytest.raises(TransientError) as info:
+        model.generate([sample], [PROMPT])
+    assert len(server.chat_requests()) == 1
+    assert info.value.retry_after == 4.0
+    waits: list[float] = []
+    server.fault_plan[:] = [Fault.server_error(503)]
+    policy = RetryPolicy(base_delay_s=0.01)
+    assert call_with_retries(lambda: model.generate([sample], [PROMPT]), policy, sleep=waits.append)[0].text
+    assert len(waits) == 1
+
+
+def test_timeout_is_transient(model: Any, server: OpenAIServer, sample: Sample) -> None:
+    server.fault_plan[:] = [Fault.timeout(delay_s=5.0)]
+    model.options.timeout_s = 0.5
+    with pytest.raises(TransientError):
+        model.generate([sample], [PROMPT])
+    assert len(server.chat_requests()) == 1
+
+
+def test_context_length_is_not_transient(model: Any, server: OpenAIServer, sample: Sample) -> None:
+    server.fault_plan[:] = [Fault("context_length")]
+    with pytest.raises(XrayBenchError, match="maximum context length") as info:
+        model.generate([sample], [PROMPT])
+    assert not isinstance(info.value, TransientError)
+
+
+def test_bad_spec_is_a_clear_error(litellm_model_class: type) -> None:
+    with pytest.raises(XrayBenchError, match="PROVIDER/MODEL"):
+        litellm_model_class("gpt-4o", ModelOptions(), ModelContext())
+
+
+def test_missing_litellm_names_the_judge_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from xraybench.models.litellm_model import LiteLLMModel
+
+    monkeypatch.setitem(sys.modules, "litellm", None)  # makes `import litellm` fail
+    with pytest.raises(MissingExtraError, match=r"xraybench\[judge\]"):
+        LiteLLMModel("openai/x", ModelOptions(), ModelContext())

@@ -1,0 +1,89 @@
+"""CheXpert Plus report generation: one sample per study, FINDINGS or IMPRESSION (credentialed).
+
+Layout (Stanford AIMI): `df_chexpert_plus_<date>.csv` with one row per image: `path_to_image`
+(`train/patient00001/study1/view1_frontal.jpg`), `split` (train/valid), `section_findings`,
+`section_impression` and more. Rows are grouped into studies by the patient and study folders of
+`path_to_image`; the sample id is `patientNNNNN_studyN`. Every row of a study carries the same report,
+so the first non-empty section text is used. Images are expected under `image_root` (default `root`),
+frontal views (`frontal_lateral` column, or "frontal" in the file name) first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from xraybench.datasets.base import LoadResult
+from xraybench.datasets.common import clean_text, normalise_split, read_csv, report_prompt
+from xraybench.errors import DataFormatError
+from xraybench.records import Sample
+
+SPLITS = {"train": "train", "valid": "valid", "validation": "valid", "validate": "valid", "val": "valid"}
+
+
+@dataclass
+class _Study:
+    text: str = ""
+    images: list[tuple[int, str, str]] = field(default_factory=list)  # (frontal rank, path, view)
+
+
+def _csv(root: Path) -> Path:
+    if root.is_file():
+        return root
+    found = sorted(root.glob("df_chexpert_plus_*.csv")) + sorted(root.glob("df_chexpert_plus_*.csv.gz"))
+    if not found:
+        raise DataFormatError(root, "cannot find df_chexpert_plus_*.csv in this folder")
+    return found[-1]  # the newest release date sorts last
+
+
+def load_chexpert_plus(
+    root: Path, *, task: str, split: str, section: str = "findings", image_root: str | Path | None = None
+) -> LoadResult:
+    """Load one split of CheXpert Plus as report-generation samples for `section`."""
+    root = Path(root)
+    prompt = report_prompt(section)
+    wanted = normalise_split(split, SPLITS)
+    path = _csv(root)
+    column = f"section_{section}"
+    image_base = Path(image_root) if image_root else (root if root.is_dir() else root.parent)
+    studies: dict[str, _Study] = {}
+    splits_seen: set[str] = set()
+    for line, row in read_csv(path, required=("path_to_image", "split", column)):
+        row_split = normalise_split(row["split"], SPLITS, f"{path}:{line}")
+        splits_seen.add(row_split)
+        if row_split != wanted:
+            continue
+        parts = PurePosixPath(row["path_to_image"].replace("\\", "/")).parts
+        if len(parts) < 3 or not parts[-3].startswith("patient") or not parts[-2].startswith("study"):
+            raise DataFormatError(
+                path,
+                f"path_to_image should look like <split>/patientN/studyN/<view>.jpg, got {row['path_to_image']!r}",
+                line=line,
+            )
+        study = studies.setdefault(f"{parts[-3]}_{parts[-2]}", _Study())
+        if not study.text:
+            study.text = clean_text(row[column])
+        view = (row.get("frontal_lateral") or parts[-1]).lower()
+        study.images.append((0 if "frontal" in view else 1, row["path_to_image"], row.get("frontal_lateral", "")))
+    if wanted not in splits_seen:
+        raise DataFormatError(path, f"no rows with split {wanted!r}; the file has {sorted(splits_seen)}")
+    result = LoadResult(samples=[])
+    for study_id, study in studies.items():
+        if not study.text:
+            result.drop(f"empty_{section}")
+            continue
+        images = sorted(study.images)
+        result.samples.append(
+            Sample(
+                id=study_id,
+                task=task,
+                dataset="chexpert_plus",
+                split=wanted,
+                prompt=prompt,
+                reference=study.text,
+                image_paths=[str((image_base / p).resolve()) for _, p, _ in images],
+                metadata={"section": section, "views": [v for _, _, v in images]},
+                credentialed=True,
+            )
+        )
+    return result

@@ -1,0 +1,130 @@
+"""MIMIC-CXR / MIMIC-CXR-JPG 2.x report generation: one sample per study, FINDINGS or IMPRESSION.
+
+Layout (PhysioNet): `mimic-cxr-2.0.0-split.csv[.gz]` (dicom_id, study_id, subject_id, split),
+optional `mimic-cxr-2.0.0-metadata.csv[.gz]` (dicom_id, ViewPosition, ...), reports at
+`files/pNN/pNNNNNNNN/sNNNNNNNN.txt` and images at `files/pNN/pNNNNNNNN/sNNNNNNNN/<dicom_id>.jpg`.
+
+MIMIC-CXR-JPG ships without reports, which come from the MIMIC-CXR (DICOM) project's
+`mimic-cxr-reports.zip`. Reports are looked up, in order, under `reports_root` (an option), `root`,
+and `root/mimic-cxr-reports`; so either unzip the reports into the JPG folder, or next to it as
+`mimic-cxr-reports/files/...`, or pass `reports_root`. Images are expected under `image_root`
+(default `root`) and are not opened here. Frontal images (PA, then AP) come first in `image_paths`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xraybench.datasets.base import LoadResult
+from xraybench.datasets.common import find_file, normalise_split, optional_file, read_csv, report_prompt
+from xraybench.datasets.sections import parse_report
+from xraybench.errors import DataFormatError
+from xraybench.records import Sample
+
+SPLITS = {
+    "train": "train",
+    "validate": "validate",
+    "validation": "validate",
+    "val": "validate",
+    "valid": "validate",
+    "test": "test",
+}
+_VIEW_RANK = {"PA": 0, "AP": 1}
+_SUBDIRS = ("mimic-cxr-jpg", "2.0.0", "mimic-cxr-jpg/2.0.0")
+
+
+def _digits(value: str, column: str, path: Path, line: int) -> str:
+    if not value.isdigit():
+        raise DataFormatError(path, f"column {column!r} should be a number, got {value!r}", line=line)
+    return value
+
+
+def _view_positions(path: Path | None, wanted: set[str]) -> dict[str, str]:
+    if path is None:
+        return {}
+    views: dict[str, str] = {}
+    for _, row in read_csv(path, required=("dicom_id", "ViewPosition")):
+        if row["dicom_id"] in wanted:
+            views[row["dicom_id"]] = row["ViewPosition"].upper()
+    return views
+
+
+def _study_dir(subject: str, study: str) -> Path:
+    return Path("files") / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
+
+
+def load_mimic_cxr(
+    root: Path,
+    *,
+    task: str,
+    split: str,
+    section: str = "findings",
+    reports_root: str | Path | None = None,
+    image_root: str | Path | None = None,
+) -> LoadResult:
+    """Load one split of MIMIC-CXR as report-generation samples for `section`."""
+    root = Path(root)
+    prompt = report_prompt(section)
+    wanted = normalise_split(split, SPLITS)
+    split_csv = find_file(root, ["mimic-cxr-2.0.0-split.csv"], "the MIMIC-CXR-JPG split file", subdirs=_SUBDIRS)
+    studies: dict[str, tuple[str, list[str]]] = {}
+    for line, row in read_csv(split_csv, required=("dicom_id", "study_id", "subject_id", "split")):
+        row_split = normalise_split(row["split"], SPLITS, f"{split_csv}:{line}")
+        if row_split != wanted:
+            continue
+        study = _digits(row["study_id"], "study_id", split_csv, line)
+        subject = _digits(row["subject_id"], "subject_id", split_csv, line)
+        known = studies.setdefault(study, (subject, []))
+        if known[0] != subject:
+            raise DataFormatError(split_csv, f"study {study} belongs to subjects {known[0]} and {subject}", line=line)
+        known[1].append(row["dicom_id"])
+
+    meta_csv = optional_file(root, ["mimic-cxr-2.0.0-metadata.csv"], subdirs=_SUBDIRS)
+    views = _view_positions(meta_csv, {d for _, dicoms in studies.values() for d in dicoms})
+    report_bases = [Path(reports_root)] if reports_root else [root, root / "mimic-cxr-reports"]
+    image_base = Path(image_root) if image_root else root
+
+    result = LoadResult(samples=[])
+    for study, (subject, dicoms) in studies.items():
+        relative = _study_dir(subject, study)
+        report = next(
+            (b / relative.with_suffix(".txt") for b in report_bases if (b / relative.with_suffix(".txt")).is_file()),
+            None,
+        )
+        if report is None:
+            result.drop("missing_report")
+            continue
+        sections = parse_report(report.read_text(encoding="utf-8", errors="replace"))
+        reference = sections.section(section)
+        if not reference:
+            result.drop(f"empty_{section}")
+            continue
+        ordered = sorted(dicoms, key=lambda d: _VIEW_RANK.get(views.get(d, ""), 2))
+        result.samples.append(
+            Sample(
+                id=f"s{study}",
+                task=task,
+                dataset="mimic_cxr",
+                split=wanted,
+                prompt=prompt,
+                reference=reference,
+                image_paths=[str((image_base / relative / f"{d}.jpg").resolve()) for d in ordered],
+                metadata={
+                    "section": section,
+                    "subject_id": subject,
+                    "study_id": study,
+                    "dicom_ids": ordered,
+                    "views": [views.get(d, "") for d in ordered],
+                    "view": views.get(ordered[0], "") if ordered else "",
+                },
+                credentialed=True,
+            )
+        )
+    if studies and result.dropped.get("missing_report") == len(studies):
+        looked = ", ".join(str(b / "files") for b in report_bases)
+        raise DataFormatError(
+            root,
+            f"no report files (files/pNN/pNNNNNNNN/sNNNNNNNN.txt) found under {looked}; "
+            "unzip mimic-cxr-reports there or pass reports_root",
+        )
+    return result

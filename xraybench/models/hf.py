@@ -1,0 +1,204 @@
+"""hf:PATH — a transformers checkpoint (Qwen2.5-VL family first), batched, on CPU or GPU.
+
+The processor is assembled explicitly rather than trusted to `AutoProcessor`, which for Qwen2-VL-style
+checkpoints (a) insists on a video processor that needs torchvision and (b) can silently hand back a bare
+tokenizer, after which images are ignored. A checkpoint without a vision tower runs text-only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from xraybench.errors import XrayBenchError
+from xraybench.lazy import require
+from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.models.images import image_options, load_image
+from xraybench.records import Generation, Sample
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+@functools.cache
+def _image_only_class(base: type) -> type:
+    """`base` without its video slot; it keeps `base`'s name so checkpoints saved with it load anywhere."""
+
+    def __init__(
+        self: Any, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any
+    ) -> None:
+        base.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    return type(
+        base.__name__, (base,), {"__init__": __init__, "__module__": __name__, "__doc__": _image_only_class.__doc__}
+    )
+
+
+def image_only_processor(base: type, image_processor: Any, tokenizer: Any, chat_template: str | None) -> Any:
+    """An instance of processor class `base` (e.g. `Qwen2_5_VLProcessor`) built from its parts, without video."""
+    if "video_processor" not in base.get_attributes():
+        return base(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
+    return _image_only_class(base)(image_processor=image_processor, tokenizer=tokenizer, chat_template=chat_template)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def chat_template(path: Path, tokenizer: Any) -> str | None:
+    """The chat template wherever the checkpoint keeps it: chat_template.jinja, chat_template.json, tokenizer."""
+    jinja = path / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    template = _read_json(path / "chat_template.json").get("chat_template")
+    return template or getattr(tokenizer, "chat_template", None)
+
+
+def load_processor(path: str | Path, *, vision: bool) -> Any:
+    """The processor for a local checkpoint (a bare tokenizer when `vision` is False)."""
+    transformers = require("transformers", "hf")
+    root = Path(path)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(root)
+    if not vision:
+        return tokenizer
+    config = {**_read_json(root / "preprocessor_config.json"), **_read_json(root / "processor_config.json")}
+    class_name = config.get("processor_class") or getattr(tokenizer, "init_kwargs", {}).get("processor_class")
+    base = getattr(transformers, str(class_name), None) if class_name else None
+    if base is None or "video_processor" not in getattr(base, "get_attributes", list)():
+        processor = transformers.AutoProcessor.from_pretrained(root)
+        if not hasattr(processor, "image_processor"):
+            raise XrayBenchError(
+                f"{root}: the model has a vision tower but no image processor could be loaded"
+                " (expected preprocessor_config.json / processor_config.json with processor_class)"
+            )
+        return processor
+    image_processor = transformers.AutoImageProcessor.from_pretrained(root)
+    return image_only_processor(base, image_processor, tokenizer, chat_template(root, tokenizer))
+
+
+def _dtype(torch: Any, name: str | None, device: str) -> Any:
+    if name is None:
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if name not in DTYPES:
+        raise XrayBenchError(f"unknown dtype {name!r} for hf:; choose one of {', '.join(DTYPES)}")
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+class HFModel:
+    """Batched `generate` with left padding; greedy at temperature 0, seeded sampling otherwise.
+
+    Options: `device` (default cuda if available else cpu; `auto` spreads over GPUs), `dtype`, and in
+    `extra`: `batch_size` (default 8 on GPU, 2 on CPU), `image_size` / `max_pixels` (resize before the
+    processor), `name`.
+    """
+
+    concurrency = 1
+
+    def __init__(self, arg: str, options: ModelOptions, context: ModelContext | None = None):
+        torch = require("torch", "hf", "hf: models")
+        transformers = require("transformers", "hf", "hf: models")
+        path = Path(arg).expanduser()
+        if not (path / "config.json").is_file():
+            raise XrayBenchError(f"hf:{arg}: expected a local checkpoint folder with config.json")
+        self._torch = torch
+        self.options = options
+        self.context = context or ModelContext()
+        self.name = str(options.extra.get("name") or path.name)
+        self.device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.batch_size = int(options.extra.get("batch_size", 2 if self.device == "cpu" else 8))
+        self.image_kwargs = image_options(options.extra)
+        config = transformers.AutoConfig.from_pretrained(path)
+        self.vision = getattr(config, "vision_config", None) is not None
+        auto = transformers.AutoModelForImageTextToText if self.vision else transformers.AutoModelForCausalLM
+        dtype = _dtype(torch, options.dtype, self.device)
+        try:
+            if self.device == "auto":
+                self.model = auto.from_pretrained(path, dtype=dtype, device_map="auto")
+            else:
+                self.model = auto.from_pretrained(path, dtype=dtype).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise XrayBenchError(f"hf:{arg}: cannot load the model: {exc}") from exc
+        self.model.eval()
+        self.processor = load_processor(path, vision=self.vision)
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._stop_ids = self._eos_ids()
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    def _text(self, prompt: str, n_images: int) -> str:
+        if getattr(self.processor, "chat_template", None) is None and self.tokenizer.chat_template is None:
+            return prompt
+        if self.vision:
+            content: Any = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": prompt}]
+        else:
+            content = prompt
+        messages = [{"role": "user", "content": content}]
+        return self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _inputs(self, samples: list[Sample], prompts: list[str]) -> Any:
+        images = []
+        texts = []
+        for sample, prompt in zip(samples, prompts, strict=True):
+            paths = sample.image_paths if self.vision else []
+            images.extend(load_image(p, sample.id, **self.image_kwargs).image for p in paths)
+            texts.append(self._text(prompt, len(paths)))
+        if self.vision:
+            inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+        else:
+            inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        target = self.model.device if self.device == "auto" else self.device
+        return inputs.to(target)
+
+    def _decoding(self, samples: list[Sample]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.options.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if self.options.temperature > 0:
+            kwargs.update(do_sample=True, temperature=self.options.temperature, top_p=self.options.top_p)
+            # Seeded by the batch's ids, so a resumed run samples the same outputs as an uninterrupted one.
+            key = "\n".join(s.id for s in samples).encode()
+            self._torch.manual_seed((zlib.crc32(key) + self.context.seed) % 2**32)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:
+        if not samples:
+            return []
+        start = time.perf_counter()
+        inputs = self._inputs(samples, prompts)
+        with self._torch.inference_mode():
+            output = self.model.generate(**inputs, **self._decoding(samples))
+        prompt_len = inputs["input_ids"].shape[1]
+        latency = (time.perf_counter() - start) / len(samples)  # each sample's share of the batch
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        results = []
+        for row, n_prompt in zip(output[:, prompt_len:].tolist(), prompt_tokens, strict=True):
+            stop = next((i for i, tok in enumerate(row) if tok in self._stop_ids), None)
+            tokens = row if stop is None else row[:stop]
+            results.append(
+                Generation(
+                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                    latency_s=latency,
+                    prompt_tokens=int(n_prompt),
+                    completion_tokens=len(tokens) + (0 if stop is None else 1),
+                    finish_reason="length" if stop is None else "stop",
+                )
+            )
+        return results
