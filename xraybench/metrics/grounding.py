@@ -1,0 +1,144 @@
+"""Grounding: are the boxes a model cites in its reasoning valid, and do they land on the finding?
+
+Boxes come from `prediction.boxes` (parsed from the reasoning by `xraybench.parsing`) in the model's
+square image space of `image_size` pixels (512 for the paper's models). Per output:
+
+- `grounding_format_valid`: 1 when every box is valid (four finite numbers, 0 <= x1 < x2 <= size,
+  0 <= y1 < y2 <= size), so an output without boxes counts as valid; `grounding_has_boxes` says how
+  many outputs cite any box at all;
+- `grounding_boxes_per_answer`: number of boxes; `grounding_valid_box_rate`: valid boxes / boxes over
+  the corpus (a ratio of sums, so a resample recomputes both sums).
+
+Where a sample has reference boxes (`metadata["bboxes"]`, `[[x1, y1, x2, y2, label], ...]` in the
+original pixel space of `metadata["image_size"]` = [w, h]) the reference boxes are scaled to the
+model's space and each is matched with its best predicted box:
+
+- `grounding_iou`: mean over reference boxes of the best IoU;
+- `grounding_hit_rate`: share of reference boxes whose best IoU is >= 0.5 (the detection criterion);
+- `grounding_pointing_game`: share of reference boxes that contain the centre of a predicted box
+  (the pointing-game hit, more lenient for loose boxes).
+Samples without reference boxes get NaN in these three (not applicable; NaN-aware means).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from xraybench.errors import DataFormatError
+from xraybench.metrics.aggregate import check_aligned, nanmean_scores, resample_counts
+from xraybench.metrics.base import Scores
+from xraybench.records import Prediction, Sample
+
+IOU_HIT = 0.5
+
+
+def box_valid(box: Sequence[float], size: float) -> bool:
+    if len(box) != 4 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box):
+        return False
+    x1, y1, x2, y2 = box
+    return 0 <= x1 < x2 <= size and 0 <= y1 < y2 <= size
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two [x1, y1, x2, y2] boxes (0 for degenerate boxes)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = max(0.0, a[2] - a[0]) * max(0.0, a[3] - a[1]) + max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def reference_boxes(sample: Sample, size: float) -> list[list[float]]:
+    """The sample's reference boxes scaled from its original image size to the model's square space."""
+    raw = sample.metadata.get("bboxes") or []
+    if not raw:
+        return []
+    image_size = sample.metadata.get("image_size")
+    if not (isinstance(image_size, (list, tuple)) and len(image_size) == 2 and min(image_size) > 0):
+        raise DataFormatError(
+            sample.dataset, f"bboxes need metadata image_size [w, h], got {image_size!r}", record=sample.id
+        )
+    sx, sy = size / float(image_size[0]), size / float(image_size[1])
+    out = []
+    for box in raw:
+        if len(box) < 4:
+            raise DataFormatError(
+                sample.dataset, f"a bbox needs [x1, y1, x2, y2, label], got {box!r}", record=sample.id
+            )
+        x1, y1, x2, y2 = (float(v) for v in box[:4])
+        out.append([x1 * sx, y1 * sy, x2 * sx, y2 * sy])
+    return out
+
+
+class RatioOfSums:
+    """Corpus value = sum(numerators) / sum(denominators) over the (resampled) samples."""
+
+    def __init__(self, numerators: np.ndarray, denominators: np.ndarray):
+        self.numerators, self.denominators = numerators, denominators
+
+    def many(self, index_matrix: np.ndarray) -> np.ndarray:
+        counts = resample_counts(index_matrix, len(self.numerators))
+        den = counts @ self.denominators
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den > 0, (counts @ self.numerators) / den, np.nan)
+
+    def __call__(self, indices: np.ndarray) -> float:
+        return float(self.many(np.asarray(indices, dtype=np.int64)[None, :])[0])
+
+    def concat(self, other: RatioOfSums) -> RatioOfSums:
+        return RatioOfSums(
+            np.concatenate([self.numerators, other.numerators]), np.concatenate([self.denominators, other.denominators])
+        )
+
+
+class GroundingMetric:
+    """Box validity, count, and IoU / hit rate / pointing game against reference boxes."""
+
+    name = "grounding"
+
+    def __init__(self, image_size: int = 512):
+        self.image_size = image_size
+
+    def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
+        check_aligned(samples, predictions, self.name)
+        size = float(self.image_size)
+        n_boxes, n_valid, ious, hits, points = [], [], [], [], []
+        for sample, prediction in zip(samples, predictions, strict=True):
+            boxes = [list(b) for b in prediction.boxes]
+            n_boxes.append(len(boxes))
+            n_valid.append(sum(box_valid(b, size) for b in boxes))
+            refs = reference_boxes(sample, size)
+            if not refs:
+                ious.append(float("nan"))
+                hits.append(float("nan"))
+                points.append(float("nan"))
+                continue
+            usable = [b for b in boxes if len(b) == 4 and all(math.isfinite(v) for v in b)]
+            best = [max((iou(r, b) for b in usable), default=0.0) for r in refs]
+            ious.append(float(np.mean(best)))
+            hits.append(float(np.mean([v >= IOU_HIT for v in best])))
+            centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in usable]
+            points.append(
+                float(np.mean([any(r[0] <= x <= r[2] and r[1] <= y <= r[3] for x, y in centres) for r in refs]))
+            )
+        count = np.asarray(n_boxes, dtype=np.float64)
+        valid = np.asarray(n_valid, dtype=np.float64)
+        rate = RatioOfSums(valid, count)
+        per_sample_rate = np.where(count > 0, valid / np.maximum(count, 1), np.nan)
+        details = {"image_size": self.image_size}
+        return {
+            "grounding_format_valid": Scores.mean(
+                "grounding_format_valid", (valid == count).astype(np.float64), **details
+            ),
+            "grounding_has_boxes": Scores.mean("grounding_has_boxes", (count > 0).astype(np.float64), **details),
+            "grounding_boxes_per_answer": Scores.mean("grounding_boxes_per_answer", count, **details),
+            "grounding_valid_box_rate": Scores(
+                "grounding_valid_box_rate", rate(np.arange(len(count))), per_sample_rate, rate, dict(details)
+            ),
+            "grounding_iou": nanmean_scores("grounding_iou", ious, **details),
+            "grounding_hit_rate": nanmean_scores("grounding_hit_rate", hits, iou_threshold=IOU_HIT, **details),
+            "grounding_pointing_game": nanmean_scores("grounding_pointing_game", points, **details),
+        }
