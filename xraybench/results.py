@@ -34,18 +34,22 @@ def metric_options(name: str, config: RunConfig) -> dict[str, Any]:
     return {}
 
 
-def _finite(x: float) -> float | None:
+def _finite(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def summarise(scores: Scores, rounds: int, seed: int, indices: np.ndarray | None = None) -> MetricValue:
-    from xraybench.metrics.bootstrap import bootstrap_ci
+def summarise(all_scores: dict[str, Scores], rounds: int, seed: int,
+              indices: np.ndarray | None = None) -> dict[str, dict[str, float | None]]:
+    """Value and bootstrap 95% CI of every metric, sharing the resamples across metrics."""
+    from xraybench.metrics.bootstrap import bootstrap_cis
 
-    value = scores.value if indices is None else scores.on(indices)
-    if rounds <= 0:
-        return MetricValue(_finite(value))  # type: ignore[arg-type]
-    low, high = bootstrap_ci(scores, n_rounds=rounds, seed=seed, indices=indices)
-    return MetricValue(_finite(value), _finite(low), _finite(high))  # type: ignore[arg-type]
+    cis = bootstrap_cis(all_scores, n_rounds=rounds, seed=seed, indices=indices) if rounds > 0 else {}
+    out = {}
+    for name, scores in all_scores.items():
+        value = scores.value if indices is None else scores.on(indices)
+        low, high = cis.get(name, (None, None))
+        out[name] = MetricValue(_finite(value), _finite(low), _finite(high)).to_json()  # type: ignore[arg-type]
+    return out
 
 
 def align(samples: list[Sample], done: dict[tuple[str, str], Prediction], model: str) -> tuple[list[Prediction], int]:
@@ -77,7 +81,7 @@ def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> 
 
 def score_task(td: TaskData, preds: list[Prediction], config: RunConfig) -> dict[str, Any]:
     all_scores, skipped = compute_scores(td, preds, config)
-    metrics = {n: summarise(s, config.bootstrap_rounds, config.seed).to_json() for n, s in all_scores.items()}
+    metrics = summarise(all_scores, config.bootstrap_rounds, config.seed)
     details = {n: s.details for n, s in all_scores.items() if s.details}
     categories: dict[str, Any] = {}
     cats = [s.metadata.get("category") for s in td.samples]
@@ -85,8 +89,7 @@ def score_task(td: TaskData, preds: list[Prediction], config: RunConfig) -> dict
         idx = np.array([i for i, c in enumerate(cats) if c == cat])
         categories[cat] = {
             "n": len(idx),
-            "metrics": {n: summarise(s, config.bootstrap_rounds, config.seed, idx).to_json()
-                        for n, s in all_scores.items()},
+            "metrics": summarise(all_scores, config.bootstrap_rounds, config.seed, idx),
         }
     return {"metrics": metrics, "metric_details": details, "skipped_metrics": skipped, "categories": categories}
 

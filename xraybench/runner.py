@@ -262,9 +262,8 @@ def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  #
 
 def run(config: RunConfig) -> dict[str, Any]:
     """Evaluate `config.model` on `config.tasks` in `config.out`; returns the results dict."""
-    from xraybench.results import score_run, write_results
-
     from xraybench.metrics import METRICS
+    from xraybench.results import score_run, write_results
 
     started = time.perf_counter()
     for name in config.skip_metrics:
