@@ -31,6 +31,10 @@ def metric_options(name: str, config: RunConfig) -> dict[str, Any]:
         return {"tokenizer": config.tokenizer}
     if name == "chexpert":
         return {"uncertain_as": config.uncertain_as}
+    if name == "answer_score":
+        return {"variant": config.answer_variant}
+    if name == "grounding":
+        return {"image_size": config.image_size}
     return {}
 
 
@@ -160,6 +164,8 @@ def score_run(config: RunConfig, folder: RunFolder, tasks: list[TaskData], suite
         "seed": config.seed,
         "tokenizer": config.tokenizer,
         "uncertain_as": config.uncertain_as,
+        "answer_variant": config.answer_variant,
+        "image_size": config.image_size,
         "bootstrap_rounds": config.bootstrap_rounds,
         "dataset_fingerprints": {n: t["fingerprint"] for n, t in task_results.items()},
         "packages": package_versions(),

@@ -52,6 +52,8 @@ class RunConfig:
     max_attempts: int = option(6, help="attempts per item on transient errors (429, 5xx, timeouts)")
     tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
+    answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
+    image_size: int = option(512, help="side of the model's square image space in which boxes are given")
     skip_metrics: list[str] = option([], help="comma-separated metric families not to compute (e.g. meteor)",
                                      split_commas=True)
     bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
