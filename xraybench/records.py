@@ -45,7 +45,7 @@ class Sample:
     credentialed: bool = False
 
     def all_references(self) -> list[str]:
-        return [self.reference, *[r for r in self.references if r != self.reference]]
+        return [self.reference, *self.references]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,103 @@
+"""Lexical benchmark: the whole COCO-style pipeline, ours vs pycocoevalcap, in the same run.
+
+2,000 generated report pairs (tests/metrics/fixtures_lexical.py writes them deterministically).
+Anchor: pycocoevalcap's PTBTokenizer (Java) + Bleu(4) + Meteor + Rouge + Cider.
+Ours: `coco` tokenization + BLEU + METEOR + ROUGE-L + CIDEr-D through the metric registry.
+Prints both totals, per-stage times, the ratio, and the largest difference per metric.
+
+    .venv/bin/python benchmarks/lexical/run.py [--n 2000] [--no-meteor]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "metrics"))
+
+from fixtures_lexical import report_pairs  # noqa: E402
+
+from xraybench.metrics import METRICS  # noqa: E402
+from xraybench.metrics._lexical import TokenCache  # noqa: E402
+from xraybench.metrics.api import build_records  # noqa: E402
+
+
+def reference(hyps: list[str], refs: list[list[str]], meteor: bool) -> tuple[dict[str, float], dict[str, float]]:
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    tok = PTBTokenizer()
+    gts = tok.tokenize({i: [{"caption": r} for r in rs] for i, rs in enumerate(refs)})
+    res = tok.tokenize({i: [{"caption": h}] for i, h in enumerate(hyps)})
+    times["tokenize"] = time.perf_counter() - t
+    values: dict[str, float] = {}
+    t = time.perf_counter()
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    times["bleu"] = time.perf_counter() - t
+    values.update({f"bleu_{k + 1}": bleu[k] for k in range(4)})
+    if meteor:
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        t = time.perf_counter()
+        scorer = Meteor()
+        values["meteor"], _ = scorer.compute_score(gts, res)
+        times["meteor"] = time.perf_counter() - t
+        del scorer
+    t = time.perf_counter()
+    values["rouge_l"], _ = Rouge().compute_score(gts, res)
+    times["rouge_l"] = time.perf_counter() - t
+    t = time.perf_counter()
+    values["cider"], _ = Cider().compute_score(gts, res)
+    times["cider"] = time.perf_counter() - t
+    return values, times
+
+
+def ours(hyps: list[str], refs: list[list[str]], meteor: bool) -> tuple[dict[str, float], dict[str, float]]:
+    times: dict[str, float] = {}
+    samples, predictions = build_records(hyps, refs)
+    cache = TokenCache()
+    t = time.perf_counter()
+    cache.batch(hyps, "coco")
+    cache.batch([r for rs in refs for r in rs], "coco")
+    times["tokenize"] = time.perf_counter() - t
+    values: dict[str, float] = {}
+    names = ["bleu", "meteor", "rouge_l", "cider"] if meteor else ["bleu", "rouge_l", "cider"]
+    for name in names:
+        t = time.perf_counter()
+        metric = METRICS.get(name)(cache=cache) if name != "meteor" else METRICS.get(name)()
+        values.update({k: s.value for k, s in metric.score(samples, predictions).items()})
+        times[name] = time.perf_counter() - t
+    return values, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--no-meteor", action="store_true", help="leave METEOR out of both pipelines")
+    args = parser.parse_args()
+    hyps, refs = report_pairs(args.n, seed=2024)
+    meteor = not args.no_meteor
+    ref_values, ref_times = reference(hyps, refs, meteor)
+    our_values, our_times = ours(hyps, refs, meteor)
+    print(f"{args.n} report pairs, METEOR {'included' if meteor else 'left out'}")
+    print(f"{'stage':10s} {'pycocoevalcap s':>16s} {'ours s':>10s} {'ratio':>8s}")
+    for stage in ref_times:
+        print(
+            f"{stage:10s} {ref_times[stage]:16.3f} {our_times[stage]:10.3f} {ref_times[stage] / our_times[stage]:8.1f}x"
+        )
+    total_ref, total_ours = sum(ref_times.values()), sum(our_times.values())
+    print(f"{'total':10s} {total_ref:16.3f} {total_ours:10.3f} {total_ref / total_ours:8.1f}x")
+    for key in ref_values:
+        delta = abs(ref_values[key] - our_values[key])
+        print(f"{key:8s} pycocoevalcap {ref_values[key]:.6f} ours {our_values[key]:.6f} |delta| {delta:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,579 @@
+"""Tokenizers for the lexical metrics: `coco` (PTB rules), `r2gen` and `raw`.
+
+Published report-generation numbers are computed on tokens, so the tokenizer decides the score as
+much as the metric does. The mode is recorded in every lexical result.
+
+- `coco` reproduces what `pycocoevalcap.tokenizer.ptbtokenizer.PTBTokenizer` produces: the Stanford
+  PTBTokenizer of CoreNLP 3.4.1 run as `-preserveLines -lowerCase`, then the removal of the tokens in
+  `COCO_PUNCTUATIONS`. It is a native longest-match lexer (the JFlex semantics: the longest match wins,
+  a trailing context counts towards the length, ties go to the earlier rule) whose rules were written
+  from the tokenizer's documented behaviour and checked against the real jar (`tests/metrics/
+  test_tokenize.py`). Outputs worth knowing: brackets become `-lrb-`/`-rrb-`/`-lsb-`/`-rsb-`/`-lcb-`/
+  `-rcb-` after lowercasing, so COCO's upper-case `-LRB-` filter never removes them; `1.5cm` becomes
+  `1.5 cm`; `don't` becomes `do n't`; `cannot` becomes `can not`; `£`/`€` become `#`/`$`; characters the
+  lexer does not know (most emoji, U+2010, U+2012, U+203C) are deleted. One deliberate difference:
+  pycocoevalcap only replaces `\\n` before calling Java, so a `\\r`, U+2028, U+2029, U+000B, U+000C or
+  U+0085 inside a caption splits it into two output lines and shifts every later caption onto the wrong
+  image; here those characters are plain whitespace.
+- `r2gen` is the normalisation of R2Gen (Chen et al., 2020) for IU X-ray / MIMIC-CXR reports; see
+  `r2gen_clean`.
+- `raw` splits on whitespace and does nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+
+from xraybench.errors import XrayBenchError
+
+try:  # the regex parser moved in Python 3.11
+    import re._parser as _sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+MODES = ("coco", "r2gen", "raw")
+
+#: Tokens pycocoevalcap drops after PTB tokenization (compared case-sensitively with lowercased tokens).
+COCO_PUNCTUATIONS = frozenset(
+    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"]
+)
+
+
+def _bmp_class(predicate: Callable[[str], bool]) -> str:
+    """A regex character-class body for the Basic Multilingual Plane characters satisfying `predicate`.
+
+    Java's lexer sees UTF-16 code units, so characters outside the BMP never match a class there.
+    """
+    parts: list[str] = []
+    start = -1
+    for code in range(0x10000 + 1):
+        inside = code < 0x10000 and not 0xD800 <= code <= 0xDFFF and predicate(chr(code))
+        if inside and start < 0:
+            start = code
+        elif not inside and start >= 0:
+            end = code - 1
+            parts.append(re.escape(chr(start)) if start == end else f"{re.escape(chr(start))}-{re.escape(chr(end))}")
+            start = -1
+    return "".join(parts)
+
+
+_LETTER = "[" + _bmp_class(lambda c: unicodedata.category(c).startswith("L")) + "]"
+_DIGIT = "[" + _bmp_class(lambda c: unicodedata.category(c) == "Nd") + "]"
+_LETDIG = "[" + _LETTER[1:-1] + _DIGIT[1:-1] + "]"
+# Combining marks and modifier letters the lexer accepts inside words (it does not class them as letters).
+_WORD_EXTRA = (
+    "\u00ad\u0237-\u024f\u02c2-\u02c5\u02d2-\u02df\u02e5-\u02ff\u0300-\u036f\u0370-\u037d\u0384\u0385\u03cf"
+    "\u03f6\u03fc-\u03ff\u0483-\u0487\u04cf\u04f6-\u04ff\u0510-\u0525\u055a-\u055f\u0591-\u05bd\u05bf\u05c1"
+    "\u05c2\u05c4\u05c5\u05c7\u0615-\u061a\u063b-\u063f\u064b-\u065e\u0670\u06d6-\u06ef\u06fa-\u06ff\u070f"
+    "\u0711\u0730-\u074f\u0750-\u077f\u07a6-\u07b1\u07ca-\u07f5\u07fa\u0900-\u0903\u093c\u093e-\u094e"
+    "\u0951-\u0955\u0962-\u0963\u0981-\u0983\u09bc-\u09c4\u09c7\u09c8\u09cb-\u09cd\u09d7\u09e2\u09e3"
+    "\u0a01-\u0a03\u0a3c\u0a3e-\u0a4f\u0a81-\u0a83\u0abc-\u0acf\u0b82\u0bbe-\u0bc2\u0bc6-\u0bc8\u0bca-\u0bcd"
+    "\u0c01-\u0c03\u0c3e-\u0c56\u0d3e-\u0d44\u0d46-\u0d48\u0e30-\u0e3a\u0e47-\u0e4e\u0eb1-\u0ebc\u0ec8-\u0ecd"
+)
+_SPLET = r"&[aeiouAEIOU](?:acute|grave|uml);"
+_WORD_LETTER = rf"(?:{_LETTER}|[{_WORD_EXTRA}]|{_SPLET})"
+_WORD = rf"{_WORD_LETTER}(?:{_WORD_LETTER}|{_DIGIT})*(?:[.!?]{_WORD_LETTER}(?:{_WORD_LETTER}|{_DIGIT})*)*"
+_SPACE = "[ \t\u00a0\u2000-\u200a\u3000]"
+_SPACENL = "[ \t\u00a0\u2000-\u200a\u3000\n]"
+_SGML_NAME = "[A-Za-z][A-Za-z0-9_:.-]*"
+_SGML = (
+    rf"<(?:[!?][A-Za-z-][^>\r\n]*|{_SGML_NAME}(?:[ ]+(?:{_SGML_NAME}[ ]*=[ ]*(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|{_SGML_NAME})"
+    rf"|{_SGML_NAME}))*[ ]*/?|/{_SGML_NAME})[ ]*>"
+)
+_UPPER = "[" + _bmp_class(lambda c: unicodedata.category(c) == "Lu") + "]"
+_SENTEND = rf"{_SPACENL}(?:{_SPACENL}|{_UPPER}|{_SGML})"
+_NUM = rf"(?:{_DIGIT}*(?:[.:,\u00ad\u066b\u066c]{_DIGIT}+)+|{_DIGIT}+)"
+_APOS = "(?:['\u0092\u2019]|&(?i:apos);)"
+_APOSETC = "(?:['`\u0092\u2019\u0091\u2018\u201b]|&(?i:apos);)"
+_HYPHEN = "[-_\u058a\u2010\u2011]"
+_ACRO = r"(?:[A-Za-z](?:\.[A-Za-z])+|(?i:(?:canada|sino|korean|eu|japan|non)-u\.s|u\.s\.-(?:u\.k|u\.s\.s\.r)))"
+_ABBREV1 = (
+    r"(?:(?i:ed|ph)\.(?i:d)|(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|mon|tues?|wed|thu|thurs|fri|ala|ariz|calif|colo"
+    r"|conn|dak|del|fla|ga|ind|kans?|ky|la|md|mich|minn|mo|mont|neb|nev|okla|pa|penn|tenn|tex|va|vt|wisc?"
+    r"|wyo|inc|cos?|corp|pp?tys?|ltd|plc|bancorp|dept|bhd|assn|univ|intl|sys|ph|tel|est|ext|sq|ft|jr|sr"
+    r"|bros|blvd|rd|esq|etc|al|seq)|[A](?i:rk)|[I](?i:ll)|[M](?i:ass|iss)|[O](?i:re)"
+    r"|[W](?i:ash))\."
+)
+_ABBREV4 = (
+    rf"(?:{_ACRO}|[A-Za-z]|(?i:mrs?|ms|drs?|profs?|sens?|reps?|attys?|lt|col|gen|messrs|govs?|adm|rev|maj|sgt|cpl"
+    rf"|pvt|mt|capt|ste?|ave|pres|lieut|hon|brig|co?mdr|pfc|spc|supts?|det|vs|alex|wm|jos|cie|a\.k\.a|cf"
+    rf"|treas|invt|elec|natl|m[ft]g)|[M](?i:iss))"
+)
+_ABBREV3 = r"(?i:ca|figs?|prop|nos?|art|bldg|pp|op)\."
+_THING_PART = rf"(?:[dDoOlL]{_APOSETC}{_LETDIG})?{_LETDIG}+"
+_FRAC = rf"(?:{_DIGIT}{{1,4}}[- \u00a0])?{_DIGIT}{{1,4}}(?:\\?\/|\u2044){_DIGIT}{{1,4}}"
+_PHONE = (
+    r"(?:\([0-9]{2,3}\)[ \u00a0]?|(?:\+\+?)?(?:[0-9]{2,4}[\- \u00a0])?[0-9]{2,4}[\- \u00a0])[0-9]{3,4}"
+    r"[\- \u00a0]?[0-9]{3,5}|(?:(?:\+\+?)?[0-9]{2,4}\.)?[0-9]{2,4}\.[0-9]{3,4}\.[0-9]{3,5}"
+)
+_URL_END = '[^ \t\n\f\r"<>|.!?(){},-]'
+_MISC = (
+    "[+%&~^|\\\\\u00a6\u00a7\u00a8\u00a9\u00ac\u00ae\u00af\u00b0-\u00ba\u00d7\u00f7\u0387\u05be\u05c0\u05c3"
+    "\u05c6\u05f3\u05f4\u0600-\u0603\u0606-\u060a\u060c\u0614\u061b\u061e\u066a\u066d\u0703-\u070d\u07f6-\u07f8"
+    "\u0964\u0965\u0e4f\u1fbd\u2016\u2017\u2020-\u2023\u2030-\u2038\u203b\u203e-\u2042\u2044\u207a-\u207f"
+    "\u208a-\u208e\u2100-\u214f\u2190-\u21ff\u2200-\u2bff\u3012\u30fb\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40"
+    "\uff5b-\uff65]"
+)
+_ACRONYM_NEXT = (
+    "About|According|Additionally|After|An|A|As|At|But|Earlier|He|Her|Here|However|If|In|It|Last|Many|More"
+    r"|Mr\.|Ms\.|Now|Once|One|Other|Our|She|Since|So|Some|Such|That|The|Then|There|These|They|This|We|When"
+    "|While|What|Yet|You"
+)
+
+
+def _acronym_next() -> str:
+    """The capitalised words after which an acronym's period also ends the sentence (case-sensitive first letter)."""
+    words = []
+    for word in _ACRONYM_NEXT.split("|"):
+        words.append(f"[{word[0]}]" + (f"(?i:{word[1:]})" if len(word) > 1 else ""))
+    return "|".join(words)
+
+
+# (name, token regex, trailing-context regex or None, action). Order = priority on equal lengths.
+_RULES: list[tuple[str, str, str | None, str]] = [
+    ("proglang", r"(?i:c\+\+|[cf]#)", None, "plain"),
+    ("assim3", r"(?i:cannot|'twas)", None, "push3"),
+    ("assim2", rf"(?i:{_APOS}tis|gonna|gotta|lemme|gimme|wanna)", None, "push2"),
+    ("sgml", _SGML, None, "sgml"),
+    ("mdash", "&(?i:md|mdash|ndash);|[\u0096\u0097\u2013\u2014\u2015]", None, "dash"),
+    ("amp", "&(?i:amp);", None, "amp"),
+    ("sppunc", "&(?i:ht|tl|ur|lr|qc|ql|qr|odq|cdq|#[0-9]+);", None, "plain"),
+    ("word_redaux", _WORD, rf"{_APOS}(?:[msdMSD]|(?i:re|ve|ll))", "word"),
+    ("sword_sredaux", "[A-Za-z\u00ad]*[A-MO-Za-mo-z]\u00ad*", rf"(?i:n){_APOSETC}(?i:t)", "word"),
+    ("word", _WORD, None, "word"),
+    (
+        "apoword",
+        rf"{_APOS}(?i:n){_APOS}?|[lLdDjJ]{_APOS}|(?i:dunkin|somethin|ol){_APOS}|{_APOS}(?i:em)"
+        rf"|[A-HJ-XZn]{_APOSETC}{_LETTER}{{2,}}|{_APOS}[2-9]0(?i:s)|{_APOS}(?i:till?)"
+        rf"|{_LETTER}+[aeiouyAEIOUY]{_APOSETC}[aeiouA-Z]{_LETTER}*|{_APOS}(?i:cause)|(?i:cont'd)\.?"
+        r"|(?i:'twas|nor'easter|c'mon|e'er|s'mores|ev'ry|li'l|nat'l)",
+        None,
+        "plain",
+    ),
+    ("apoword2", rf"(?i:y){_APOS}", _LETTER, "plain"),
+    ("fullurl", rf"(?i:https?)://[^ \t\n\f\r\"<>|()]+{_URL_END}", None, "plain"),
+    (
+        "likelyurl",
+        r"(?:(?i:www)\.(?:[^ \t\n\f\r\"<>|.!?(){},]+\.)+[a-zA-Z]{2,4}|(?:[^ \t\n\f\r\"`'<>|.!?(){},-_$]+\.)+"
+        rf"(?i:com|net|org|edu))(?:\/[^ \t\n\f\r\"<>|()]+{_URL_END})?",
+        None,
+        "plain",
+    ),
+    (
+        "email",
+        r"(?:&(?i:lt);|<)?[a-zA-Z0-9][^ \t\n\f\r\"<>|()\u00a0{}]*@(?:[^ \t\n\f\r\"<>|(){}.\u00a0]+\.)*"
+        r"[^ \t\n\f\r\"<>|(){}.\u00a0]+(?:&(?i:gt);|>)?",
+        None,
+        "plain",
+    ),
+    ("twitter", rf"@[a-zA-Z_][a-zA-Z_0-9]*|#{_WORD_LETTER}+", None, "plain"),
+    ("redaux_ctx", rf"{_APOS}(?:[msdMSD]|(?i:re|ve|ll))", "[^A-Za-z]", "quote_r"),
+    ("sredaux", rf"(?i:n){_APOSETC}(?i:t)", None, "quote_r"),
+    ("date", rf"{_DIGIT}{{1,2}}[\-\/]{_DIGIT}{{1,2}}[\-\/]{_DIGIT}{{2,4}}", None, "plain"),
+    ("number", rf"[\-+]?{_NUM}", None, "word"),
+    (
+        "subsupnum",
+        "[\u207a\u207b\u208a\u208b]?(?:[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+|[\u2080-\u2089]+)",
+        None,
+        "plain",
+    ),
+    ("frac", _FRAC, None, "nbsp"),
+    ("frac2", "[\u00bc\u00bd\u00be\u2153-\u215e]", None, "fraction"),
+    (
+        "tbspec",
+        rf"-(?i:rrb|lrb|rcb|lcb|rsb|lsb)-|(?i:c\.d\.s|pro-|anti-|s(?:&|&amp;)p-500|s(?:&|&amp;)ls|cap{_APOS}n|c{_APOS}est)",
+        None,
+        "amp",
+    ),
+    ("thing3", r"[A-Za-z0-9]+(?:-[A-Za-z]+){0,2}(?:\\?\/[A-Za-z0-9]+(?:-[A-Za-z]+){0,2}){1,2}", None, "plain"),
+    ("dolsign", r"[A-Z]*\$|#", None, "plain"),
+    (
+        "dolsign2",
+        "[\u00a2\u00a3\u00a4\u00a5\u0080\u20a0\u20ac\u060b\u0e3f\u20a4\uffe0\uffe1\uffe5\uffe6]",
+        None,
+        "currency",
+    ),
+    ("acronym_end", rf"(?:{_ACRO}|[A-Za-z])\.", rf"{_SPACENL}+(?:{_acronym_next()}|{_SGML}){_SPACENL}", "acronym"),
+    ("abbrev1_end", _ABBREV1, _SENTEND, "sentend"),
+    ("abbrev1_any", _ABBREV1, r"[\s\S]{2}", "plain"),
+    ("abbrev1", _ABBREV1, None, "plain"),
+    ("abbrev2", rf"{_ABBREV4}\.", None, "plain"),
+    ("abbrev3", _ABBREV3, f"{_SPACENL}?{_DIGIT}", "plain"),
+    ("abbrev4", _ABBREV4, _SPACE, "plain"),
+    ("acro", _ACRO, _SPACENL, "plain"),
+    ("tbspec2", f"{_APOS}[0-9][0-9]", _SPACENL, "plain"),
+    ("word_dot", rf"{_WORD}\.", "[,;:\u3001]", "word"),
+    ("phone", _PHONE, None, "phone"),
+    ("dblquot_l", '"|&(?i:quot);', "[A-Za-z0-9$]", "quote_l"),
+    ("dblquot", '"|&(?i:quot);', None, "quote_r"),
+    ("del", "\x7f", None, "skip"),
+    ("smiley", r"[<>]?[:;=][\-o*']?[()DPdpO\\{@|\[\]]", r"[^A-Za-z0-9]", "phone"),
+    ("duckfeet", "<<|>>", None, "plain"),
+    ("lt", "<|&(?i:lt);", None, "less"),
+    ("gt", ">|&(?i:gt);", None, "greater"),
+    ("square", r"[\[\]]", None, "bracket"),
+    ("brace", r"[{}]", None, "bracket"),
+    ("paren", r"[()]", None, "bracket"),
+    ("hyphens", r"-+", None, "hyphens"),
+    ("ldots", "\\.{3,5}|(?:\\.[ \u00a0]){2,4}\\.|[\u0085\u2026]", None, "ellipsis"),
+    ("fnmarks", "@+|#+|_+", None, "plain"),
+    ("asts", r"\*+|(?:\\\*){1,3}", None, "plain"),
+    ("insentp", "[,;:\u3001]", None, "plain"),
+    ("bang", "[?!]+", None, "plain"),
+    ("stop", "[.\u00a1\u00bf\u037e\u0589\u061f\u06d4\u0700-\u0702\u07fa\u3002]", None, "plain"),
+    ("equals", "=", None, "plain"),
+    ("slash", r"\/", None, "plain"),
+    ("hthing_dot", rf"[A-Za-z0-9][A-Za-z0-9.,\u00ad]*(?:-(?:[A-Za-z0-9\u00ad]+|{_ACRO}\.))+\.", "[,;:\u3001]", "word"),
+    ("hthing", rf"[A-Za-z0-9][A-Za-z0-9.,\u00ad]*(?:-(?:[A-Za-z0-9\u00ad]+|{_ACRO}\.))+", None, "word"),
+    ("thing_dot", rf"{_THING_PART}(?:{_HYPHEN}{_THING_PART})*\.", "[,;:\u3001]", "plain"),
+    ("thing", rf"{_THING_PART}(?:{_HYPHEN}{_THING_PART})*", None, "plain"),
+    ("thinga_dot", r"[A-Z]+(?:(?:[+&]|&(?i:amp);)[A-Z]+)+\.", "[,;:\u3001]", "amp"),
+    ("thinga", r"[A-Z]+(?:(?:[+&]|&(?i:amp);)[A-Z]+)+", None, "amp"),
+    ("quote_invert", "'", "[A-Za-z][^ \t\n\r\u00a0]", "quote_l"),
+    ("redaux", rf"{_APOS}(?:[msdMSD]|(?i:re|ve|ll))", None, "quote_r"),
+    (
+        "quotes",
+        f"''|[`\u2018\u2019\u201a\u201b\u201c\u201d\u0091-\u0094\u201e\u201f\u2039\u203a\u00ab\u00bb]{{1,2}}|{_APOS}",
+        None,
+        "quote_r",
+    ),
+    ("misc", _MISC, None, "plain"),
+    ("newline", "\n", None, "newline"),
+    (
+        "space",
+        "\x00|[ \t\u00a0\u2000-\u200a\u3000\r\u2028\u2029\u000b\u000c\u0085\u200b\u200e\u200f\ufeff]+",
+        None,
+        "skip",
+    ),
+    ("nbsp", "&(?i:nbsp);", None, "skip"),
+]
+
+_COMPILED = [(name, re.compile(tok), re.compile(ctx) if ctx else None, action) for name, tok, ctx, action in _RULES]
+_CANDIDATES: dict[str, tuple[int, ...]] = {}
+_TREES = [list(_sre_parse.parse(tok)) for _, tok, _, _ in _RULES]
+
+_CURRENCY = {"\u00a2": "cents", "\u00a3": "#"}
+_FRACTIONS = {"\u00bc": "1/4", "\u00bd": "1/2", "\u00be": "3/4", "\u2153": "1/3"}
+_BRACKETS = {"(": "-LRB-", ")": "-RRB-", "[": "-LSB-", "]": "-RSB-", "{": "-LCB-", "}": "-RCB-"}
+_LEFT_QUOTES = str.maketrans(
+    {"\u0091": "`", "\u2018": "`", "\u201b": "`", "\u2039": "`", "\u0092": "'", "\u2019": "'", "\u203a": "'"}
+)
+_DOUBLE_QUOTES = [
+    ("\u0093", "``"),
+    ("\u201c", "``"),
+    ("\u00ab", "``"),
+    ("\u0094", "''"),
+    ("\u201d", "''"),
+    ("\u00bb", "''"),
+]
+
+
+def _candidates(char: str) -> tuple[int, ...]:
+    """Indices of the rules whose token can start with `char` (exact, from the parsed patterns)."""
+    found = _CANDIDATES.get(char)
+    if found is None:
+        found = tuple(i for i, tree in enumerate(_TREES) if _starts(tree, char, False)[0])
+        _CANDIDATES[char] = found
+    return found
+
+
+def _in_class(items: list[tuple[object, object]], code: int) -> bool:
+    negate = False
+    hit = False
+    for op, arg in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            hit = hit or arg == code
+        elif name == "RANGE":
+            lo, hi = arg  # type: ignore[misc]
+            hit = hit or lo <= code <= hi
+        elif name == "CATEGORY":
+            char = chr(code)
+            kind = str(arg)
+            if kind == "CATEGORY_DIGIT":
+                hit = hit or unicodedata.category(char) == "Nd"
+            elif kind == "CATEGORY_NOT_DIGIT":
+                hit = hit or unicodedata.category(char) != "Nd"
+            elif kind == "CATEGORY_SPACE":
+                hit = hit or char.isspace()
+            else:
+                hit = hit or bool(re.match(rf"[{{{kind}}}]", char))  # pragma: no cover - unused categories
+    return hit != negate
+
+
+def _starts(items: list[tuple[object, object]], char: str, ignorecase: bool) -> tuple[bool, bool]:
+    """(can a match of `items` start with `char`, can `items` match the empty string)."""
+    codes = {ord(char)}
+    if ignorecase:
+        codes |= {ord(c) for c in (char.lower(), char.upper()) if len(c) == 1}
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            return arg in codes, False
+        if name == "NOT_LITERAL":
+            return arg not in codes, False
+        if name == "ANY":
+            return char != "\n", False
+        if name == "IN":
+            return any(_in_class(arg, code) for code in codes), False  # type: ignore[arg-type]
+        if name == "AT":
+            continue
+        if name == "SUBPATTERN":
+            _, add_flags, _, body = arg  # type: ignore[misc]
+            hit, empty = _starts(body, char, ignorecase or bool(add_flags & re.IGNORECASE))
+        elif name == "BRANCH":
+            results = [_starts(branch, char, ignorecase) for branch in arg[1]]  # type: ignore[index]
+            hit, empty = any(r[0] for r in results), any(r[1] for r in results)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _, body = arg  # type: ignore[misc]
+            hit, empty = _starts(body, char, ignorecase)
+            empty = empty or low == 0
+        else:  # lookarounds and group references are not used in the rules
+            raise AssertionError(f"unsupported regex node {name}")  # pragma: no cover
+        if hit:
+            return True, False
+        if not empty:
+            return False, False
+    return False, True
+
+
+def _latex_quote(text: str, left: bool) -> str:
+    if "'" in text or '"' in text or "&" in text:
+        text = re.sub("&apos;|'", "`" if left else "'", text)
+        text = re.sub('"|&quot;', "``" if left else "''", text)
+    text = text.translate(_LEFT_QUOTES)
+    for src, dst in _DOUBLE_QUOTES:
+        text = text.replace(src, dst)
+    return text
+
+
+def _act(action: str, text: str) -> tuple[list[str], int]:
+    """Apply a rule's action to the matched text: (tokens to emit, characters consumed)."""
+    if action == "plain":
+        return [text], len(text)
+    if action == "word":
+        clean = text.replace("\u00ad", "")
+        return [clean or "-"], len(text)
+    if action == "skip":
+        return [], len(text)
+    if action == "push3":
+        return [text[:-3]], len(text) - 3
+    if action == "push2":
+        return [text[:-2]], len(text) - 2
+    if action == "acronym":  # a one-letter "acronym" before a sentence start is a letter and a period
+        return ([text[:-1]], len(text) - 1) if len(text) == 2 else ([text], len(text) - 1)
+    if action == "sentend":
+        return [text], len(text) - 1
+    if action == "amp":
+        return [re.sub("(?i:&amp;)", "&", text)], len(text)
+    if action == "dash":
+        return ["--"], len(text)
+    if action == "quote_l":
+        return [_latex_quote(text, True)], len(text)
+    if action == "quote_r":
+        return [_latex_quote(text, False)], len(text)
+    if action == "nbsp" or action == "sgml":
+        return [text.replace(" ", "\u00a0")], len(text)
+    if action == "phone":
+        return [text.replace(" ", "\u00a0").replace("(", "-LRB-").replace(")", "-RRB-")], len(text)
+    if action == "fraction":
+        return [_FRACTIONS.get(text, text)], len(text)
+    if action == "currency":
+        return [_CURRENCY.get(text, "$" if text in "\u0080\u00a4\u20a0\u20ac" else text)], len(text)
+    if action == "bracket":
+        return [_BRACKETS[text]], len(text)
+    if action == "less":
+        return ["<"], len(text)
+    if action == "greater":
+        return [">"], len(text)
+    if action == "hyphens":
+        return (["--"] if 3 <= len(text) <= 4 else [text]), len(text)
+    if action == "newline":
+        return ["\n"], 1
+    if action == "ellipsis":
+        return ["..."], len(text)
+    raise AssertionError(f"unknown lexer action {action}")  # pragma: no cover - rules and actions are static
+
+
+_FAST_WORD = re.compile(r"[a-z]+|[A-Za-z]+")
+_FAST_FOLLOW = frozenset(" \t\n")
+_FAST_PUNCT = frozenset(".,;")
+_SINGLE = {"(": "-LRB-", ")": "-RRB-", ".": ".", ":": ":", ",": ",", ";": ";", "\n": "\n"}
+_ABBREVIATION = re.compile(rf"{_ABBREV1}|{_ABBREV4}\.|{_ABBREV3}|[A-Za-z]\.")
+_SPLIT_WORDS = frozenset(["cannot", "gonna", "gotta", "lemme", "gimme", "wanna"])
+
+
+def _lex(text: str) -> list[str]:
+    """PTBTokenizer 3.4.1 tokens of a document; each line break is returned as a `"\\n"` token."""
+    tokens: list[str] = []
+    pos = 0
+    end = len(text)
+    while pos < end:
+        char = text[pos]
+        if char == " ":
+            pos += 1
+            continue
+        if char in _SINGLE and (pos + 1 == end or text[pos + 1] in _FAST_FOLLOW) and text[pos + 2 : pos + 3] != ".":
+            # "(", ")", ".", ":", "," or a line break before whitespace: nothing longer can start here
+            tokens.append(_SINGLE[char])
+            pos += 1
+            continue
+        fast = _FAST_WORD.match(text, pos)
+        if fast is not None:
+            stop = fast.end()
+            follow = text[stop] if stop < end else " "
+            if (
+                follow in _FAST_FOLLOW
+                or follow in "()"
+                or (follow == ":" and (stop + 1 == end or text[stop + 1] in _FAST_FOLLOW))
+            ) and fast.group().lower() not in _SPLIT_WORDS:
+                tokens.append(fast.group())
+                pos = stop
+                continue
+            # "word," / "word." before a space: no rule matches longer unless the word is an abbreviation
+            if (
+                stop < end
+                and text[stop] in _FAST_PUNCT
+                and (stop + 1 == end or text[stop + 1] in _FAST_FOLLOW)
+                and stop - pos > 1
+                and fast.group().lower() not in _SPLIT_WORDS
+                and (text[stop] != "." or _ABBREVIATION.fullmatch(text, pos, stop + 1) is None)
+            ):
+                tokens.append(fast.group())
+                tokens.append(text[stop])
+                pos = stop + 1
+                continue
+        best_len = 0
+        best: tuple[str, str] | None = None
+        for index in _candidates(char):
+            _, tok, ctx, action = _COMPILED[index]
+            match = tok.match(text, pos)
+            if match is None:
+                continue
+            length = match.end() - pos
+            if ctx is not None:
+                follow = ctx.match(text, match.end())
+                if follow is None:
+                    continue
+                length += follow.end() - follow.start()
+            if length > best_len:
+                best_len = length
+                best = (action, match.group())
+        if best is None:  # untokenizable: the lexer deletes it (and logs the first one)
+            pos += 1
+            continue
+        emitted, consumed = _act(*best)
+        tokens.extend(emitted)
+        pos += consumed
+    return tokens
+
+
+def ptb_tokens(text: str) -> list[str]:
+    """Stanford PTBTokenizer 3.4.1 tokens of one caption (before lowercasing and punctuation removal)."""
+    return _lex(text.replace("\n", " "))
+
+
+def coco_tokenize_batch(texts: Sequence[str]) -> list[list[str]]:
+    """Tokens of each caption exactly as one pycocoevalcap `PTBTokenizer.tokenize` call returns them.
+
+    pycocoevalcap writes the captions one per line into a single file, and the lexer's look-ahead crosses
+    line ends: an abbreviation closing a caption (`... etc.`) also yields a separate `.` token when the
+    next caption starts with a capital letter. So captions are lexed together, in the given order, as
+    pycocoevalcap does (hypotheses in one call, the flattened references in another).
+    """
+    document = "\n".join(text.replace("\n", " ") for text in texts)
+    lines: list[list[str]] = [[]]
+    for token in _lex(document):
+        if token == "\n":
+            lines.append([])
+            continue
+        lowered = token.lower()
+        if lowered not in COCO_PUNCTUATIONS:
+            lines[-1].append(lowered)
+    return lines[: len(texts)] if texts else []
+
+
+def coco_tokenize(text: str) -> list[str]:
+    """Tokens of one caption as pycocoevalcap's PTBTokenizer returns them (lowercased, punctuation removed)."""
+    return coco_tokenize_batch([text])[0]
+
+
+_R2GEN_KEEP = re.compile(r"[.,?;*!%^&_+():\-\[\]{}]")
+
+
+def r2gen_clean(text: str) -> str:
+    """R2Gen's report cleaning (its `clean_report_iu_xray`, used for IU X-ray and MIMIC-CXR alike).
+
+    Exact rules, in order: collapse runs of `..` to `.`, `1. ` / `2. ` ... list markers to nothing
+    (any digit followed by `. `), `. 2. ` style markers to `. `, strip, lowercase, split into sentences
+    on `. `; in each sentence delete the characters `` .,?;*!%^&_+():-[]{} `` as well as `"`, `/`, `\\`
+    and `'`, collapse whitespace, strip; drop empty sentences; join the sentences with ` . ` and end with
+    ` .`. Tokens are then the space-split words of that string, so the sentence period is a token.
+    """
+    cleaned = text.replace("..", ".").replace("..", ".").replace("..", ".").replace("..", ".")
+    cleaned = re.sub(r"\d\. ", "", cleaned)
+    cleaned = cleaned.replace(". 2. ", ". ").replace(". 3. ", ". ").replace(". 4. ", ". ").replace(". 5. ", ". ")
+    cleaned = cleaned.replace(" 2. ", ". ").replace(" 3. ", ". ").replace(" 4. ", ". ").replace(" 5. ", ". ")
+    sentences = cleaned.strip().lower().split(". ")
+    kept = []
+    for sentence in sentences:
+        sentence = _R2GEN_KEEP.sub("", sentence.replace('"', "").replace("/", "").replace("\\", "").replace("'", ""))
+        sentence = " ".join(sentence.split())
+        if sentence:
+            kept.append(sentence)
+    return " . ".join(kept) + " ." if kept else ""
+
+
+def tokenize(text: str, mode: str = "coco") -> list[str]:
+    """Tokens of one text under `mode` (`coco`, `r2gen` or `raw`)."""
+    if mode == "coco":
+        return coco_tokenize(text)
+    if mode == "r2gen":
+        return r2gen_clean(text).split()
+    if mode == "raw":
+        return text.split()
+    raise XrayBenchError(f"unknown tokenizer mode {mode!r}; expected one of {', '.join(MODES)}")
+
+
+def tokenize_batch(texts: Iterable[str], mode: str = "coco") -> list[list[str]]:
+    """Tokens of many texts. `coco` lexes them together as pycocoevalcap does (see `coco_tokenize_batch`);
+    the other modes tokenize each distinct text once."""
+    check_mode(mode)
+    items = list(texts)
+    for index, text in enumerate(items):
+        if not isinstance(text, str):
+            raise XrayBenchError(f"tokenize_batch: text {index} is {type(text).__name__}; expected str")
+    if mode == "coco":
+        return coco_tokenize_batch(items)
+    cache: dict[str, list[str]] = {}
+    out: list[list[str]] = []
+    for text in items:
+        tokens = cache.get(text)
+        if tokens is None:
+            tokens = cache[text] = tokenize(text, mode)
+        out.append(tokens)
+    return out
+
+
+def check_mode(mode: str) -> str:
+    """Validate a tokenizer mode name early (at metric construction), so a typo fails before scoring."""
+    if mode not in MODES:
+        raise XrayBenchError(f"unknown tokenizer mode {mode!r}; expected one of {', '.join(MODES)}")
+    return mode
+
+
+__all__: Sequence[str] = [
+    "COCO_PUNCTUATIONS",
+    "MODES",
+    "check_mode",
+    "coco_tokenize",
+    "coco_tokenize_batch",
+    "ptb_tokens",
+    "r2gen_clean",
+    "tokenize",
+    "tokenize_batch",
+]
