@@ -1,0 +1,289 @@
+"""Tests of the offline CheXpert-style labeler and of `xraybench label`.
+
+Evaluation-set scoring (`test_eval_set_micro_f1`): for every record and each of the 13 observations
+other than No Finding, the gold and predicted values are compared as mention classes. A value of 1, 0
+or -1 is a mention of that class; blank is no mention. For each class c in {1, 0, -1}: TP = pred == c
+and gold == c; FP = pred == c and gold != c; FN = gold == c and pred != c. Micro-F1 pools TP/FP/FN over
+the three classes and all observations: 2 TP / (2 TP + FP + FN). A blank/blank pair counts nowhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xraybench.errors import DataFormatError
+from xraybench.metrics.chexpert import CHEXPERT_LABELS, label_report, label_reports
+
+EVAL = Path(__file__).parent / "chexpert_eval" / "gold.jsonl"
+OBSERVATIONS = CHEXPERT_LABELS[:13]
+
+
+def _records() -> list[dict]:
+    return [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def mention_counts(gold: dict[str, int], pred: list[int | None]) -> tuple[int, int, int]:
+    tp = fp = fn = 0
+    for i, name in enumerate(OBSERVATIONS):
+        g, p = gold.get(name), pred[i]
+        for c in (1, 0, -1):
+            tp += p == c and g == c
+            fp += p == c and g != c
+            fn += g == c and p != c
+    return tp, fp, fn
+
+
+def test_eval_set_is_large_and_varied() -> None:
+    records = _records()
+    assert len(records) >= 300
+    groups = {r["group"] for r in records}
+    assert {"negation", "uncertainty", "scope", "double_negation", "synonyms", "mimic_style_report"} <= groups
+    values = [v for r in records for v in r["labels"].values()]
+    assert values.count(-1) >= 50 and values.count(0) >= 100 and values.count(1) >= 100
+    for r in records:
+        assert set(r["labels"]) <= set(OBSERVATIONS), r
+        assert set(r["labels"].values()) <= {1, 0, -1}, r
+
+
+def test_eval_set_micro_f1() -> None:
+    tp = fp = fn = 0
+    for record in _records():
+        a, b, c = mention_counts(record["labels"], label_report(record["text"]))
+        tp, fp, fn = tp + a, fp + b, fn + c
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 >= 0.90, f"micro-F1 {f1:.4f} (tp={tp}, fp={fp}, fn={fn})"
+
+
+@pytest.mark.parametrize("group", ["negation", "uncertainty", "scope", "double_negation", "synonyms"])
+def test_eval_set_micro_f1_per_group(group: str) -> None:
+    tp = fp = fn = 0
+    for record in (r for r in _records() if r["group"] == group):
+        a, b, c = mention_counts(record["labels"], label_report(record["text"]))
+        tp, fp, fn = tp + a, fp + b, fn + c
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.85
+
+
+CUES_COVERED = [
+    "no ", "without", "free of", "negative for", "resolved", "clear of", "may", "possible", "cannot be excluded",
+    "not excluded", "likely", "suggestive of", "versus", "differential includes", "questionable", "concerning for",
+    "not ruled out", "cannot exclude", "resolution of", "no change", "but", "however", "although", "neither",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cue", CUES_COVERED)
+def test_eval_set_covers_cue(cue: str) -> None:
+    assert any(cue in r["text"].lower() for r in _records()), cue
+
+
+def labels_of(text: str) -> dict[str, int]:
+    return {name: v for name, v in zip(CHEXPERT_LABELS, label_report(text), strict=True) if v is not None}
+
+
+TRICKY: list[tuple[str, dict[str, int]]] = [
+    # lists: one negation covers every item until the clause ends
+    ("No effusion or pneumothorax.", {"Pleural Effusion": 0, "Pneumothorax": 0}),
+    ("No focal consolidation, pleural effusion, pneumothorax or pulmonary edema is seen.",
+     {"Consolidation": 0, "Pleural Effusion": 0, "Pneumothorax": 0, "Edema": 0}),
+    # scope ends at "but", "however", a verb clause, "there", a new clause after a comma
+    ("No effusion, but there is atelectasis.", {"Pleural Effusion": 0, "Atelectasis": 1}),
+    ("No pneumothorax; however, a small effusion is present.", {"Pneumothorax": 0, "Pleural Effusion": 1}),
+    ("No pneumothorax is seen and mild atelectasis is present.", {"Pneumothorax": 0, "Atelectasis": 1}),
+    ("No pleural effusion, the heart is enlarged.", {"Pleural Effusion": 0, "Cardiomegaly": 1}),
+    ("No effusion, stable mild cardiomegaly.", {"Pleural Effusion": 0, "Cardiomegaly": 1}),
+    ("Mild edema without effusion.", {"Edema": 1, "Pleural Effusion": 0}),
+    # pre-negation uncertainty and double negation
+    ("Cannot exclude a small left effusion.", {"Pleural Effusion": -1}),
+    ("Pneumonia cannot be excluded.", {"Pneumonia": -1}),
+    ("A small pneumothorax is not excluded.", {"Pneumothorax": -1}),
+    ("Pneumonia is not ruled out.", {"Pneumonia": -1}),
+    ("Pneumothorax has been ruled out.", {"Pneumothorax": 0}),
+    # pseudo-negation: the finding is still there
+    ("No change in the small left effusion.", {"Pleural Effusion": 1}),
+    ("No significant interval change in moderate cardiomegaly.", {"Cardiomegaly": 1}),
+    ("The effusion has nearly resolved.", {"Pleural Effusion": 1}),
+    ("The effusion has completely resolved.", {"Pleural Effusion": 0}),
+    # uncertainty words and their direction
+    ("Opacity is likely atelectasis.", {"Lung Opacity": 1, "Atelectasis": -1}),
+    ("Atelectasis is likely.", {"Atelectasis": -1}),
+    ("Atelectasis versus pneumonia.", {"Atelectasis": -1, "Pneumonia": -1}),
+    ("Bilateral opacities, edema versus pneumonia.", {"Lung Opacity": 1, "Edema": -1, "Pneumonia": -1}),
+    ("Opacity suggestive of pneumonia.", {"Lung Opacity": 1, "Pneumonia": -1}),
+    ("No consolidation to suggest pneumonia.", {"Consolidation": 0, "Pneumonia": 0}),
+    ("Questionable small pneumothorax.", {"Pneumothorax": -1}),
+    ("Differential includes edema and infection.", {"Edema": -1, "Pneumonia": -1}),
+    ("No effusion. Possible atelectasis.", {"Pleural Effusion": 0, "Atelectasis": -1}),
+    # negation words
+    ("The lungs are free of consolidation.", {"Lung Opacity": 0, "Consolidation": 0}),
+    ("Negative for pneumothorax.", {"Pneumothorax": 0}),
+    ("Interval resolution of the effusion.", {"Pleural Effusion": 0}),
+    ("Pneumothorax is no longer visualized.", {"Pneumothorax": 0}),
+    ("The NG tube has been removed.", {"Support Devices": 0, "No Finding": 1}),
+    # normal statements
+    ("Heart size is normal.", {"Cardiomegaly": 0, "No Finding": 1}),
+    ("The heart is not enlarged.", {"Cardiomegaly": 0, "No Finding": 1}),
+    ("Normal cardiomediastinal silhouette.", {"Enlarged Cardiomediastinum": 0, "Cardiomegaly": 0, "No Finding": 1}),
+    ("Lungs are clear.", {"Lung Opacity": 0, "No Finding": 1}),
+    ("Sharp costophrenic angles.", {"Pleural Effusion": 0, "No Finding": 1}),
+    ("Borderline heart size.", {"Cardiomegaly": -1}),
+    # synonyms
+    ("The cardiac silhouette is mildly enlarged.", {"Cardiomegaly": 1}),
+    ("Heart size is moderately to severely enlarged.", {"Cardiomegaly": 1}),
+    ("Blunting of the left costophrenic angle.", {"Pleural Effusion": 1}),
+    ("Bilateral pneumothoraces.", {"Pneumothorax": 1}),
+    ("Left lower lobe collapse.", {"Atelectasis": 1}),
+    ("Mild vascular congestion.", {"Edema": 1}),
+    ("Right upper lobe infiltrate.", {"Lung Opacity": 1}),
+    ("Patchy airspace disease at the right base.", {"Lung Opacity": 1}),
+    ("A 2 cm mass in the left upper lobe.", {"Lung Lesion": 1}),
+    ("Right hydropneumothorax.", {"Pneumothorax": 1, "Pleural Effusion": 1}),
+    ("Right PICC terminates in the SVC.", {"Support Devices": 1, "No Finding": 1}),
+    ("ET tube 4 cm above the carina.", {"Support Devices": 1, "No Finding": 1}),
+    ("Left chest wall pacemaker.", {"Support Devices": 1, "No Finding": 1}),
+    ("Healed left rib fractures.", {"Fracture": 1}),
+    ("Apical pleural thickening.", {"Pleural Other": 1}),
+    ("Widened mediastinum.", {"Enlarged Cardiomediastinum": 1}),
+    # look-alikes that are not mentions
+    ("Small pericardial effusion.", {"No Finding": 1}),
+    ("No mass effect.", {"No Finding": 1}),
+    ("Subcutaneous edema of the chest wall.", {"No Finding": 1}),
+    ("Ground-glass opacity.", {"Lung Opacity": 1}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), TRICKY, ids=[t for t, _ in TRICKY])
+def test_tricky_sentences(text: str, expected: dict[str, int]) -> None:
+    got = labels_of(text)
+    if "No Finding" not in expected:
+        got.pop("No Finding", None)
+    assert got == expected
+
+
+def test_api_shape_and_order() -> None:
+    assert CHEXPERT_LABELS[0] == "Enlarged Cardiomediastinum" and CHEXPERT_LABELS[-1] == "No Finding"
+    assert len(CHEXPERT_LABELS) == 14
+    out = label_report("Small left pleural effusion.")
+    assert len(out) == 14 and out[CHEXPERT_LABELS.index("Pleural Effusion")] == 1
+    assert all(v in (1, 0, -1, None) for v in out)
+    assert label_reports(["No effusion.", "Effusion."]) == [label_report("No effusion."), label_report("Effusion.")]
+
+
+def test_no_finding_rule() -> None:
+    nf = CHEXPERT_LABELS.index("No Finding")
+    assert label_report("")[nf] == 1
+    assert label_report("No acute cardiopulmonary process.")[nf] == 1
+    assert label_report("ET tube in place. No pneumothorax.")[nf] == 1  # support devices do not count
+    assert label_report("Possible small effusion.")[nf] is None  # uncertain counts
+    assert label_report("Mild cardiomegaly.")[nf] is None
+    assert label_report("Mild cardiomegaly.\nHeart size is normal.")[CHEXPERT_LABELS.index("Cardiomegaly")] == 1
+
+
+def test_aggregation_negative_plus_uncertain_is_uncertain() -> None:
+    assert labels_of("No effusion on the right. Possible small left effusion.")["Pleural Effusion"] == -1
+    assert labels_of("Possible effusion. Small left effusion.")["Pleural Effusion"] == 1
+
+
+def test_sections_history_and_indication_are_ignored() -> None:
+    report = (
+        "INDICATION: History of pneumonia and pleural effusion, evaluate for pneumothorax.\n"
+        "COMPARISON: Prior radiograph showed cardiomegaly.\n"
+        "FINDINGS: The lungs are clear. No pneumothorax.\n"
+        "IMPRESSION: No acute process."
+    )
+    assert labels_of(report) == {"Lung Opacity": 0, "Pneumothorax": 0, "No Finding": 1}
+    inline = "History: fever. Findings: Right lower lobe consolidation. Impression: pneumonia"
+    assert labels_of(inline) == {"Consolidation": 1, "Pneumonia": 1}
+    assert labels_of("Clinical history: cough\nCOMPARISON: none") == {"No Finding": 1}
+
+
+def test_case_hyphens_and_whitespace_do_not_matter() -> None:
+    assert label_report("NO  PLEURAL\nEFFUSION.") == label_report("no pleural effusion.")
+    assert labels_of("Plate-like atelectasis.") == {"Atelectasis": 1}
+
+
+def test_throughput_is_reasonable() -> None:
+    """A loose guard (the benchmark measures properly): well above 200 reports/s even on a loaded CI box."""
+    import time
+
+    reports = [r["text"] for r in _records()] * 3
+    label_reports(reports[:5])
+    start = time.perf_counter()
+    label_reports(reports)
+    assert len(reports) / (time.perf_counter() - start) > 200
+
+
+# --- xraybench label -----------------------------------------------------------------------------
+
+
+def _run_cli(reports: Path, out: Path) -> int:
+    from xraybench.cli.label import run
+
+    return run(argparse.Namespace(reports=reports, out=out))
+
+
+def test_cli_csv_roundtrip(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    with src.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "Reports"])
+        writer.writerow(["1", "No pleural effusion. Possible pneumonia, with a comma."])
+        writer.writerow(["2", ""])
+    out = tmp_path / "labels.csv"
+    assert _run_cli(src, out) == 0
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["Reports", *CHEXPERT_LABELS]
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["Reports"] == "No pleural effusion. Possible pneumonia, with a comma."
+    assert first["Pleural Effusion"] == "0.0" and first["Pneumonia"] == "-1.0" and first["Cardiomegaly"] == ""
+    assert rows[2][-1] == "1.0"  # empty report: No Finding
+
+
+def test_cli_text_file(tmp_path: Path) -> None:
+    src = tmp_path / "reports.txt"
+    src.write_text("Mild cardiomegaly.\nNo pneumothorax.\n")
+    out = tmp_path / "labels.csv"
+    assert _run_cli(src, out) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["Cardiomegaly"] for r in rows] == ["1.0", ""]
+    assert [r["Pneumothorax"] for r in rows] == ["", "0.0"]
+
+
+def test_cli_missing_column_names_file_and_line(tmp_path: Path) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text("id,report_text\n1,No effusion.\n")
+    with pytest.raises(DataFormatError, match=r"bad\.csv:1.*'Reports' column.*id, report_text"):
+        _run_cli(src, tmp_path / "o.csv")
+
+
+def test_cli_short_row_names_the_row(tmp_path: Path) -> None:
+    src = tmp_path / "short.csv"
+    src.write_text("id,Reports\n1,No effusion.\n2\n")
+    with pytest.raises(DataFormatError, match=r"short\.csv:3"):
+        _run_cli(src, tmp_path / "o.csv")
+
+
+def test_cli_as_module(tmp_path: Path) -> None:
+    src = tmp_path / "r.txt"
+    src.write_text("Small right pneumothorax.\n")
+    out = tmp_path / "o.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "xraybench.cli.label", "--reports", str(src), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(csv.DictReader(out.open()))[0]["Pneumothorax"] == "1.0"
+    missing = subprocess.run(
+        [sys.executable, "-m", "xraybench.cli.label", "--reports", str(tmp_path / "nope.txt"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1 and "nope.txt" in missing.stderr

@@ -1,0 +1,223 @@
+"""A rule-based CheXpert-style labeler: mentions, negation and uncertainty with clause scope.
+
+Pipeline per report: keep the findings/impression sections, normalise (lower case, hyphens to
+spaces, single spaces), then one `finditer` of a single trie regex yields, in order, the mentions,
+the cues and the punctuation of the whole report. A small state machine walks these items sentence
+by sentence and gives every mention a status (1 present, 0 absent, -1 uncertain); the statuses of an
+observation are then aggregated the CheXpert way (positive wins, then uncertain, then negative).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from xraybench.metrics.chexpert.cues import CUES, Cue
+from xraybench.metrics.chexpert.phrases import CHEXPERT_LABELS, FIXED, MENTIONS, NF, SD, SLOT_WORDS, UNMENTIONS
+from xraybench.metrics.chexpert.sections import findings_text
+from xraybench.metrics.chexpert.trie import expand, key_of, slot_regex, strip_regex, trie_regex
+
+Label = int | None
+POSITIVE, NEGATIVE, UNCERTAIN = 1, 0, -1
+
+# Item kinds beyond the cues: a phrase that mentions observations, a sentence end, a comma.
+_MENTION, _END, _COMMA = 100, 101, 102
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one matched phrase means: the observations it mentions (with a fixed status or None)
+    and the cue it carries, if any ("lungs are clear of" is both a verdict and a negation cue)."""
+
+    mentions: tuple[tuple[int, int | None], ...] = ()
+    cue: Cue | None = None
+
+
+@dataclass(frozen=True)
+class _Tables:
+    regex: re.Pattern[str]
+    entries: dict[str, Entry]
+    slot_strip: re.Pattern[str]
+
+
+def _add(entries: dict[str, Entry], phrase: str, entry: Entry) -> None:
+    key = key_of(phrase)
+    old = entries.get(key)
+    if old is None:
+        entries[key] = entry
+        return
+    if old.mentions and entry.mentions and old.mentions != entry.mentions:
+        raise ValueError(f"phrase {key!r} is listed with different observations")
+    if old.cue is not None and entry.cue is not None and old.cue != entry.cue:
+        raise ValueError(f"phrase {key!r} is listed as two different cues ({old.cue.name}, {entry.cue.name})")
+    entries[key] = Entry(old.mentions or entry.mentions, old.cue if old.cue is not None else entry.cue)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    """Expand every template and compile the one regex (once per process, a few tenths of a second)."""
+    entries: dict[str, Entry] = {}
+    phrases: list[str] = []
+
+    def add_all(templates: Iterable[str], entry: Entry) -> None:
+        for template in templates:
+            for phrase in expand(template):
+                phrases.append(phrase)
+                _add(entries, phrase, entry)
+
+    for templates, observations in MENTIONS:
+        add_all(templates, Entry(tuple((obs, None) for obs in observations)))
+    for templates, observations, status in FIXED:
+        add_all(templates, Entry(tuple((obs, status) for obs in observations)))
+    add_all(UNMENTIONS, Entry(cue=Cue.NOOP))
+    for cue, templates in CUES:
+        add_all(templates, Entry(cue=cue))
+
+    slot_words = {w for w in SLOT_WORDS if " " not in w}
+    for key in entries:
+        words = key.split()
+        clash = slot_words.intersection(words) if len(words) > 1 else set()
+        if clash:
+            raise ValueError(f"phrase {key!r} contains slot words {sorted(clash)}; use a ~ slot instead")
+    regex = re.compile(r"\b(?:" + trie_regex(set(phrases), slot_regex(SLOT_WORDS)) + r")\b|([.;?!:](?=\s|$))|(,)")
+    return _Tables(regex, entries, re.compile(strip_regex(SLOT_WORDS)))
+
+
+_HYPHENS = re.compile(r"[-\u2010-\u2015]")
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, hyphens as spaces ("ground-glass"), single spaces: the form phrases are written in."""
+    return _SPACES.sub(" ", _HYPHENS.sub(" ", text.lower())).strip()
+
+
+def _items(text: str, tables: _Tables) -> list[tuple[int, Entry | None]]:
+    """The report as a sequence of (kind, entry): mentions, cues, sentence ends and commas."""
+    items: list[tuple[int, Entry | None]] = []
+    entries = tables.entries
+    for m in tables.regex.finditer(text):
+        if m.group(1) is not None:
+            items.append((_END, None))
+            continue
+        if m.group(2) is not None:
+            items.append((_COMMA, None))
+            continue
+        phrase = m.group()
+        entry = entries.get(phrase)
+        if entry is None:
+            entry = entries.get(" ".join(tables.slot_strip.sub("", phrase).split()))
+            if entry is None:  # a slot filled with "to"/"and" alone: not one of our phrases
+                continue
+        if entry.mentions:
+            items.append((_MENTION, entry))
+        if entry.cue is not None:
+            items.append((int(entry.cue), entry))
+    items.append((_END, None))
+    return items
+
+
+def _mention_follows(items: list[tuple[int, Entry | None]], i: int) -> bool:
+    """Whether a plain mention follows item `i` in the same clause (before a verb, comma, "and" or end)."""
+    for kind, entry in items[i + 1 :]:
+        if kind == _MENTION:
+            assert entry is not None
+            return any(status is None for _, status in entry.mentions)
+        if kind in (_END, _COMMA, Cue.TERM, Cue.VERB, Cue.CONJ):
+            return False
+    return False
+
+
+def _starts_clause(items: list[tuple[int, Entry | None]], i: int) -> bool:
+    """Whether the item after a comma/conjunction at `i` opens a new clause rather than a list item."""
+    if i + 1 >= len(items):
+        return True
+    return items[i + 1][0] in (Cue.CLAUSE, Cue.VERB, Cue.TERM, _END)
+
+
+def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
+    """Walk the items and return [observation, status] for every mention."""
+    found: list[list[int]] = []
+    window: list[list[int]] = []  # plain mentions a post cue can reach back to
+    scope: int | None = None  # status imposed by the open forward scope
+    strong = False  # a strong scope runs through list commas; a weak one ends at any comma
+    mention_in_scope = verb_in_scope = verb_pending = False
+
+    for i, (kind, entry) in enumerate(items):
+        if kind == _MENTION:
+            assert entry is not None
+            if verb_pending:
+                window = []
+                verb_pending = False
+            for obs, fixed in entry.mentions:
+                if fixed is not None:
+                    found.append([obs, fixed])
+                    continue
+                record = [obs, POSITIVE if scope is None else scope]
+                found.append(record)
+                window.append(record)
+            if scope is not None:
+                mention_in_scope = True
+        elif kind == _END:
+            window, scope, verb_pending = [], None, False
+        elif kind == _COMMA:
+            window = []
+            if scope is not None and (not strong or verb_in_scope or _starts_clause(items, i)):
+                scope = None
+        elif kind == Cue.CONJ:
+            if scope is not None and (verb_in_scope or _starts_clause(items, i)):
+                scope = None
+        elif kind == Cue.TERM:
+            window, scope, verb_pending = [], None, False
+        elif kind == Cue.VERB:
+            verb_pending = True
+            if scope is not None and mention_in_scope:
+                verb_in_scope = True
+        elif kind == Cue.PSEUDO:
+            scope = None
+        elif kind == Cue.NEG_PRE:
+            scope, strong, mention_in_scope, verb_in_scope = NEGATIVE, True, False, False
+        elif kind in (Cue.UNC, Cue.UNC_REL):
+            if kind == Cue.UNC_REL and scope == NEGATIVE:
+                continue  # "no consolidation to suggest pneumonia": the negation carries on
+            if _mention_follows(items, i) or not window:
+                scope, strong, mention_in_scope, verb_in_scope = UNCERTAIN, True, False, False
+            else:
+                for record in window:
+                    record[1] = UNCERTAIN
+        elif kind == Cue.NEG_POST:
+            if window:
+                for record in window:
+                    record[1] = NEGATIVE
+            else:
+                scope, strong, mention_in_scope, verb_in_scope = NEGATIVE, False, False, False
+        elif kind == Cue.UNC_BI:
+            if window:  # only the nearest alternative: "opacities, edema versus pneumonia"
+                window[-1][1] = UNCERTAIN
+            scope, strong, mention_in_scope, verb_in_scope = UNCERTAIN, False, False, False
+    return found
+
+
+def _aggregate(found: Sequence[list[int]]) -> list[Label]:
+    """Per observation: any positive wins, then uncertain, then negative; No Finding from the rest."""
+    labels: list[Label] = [None] * len(CHEXPERT_LABELS)
+    for obs, status in found:
+        current = labels[obs]
+        if current is None or status == POSITIVE or (status == UNCERTAIN and current == NEGATIVE):
+            labels[obs] = status
+    pathologies = (v for i, v in enumerate(labels[:NF]) if i != SD)
+    labels[NF] = None if any(v in (POSITIVE, UNCERTAIN) for v in pathologies) else POSITIVE
+    return labels
+
+
+def label_report(text: str) -> list[Label]:
+    """Label one report: 14 values in CheXpert order, each 1, 0, -1 (uncertain) or None (not mentioned)."""
+    tables = _tables()
+    return _aggregate(_statuses(_items(normalise(findings_text(text)), tables)))
+
+
+def label_reports(texts: Iterable[str]) -> list[list[Label]]:
+    """Label many reports (see `label_report`)."""
+    return [label_report(text) for text in texts]
