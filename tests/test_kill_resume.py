@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from xraybench.testing.openai_server import OpenAIServer, default_reply
 from xraybench.taskdata import load_task
+from xraybench.testing.openai_server import OpenAIServer, default_reply
 
 TASKS = "demo_vqa,demo_impression"
 

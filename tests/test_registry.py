@@ -35,3 +35,10 @@ def test_suite_expands_with_paper_sizes() -> None:
     assert suites == ["xraybench"]
     assert tasks[:2] == ["mimic_cxr_findings", "mimic_cxr_impression"] and tasks[-1] == "demo_vqa"
     assert sizes == {"ext_vqa": 5000, "cxr_vqa": 4666}
+
+
+def test_demo_labels_match_the_demo_drawings() -> None:
+    from xraybench.datasets.demo import LABELS
+    from xraybench.tasks import DEMO_LABELS
+
+    assert tuple(LABELS) == DEMO_LABELS

@@ -76,7 +76,8 @@ def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> 
         if name in config.skip_metrics:
             continue
         try:
-            metric = METRICS.get(name)(**metric_options(name, config))
+            options = {**metric_options(name, config), **td.task.metric_options.get(name, {})}
+            metric = METRICS.get(name)(**options)
             all_scores.update(metric.score(td.samples, preds))
         except (MissingExtraError, XrayBenchError) as exc:
             skipped[name] = str(exc)

@@ -9,6 +9,8 @@ from typing import Any
 from xraybench.errors import XrayBenchError
 from xraybench.records import TaskKind
 
+# the ChestX-ray14 labels the demo draws (kept here so listing tasks imports no dataset code)
+DEMO_LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Nodule", "Pneumothorax")
 REPORT_METRICS = ("bleu", "meteor", "rouge_l", "cider", "chexpert")
 VQA_METRICS = ("vqa", "answer_score")
 CLASSIFICATION_METRICS = ("classification", "grounding")
@@ -24,6 +26,7 @@ class Task:
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     version: str = "1"
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per metric family
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ TASKS: dict[str, Task] = {
         _report("demo_impression", "demo", "impression"),
         Task("demo_vqa", "vqa", "demo", "test", VQA_METRICS, {"part": "vqa"}, "synthetic demo VQA"),
         Task("demo_classification", "classification", "demo", "test", CLASSIFICATION_METRICS,
-             {"part": "classification"}, "synthetic demo finding classification with boxes"),
+             {"part": "classification"}, "synthetic demo finding classification with boxes",
+             metric_options={"classification": {"labels": DEMO_LABELS}}),
     ]
 }
 

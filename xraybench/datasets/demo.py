@@ -18,7 +18,7 @@ from xraybench.datasets.base import LoadResult
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 IMAGE_SIZE = 256
 SPLIT_SIZES = {"train": 48, "validation": 8, "test": 16}
 SPLIT_SEEDS = {"train": 11, "validation": 23, "test": 37}
@@ -112,30 +112,38 @@ def cache_dir() -> Path:
 
 
 def draw_image(study: Study, path: Path) -> None:
-    """A crude but deterministic chest radiograph: lungs, heart, and a bright patch per finding."""
+    """A crude but deterministic radiograph: lungs, heart and a patch per finding, with per-study variation
+    in position, exposure and noise so that nearest-neighbour retrieval is informative but not perfect."""
     from PIL import Image, ImageDraw, ImageFilter
 
     rng = random.Random(study.id)
-    img = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 20)
+    dx, dy = rng.randint(-12, 12), rng.randint(-12, 12)
+    exposure = rng.randint(-25, 25)
+    img = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 20 + max(exposure, 0) // 2)
+
+    def shift(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+
     draw = ImageDraw.Draw(img)
-    draw.ellipse((25, 25, 120, 235), fill=70)  # right lung (image left)
-    draw.ellipse((136, 25, 231, 235), fill=70)
-    heart = (80, 120, 180, 200) if any(f.label == "Cardiomegaly" for f in study.findings) else (100, 130, 165, 195)
-    draw.ellipse(heart, fill=150)
+    draw.ellipse(shift((25, 25, 120, 235)), fill=70 + exposure)  # right lung (image left)
+    draw.ellipse(shift((136, 25, 231, 235)), fill=70 + exposure)
+    heart = (80, 120, 180, 200) if any(f.label == "Cardiomegaly" for f in study.findings) else (95, 125, 170, 198)
+    draw.ellipse(shift(heart), fill=150 + exposure)
     for finding in study.findings:
         if finding.label == "Cardiomegaly":
             continue
-        x1, y1, x2, y2 = finding.box
+        box = shift(finding.box)
+        contrast = rng.randint(-30, 10)
         if finding.label == "Pneumothorax":
-            draw.rectangle(finding.box, fill=10)
+            draw.rectangle(box, fill=max(0, 15 + exposure))
         elif finding.label == "Nodule":
-            draw.ellipse(finding.box, fill=200)
+            draw.ellipse(box, fill=180 + contrast)
         else:
-            draw.rectangle((x1, y1, x2, y2), fill=170 if finding.label != "Edema" else 110)
-    for _ in range(400):  # film grain, per-study
+            draw.rectangle(box, fill=(150 if finding.label != "Edema" else 100) + contrast + exposure)
+    for _ in range(3000):  # film grain, per-study
         x, y = rng.randrange(IMAGE_SIZE), rng.randrange(IMAGE_SIZE)
         draw.point((x, y), fill=rng.randrange(0, 255))
-    img = img.filter(ImageFilter.GaussianBlur(1.5))
+    img = img.filter(ImageFilter.GaussianBlur(2.0))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
     img.save(tmp)
