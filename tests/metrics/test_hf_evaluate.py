@@ -36,5 +36,5 @@ def test_answer_score_module() -> None:
     module = evaluate.load(module_path("xraybench_answer_score"))
     preds, refs = ["yes", "left", "effusion|cardiomegaly"], ["Yes", "right", "cardiomegaly|effusion"]
     got = module.compute(predictions=preds, references=refs, variant="paper")
-    want = sum(answer_score(p, r, variant="paper") for p, r in zip(preds, refs)) / 3
+    want = sum(answer_score(p, r, variant="paper") for p, r in zip(preds, refs, strict=True)) / 3
     assert got == {"answer_score": pytest.approx(want), "variant": "paper"}

@@ -25,5 +25,5 @@ class XraybenchAnswerScore(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, variant="word"):
-        values = [answer_score(p, r, variant=variant) for p, r in zip(predictions, references)]
+        values = [answer_score(p, r, variant=variant) for p, r in zip(predictions, references, strict=True)]
         return {"answer_score": sum(values) / len(values) if values else float("nan"), "variant": variant}
