@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xraybench.errors import MissingExtraError, XrayBenchError
-from xraybench.metrics import METRICS, Scores
+from xraybench.metrics import Scores
 from xraybench.records import MetricValue, Prediction, Sample
 
 if TYPE_CHECKING:
@@ -22,13 +22,10 @@ if TYPE_CHECKING:
     from xraybench.taskdata import TaskData
 
 SCHEMA_VERSION = 1
-LEXICAL = {"bleu", "meteor", "rouge_l", "cider"}
 PACKAGES = ("xraybench", "numpy", "torch", "transformers", "vllm", "litellm")
 
 
 def metric_options(name: str, config: RunConfig) -> dict[str, Any]:
-    if name in LEXICAL:
-        return {"tokenizer": config.tokenizer}
     if name == "chexpert":
         return {"uncertain_as": config.uncertain_as}
     if name == "answer_score":
@@ -70,14 +67,18 @@ def align(samples: list[Sample], done: dict[tuple[str, str], Prediction], model:
 
 def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> tuple[dict[str, Scores], dict[str, str]]:
     """Every metric of the task; a metric whose extra or runtime (Java) is missing is skipped with the reason."""
+    from xraybench.metrics._lexical import TokenCache
+    from xraybench.metrics.api import construct_metric
+
     all_scores: dict[str, Scores] = {}
     skipped: dict[str, str] = {}
+    cache = TokenCache()  # lexical metrics of a task tokenize each text once
     for name in td.task.metrics:
         if name in config.skip_metrics:
             continue
         try:
             options = {**metric_options(name, config), **td.task.metric_options.get(name, {})}
-            metric = METRICS.get(name)(**options)
+            metric = construct_metric(name, config.tokenizer, cache, options)
             all_scores.update(metric.score(td.samples, preds))
         except (MissingExtraError, XrayBenchError) as exc:
             skipped[name] = str(exc)

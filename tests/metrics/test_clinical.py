@@ -153,3 +153,15 @@ def test_empty_and_misaligned_inputs() -> None:
     samples, predictions = _pairs(["a"], ["a", "b"])
     with pytest.raises(ValueError, match="samples"):
         ChexpertMetric().score(samples, predictions)
+
+
+def test_vectorised_bootstrap_rows_equal_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    predicted = rng.random((40, 14)) < 0.3
+    reference = rng.random((40, 14)) < 0.3
+    scores = ChexpertMetric().score_matrices(predicted, reference)
+    matrix = rng.integers(0, 40, size=(25, 40))
+    for name, s in scores.items():
+        fast = s.aggregate.many(matrix)
+        slow = [s.aggregate(row) for row in matrix]
+        np.testing.assert_allclose(fast, slow, atol=1e-12, err_msg=name)

@@ -207,6 +207,8 @@ def test_without_java_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(meteor_mod.shutil, "which", lambda _: None)
     with pytest.raises(XrayBenchError, match="Java"):
         meteor_mod.MeteorJar()
+    with pytest.raises(XrayBenchError, match="Java"):
+        MeteorMetric()
 
 
 def test_without_pycocoevalcap_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

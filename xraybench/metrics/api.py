@@ -47,7 +47,7 @@ def build_records(
     return samples, predictions
 
 
-def _construct(name: str, tokenizer: str, cache: TokenCache, options: dict[str, Any]) -> Any:
+def construct_metric(name: str, tokenizer: str, cache: TokenCache, options: dict[str, Any]) -> Any:
     factory = METRICS.get(name)
     params = inspect.signature(factory).parameters
     kwargs = dict(options)
@@ -75,6 +75,6 @@ def score_texts(
     cache = TokenCache()
     out: dict[str, Scores] = {}
     for name in metrics:
-        metric = _construct(name, tokenizer, cache, (options or {}).get(name, {}))
+        metric = construct_metric(name, tokenizer, cache, (options or {}).get(name, {}))
         out.update(metric.score(samples, predictions))
     return out

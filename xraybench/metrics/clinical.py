@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from xraybench.metrics.aggregate import resample_counts
 from xraybench.metrics.base import Scores
 from xraybench.metrics.chexpert import CHEXPERT_LABELS, label_reports
 from xraybench.records import Prediction, Sample
@@ -98,13 +99,29 @@ class ChexpertMetric:
         return out
 
 
+class _Aggregator:
+    """Corpus statistic over any resample of sample indices (repeats count again).
+
+    `many` evaluates a whole matrix of bootstrap resamples at once: per-round label counts are the
+    resample multiplicities times the per-sample count matrices.
+    """
+
+    def __init__(self, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, average: str, which: int):
+        self.tp, self.fp, self.fn = tp, fp, fn
+        self.average, self.which = average, which
+
+    def __call__(self, indices: np.ndarray) -> float:
+        idx = np.asarray(indices, dtype=np.int64)
+        counts = (self.tp[idx].sum(axis=0), self.fp[idx].sum(axis=0), self.fn[idx].sum(axis=0))
+        return float(prf(*counts, self.average)[self.which])
+
+    def many(self, index_matrix: np.ndarray) -> np.ndarray:
+        weights = resample_counts(index_matrix, len(self.tp))
+        counts = (weights @ self.tp, weights @ self.fp, weights @ self.fn)
+        return prf(*counts, self.average)[self.which]
+
+
 def _aggregator(
     tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, average: str, which: int
 ) -> Callable[[np.ndarray], float]:
-    """Corpus statistic over any resample of sample indices (repeats count again)."""
-
-    def aggregate(indices: np.ndarray) -> float:
-        idx = np.asarray(indices, dtype=np.int64)
-        return float(prf(tp[idx].sum(axis=0), fp[idx].sum(axis=0), fn[idx].sum(axis=0), average)[which])
-
-    return aggregate
+    return _Aggregator(tp, fp, fn, average, which)

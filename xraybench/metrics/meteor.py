@@ -118,6 +118,17 @@ def find_jar() -> Path:
     return jar
 
 
+def require_java() -> str:
+    """Path of the `java` command, or a clear error: METEOR is never silently reported as 0."""
+    java = shutil.which("java")
+    if java is None:
+        raise XrayBenchError(
+            "METEOR needs a Java runtime (the 'java' command, Java 8 or newer) to run meteor-1.5.jar; "
+            "install one (e.g. apt-get install default-jre-headless) — METEOR is never reported as 0 instead"
+        )
+    return java
+
+
 class MeteorJar:
     """A persistent `meteor-1.5.jar -stdio` process, fed whole batches through one stream.
 
@@ -129,12 +140,7 @@ class MeteorJar:
     def __init__(self, jar: Path | None = None, java: str | None = None, paraphrase: Path | None = None):
         self.jar = jar or find_jar()
         self.paraphrase = paraphrase  # None: the jar's own full table
-        self.java = java or shutil.which("java")
-        if self.java is None:
-            raise XrayBenchError(
-                "METEOR needs a Java runtime (the 'java' command, Java 8 or newer) to run meteor-1.5.jar; "
-                "install one (e.g. apt-get install default-jre-headless) — METEOR is never reported as 0 instead"
-            )
+        self.java = java or require_java()
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._lock = threading.Lock()
@@ -308,8 +314,9 @@ class MeteorMetric:
             raise XrayBenchError(f"METEOR backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.tokenizer = check_mode(tokenizer)
         self.backend = "jar-filtered" if backend == "auto" else backend
+        require_java()  # fail at construction, before any tokenizing or table indexing
         if self.backend == "jar":
-            shared_jar().start()  # fail early without Java; JVM start-up overlaps the caller's other work
+            shared_jar().start()  # JVM start-up overlaps the caller's other work
 
     def score_texts(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Scores:
         """Score already aligned texts (each hypothesis with one or more references)."""
