@@ -64,3 +64,37 @@ def test_console_script_runs_demo(tmp_path: Path) -> None:
     assert "demo_impression" in out.stdout and "results:" in out.stdout
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["tasks"]["demo_impression"]["metrics"]["bleu_4"]["value"] is not None
+
+
+def test_score_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hyps, refs = tmp_path / "h.txt", tmp_path / "r.txt"
+    hyps.write_text("No pleural effusion. Heart size is normal.\nSmall left effusion.\n")
+    refs.write_text("There is no pleural effusion. The heart is normal in size.\nSmall left pleural effusion.\n")
+    assert main(["score", "--hyps", str(hyps), "--refs", str(refs), "--metrics", "bleu,rouge_l,cider,chexpert",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("bleu_1", "bleu_4", "rouge_l", "cider", "chexpert_micro_f1_5", "chexpert_macro_f1_14"):
+        assert isinstance(out[key], float)
+    assert out["tokenizer"] == "coco" and out["n"] == 2
+
+
+def test_score_line_count_mismatch_names_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hyps, refs = tmp_path / "h.txt", tmp_path / "r.txt"
+    hyps.write_text("a\nb\n")
+    refs.write_text("a\n")
+    assert main(["score", "--hyps", str(hyps), "--refs", str(refs), "--metrics", "bleu"]) == 1
+    assert f"{refs} has 1 lines but {hyps} has 2" in capsys.readouterr().err
+
+
+def test_compare_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, model in (("a", "baseline:normal"), ("b", "baseline:retrieval")):
+        assert main(["run", "--model", model, "--tasks", "demo_vqa", "--out", str(tmp_path / name),
+                     "--bootstrap-rounds", "20", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "200", "--json"]) == 0
+    rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
+    acc = rows["vqa_accuracy"]
+    assert acc["task"] == "demo_vqa"
+    assert acc["diff"] == pytest.approx(acc["a"] - acc["b"])
+    assert acc["ci_low"] <= acc["diff"] <= acc["ci_high"]
+    assert 0 <= acc["p_bootstrap"] <= 1 and 0 <= acc["p_randomization"] <= 1

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{args.run_a} (A) vs {args.run_b} (B)")
-    for col in ("task", "metric", "A", "B", "B − A", "95% CI", "p (bootstrap)", "p (randomisation)"):
+    for col in ("task", "metric", "A", "B", "A − B", "95% CI", "p (bootstrap)", "p (randomisation)"):
         table.add_column(col, justify="right" if col not in ("task", "metric") else "left")
     for r in rows:
         table.add_row(r["task"], r["metric"], f"{r['a']:.4f}", f"{r['b']:.4f}", f"{r['diff']:+.4f}",
