@@ -16,10 +16,10 @@ from xraybench.metrics.answer_score import (
     BLEU4_WEIGHTS,
     AnswerScoreMetric,
     answer_score,
-    porter_stem,
     rouge1_f,
     sentence_bleu,
 )
+from xraybench.metrics.rouge import porter_stem
 from xraybench.records import Prediction, Sample
 
 nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")

@@ -22,7 +22,6 @@ with `nltk.translate.bleu_score` and `rouge_score.rouge_scorer`.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
@@ -31,6 +30,7 @@ from xraybench.errors import XrayBenchError
 from xraybench.metrics.aggregate import check_aligned
 from xraybench.metrics.base import Scores
 from xraybench.metrics.normalize import normalize_answer, normalize_text, set_f1, split_list
+from xraybench.metrics.rouge import rouge_score_tokens
 from xraybench.records import Prediction, Sample
 
 Variant = Literal["word", "paper"]
@@ -77,17 +77,9 @@ def sentence_bleu(hypothesis: Sequence, reference: Sequence, weights: Sequence[f
 
 # --- ROUGE-1 F with rouge-score's tokenizer and NLTK's Porter stemmer ------------------------------
 
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_SPACES = re.compile(r"\s+")
-_VALID_TOKEN = re.compile(r"^[a-z0-9]+$")
-
-
 def rouge_tokens(text: str, stem: bool = True) -> list[str]:
-    """rouge-score's default tokenizer: lower case, non-alphanumerics to spaces, stem words > 3 chars."""
-    tokens = _SPACES.split(_NON_ALNUM.sub(" ", text.lower()))
-    if stem:
-        tokens = [porter_stem(t) if len(t) > 3 else t for t in tokens]
-    return [t for t in tokens if _VALID_TOKEN.match(t)]
+    """rouge-score's default tokenizer (shared with ROUGE-L): lower case, non-alphanumerics split, stem > 3 chars."""
+    return rouge_score_tokens(text, stem)
 
 
 def rouge1_f(target: str, prediction: str, stem: bool = True) -> float:
@@ -98,179 +90,6 @@ def rouge1_f(target: str, prediction: str, stem: bool = True) -> float:
     precision = overlap / max(sum(prediction_counts.values()), 1)
     recall = overlap / max(sum(target_counts.values()), 1)
     return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-
-
-# --- Porter stemmer, NLTK_EXTENSIONS mode (the mode rouge-score gets from `PorterStemmer()`) --------
-
-_VOWELS = frozenset("aeiou")
-_IRREGULAR = {
-    "skies": "sky", "sky": "sky", "dying": "die", "lying": "lie", "tying": "tie", "news": "news",
-    "innings": "inning", "inning": "inning", "outings": "outing", "outing": "outing",
-    "cannings": "canning", "canning": "canning", "howe": "howe", "proceed": "proceed",
-    "exceed": "exceed", "succeed": "succeed",
-}  # fmt: skip
-
-
-def _consonant_flags(word: str) -> list[bool]:
-    """Porter's consonant test per position: 'y' is a consonant unless it follows a consonant."""
-    flags: list[bool] = []
-    for i, ch in enumerate(word):
-        flags.append(False if ch in _VOWELS else (i == 0 or not flags[i - 1]) if ch == "y" else True)
-    return flags
-
-
-def _measure(stem: str) -> int:
-    """m in [C](VC){m}[V]: the number of vowel-to-consonant transitions."""
-    flags = _consonant_flags(stem)
-    return sum(1 for a, b in zip(flags, flags[1:], strict=False) if not a and b)
-
-
-def _has_vowel(stem: str) -> bool:
-    return not all(_consonant_flags(stem))
-
-
-def _ends_double_consonant(word: str) -> bool:
-    return len(word) >= 2 and word[-1] == word[-2] and _consonant_flags(word)[-1]
-
-
-def _ends_cvc(word: str) -> bool:
-    flags = _consonant_flags(word)
-    if len(word) >= 3 and flags[-3] and not flags[-2] and flags[-1] and word[-1] not in "wxy":
-        return True
-    return len(word) == 2 and not flags[0] and flags[1]
-
-
-def _positive_measure(stem: str) -> bool:
-    return _measure(stem) > 0
-
-
-def _measure_above_1(stem: str) -> bool:
-    return _measure(stem) > 1
-
-
-def _apply_first(word: str, rules: Sequence[tuple]) -> str:
-    """Apply the first rule whose suffix matches; its condition decides, later rules are not tried.
-
-    The pseudo-suffix "*d" matches a word ending in a double consonant and removes both letters
-    before the replacement is appended.
-    """
-    for suffix, replacement, condition in rules:
-        if suffix == "*d":
-            if not _ends_double_consonant(word):
-                continue
-            stem = word[:-2]
-        elif word.endswith(suffix):
-            stem = word[: len(word) - len(suffix)]
-        else:
-            continue
-        return stem + replacement if condition is None or condition(stem) else word
-    return word
-
-
-def _step1a(word: str) -> str:
-    if word.endswith("ies") and len(word) == 4:
-        return word[:-3] + "ie"
-    return _apply_first(word, [("sses", "ss", None), ("ies", "i", None), ("ss", "ss", None), ("s", "", None)])
-
-
-def _step1b(word: str) -> str:
-    if word.endswith("ied"):
-        return word[:-3] + ("ie" if len(word) == 4 else "i")
-    if word.endswith("eed"):
-        stem = word[:-3]
-        return stem + "ee" if _measure(stem) > 0 else word
-    for suffix in ("ed", "ing"):
-        if word.endswith(suffix) and _has_vowel(word[: -len(suffix)]):
-            stem = word[: -len(suffix)]
-            break
-    else:
-        return word
-    last = stem[-1]
-    return _apply_first(
-        stem,
-        [
-            ("at", "ate", None),
-            ("bl", "ble", None),
-            ("iz", "ize", None),
-            ("*d", last, lambda _: last not in "lsz"),
-            ("", "e", lambda s: _measure(s) == 1 and _ends_cvc(s)),
-        ],
-    )
-
-
-def _step1c(word: str) -> str:
-    return _apply_first(word, [("y", "i", lambda s: len(s) > 1 and _consonant_flags(s)[-1])])
-
-
-_STEP2_RULES = [
-    ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
-    ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
-    ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
-    ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
-    ("fulli", "ful"),
-]  # fmt: skip
-
-
-def _step2(word: str) -> str:
-    if word.endswith("alli") and _positive_measure(word[:-4]):
-        return _step2(word[:-4] + "al")
-    rules = [(s, r, _positive_measure) for s, r in _STEP2_RULES]
-    rules.append(("logi", "log", lambda _: _positive_measure(word[:-3])))
-    return _apply_first(word, rules)
-
-
-_STEP3_RULES = [
-    ("icate", "ic"),
-    ("ative", ""),
-    ("alize", "al"),
-    ("iciti", "ic"),
-    ("ical", "ic"),
-    ("ful", ""),
-    ("ness", ""),
-]
-_STEP4_SUFFIXES = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion",
-                   "ou", "ism", "ate", "iti", "ous", "ive", "ize"]  # fmt: skip
-
-
-def _step3(word: str) -> str:
-    return _apply_first(word, [(s, r, _positive_measure) for s, r in _STEP3_RULES])
-
-
-def _step4(word: str) -> str:
-    def condition(suffix: str):
-        if suffix == "ion":
-            return lambda s: _measure(s) > 1 and s[-1] in "st"
-        return _measure_above_1
-
-    return _apply_first(word, [(s, "", condition(s)) for s in _STEP4_SUFFIXES])
-
-
-def _step5a(word: str) -> str:
-    if word.endswith("e"):
-        stem = word[:-1]
-        m = _measure(stem)
-        if m > 1 or (m == 1 and not _ends_cvc(stem)):
-            return stem
-    return word
-
-
-def _step5b(word: str) -> str:
-    return _apply_first(word, [("ll", "l", lambda _: _measure(word[:-1]) > 1)])
-
-
-def porter_stem(word: str) -> str:
-    """NLTK's `PorterStemmer()` (NLTK_EXTENSIONS mode) on one word."""
-    word = word.lower()
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if len(word) <= 2:
-        return word
-    for step in (_step1a, _step1b, _step1c, _step2, _step3, _step4, _step5a, _step5b):
-        word = step(word)
-    return word
-
-
-# --- the answer score -------------------------------------------------------------------------------
 
 
 def _paper_score(answer: str, truth: str) -> float:
