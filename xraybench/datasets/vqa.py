@@ -67,6 +67,17 @@ EXT_VQA_SPLITS = {
 EXT_VQA_CATEGORIES = ("presence", "abnormality", "attribute", "anatomy", "size", "plane", "gender")
 
 
+
+def _qid_answer(record: dict[str, Any], path: Path, where: str, seen: set[str]) -> tuple[str, str, str]:
+    """(question id, answer, closed|open) of a VQA-RAD / SLAKE record; ids must be unique in the file."""
+    sample_id = clean_text(field(record, "qid", path, where, _TEXT))
+    _check_unique(sample_id, seen, path, where)
+    answer = clean_text(field(record, "answer", path, where, _TEXT))
+    answer_type = clean_text(field(record, "answer_type", path, where)).lower()
+    if answer_type not in ("closed", "open"):
+        raise DataFormatError(path, f"answer_type {answer_type!r} should be CLOSED or OPEN", record=where)
+    return sample_id, answer, answer_type
+
 def load_mimic_ext_vqa(root: Path, *, task: str, split: str, image_root: str | Path | None = None) -> LoadResult:
     """MIMIC-Ext-MIMIC-CXR-VQA (PhysioNet): `{train,valid,test}.json` in `root`, `root/dataset` or
     `root/mimiccxrvqa/dataset`; `image_path` is relative to the MIMIC-CXR-JPG folder `image_root`
@@ -296,12 +307,7 @@ def load_vqa_rad(root: Path, *, task: str, split: str, organ: str = "CHEST", xra
         if image in excluded:
             result.drop("not_xray")
             continue
-        sample_id = clean_text(field(record, "qid", path, where, _TEXT))
-        _check_unique(sample_id, seen, path, where)
-        answer = clean_text(field(record, "answer", path, where, _TEXT))
-        answer_type = clean_text(field(record, "answer_type", path, where)).lower()
-        if answer_type not in ("closed", "open"):
-            raise DataFormatError(path, f"answer_type {answer_type!r} should be CLOSED or OPEN", record=where)
+        sample_id, answer, answer_type = _qid_answer(record, path, where, seen)
         if not answer:
             result.drop("empty_answer")
             continue
@@ -363,12 +369,7 @@ def load_slake(root: Path, *, task: str, split: str, lang: str = "en", modality:
             continue
         if modality and clean_text(field(record, "modality", path, where)).lower() != modality.lower():
             continue
-        sample_id = clean_text(field(record, "qid", path, where, _TEXT))
-        _check_unique(sample_id, seen, path, where)
-        answer = clean_text(field(record, "answer", path, where, _TEXT))
-        answer_type = clean_text(field(record, "answer_type", path, where)).lower()
-        if answer_type not in ("closed", "open"):
-            raise DataFormatError(path, f"answer_type {answer_type!r} should be CLOSED or OPEN", record=where)
+        sample_id, answer, answer_type = _qid_answer(record, path, where, seen)
         if not answer:
             result.drop("empty_answer")
             continue
