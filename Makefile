@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -e .
+	$(PIP) -e '.[meteor]'
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core

@@ -213,7 +213,7 @@ def test_without_java_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_pycocoevalcap_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda _: None)
-    with pytest.raises(XrayBenchError, match=r"xraybench\[dev\]"):
+    with pytest.raises(XrayBenchError, match=r"xraybench\[meteor\]"):
         meteor_mod.find_jar()
 
 

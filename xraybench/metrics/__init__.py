@@ -8,7 +8,7 @@ from xraybench.registry import Registry
 METRICS: Registry = Registry("metric")
 _r = METRICS.register
 _r("bleu", "xraybench.metrics.bleu:BleuMetric", help="BLEU-1..4, corpus level, COCO caption semantics")
-_r("meteor", "xraybench.metrics.meteor:MeteorMetric", help="METEOR 1.5 (values of pycocoevalcap's jar)")
+_r("meteor", "xraybench.metrics.meteor:MeteorMetric", help="METEOR 1.5 (pycocoevalcap's jar; needs Java) [extra: meteor]")
 _r("rouge_l", "xraybench.metrics.rouge:RougeLMetric", help="ROUGE-L F (beta 1.2 as COCO, or 1.0 as rouge-score)")
 _r("cider", "xraybench.metrics.cider:CiderMetric", help="CIDEr-D, COCO semantics, IDF from the scored set")
 _r("chexpert", "xraybench.metrics.clinical:ChexpertMetric", help="clinical efficacy P/R/F1 from our offline labeler")

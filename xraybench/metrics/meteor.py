@@ -110,7 +110,7 @@ def find_jar() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise XrayBenchError(
             "METEOR (backend 'jar') needs meteor-1.5.jar from the pycocoevalcap package, which is not installed: "
-            "pip install 'xraybench[dev]' (or pip install pycocoevalcap==1.2) and a Java runtime"
+            "pip install 'xraybench[meteor]' (pycocoevalcap==1.2, which ships the jar) and a Java runtime"
         )
     jar = Path(next(iter(spec.submodule_search_locations))) / "meteor" / "meteor-1.5.jar"
     if not jar.is_file():
