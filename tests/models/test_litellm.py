@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from xraybench.errors import MissingExtraError, TransientError, XrayBenchError
 from xraybench.models.base import ModelContext, ModelOptions
@@ -31,19 +28,6 @@ def litellm_model_class() -> type:
     return LiteLLMModel
 
 
-@pytest.fixture()
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def sample(tmp_path: Path) -> Sample:
-    path = tmp_path / "cxr.png"
-    Image.new("L", (32, 32), color=120).save(path)
-    return Sample(
-        id="v1", task="demo", dataset="demo", split="test", prompt=PROMPT, reference="no", image_paths=[str(path)]
-    )
 
 
 @pytest.fixture()

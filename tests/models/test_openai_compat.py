@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,6 @@ from xraybench.testing.openai_server import Fault, OpenAIServer, default_reply
 PROMPT = "Describe the findings of this chest X-ray."
 
 
-@pytest.fixture()
-def server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def sample(tmp_path: Path) -> Sample:
-    path = tmp_path / "cxr.png"
-    Image.new("L", (40, 30), color=90).save(path)
-    return Sample(
-        id="s1", task="demo", dataset="demo", split="test", prompt=PROMPT, reference="x", image_paths=[str(path)]
-    )
 
 
 def make_model(server: OpenAIServer, **options: object) -> OpenAIModel:
