@@ -93,7 +93,11 @@ class ParaphraseIndex:
     def __init__(self, table: Path):
         self.dir = cache_root() / _file_hash(table)
         if not (self.dir / "ids.npy").exists():
-            _build(table, self.dir)
+            from rich.console import Console
+
+            # one-time, ~20 s: say so rather than look hung
+            with Console(stderr=True).status(f"METEOR: indexing the paraphrase table once into {self.dir}"):
+                _build(table, self.dir)
         load = lambda name: np.load(self.dir / name, mmap_mode="r")  # noqa: E731
         self.hashes, self.ids, self.bounds = load("hashes.npy"), load("ids.npy"), load("bounds.npy")
         self.probs, self.offsets = load("probs.npy"), load("offsets.npy")
