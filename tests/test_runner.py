@@ -95,3 +95,21 @@ def test_limit_samples_are_seeded(tmp_path: Path) -> None:
     fp = lambda r: r["tasks"]["demo_vqa"]["fingerprint"]  # noqa: E731
     assert fp(a) == fp(b) != fp(c)
     assert a["tasks"]["demo_vqa"]["n"] == 10 and a["tasks"]["demo_vqa"]["population"] > 10
+
+
+def test_a_model_that_always_fails_stops_the_run_and_resumes(tmp_path: Path) -> None:
+    from xraybench.runner import ABORT_AFTER_FAILED_BATCHES
+    from xraybench.testing.openai_server import Fault, OpenAIServer
+
+    bad = [Fault("bad_request", status=400, message="invalid api key")] * (ABORT_AFTER_FAILED_BATCHES + 2)
+    config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], concurrency=1)
+    with OpenAIServer(fault_plan=list(bad)) as server:
+        config.api_base = server.base_url
+        with pytest.raises(XrayBenchError, match=rf"last {ABORT_AFTER_FAILED_BATCHES} batches all failed.*invalid api key"):
+            run(config)
+        assert len(server.chat_requests()) == ABORT_AFTER_FAILED_BATCHES
+        assert len(_lines(tmp_path / "run" / FAILURES_FILE)) == ABORT_AFTER_FAILED_BATCHES
+        server.fault_plan.clear()
+        results = run(config)  # the cause is gone: the rerun resumes and finishes
+    assert results["status"] == "complete"
+    assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == results["tasks"]["demo_vqa"]["n"]

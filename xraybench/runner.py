@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ RUN_FILE = "run.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 FAILURES_FILE = "failures.jsonl"
 RESULTS_FILE = "results.json"
+# A model that fails this many whole batches in a row (bad key, wrong model name, server down past all
+# retries) stops the run instead of marking every remaining item failed; a rerun resumes.
+ABORT_AFTER_FAILED_BATCHES = 5
 
 
 @dataclass
@@ -207,7 +211,10 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
             g.latency_s = g.latency_s or elapsed
         return gens
 
+    failed_in_a_row = [0]
+
     def record(batch: list[Sample], gens: list[Generation] | None, error: str | None) -> None:
+        failed_in_a_row[0] = failed_in_a_row[0] + 1 if gens is None else 0
         ok, bad = [], []
         for i, sample in enumerate(batch):
             gen = gens[i] if gens is not None else Generation("", error=error)
@@ -217,6 +224,11 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
                 ok.append(to_prediction(sample, model.name, gen).to_json())
         preds.write(ok)
         failures.write(bad)
+        if failed_in_a_row[0] >= ABORT_AFTER_FAILED_BATCHES:
+            raise XrayBenchError(
+                f"stopping: the last {failed_in_a_row[0]} batches all failed, most recently with: {error}. "
+                f"Finished items are kept in {folder.file(PREDICTIONS_FILE)}; fix the cause and rerun to resume."
+            )
 
     from xraybench.progress import progress_bar
 
@@ -225,10 +237,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
         try:
             if concurrency <= 1:
                 for batch in todo:
-                    try:
-                        record(batch, call(batch), None)
-                    except (TransientError, XrayBenchError) as exc:
-                        record(batch, None, str(exc))
+                    record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
                     advance(len(batch))
             else:
                 _run_concurrently(todo, call, record, advance, concurrency)
@@ -237,6 +246,14 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
             failures.close()
         timings["generation_s"] = time.perf_counter() - started
     return timings
+
+
+def _outcome(get: Callable[[], list[Generation]]) -> tuple[list[Generation] | None, str | None]:
+    """(generations, None) or (None, error) for a batch; other exceptions propagate (the run stops, resumable)."""
+    try:
+        return get(), None
+    except (TransientError, XrayBenchError) as exc:
+        return None, str(exc)
 
 
 def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  # type: ignore[no-untyped-def]
@@ -252,10 +269,7 @@ def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  #
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for fut in finished:
                 batch = in_flight.pop(fut)
-                try:
-                    record(batch, fut.result(), None)
-                except (TransientError, XrayBenchError) as exc:
-                    record(batch, None, str(exc))
+                record(batch, *_outcome(fut.result))
                 advance(len(batch))
                 nxt = next(pending, None)
                 if nxt is not None:
