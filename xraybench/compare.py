@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
-from xraybench.results import align, compute_scores
-from xraybench.runner import RUN_FILE, RunConfig, RunFolder, load_tasks
+from xraybench.results import align, compute_scores, read_results
+from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, load_tasks
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, RunFolder]:
@@ -22,6 +22,9 @@ def load_run(path: str | Path) -> tuple[RunConfig, RunFolder]:
 
 
 def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+    """Per task and metric: A, B, A − B with its paired-bootstrap CI and p-values, and A's relative gain
+    over B; then the suites both runs scored (sample-count-weighted values and relative gain only)."""
+    from xraybench.metrics.aggregate import relative_gain
     from xraybench.metrics.significance import compare_scores
 
     (config_a, folder_a), (config_b, folder_b) = load_run(path_a), load_run(path_b)
@@ -41,5 +44,22 @@ def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, 
         scores_b, _ = compute_scores(td_b, align(td_b.samples, done_b, config_b.model)[0], config_b)
         for row in compare_scores(scores_a, scores_b, n_rounds=rounds, seed=seed):
             data = asdict(row) if is_dataclass(row) else dict(row)
-            rows.append({"task": name, **data})
+            rows.append({"task": name, **data, "rel_gain": relative_gain(data["a"], data["b"])})
+    rows.extend(_suite_rows(folder_a, folder_b, relative_gain))
+    return rows
+
+
+def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dict[str, Any]]:
+    paths = folder_a.file(RESULTS_FILE), folder_b.file(RESULTS_FILE)
+    if not all(p.exists() for p in paths):
+        return []
+    suites_a, suites_b = (read_results(p)["suites"] for p in paths)
+    rows = []
+    for suite in suites_a.keys() & suites_b.keys():
+        metrics_a, metrics_b = suites_a[suite]["metrics"], suites_b[suite]["metrics"]
+        for metric in sorted(metrics_a.keys() & metrics_b.keys()):
+            a, b = metrics_a[metric]["value"], metrics_b[metric]["value"]
+            rows.append({"task": f"suite:{suite}", "metric": metric, "a": a, "b": b, "diff": a - b,
+                         "ci_low": None, "ci_high": None, "p_bootstrap": None, "p_randomization": None,
+                         "rel_gain": gain(a, b)})
     return rows

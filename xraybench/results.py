@@ -102,6 +102,7 @@ def score_task(td: TaskData, preds: list[Prediction], config: RunConfig) -> dict
 
 def suite_aggregates(tasks: dict[str, Any], suites: list[str]) -> dict[str, Any]:
     """Sample-count-weighted average of each metric over the suite's tasks that report it."""
+    from xraybench.metrics.aggregate import weighted_average
     from xraybench.tasks import SUITES
 
     out: dict[str, Any] = {}
@@ -110,11 +111,11 @@ def suite_aggregates(tasks: dict[str, Any], suites: list[str]) -> dict[str, Any]
         metric_names = sorted({m for t in members for m in tasks[t]["metrics"]})
         agg: dict[str, Any] = {}
         for m in metric_names:
-            pairs = [(tasks[t]["metrics"][m]["value"], tasks[t]["n"]) for t in members
-                     if m in tasks[t]["metrics"] and tasks[t]["metrics"][m]["value"] is not None]
-            total = sum(n for _, n in pairs)
-            if total:
-                agg[m] = {"value": sum(v * n for v, n in pairs) / total, "n": total, "tasks": len(pairs)}
+            values = {t: tasks[t]["metrics"][m]["value"] for t in members
+                      if m in tasks[t]["metrics"] and tasks[t]["metrics"][m]["value"] is not None}
+            if values:
+                counts = {t: tasks[t]["n"] for t in values}
+                agg[m] = {"value": weighted_average(values, counts), "n": sum(counts.values()), "tasks": len(values)}
         out[name] = {"tasks": members, "weighting": "sample_count", "metrics": agg}
     return out
 

@@ -88,13 +88,19 @@ def test_score_line_count_mismatch_names_files(tmp_path: Path, capsys: pytest.Ca
 
 def test_compare_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for name, model in (("a", "baseline:normal"), ("b", "baseline:retrieval")):
-        assert main(["run", "--model", model, "--tasks", "demo_vqa", "--out", str(tmp_path / name),
-                     "--bootstrap-rounds", "20", "--no-progress"]) == 0
+        assert main(["run", "--model", model, "--tasks", "demo", "--out", str(tmp_path / name),
+                     "--bootstrap-rounds", "20", "--no-progress", "--skip-metrics", "meteor"]) == 0
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "200", "--json"]) == 0
-    rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
-    acc = rows["vqa_accuracy"]
-    assert acc["task"] == "demo_vqa"
+    rows = {(r["task"], r["metric"]): r for r in json.loads(capsys.readouterr().out)}
+    acc = rows[("demo_vqa", "vqa_accuracy")]
     assert acc["diff"] == pytest.approx(acc["a"] - acc["b"])
+    assert acc["rel_gain"] == pytest.approx((acc["a"] - acc["b"]) / acc["b"])
     assert acc["ci_low"] <= acc["diff"] <= acc["ci_high"]
     assert 0 <= acc["p_bootstrap"] <= 1 and 0 <= acc["p_randomization"] <= 1
+    suite = rows[("suite:demo", "bleu_4")]
+    results_a = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert suite["a"] == results_a["suites"]["demo"]["metrics"]["bleu_4"]["value"]
+    assert suite["rel_gain"] == pytest.approx((suite["a"] - suite["b"]) / suite["b"])
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "50"]) == 0
+    assert "gain of A over B" in capsys.readouterr().out

@@ -21,15 +21,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
+    from xraybench.cli._console import console as make_console
+
     table = Table(title=f"{args.run_a} (A) vs {args.run_b} (B)")
-    for col in ("task", "metric", "A", "B", "A − B", "95% CI", "p (bootstrap)", "p (randomisation)"):
+    for col in ("task", "metric", "A", "B", "A − B", "95% CI", "gain of A over B", "p (bootstrap)",
+                "p (randomisation)"):
         table.add_column(col, justify="right" if col not in ("task", "metric") else "left")
+
+    def fmt(value: float | None, spec: str) -> str:
+        return "" if value is None else format(value, spec)
+
     for r in rows:
-        table.add_row(r["task"], r["metric"], f"{r['a']:.4f}", f"{r['b']:.4f}", f"{r['diff']:+.4f}",
-                      f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]", f"{r['p_bootstrap']:.4f}",
-                      f"{r['p_randomization']:.4f}")
-    Console().print(table)
+        ci = f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" if r["ci_low"] is not None else ""
+        table.add_row(r["task"], r["metric"], fmt(r["a"], ".4f"), fmt(r["b"], ".4f"), fmt(r["diff"], "+.4f"), ci,
+                      fmt(r["rel_gain"], "+.1%"), fmt(r["p_bootstrap"], ".4f"), fmt(r["p_randomization"], ".4f"))
+    make_console().print(table)
     return 0

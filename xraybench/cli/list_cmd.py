@@ -11,15 +11,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from xraybench.cli._console import console as make_console
     from xraybench.datasets import LOADERS
     from xraybench.metrics import METRICS
     from xraybench.models import MODELS
     from xraybench.tasks import SUITES, TASKS
 
-    console = Console()
+    console = make_console()
     sections = {
         "tasks": [(t.name, f"{t.kind}; {t.dataset}/{t.split}; metrics: {', '.join(t.metrics)} — {t.description}")
                   for t in TASKS.values()],

@@ -19,10 +19,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def print_results(results: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from xraybench.cli._console import console as make_console
+
+    console = make_console()
     table = Table(title=f"{results['model']['name']} — {results['status']}")
     table.add_column("task")
     table.add_column("n", justify="right")

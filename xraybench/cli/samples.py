@@ -30,13 +30,14 @@ def run(args: argparse.Namespace) -> int:
                    args.template), "reference": s.reference, "image_paths": s.image_paths, "metadata": s.metadata}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from xraybench.cli._console import console as make_console
 
     table = Table(title=f"{args.task}: {len(data.samples)} samples (of {data.population})")
     for col in ("id", "prompt", "reference", "images"):
         table.add_column(col)
     for s in data.samples:
         table.add_row(s.id, s.prompt[:60], s.reference[:80], str(len(s.image_paths)))
-    Console().print(table)
+    make_console().print(table)
     return 0
