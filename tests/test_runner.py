@@ -113,3 +113,13 @@ def test_a_model_that_always_fails_stops_the_run_and_resumes(tmp_path: Path) -> 
         results = run(config)  # the cause is gone: the rerun resumes and finishes
     assert results["status"] == "complete"
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == results["tasks"]["demo_vqa"]["n"]
+
+
+def test_per_sample_scores_are_kept(tmp_path: Path) -> None:
+    from xraybench.results import PER_SAMPLE_FILE
+
+    results = run(_config(tmp_path / "run", tasks=["demo_vqa"]))
+    rows = _lines(tmp_path / "run" / PER_SAMPLE_FILE)
+    assert [r["id"] for r in rows] == [s.id for s in load_task("demo_vqa").samples]
+    accuracy = [r["vqa_accuracy"] for r in rows]
+    assert sum(accuracy) / len(accuracy) == pytest.approx(results["tasks"]["demo_vqa"]["metrics"]["vqa_accuracy"]["value"])

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from xraybench.taskdata import TaskData
 
 SCHEMA_VERSION = 1
+PER_SAMPLE_FILE = "scores.jsonl"  # per-sample metric values, rewritten with every scoring
 PACKAGES = ("xraybench", "numpy", "torch", "transformers", "vllm", "litellm")
 
 
@@ -85,8 +86,23 @@ def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> 
     return all_scores, skipped
 
 
-def score_task(td: TaskData, preds: list[Prediction], config: RunConfig) -> dict[str, Any]:
+def per_sample_rows(td: TaskData, all_scores: dict[str, Scores]) -> list[dict[str, Any]]:
+    """One row per sample with every metric's per-sample value (None where not applicable)."""
+    rows = []
+    for i, sample in enumerate(td.samples):
+        row: dict[str, Any] = {"task": td.task.name, "id": sample.id}
+        for name, scores in all_scores.items():
+            row[name] = _finite(float(scores.per_sample[i]))
+        rows.append(row)
+    return rows
+
+
+def score_task(td: TaskData, preds: list[Prediction], config: RunConfig,
+               per_sample: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Corpus values with CIs and category breakdowns; per-sample values are appended to `per_sample`."""
     all_scores, skipped = compute_scores(td, preds, config)
+    if per_sample is not None:
+        per_sample.extend(per_sample_rows(td, all_scores))
     metrics = summarise(all_scores, config.bootstrap_rounds, config.seed)
     details = {n: s.details for n, s in all_scores.items() if s.details}
     categories: dict[str, Any] = {}
@@ -145,10 +161,11 @@ def score_run(config: RunConfig, folder: RunFolder, tasks: list[TaskData], suite
     done = folder.load_predictions()
     task_results: dict[str, Any] = {}
     n_missing_total = 0
+    per_sample: list[dict[str, Any]] = []
     for td in tasks:
         preds, missing = align(td.samples, done, model_name)
         n_missing_total += missing
-        scored = score_task(td, preds, config)
+        scored = score_task(td, preds, config, per_sample)
         task_results[td.task.name] = {
             "dataset": td.task.dataset, "split": td.task.split, "version": td.task.version,
             "n": len(td.samples), "n_failed": missing, "population": td.population,
@@ -156,6 +173,7 @@ def score_run(config: RunConfig, folder: RunFolder, tasks: list[TaskData], suite
             "dropped": td.dropped, "fingerprint": td.fingerprint,
             "credentialed": any(s.credentialed for s in td.samples), **scored,
         }
+    _write_jsonl(folder.file(PER_SAMPLE_FILE), per_sample)
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": folder.run_id(),
@@ -178,6 +196,12 @@ def score_run(config: RunConfig, folder: RunFolder, tasks: list[TaskData], suite
         "suites": suite_aggregates(task_results, suites),
         "timings": {"scoring_s": time.perf_counter() - started},
     }
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    tmp.replace(path)
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
