@@ -154,6 +154,10 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
     ("No mass effect.", {"No Finding": 1}),
     ("Subcutaneous edema of the chest wall.", {"No Finding": 1}),
     ("Ground-glass opacity.", {"Lung Opacity": 1}),
+    # hedges inside a mention phrase
+    ("The heart is possibly mildly enlarged.", {"Cardiomegaly": -1}),
+    ("Heart size is probably enlarged, and there is a small effusion.", {"Cardiomegaly": -1, "Pleural Effusion": 1}),
+    ("The mediastinum is questionably widened.", {"Enlarged Cardiomediastinum": -1}),
 ]  # fmt: skip
 
 

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from xraybench.metrics.chexpert.cues import CUES, Cue
-from xraybench.metrics.chexpert.phrases import CHEXPERT_LABELS, FIXED, MENTIONS, NF, SD, SLOT_WORDS, UNMENTIONS
+from xraybench.metrics.chexpert.phrases import (
+    CHEXPERT_LABELS,
+    FIXED,
+    HEDGE_SLOT_WORDS,
+    MENTIONS,
+    NF,
+    SD,
+    SLOT_WORDS,
+    UNMENTIONS,
+)
 from xraybench.metrics.chexpert.sections import findings_text
 from xraybench.metrics.chexpert.trie import expand, key_of, slot_regex, strip_regex, trie_regex
 
@@ -40,6 +49,7 @@ class _Tables:
     regex: re.Pattern[str]
     entries: dict[str, Entry]
     slot_strip: re.Pattern[str]
+    hedge: re.Pattern[str]
 
 
 def _add(entries: dict[str, Entry], phrase: str, entry: Entry) -> None:
@@ -75,14 +85,16 @@ def _tables() -> _Tables:
     for cue, templates in CUES:
         add_all(templates, Entry(cue=cue))
 
-    slot_words = {w for w in SLOT_WORDS if " " not in w}
+    all_slot_words = (*SLOT_WORDS, *HEDGE_SLOT_WORDS)
+    slot_words = {w for w in all_slot_words if " " not in w}
     for key in entries:
         words = key.split()
         clash = slot_words.intersection(words) if len(words) > 1 else set()
         if clash:
             raise ValueError(f"phrase {key!r} contains slot words {sorted(clash)}; use a ~ slot instead")
-    regex = re.compile(r"\b(?:" + trie_regex(set(phrases), slot_regex(SLOT_WORDS)) + r")\b|([.;?!:](?=\s|$))|(,)")
-    return _Tables(regex, entries, re.compile(strip_regex(SLOT_WORDS)))
+    regex = re.compile(r"\b(?:" + trie_regex(set(phrases), slot_regex(all_slot_words)) + r")\b|([.;?!:](?=\s|$))|(,)")
+    hedge = re.compile(r"\b(?:" + "|".join(HEDGE_SLOT_WORDS) + r")\b")
+    return _Tables(regex, entries, re.compile(strip_regex(all_slot_words)), hedge)
 
 
 _HYPHENS = re.compile(r"[-\u2010-\u2015]")
@@ -112,6 +124,8 @@ def _items(text: str, tables: _Tables) -> list[tuple[int, Entry | None]]:
             if entry is None:  # a slot filled with "to"/"and" alone: not one of our phrases
                 continue
         if entry.mentions:
+            if tables.hedge.search(phrase) and phrase not in entries:  # a hedge filled one of its slots
+                items.append((int(Cue.UNC), None))
             items.append((_MENTION, entry))
         if entry.cue is not None:
             items.append((int(entry.cue), entry))

@@ -39,6 +39,9 @@ SLOT_WORDS: tuple[str, ...] = (
     "essentially", "radiographically",
 )  # fmt: skip
 
+# Hedges allowed in `~` slots too: a mention matched through one ("heart is possibly enlarged") is uncertain.
+HEDGE_SLOT_WORDS: tuple[str, ...] = ("possibly", "probably", "perhaps", "questionably", "potentially")
+
 # (templates, observations). Plain mentions: their status comes from the negation/uncertainty rules.
 MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
     (
