@@ -123,3 +123,19 @@ def test_per_sample_scores_are_kept(tmp_path: Path) -> None:
     assert [r["id"] for r in rows] == [s.id for s in load_task("demo_vqa").samples]
     accuracy = [r["vqa_accuracy"] for r in rows]
     assert sum(accuracy) / len(accuracy) == pytest.approx(results["tasks"]["demo_vqa"]["metrics"]["vqa_accuracy"]["value"])
+
+
+def test_extra_metrics_rescore_a_finished_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XRAYBENCH_BERTSCORE_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    first = run(_config(tmp_path / "run", tasks=["demo_impression"], skip_metrics=["meteor"]))
+    assert "bertscore" not in first["tasks"]["demo_impression"]["skipped_metrics"]
+    again = run(_config(tmp_path / "run", tasks=["demo_impression"], skip_metrics=["meteor"],
+                        extra_metrics=["bertscore"]))
+    task = again["tasks"]["demo_impression"]
+    # without local weights the metric is skipped with the reason, and nothing else changes
+    assert "XRAYBENCH_BERTSCORE_MODEL" in task["skipped_metrics"]["bertscore"]
+    assert task["metrics"] == first["tasks"]["demo_impression"]["metrics"]
+    with pytest.raises(XrayBenchError, match="Did you mean 'bertscore'"):
+        run(_config(tmp_path / "run", tasks=["demo_impression"], extra_metrics=["bertscor"]))

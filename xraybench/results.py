@@ -29,6 +29,10 @@ PACKAGES = ("xraybench", "numpy", "torch", "transformers", "vllm", "litellm")
 def metric_options(name: str, config: RunConfig) -> dict[str, Any]:
     if name == "chexpert":
         return {"uncertain_as": config.uncertain_as}
+    if name == "chexbert":
+        return {"uncertain_as": config.uncertain_as, "progress": config.progress}
+    if name in ("bertscore", "radgraph"):
+        return {"progress": config.progress}
     if name == "answer_score":
         return {"variant": config.answer_variant}
     if name == "grounding":
@@ -74,7 +78,8 @@ def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> 
     all_scores: dict[str, Scores] = {}
     skipped: dict[str, str] = {}
     cache = TokenCache()  # lexical metrics of a task tokenize each text once
-    for name in td.task.metrics:
+    extra = [m for m in config.extra_metrics if m not in td.task.metrics] if td.task.kind == "report" else []
+    for name in (*td.task.metrics, *extra):
         if name in config.skip_metrics:
             continue
         try:

@@ -58,6 +58,8 @@ class RunConfig:
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
     answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
     image_size: int = option(512, help="side of the model's square image space in which boxes are given")
+    extra_metrics: list[str] = option([], help="comma-separated metric families to add to every report task, "
+                                      "e.g. bertscore,chexbert,radgraph (local weights)", split_commas=True)
     skip_metrics: list[str] = option([], help="comma-separated metric families not to compute (e.g. meteor)",
                                      split_commas=True)
     bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
@@ -282,7 +284,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     from xraybench.results import score_run, write_results
 
     started = time.perf_counter()
-    for name in config.skip_metrics:
+    for name in (*config.skip_metrics, *config.extra_metrics):
         METRICS.entry(name)  # a typo gets "did you mean" before any work is done
     tasks, suites = load_tasks(config)
     folder = RunFolder(config.out)

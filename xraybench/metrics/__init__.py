@@ -16,5 +16,11 @@ _r("vqa", "xraybench.metrics.vqa:VqaMetric", help="closed accuracy, open token F
 _r("classification", "xraybench.metrics.classification:ClassificationMetric", help="per-label and micro/macro F1, AUROC")
 _r("grounding", "xraybench.metrics.grounding:GroundingMetric", help="box validity, count, IoU / hit rate")
 _r("answer_score", "xraybench.metrics.answer_score:AnswerScoreMetric", help="the paper's per-item answer score")
+_r("bertscore", "xraybench.metrics.bertscore:BertScoreMetric", extra="hf",
+   help="BERTScore P/R/F1 (bert-score semantics) from local weights (option model / XRAYBENCH_BERTSCORE_MODEL)")
+_r("chexbert", "xraybench.metrics.chexbert:ChexbertMetric", extra="hf",
+   help="clinical efficacy P/R/F1 from CheXbert labels (option checkpoint / XRAYBENCH_CHEXBERT_CHECKPOINT)")
+_r("radgraph", "xraybench.metrics.radgraph:RadGraphMetric", extra="radgraph",
+   help="RadGraph F1 simple/partial/complete (radgraph package; option model_dir / XRAYBENCH_RADGRAPH_DIR)")
 
 __all__ = ["METRICS", "Metric", "Scores"]

@@ -1,0 +1,174 @@
+"""RadGraph F1: entity / relation overlap of RadGraph annotations of generated vs reference reports.
+
+Annotations come from the `radgraph` package's model (`radgraph.RadGraph`); the rewards follow that
+package's `F1RadGraph` at its three levels, per report pair:
+- simple: the set of (entity tokens, label);
+- partial: (tokens, label) for an entity without relations, (tokens, label, True) for one with relations;
+- complete: (tokens, label) for an entity without relations, and for each relation of an entity
+  (tokens lowercased, label, relation type, target entity's tokens lowercased).
+F1 of the two sets (precision = shared / hypothesis set, recall = shared / reference set, 0 when a set
+is empty); a pair whose hypothesis or reference is the empty string, or whose annotation of either side has
+no entity, scores 0. The corpus value is the mean over pairs, as `F1RadGraph` reports it.
+
+Weights are never downloaded: the model folder (`<dir>/<model_type>/` with config.json, weights.th and
+vocabulary/, as the package unpacks it) comes from the option `model_dir`, XRAYBENCH_RADGRAPH_DIR or the
+package's own cache; its BERT encoder is loaded with the Hugging Face hub in offline mode.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from xraybench.errors import XrayBenchError
+from xraybench.lazy import require
+from xraybench.metrics._local_models import pick_device
+from xraybench.metrics.base import Scores
+from xraybench.progress import progress_bar
+from xraybench.records import Prediction, Sample
+
+MODEL_ENV = "XRAYBENCH_RADGRAPH_DIR"
+MODEL_TYPES = ("radgraph", "radgraph-xl", "modern-radgraph-xl", "echograph")
+LEVELS = ("simple", "partial", "complete")
+Annotation = dict[str, Any]  # {"entities": {"1": {"tokens", "label", "relations": [[type, target id]]}}}
+
+
+def _entities(annotation: Annotation) -> dict[str, Any]:
+    entities = annotation.get("entities")
+    if not isinstance(entities, dict):
+        raise XrayBenchError("radgraph: an annotation needs an 'entities' dict, as RadGraph produces")
+    return entities
+
+
+def _items(annotation: Annotation, level: str) -> set[tuple[Any, ...]]:
+    """The set of matched items of one annotation at `level` (see the module docstring)."""
+    entities = _entities(annotation)
+    items: set[tuple[Any, ...]] = set()
+    for entity in entities.values():
+        tokens, label, relations = entity["tokens"], entity["label"], entity["relations"]
+        if level == "simple" or not relations:
+            items.add((tokens, label))
+        elif level == "partial":
+            items.add((tokens, label, True))
+        else:
+            for relation_type, target in relations:
+                if target not in entities:
+                    raise XrayBenchError(f"radgraph: relation to unknown entity {target!r} in an annotation")
+                items.add((tokens.lower(), label, relation_type, entities[target]["tokens"].lower()))
+    return items
+
+
+def _f1(hypothesis: set[tuple[Any, ...]], reference: set[tuple[Any, ...]]) -> float:
+    shared = len(hypothesis & reference)
+    precision = shared / len(hypothesis) if hypothesis else 0.0
+    recall = shared / len(reference) if reference else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def rewards(hypothesis: Annotation, reference: Annotation) -> tuple[float, float, float]:
+    """(simple, partial, complete) RadGraph F1 of one annotated pair."""
+    if not _entities(hypothesis) or not _entities(reference):
+        return 0.0, 0.0, 0.0
+    simple, partial, complete = (_f1(_items(hypothesis, lv), _items(reference, lv)) for lv in LEVELS)
+    return simple, partial, complete
+
+
+def score_annotations(
+    hypotheses: Sequence[Annotation | None], references: Sequence[Annotation | None]
+) -> dict[str, Scores]:
+    """`radgraph_f1_{simple,partial,complete}` of aligned annotations; None (an empty report) scores 0."""
+    rows = [
+        rewards(h, r) if h is not None and r is not None else (0.0, 0.0, 0.0)
+        for h, r in zip(hypotheses, references, strict=True)
+    ]
+    return {
+        f"radgraph_f1_{level}": Scores.mean(f"radgraph_f1_{level}", [row[k] for row in rows], level=level)
+        for k, level in enumerate(LEVELS)
+    }
+
+
+def find_model_dir(model_dir: str | None, model_type: str) -> Path:
+    """The folder that holds `<model_type>/weights.th` (what `RadGraph(model_cache_dir=...)` expects)."""
+    given = model_dir or os.environ.get(MODEL_ENV)
+    if given:
+        root = Path(given).expanduser()
+        candidates = [root, root.parent] if root.name == model_type else [root]
+    else:
+        cache = require("radgraph.radgraph", "radgraph", "RadGraph F1").CACHE_DIR
+        candidates = [Path(cache)]
+    for candidate in candidates:
+        folder = candidate / model_type
+        if (folder / "weights.th").is_file() and (folder / "config.json").is_file():
+            return candidate
+    where = given or f"the radgraph package's cache {candidates[0]}"
+    raise XrayBenchError(
+        f"radgraph: no {model_type} model (config.json, weights.th) under {where} and nothing is downloaded; "
+        f"set the radgraph option `model_dir` or the environment variable {MODEL_ENV} to the folder holding "
+        f"{model_type}/ (the unpacked {model_type}.tar.gz of StanfordAIMI/RRG_scorers)"
+    )
+
+
+@contextmanager
+def hub_offline() -> Iterator[None]:
+    """Hugging Face hub offline mode while the package loads its BERT encoder (cache only, no download)."""
+    constants = require("huggingface_hub.constants", "hf", "RadGraph F1")
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
+class RadGraphMetric:
+    """`radgraph_f1_{simple,partial,complete}` from the `radgraph` package's model, local weights only."""
+
+    name = "radgraph"
+
+    def __init__(
+        self,
+        model_dir: str | None = None,
+        model_type: str = "radgraph",
+        device: str | None = None,
+        chunk_size: int = 64,
+        progress: bool = True,
+    ):
+        if model_type not in MODEL_TYPES:
+            raise XrayBenchError(f"radgraph: model_type must be one of {', '.join(MODEL_TYPES)}, not {model_type!r}")
+        package = require("radgraph", "radgraph", "RadGraph F1")
+        self.model_dir = find_model_dir(model_dir, model_type)
+        target = pick_device(device)
+        cuda = -1 if target == "cpu" else int(target.partition(":")[2] or 0)
+        with hub_offline():
+            self.model = package.RadGraph(model_type=model_type, model_cache_dir=str(self.model_dir), cuda=cuda)
+        self.model_type, self.chunk_size, self.progress = model_type, chunk_size, progress
+
+    def annotate(self, reports: Sequence[str]) -> list[Annotation]:
+        """One annotation per report; a report the package fails to annotate gets no entities."""
+        out: list[Annotation] = []
+        enabled = self.progress and len(reports) > self.chunk_size
+        with progress_bar(len(reports), "RadGraph", enabled=enabled) as advance:
+            for start in range(0, len(reports), self.chunk_size):
+                chunk = list(reports[start : start + self.chunk_size])
+                result = self.model(chunk)
+                out.extend(result.get(str(i), {"entities": {}}) for i in range(len(chunk)))
+                advance(len(chunk))
+        return out
+
+    def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
+        if len(samples) != len(predictions):
+            raise ValueError(f"{len(samples)} samples but {len(predictions)} predictions")
+        hyps = [p.answer or "" for p in predictions]
+        refs = [s.reference or "" for s in samples]
+        unique = list(dict.fromkeys(t for t in hyps + refs if t))
+        annotations = dict(zip(unique, self.annotate(unique), strict=True))
+        scores = score_annotations(
+            [annotations[h] if h and r else None for h, r in zip(hyps, refs, strict=True)],
+            [annotations[r] if h and r else None for h, r in zip(hyps, refs, strict=True)],
+        )
+        for s in scores.values():
+            s.details["model_type"] = self.model_type
+        return scores
