@@ -4,7 +4,8 @@ Published report-generation numbers come from `pycocoevalcap.meteor.Meteor`, whi
 `SCORE ||| ref1 ||| ... ||| hyp` lines to `meteor-1.5.jar -stdio` and asks for the corpus score with one
 `EVAL` line. The corpus score is METEOR of the *summed* sufficient statistics, not the mean of segment
 scores, so we keep each segment's 23 statistics: `meteor_from_stats` recomputes the jar's formula on any
-sum of them, which lets a bootstrap resample be scored without another jar call.
+sum of them, which lets a bootstrap resample be scored without another jar call. The default backend computes the
+same statistics without Java (`meteor_native`, proven identical to the jar by the tests).
 
 Statistics layout (the jar's `MeteorStats.toString`): test length, reference length, test function words,
 reference function words, then for each of the 4 stages (exact, stem, synonym, paraphrase) test content,
@@ -23,7 +24,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -32,12 +33,15 @@ from xraybench.metrics.base import Scores
 from xraybench.metrics.tokenize import check_mode, tokenize_batch
 from xraybench.records import Prediction, Sample
 
+if TYPE_CHECKING:
+    from xraybench.metrics.meteor_native import NativeMeteor
+
 ALPHA, BETA, GAMMA, DELTA = 0.85, 0.2, 0.6, 0.75
 MODULE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
 N_STAGES = 4
 N_STATS = 4 + 4 * N_STAGES + 3
 JAR_ARGS = ("-", "-", "-stdio", "-l", "en", "-norm")
-BACKENDS = ("auto", "jar", "jar-filtered")
+BACKENDS = ("auto", "jar", "jar-filtered", "native")
 
 
 def sanitize(text: str) -> str:
@@ -288,6 +292,20 @@ def filtered_jar() -> FilteredJar:
         return _FILTERED
 
 
+_NATIVE: NativeMeteor | None = None
+
+
+def shared_native() -> NativeMeteor:
+    """One `NativeMeteor` per process: its resources and per-word caches are worth keeping."""
+    global _NATIVE
+    with _SHARED_LOCK:
+        if _NATIVE is None:
+            from xraybench.metrics.meteor_native import NativeMeteor
+
+            _NATIVE = NativeMeteor(find_jar())
+        return _NATIVE
+
+
 def parse_stats(lines: Sequence[str]) -> np.ndarray:
     """Statistics lines from the jar as an `(n, 23)` float array."""
     out = np.zeros((len(lines), N_STATS), dtype=np.float64)
@@ -304,7 +322,8 @@ class MeteorMetric:
 
     `backend`: "jar" runs pycocoevalcap's jar in a persistent process (needs Java); "jar-filtered" runs
     the same jar with only the paraphrase entries the batch can use (identical values, no 5 s table load);
-    "auto" picks "jar-filtered", proven equal to "jar" by the tests.
+    "native" is the Python port in `meteor_native` (no Java; the jar file still supplies the resources),
+    whose segment statistics the tests prove identical to the jar's; "auto" picks "native".
     """
 
     name = "meteor"
@@ -313,8 +332,11 @@ class MeteorMetric:
         if backend not in BACKENDS:
             raise XrayBenchError(f"METEOR backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.tokenizer = check_mode(tokenizer)
-        self.backend = "jar-filtered" if backend == "auto" else backend
-        require_java()  # fail at construction, before any tokenizing or table indexing
+        self.backend = "native" if backend == "auto" else backend
+        if self.backend == "native":
+            find_jar()  # the resources come from the jar file; fail now, not after tokenizing
+        else:
+            require_java()  # fail at construction, before any tokenizing or table indexing
         if self.backend == "jar":
             shared_jar().start()  # JVM start-up overlaps the caller's other work
 
@@ -326,11 +348,14 @@ class MeteorMetric:
         hyps = [" ".join(t) for t in tokenize_batch(hypotheses, self.tokenizer)]
         flat = iter(tokenize_batch([r for rs in references for r in rs], self.tokenizer))
         refs = [[" ".join(next(flat)) for _ in rs] for rs in references]
-        if self.backend == "jar":
-            jar = shared_jar()
+        if self.backend == "native":
+            stats = shared_native().stats(hyps, refs)
         else:
-            jar = filtered_jar().for_texts([sanitize(t) for t in [*hyps, *(r for rs in refs for r in rs)]])
-        stats = parse_stats(jar.stats(hyps, refs))
+            if self.backend == "jar":
+                jar = shared_jar()
+            else:
+                jar = filtered_jar().for_texts([sanitize(t) for t in [*hyps, *(r for rs in refs for r in rs)]])
+            stats = parse_stats(jar.stats(hyps, refs))
         # the jar's EVAL arithmetic, replayed here (tests prove equality), saves a second jar round trip
         per_sample = meteor_from_stats(stats)
         corpus = corpus_meteor(stats)
