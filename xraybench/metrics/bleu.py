@@ -9,14 +9,13 @@ corpus BLEU is a sum and a few array operations (`aggregate`, or `many` for a wh
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from xraybench.errors import XrayBenchError
-from xraybench.metrics._lexical import TokenCache, lexical_inputs, words
+from xraybench.metrics._lexical import NgramStats, TokenCache, lexical_ngrams, lookup
 from xraybench.metrics.aggregate import resample_counts
 from xraybench.metrics.base import Scores
 from xraybench.metrics.tokenize import check_mode
@@ -27,29 +26,36 @@ TINY = 1e-15
 SMALL = 1e-9
 
 
-def ngram_counts(tokens: Sequence[str], n: int = N) -> Counter[tuple[str, ...]]:
-    counts: Counter[tuple[str, ...]] = Counter()
-    for k in range(1, n + 1):
-        counts.update(zip(*[tokens[i:] for i in range(k)], strict=False))
-    return counts
+def sufficient_stats(ngrams: NgramStats) -> np.ndarray:
+    """[testlen, reflen (closest), guess_1..4, correct_1..4] per sample, as pycocoevalcap cooks them.
 
-
-def sufficient_stats(hyp: Sequence[str], refs: Sequence[Sequence[str]]) -> np.ndarray:
-    """[testlen, reflen (closest), guess_1..4, correct_1..4] of one sample, as pycocoevalcap cooks them."""
-    if not refs:
-        raise XrayBenchError("BLEU needs at least one reference per sample")
-    maxcounts: dict[tuple[str, ...], int] = {}
-    for ref in refs:
-        for gram, count in ngram_counts(ref).items():
-            if count > maxcounts.get(gram, 0):
-                maxcounts[gram] = count
-    testlen = len(hyp)
-    reflen = min((abs(len(r) - testlen), len(r)) for r in refs)[1]
-    correct = [0] * N
-    for gram, count in ngram_counts(hyp).items():
-        correct[len(gram) - 1] += min(maxcounts.get(gram, 0), count)
-    guess = [max(0, testlen - k) for k in range(N)]
-    return np.array([testlen, reflen, *guess, *correct], dtype=np.int64)
+    correct_n sums, over the hypothesis's n-grams, min(count in the hypothesis, largest count in one
+    reference); the closest reference length breaks ties towards the shorter one.
+    """
+    samples = ngrams.n_samples
+    stats = np.zeros((samples, 2 + 2 * N), dtype=np.int64)
+    if samples == 0:
+        return stats
+    testlen = ngrams.hyp_len
+    stats[:, 0] = testlen
+    # closest reference length: smallest (|reflen - testlen|, reflen), references grouped by sample
+    span = int(ngrams.ref_len.max(initial=0)) + 1
+    distance = np.abs(ngrams.ref_len - testlen[ngrams.ref_sample]) * span + ngrams.ref_len
+    starts = np.flatnonzero(np.diff(ngrams.ref_sample, prepend=-1))
+    stats[:, 1] = np.minimum.reduceat(distance, starts) % span
+    for k in range(N):
+        stats[:, 2 + k] = np.maximum(testlen - k, 0)
+        hyp, ref = ngrams.split(k + 1)
+        ref_keys, ref_max = ref.key, ref.count
+        if not ngrams.one_reference_each:  # the largest count of each (sample, n-gram) over its references
+            by_sample = ngrams.ref_sample[ref.text] * ref.modulus + ref.gram
+            order = np.argsort(by_sample, kind="stable")
+            by_sample = by_sample[order]
+            first = np.flatnonzero(np.diff(by_sample, prepend=-1))
+            ref_keys, ref_max = by_sample[first], np.maximum.reduceat(ref.count[order], first)
+        clipped = np.minimum(hyp.count, lookup(ref_keys, ref_max, hyp.key))
+        stats[:, 2 + N + k] = np.bincount(hyp.text, weights=clipped, minlength=samples).astype(np.int64)
+    return stats
 
 
 def bleu_from_stats(stats: np.ndarray) -> np.ndarray:
@@ -99,9 +105,7 @@ class BleuMetric:
         self.cache = cache
 
     def stats(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> np.ndarray:
-        hyps, refs = lexical_inputs(samples, predictions, self.tokenizer, self.name, self.cache)
-        rows = [sufficient_stats(words(h), [words(r) for r in rs]) for h, rs in zip(hyps, refs, strict=False)]
-        return np.array(rows, dtype=np.int64).reshape(len(rows), 2 + 2 * N)
+        return sufficient_stats(lexical_ngrams(samples, predictions, self.tokenizer, self.name, self.cache))
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
         stats = self.stats(samples, predictions)

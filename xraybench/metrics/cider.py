@@ -11,12 +11,11 @@ a resample's value re-averages the per-sample scores with the IDF kept fixed (no
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
-from xraybench.metrics._lexical import TokenCache, lexical_inputs, words
+from xraybench.metrics._lexical import NgramStats, TokenCache, lexical_ngrams, lookup
 from xraybench.metrics.aggregate import NanMean
 from xraybench.metrics.base import Scores
 from xraybench.metrics.tokenize import check_mode
@@ -25,62 +24,48 @@ from xraybench.records import Prediction, Sample
 N = 4
 SIGMA = 6.0
 
-Gram = tuple[str, ...]
 
+def cider_from_ngrams(ngrams: NgramStats) -> np.ndarray:
+    """Per-sample CIDEr-D, with IDF from the references of the whole set (pycocoevalcap's arithmetic).
 
-def _grams(tokens: Sequence[str]) -> Counter[Gram]:
-    counts: Counter[Gram] = Counter()
-    for k in range(1, N + 1):
-        counts.update(zip(*[tokens[i:] for i in range(k)], strict=False))
-    return counts
-
-
-def _vector(
-    counts: Counter[Gram], idf: dict[Gram, float], ref_len: float
-) -> tuple[list[dict[Gram, float]], list[float], int]:
-    """pycocoevalcap's `counts2vec`: tf-idf weights per n, their norms, and the bigram count as length."""
-    vec: list[dict[Gram, float]] = [{}, {}, {}, {}]
-    norm = [0.0] * N
-    length = 0
-    for gram, tf in counts.items():
-        n = len(gram) - 1
-        weight = float(tf) * idf.get(gram, ref_len)
-        vec[n][gram] = weight
-        norm[n] += weight**2
-        if n == 1:
-            length += tf
-    return vec, [math.sqrt(x) for x in norm], length
-
-
-def cider_scores(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[Sequence[str]]]) -> np.ndarray:
-    """Per-sample CIDEr-D of word lists, with IDF from `refs` (pycocoevalcap's arithmetic, in its order)."""
-    ref_counts = [[_grams(r) for r in rs] for rs in refs]
-    df: Counter[Gram] = Counter()
-    for group in ref_counts:
-        df.update(set().union(*group) if group else set())
-    ref_len = math.log(float(len(refs))) if refs else 0.0
-    idf = {gram: ref_len - math.log(max(1.0, count)) for gram, count in df.items()}
-    scores = np.zeros(len(hyps), dtype=np.float64)
-    two_sigma2 = 2 * SIGMA**2
-    for i, (hyp, group) in enumerate(zip(hyps, ref_counts, strict=False)):
-        vec, norm, length = _vector(_grams(hyp), idf, ref_len)
-        total = [0.0] * N
-        for counts in group:
-            vec_r, norm_r, length_r = _vector(counts, idf, ref_len)
-            delta = float(length - length_r)
-            penalty = np.e ** (-(delta**2) / two_sigma2)
-            for n in range(N):
-                ref_n = vec_r[n]
-                val = 0.0
-                for gram, weight in vec[n].items():
-                    r = ref_n.get(gram, 0.0)
-                    val += min(weight, r) * r
-                if norm[n] != 0 and norm_r[n] != 0:
-                    val /= norm[n] * norm_r[n]
-                total[n] += val * penalty
-        score = (((total[0] + total[1]) + total[2]) + total[3]) / N
-        scores[i] = score / len(group) * 10.0
-    return scores
+    Vectorised over (text, n-gram) tables: document frequency = number of samples whose references
+    hold the n-gram; weight = tf * (log(S) - log(max(1, df))); for each (hypothesis, reference) pair
+    and n, the sum of min(hyp weight, ref weight) * ref weight over shared n-grams, divided by both
+    norms when neither is zero, times the length penalty on the difference of the bigram counts.
+    """
+    samples = ngrams.n_samples
+    refs = len(ngrams.ref_sample)
+    ref_len = math.log(float(samples)) if samples else 0.0
+    # pycocoevalcap's "length" of a caption is its number of bigrams
+    delta = (np.maximum(ngrams.hyp_len - 1, 0)[ngrams.ref_sample] - np.maximum(ngrams.ref_len - 1, 0)).astype(float)
+    penalty = np.e ** (-(delta**2) / (2 * SIGMA**2))
+    total = np.zeros(refs, dtype=np.float64)
+    for n in range(1, N + 1):
+        hyp, ref = ngrams.split(n)
+        ref_gram = ref.gram
+        # document frequency: distinct (sample, n-gram) pairs among the references
+        wanted = ref.key  # each reference n-gram is looked up in its sample's hypothesis
+        pairs = ref.key
+        if not ngrams.one_reference_each:
+            wanted = ngrams.ref_sample[ref.text] * ref.modulus + ref_gram
+            pairs = np.sort(wanted, kind="stable")
+            pairs = pairs[np.diff(pairs, prepend=-1) != 0]
+        grams, df = np.unique(pairs % ref.modulus, return_counts=True)
+        idf = ref_len - np.log(np.maximum(1.0, df))  # an n-gram in no reference gets ref_len
+        hyp_weight = hyp.count * lookup(grams, idf, hyp.gram, ref_len)
+        ref_weight = ref.count * lookup(grams, idf, ref_gram, ref_len)
+        hyp_norm = np.sqrt(np.bincount(hyp.text, weights=hyp_weight**2, minlength=samples).astype(np.float64))
+        hyp_norm = hyp_norm[ngrams.ref_sample]
+        ref_norm = np.sqrt(np.bincount(ref.text, weights=ref_weight**2, minlength=refs).astype(np.float64))
+        val = np.bincount(
+            ref.text, weights=np.minimum(lookup(hyp.key, hyp_weight, wanted), ref_weight) * ref_weight, minlength=refs
+        )
+        val = val.astype(np.float64)
+        nonzero = (hyp_norm != 0) & (ref_norm != 0)
+        val[nonzero] /= hyp_norm[nonzero] * ref_norm[nonzero]
+        total += val * penalty
+    per_sample = np.bincount(ngrams.ref_sample, weights=total, minlength=samples)
+    return per_sample / N / np.bincount(ngrams.ref_sample, minlength=samples) * 10.0
 
 
 class CiderMetric:
@@ -93,8 +78,7 @@ class CiderMetric:
         self.cache = cache
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
-        hyps, refs = lexical_inputs(samples, predictions, self.tokenizer, self.name, self.cache)
-        per_sample = cider_scores([words(h) for h in hyps], [[words(r) for r in rs] for rs in refs])
+        per_sample = cider_from_ngrams(lexical_ngrams(samples, predictions, self.tokenizer, self.name, self.cache))
         value = float(np.mean(per_sample)) if len(per_sample) else float("nan")
         details = {
             "tokenizer": self.tokenizer,

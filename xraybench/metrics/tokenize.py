@@ -15,6 +15,8 @@ much as the metric does. The mode is recorded in every lexical result.
   pycocoevalcap only replaces `\\n` before calling Java, so a `\\r`, U+2028, U+2029, U+000B, U+000C or
   U+0085 inside a caption splits it into two output lines and shifts every later caption onto the wrong
   image; here those characters are plain whitespace.
+  Speed: plain words, numbers and punctuation are cut by one regex per caption (the "fast path"
+  below); the full rules run only where a caption has anything else.
 - `r2gen` is the normalisation of R2Gen (Chen et al., 2020) for IU X-ray / MIMIC-CXR reports; see
   `r2gen_clean`.
 - `raw` splits on whitespace and does nothing else.
@@ -22,9 +24,10 @@ much as the metric does. The mode is recorded in every lexical result.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from xraybench.errors import XrayBenchError
 
@@ -41,26 +44,26 @@ COCO_PUNCTUATIONS = frozenset(
 )
 
 
-def _bmp_class(predicate: Callable[[str], bool]) -> str:
-    """A regex character-class body for the Basic Multilingual Plane characters satisfying `predicate`.
+def _bmp_class(chars: Iterable[str]) -> str:
+    """A regex character-class body for `chars`, Basic Multilingual Plane characters in code order.
 
     Java's lexer sees UTF-16 code units, so characters outside the BMP never match a class there.
     """
     parts: list[str] = []
-    start = -1
-    for code in range(0x10000 + 1):
-        inside = code < 0x10000 and not 0xD800 <= code <= 0xDFFF and predicate(chr(code))
-        if inside and start < 0:
-            start = code
-        elif not inside and start >= 0:
-            end = code - 1
-            parts.append(re.escape(chr(start)) if start == end else f"{re.escape(chr(start))}-{re.escape(chr(end))}")
-            start = -1
+    codes = [ord(c) for c in chars]
+    start = 0
+    for index in range(1, len(codes) + 1):
+        if index == len(codes) or codes[index] != codes[index - 1] + 1:
+            low, high = chr(codes[start]), chr(codes[index - 1])
+            parts.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
+            start = index
     return "".join(parts)
 
 
-_LETTER = "[" + _bmp_class(lambda c: unicodedata.category(c).startswith("L")) + "]"
-_DIGIT = "[" + _bmp_class(lambda c: unicodedata.category(c) == "Nd") + "]"
+# The BMP without surrogates; `str.isalpha` is exactly the categories L*, `str.isdecimal` exactly Nd.
+_BMP = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x10000)))
+_LETTER = "[" + _bmp_class(filter(str.isalpha, _BMP)) + "]"
+_DIGIT = "[" + _bmp_class(filter(str.isdecimal, _BMP)) + "]"
 _LETDIG = "[" + _LETTER[1:-1] + _DIGIT[1:-1] + "]"
 # Combining marks and modifier letters the lexer accepts inside words (it does not class them as letters).
 _WORD_EXTRA = (
@@ -82,26 +85,29 @@ _SGML = (
     rf"<(?:[!?][A-Za-z-][^>\r\n]*|{_SGML_NAME}(?:[ ]+(?:{_SGML_NAME}[ ]*=[ ]*(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|{_SGML_NAME})"
     rf"|{_SGML_NAME}))*[ ]*/?|/{_SGML_NAME})[ ]*>"
 )
-_UPPER = "[" + _bmp_class(lambda c: unicodedata.category(c) == "Lu") + "]"
+_UPPER = "[" + _bmp_class(c for c in filter(str.isupper, _BMP) if unicodedata.category(c) == "Lu") + "]"
 _SENTEND = rf"{_SPACENL}(?:{_SPACENL}|{_UPPER}|{_SGML})"
 _NUM = rf"(?:{_DIGIT}*(?:[.:,\u00ad\u066b\u066c]{_DIGIT}+)+|{_DIGIT}+)"
 _APOS = "(?:['\u0092\u2019]|&(?i:apos);)"
 _APOSETC = "(?:['`\u0092\u2019\u0091\u2018\u201b]|&(?i:apos);)"
 _HYPHEN = "[-_\u058a\u2010\u2011]"
 _ACRO = r"(?:[A-Za-z](?:\.[A-Za-z])+|(?i:(?:canada|sino|korean|eu|japan|non)-u\.s|u\.s\.-(?:u\.k|u\.s\.s\.r)))"
-_ABBREV1 = (
-    r"(?:(?i:ed|ph)\.(?i:d)|(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|mon|tues?|wed|thu|thurs|fri|ala|ariz|calif|colo"
+# The abbreviations are kept as word lists too: the fast path must know which words take their period.
+_ABBREV1_WORDS = (
+    r"(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|mon|tues?|wed|thu|thurs|fri|ala|ariz|calif|colo"
     r"|conn|dak|del|fla|ga|ind|kans?|ky|la|md|mich|minn|mo|mont|neb|nev|okla|pa|penn|tenn|tex|va|vt|wisc?"
     r"|wyo|inc|cos?|corp|pp?tys?|ltd|plc|bancorp|dept|bhd|assn|univ|intl|sys|ph|tel|est|ext|sq|ft|jr|sr"
-    r"|bros|blvd|rd|esq|etc|al|seq)|[A](?i:rk)|[I](?i:ll)|[M](?i:ass|iss)|[O](?i:re)"
-    r"|[W](?i:ash))\."
+    r"|bros|blvd|rd|esq|etc|al|seq)|[A](?i:rk)|[I](?i:ll)|[M](?i:ass|iss)|[O](?i:re)|[W](?i:ash)"
 )
-_ABBREV4 = (
-    rf"(?:{_ACRO}|[A-Za-z]|(?i:mrs?|ms|drs?|profs?|sens?|reps?|attys?|lt|col|gen|messrs|govs?|adm|rev|maj|sgt|cpl"
-    rf"|pvt|mt|capt|ste?|ave|pres|lieut|hon|brig|co?mdr|pfc|spc|supts?|det|vs|alex|wm|jos|cie|a\.k\.a|cf"
-    rf"|treas|invt|elec|natl|m[ft]g)|[M](?i:iss))"
+_ABBREV1 = rf"(?:(?i:ed|ph)\.(?i:d)|{_ABBREV1_WORDS})\."
+_ABBREV4_WORDS = (
+    r"(?i:mrs?|ms|drs?|profs?|sens?|reps?|attys?|lt|col|gen|messrs|govs?|adm|rev|maj|sgt|cpl"
+    r"|pvt|mt|capt|ste?|ave|pres|lieut|hon|brig|co?mdr|pfc|spc|supts?|det|vs|alex|wm|jos|cie|a\.k\.a|cf"
+    r"|treas|invt|elec|natl|m[ft]g)|[M](?i:iss)"
 )
-_ABBREV3 = r"(?i:ca|figs?|prop|nos?|art|bldg|pp|op)\."
+_ABBREV4 = rf"(?:{_ACRO}|[A-Za-z]|{_ABBREV4_WORDS})"
+_ABBREV3_WORDS = r"(?i:ca|figs?|prop|nos?|art|bldg|pp|op)"
+_ABBREV3 = rf"{_ABBREV3_WORDS}\."
 _THING_PART = rf"(?:[dDoOlL]{_APOSETC}{_LETDIG})?{_LETDIG}+"
 _FRAC = rf"(?:{_DIGIT}{{1,4}}[- \u00a0])?{_DIGIT}{{1,4}}(?:\\?\/|\u2044){_DIGIT}{{1,4}}"
 _PHONE = (
@@ -250,9 +256,19 @@ _RULES: list[tuple[str, str, str | None, str]] = [
     ("nbsp", "&(?i:nbsp);", None, "skip"),
 ]
 
-_COMPILED = [(name, re.compile(tok), re.compile(ctx) if ctx else None, action) for name, tok, ctx, action in _RULES]
 _CANDIDATES: dict[str, tuple[int, ...]] = {}
-_TREES = [list(_sre_parse.parse(tok)) for _, tok, _, _ in _RULES]
+
+
+@functools.cache
+def _compiled() -> list[tuple[str, re.Pattern[str], re.Pattern[str] | None, str]]:
+    """The rules, compiled on first use (a tenth of a second; captions of fast tokens never need them)."""
+    return [(name, re.compile(tok), re.compile(ctx) if ctx else None, action) for name, tok, ctx, action in _RULES]
+
+
+@functools.cache
+def _trees() -> list[list[tuple[object, object]]]:
+    return [list(_sre_parse.parse(tok)) for _, tok, _, _ in _RULES]
+
 
 _CURRENCY = {"\u00a2": "cents", "\u00a3": "#"}
 _FRACTIONS = {"\u00bc": "1/4", "\u00bd": "1/2", "\u00be": "3/4", "\u2153": "1/3"}
@@ -274,7 +290,7 @@ def _candidates(char: str) -> tuple[int, ...]:
     """Indices of the rules whose token can start with `char` (exact, from the parsed patterns)."""
     found = _CANDIDATES.get(char)
     if found is None:
-        found = tuple(i for i, tree in enumerate(_TREES) if _starts(tree, char, False)[0])
+        found = tuple(i for i, tree in enumerate(_trees()) if _starts(tree, char, False)[0])
         _CANDIDATES[char] = found
     return found
 
@@ -399,77 +415,133 @@ def _act(action: str, text: str) -> tuple[list[str], int]:
     raise AssertionError(f"unknown lexer action {action}")  # pragma: no cover - rules and actions are static
 
 
-_FAST_WORD = re.compile(r"[a-z]+|[A-Za-z]+")
-_FAST_FOLLOW = frozenset(" \t\n")
-_FAST_PUNCT = frozenset(".,;")
-_SINGLE = {"(": "-LRB-", ")": "-RRB-", ".": ".", ":": ":", ",": ",", ";": ";", "\n": "\n"}
-_ABBREVIATION = re.compile(rf"{_ABBREV1}|{_ABBREV4}\.|{_ABBREV3}|[A-Za-z]\.")
-_SPLIT_WORDS = frozenset(["cannot", "gonna", "gotta", "lemme", "gimme", "wanna"])
+def _spellings(items: list[tuple[object, object]]) -> set[str]:
+    """Every string a finite, loop-free regex matches, lowercased (the abbreviation lists)."""
+    found = {""}
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            options = {chr(arg).lower()}  # type: ignore[arg-type]
+        elif name == "IN" and all(str(kind) == "LITERAL" for kind, _ in arg):  # type: ignore[attr-defined]
+            options = {chr(code).lower() for _, code in arg}  # type: ignore[attr-defined]
+        elif name == "SUBPATTERN":
+            options = _spellings(arg[3])  # type: ignore[index]
+        elif name == "BRANCH":
+            options = set().union(*(_spellings(branch) for branch in arg[1]))  # type: ignore[index]
+        elif name == "MAX_REPEAT" and arg[1] == 1:  # type: ignore[index]
+            options = {""} | _spellings(arg[2]) if arg[0] == 0 else _spellings(arg[2])  # type: ignore[index]
+        else:  # the word lists use only the constructs above
+            raise AssertionError(f"unsupported regex node {name}")  # pragma: no cover
+        found = {head + tail for head in found for tail in options}
+    return found
+
+
+def _trie(words: set[str]) -> str:
+    """A regex matching exactly `words`, factored by common prefixes (a flat alternation is slow in `re`)."""
+    heads: dict[str, set[str]] = {}
+    for word in words:
+        if word:
+            heads.setdefault(word[0], set()).add(word[1:])
+    branches = [re.escape(head) + _trie(rests) for head, rests in sorted(heads.items())]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in words else body
+
+
+# --- the fast path --------------------------------------------------------------------------------
+# Most of a report is plain words, numbers and simple punctuation before whitespace. For those the
+# rules above provably give one obvious token, so they are cut by one regex in C and every other
+# position goes through the full longest-match step (`_lex_one`). Each alternative decides from the
+# token and the character(s) right after it, and lists only shapes that no rule extends:
+# - `(` not before a digit (`(555) 123-4567` is a phone number), `)`, a line break, `,`/`;`/`:`
+#   before whitespace, `.` before whitespace but not before ` .` (`. . .` is an ellipsis);
+# - an ASCII word of letters and digits before whitespace, a bracket, the end, or `:`/`,`/`;` +
+#   whitespace; before `.` + whitespace only with two or more characters and when it is not an
+#   abbreviation that keeps its period; never `cannot`, `gonna`, ... (the lexer splits them);
+# - a hyphenated ASCII word (`right-sided`, `3-4`, `T11-T12`) or a number (`12`, `1.5`), not before a
+#   space and a digit (`1 1/2` is one fraction, `55-123 4567` one phone number).
+# The word checks are look-behinds at the word's end that need a non-alphanumeric character before the
+# word; that holds for every fast token except right after a full-rule token, which `_lex_span` knows.
+_ABBREVIATED: dict[int, set[str]] = {}
+for _word in set().union(
+    *(_spellings(list(_sre_parse.parse(w))) for w in (_ABBREV1_WORDS, _ABBREV4_WORDS, _ABBREV3_WORDS))
+):
+    if _word.isalnum():  # `a.k.a` can never be a fast word
+        _ABBREVIATED.setdefault(len(_word), set()).add(_word)
+_WHOLE = "(?<![A-Za-z0-9])"
+_NOT_ABBREVIATION = "".join(f"(?<!{_WHOLE}(?i:{_trie(words)}))" for _, words in sorted(_ABBREVIATED.items()))
+_NOT_SPLIT = rf"(?<!{_WHOLE}[gGlLwW](?i:onna|otta|emme|imme|anna))(?<!{_WHOLE}[cC](?i:annot))"  # a superset
+_END = r"(?:[ \t\n]|\Z)"
+_FAST_PUNCT = rf"[,;:](?={_END})|\.(?=[\t\n]|\Z| (?!\.))"
+_FAST_WORD = (
+    rf"\((?![0-9])|\)"
+    rf"|[A-Za-z][A-Za-z0-9]*+(?:(?<![aAeEtT])|{_NOT_SPLIT})"
+    rf"(?:(?=[ \t\n()]|[:,;]{_END}|\Z)|(?=\.{_END})(?<=[A-Za-z0-9]{{2}}){_NOT_ABBREVIATION})"
+    rf"|(?:[A-Za-z0-9]++(?:-[A-Za-z0-9]++)++|[0-9]++(?:\.[0-9]++)?+)(?=[\t\n)]| (?![0-9])|[.,;:]{_END}|\Z)"
+)
+_FAST_ALTERNATIVES = rf"\n|{_FAST_PUNCT}|{_FAST_WORD}"
+#: A maximal run of fast tokens (with the blanks between them) from a position.
+_FAST_RUN = re.compile(rf"(?:[ \t]*+(?:{_FAST_ALTERNATIVES}))*+")
+#: The tokens of such a run, one per match.
+_FAST_TOKEN = re.compile(rf"[ \t]*+({_FAST_ALTERNATIVES})")
+#: The same for one caption, giving "" for the punctuation tokens COCO drops (each one character).
+_FAST_KEPT = re.compile(rf"[ \t]*+(?:({_FAST_WORD})|{_FAST_PUNCT})")
+_FAST_MAP = {"(": "-LRB-", ")": "-RRB-"}
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _lex_one(text: str, pos: int, tokens: list[str]) -> int:
+    """The full longest-match step at `pos`: appends what it emits and returns the next position."""
+    best_len = 0
+    best: tuple[str, str] | None = None
+    rules = _compiled()
+    for index in _candidates(text[pos]):
+        _, tok, ctx, action = rules[index]
+        match = tok.match(text, pos)
+        if match is None:
+            continue
+        length = match.end() - pos
+        if ctx is not None:
+            follow = ctx.match(text, match.end())
+            if follow is None:
+                continue
+            length += follow.end() - follow.start()
+        if length > best_len:
+            best_len = length
+            best = (action, match.group())
+    if best is None:  # untokenizable: the lexer deletes it (and logs the first one)
+        return pos + 1
+    emitted, consumed = _act(*best)
+    tokens.extend(emitted)
+    return pos + consumed
+
+
+def _lex_span(text: str, pos: int, end: int) -> list[str]:
+    """PTBTokenizer 3.4.1 tokens starting in `text[pos:end]`; `end` is the text's end or a line break.
+
+    The lexer has no state: the token at a position depends only on the text from there on. So a run
+    of fast tokens is found with one `match` and read with one `findall` over that run alone (every
+    fast alternative accepts the end of the text wherever it accepts a blank or a line break, so cutting
+    the text there changes none of them), and the full rules take over where a run stops.
+    """
+    tokens: list[str] = []
+    while pos < end:
+        stop = _FAST_RUN.match(text, pos, end).end()  # type: ignore[union-attr]  # the pattern matches empty
+        if stop > pos:
+            found = _FAST_TOKEN.findall(text, pos, stop)
+            tokens += map(_FAST_MAP.get, found, found)
+            pos = stop
+        while pos < end:  # full rules, also for a word glued to a full-rule token (`1.5cm`)
+            pos = _lex_one(text, pos, tokens)
+            if text[pos - 1] not in _ALNUM:
+                break
+    return tokens
 
 
 def _lex(text: str) -> list[str]:
     """PTBTokenizer 3.4.1 tokens of a document; each line break is returned as a `"\\n"` token."""
-    tokens: list[str] = []
-    pos = 0
-    end = len(text)
-    while pos < end:
-        char = text[pos]
-        if char == " ":
-            pos += 1
-            continue
-        if char in _SINGLE and (pos + 1 == end or text[pos + 1] in _FAST_FOLLOW) and text[pos + 2 : pos + 3] != ".":
-            # "(", ")", ".", ":", "," or a line break before whitespace: nothing longer can start here
-            tokens.append(_SINGLE[char])
-            pos += 1
-            continue
-        fast = _FAST_WORD.match(text, pos)
-        if fast is not None:
-            stop = fast.end()
-            follow = text[stop] if stop < end else " "
-            if (
-                follow in _FAST_FOLLOW
-                or follow in "()"
-                or (follow == ":" and (stop + 1 == end or text[stop + 1] in _FAST_FOLLOW))
-            ) and fast.group().lower() not in _SPLIT_WORDS:
-                tokens.append(fast.group())
-                pos = stop
-                continue
-            # "word," / "word." before a space: no rule matches longer unless the word is an abbreviation
-            if (
-                stop < end
-                and text[stop] in _FAST_PUNCT
-                and (stop + 1 == end or text[stop + 1] in _FAST_FOLLOW)
-                and stop - pos > 1
-                and fast.group().lower() not in _SPLIT_WORDS
-                and (text[stop] != "." or _ABBREVIATION.fullmatch(text, pos, stop + 1) is None)
-            ):
-                tokens.append(fast.group())
-                tokens.append(text[stop])
-                pos = stop + 1
-                continue
-        best_len = 0
-        best: tuple[str, str] | None = None
-        for index in _candidates(char):
-            _, tok, ctx, action = _COMPILED[index]
-            match = tok.match(text, pos)
-            if match is None:
-                continue
-            length = match.end() - pos
-            if ctx is not None:
-                follow = ctx.match(text, match.end())
-                if follow is None:
-                    continue
-                length += follow.end() - follow.start()
-            if length > best_len:
-                best_len = length
-                best = (action, match.group())
-        if best is None:  # untokenizable: the lexer deletes it (and logs the first one)
-            pos += 1
-            continue
-        emitted, consumed = _act(*best)
-        tokens.extend(emitted)
-        pos += consumed
-    return tokens
+    return _lex_span(text, 0, len(text))
 
 
 def ptb_tokens(text: str) -> list[str]:
@@ -484,17 +556,26 @@ def coco_tokenize_batch(texts: Sequence[str]) -> list[list[str]]:
     line ends: an abbreviation closing a caption (`... etc.`) also yields a separate `.` token when the
     next caption starts with a capital letter. So captions are lexed together, in the given order, as
     pycocoevalcap does (hypotheses in one call, the flattened references in another).
+
+    A caption made only of fast tokens is read with one `findall`: it is, when the tokens cover all its
+    characters but the blanks (no line break is inside a caption, and at its end the fast alternatives
+    decide as they would before the line break). Such tokens are ASCII, so lowering the joined caption
+    lowers each token, and the only ones COCO drops are the one-character punctuation ones, which
+    `_FAST_KEPT` returns as "". Any other caption is lexed in place in the whole document.
     """
-    document = "\n".join(text.replace("\n", " ") for text in texts)
-    lines: list[list[str]] = [[]]
-    for token in _lex(document):
-        if token == "\n":
-            lines.append([])
-            continue
-        lowered = token.lower()
-        if lowered not in COCO_PUNCTUATIONS:
-            lines[-1].append(lowered)
-    return lines[: len(texts)] if texts else []
+    lines = [text.replace("\n", " ") for text in texts]
+    document = "\n".join(lines)
+    out: list[list[str]] = []
+    start = 0
+    for line in lines:
+        found = _FAST_KEPT.findall(line)
+        if sum(map(len, found)) + found.count("") == len(line) - line.count(" ") - line.count("\t"):
+            out.append(" ".join(found).lower().replace("(", "-lrb-").replace(")", "-rrb-").split())
+        else:
+            lowered = (token.lower() for token in _lex_span(document, start, start + len(line)))
+            out.append([token for token in lowered if token not in COCO_PUNCTUATIONS])
+        start += len(line) + 1
+    return out
 
 
 def coco_tokenize(text: str) -> list[str]:
