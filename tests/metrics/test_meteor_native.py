@@ -102,3 +102,23 @@ def test_jar_backends_still_need_java(monkeypatch: pytest.MonkeyPatch) -> None:
     for backend in ("jar", "jar-filtered"):
         with pytest.raises(meteor_mod.XrayBenchError, match="Java"):
             MeteorMetric(backend=backend)
+
+
+def test_forked_workers_give_the_same_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    from pathlib import Path
+
+    from xraybench.metrics import meteor_native
+    from xraybench.metrics.meteor_native import NativeMeteor
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "meteor"))
+    from reports import report_pairs
+
+    pairs = report_pairs(300, seed=5)
+    hyps, refs = [h for _, h in pairs], [[r] for r, _ in pairs]
+    monkeypatch.setenv("XRAYBENCH_METEOR_WORKERS", "1")
+    sequential = NativeMeteor(find_jar()).stats(hyps, refs)
+    monkeypatch.setenv("XRAYBENCH_METEOR_WORKERS", "2")
+    monkeypatch.setattr(meteor_native, "PARALLEL_MIN_PAIRS", 50)
+    parallel = NativeMeteor(find_jar()).stats(hyps, refs)
+    np.testing.assert_array_equal(parallel, sequential)

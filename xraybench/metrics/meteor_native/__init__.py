@@ -7,6 +7,8 @@ still the source of the English resources (read once into a cache, see `resource
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +25,24 @@ from xraybench.metrics.meteor_native.resources import cache_dir, load_resources
 __all__ = ["NativeMeteor"]
 
 MAX_CACHED_PAIRS = 200_000
+# Aligning is pure Python and CPU-bound: large batches are split over forked workers (they inherit the
+# loaded resources). XRAYBENCH_METEOR_WORKERS=1 turns it off.
+PARALLEL_MIN_PAIRS = 400
+_fork_state: tuple | None = None
+
+
+def _workers() -> int:
+    wanted = os.environ.get("XRAYBENCH_METEOR_WORKERS")
+    if wanted is not None:
+        return max(1, int(wanted))
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(os.cpu_count() or 1, 8)
+
+
+def _align_range(bounds: tuple[int, int]) -> np.ndarray:
+    keys, lexicon, para = _fork_state  # type: ignore[misc]
+    return np.stack([align_stats(list(t), list(r), lexicon, para) for t, r in keys[bounds[0] : bounds[1]]])
 
 
 class NativeMeteor:
@@ -67,18 +87,37 @@ class NativeMeteor:
         for word in vocab:
             self.lexicon.add(word)
         para = Paraphrases.of(self.paraphrases.lookup(vocab))
+        self._align_missing([(tuple(t), tuple(r)) for t, rs in zip(tests, refs, strict=True) for r in rs], para)
         out = np.zeros((len(tests), N_STATS))
         for n, (test, rs) in enumerate(zip(tests, refs, strict=True)):
             best, best_score = None, -1.0
             for ref in rs:
-                key = (tuple(test), tuple(ref))
-                row = self._pairs.get(key)
-                if row is None:
-                    if len(self._pairs) >= MAX_CACHED_PAIRS:
-                        self._pairs.clear()
-                    row = self._pairs[key] = align_stats(test, ref, self.lexicon, para)
+                row = self._pairs[(tuple(test), tuple(ref))]
                 score = float(meteor_from_stats(row))
                 if score > best_score:
                     best, best_score = row, score
             out[n] = best
         return out
+
+    def _align_missing(self, pairs: list[tuple[tuple[str, ...], tuple[str, ...]]], para: Paraphrases) -> None:
+        """Align every pair not cached yet, in forked workers when the batch is large."""
+        global _fork_state
+        missing = list(dict.fromkeys(k for k in pairs if k not in self._pairs))
+        if len(self._pairs) + len(missing) > MAX_CACHED_PAIRS:
+            self._pairs.clear()
+        workers = min(_workers(), len(missing) // (PARALLEL_MIN_PAIRS // 2) or 1)
+        if len(missing) < PARALLEL_MIN_PAIRS or workers <= 1:
+            for t, r in missing:
+                self._pairs[(t, r)] = align_stats(list(t), list(r), self.lexicon, para)
+            return
+        step = -(-len(missing) // (workers * 4))
+        bounds = [(i, min(i + step, len(missing))) for i in range(0, len(missing), step)]
+        _fork_state = (missing, self.lexicon, para)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_align_range, bounds)
+        finally:
+            _fork_state = None
+        for (lo, hi), rows in zip(bounds, parts, strict=True):
+            for key, row in zip(missing[lo:hi], rows, strict=True):
+                self._pairs[key] = row
