@@ -16,7 +16,7 @@ $(VENV)/.core: pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.core
 	$(PIP) $(TORCH)
-	$(PIP) -e '.[hf,judge,dev]'
+	$(PIP) -e '.[hf,judge,arena,dev]'
 	touch $@
 
 setup: $(VENV)/.core

@@ -1,4 +1,4 @@
-"""`xraybench arena ...`: Report Arena commands (only `ratings` so far)."""
+"""`xraybench arena ...`: Report Arena commands (`ratings`, `leaderboard`, `judge`, `battles`, `reparse`)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,112 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also fit BT with a log length-ratio covariate (needs length_a, length_b)",
     )
+    _add_judge_parser(sub)
+    _add_battles_parser(sub)
+    _add_reparse_parser(sub)
+
+    _add_leaderboard_parser(sub)
+
+
+def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
+    board = sub.add_parser(
+        "leaderboard",
+        help="write leaderboards/NAME/: md, csv, json, PNG figures and a static HTML page",
+        description="Rate the battles (as `arena ratings`) and write leaderboard.md/.csv/.json, heatmaps of the "
+        "pairwise matrices, a win-rate chart and index.html. Metric columns come from each model's run "
+        "(--runs MODEL=RUN_DIR): the headline metrics of every suite the run scored, or of every task.",
+    )
+    board.add_argument("--battles", required=True, help="CSV or JSONL with model_a, model_b, winner[, study_id]")
+    board.add_argument("--name", required=True, help="leaderboard name (a plain folder name)")
+    board.add_argument("--out", help="output folder (default: leaderboards/NAME)")
+    board.add_argument("--judge", help="judge that produced the battles; a metric: judge is marked as a proxy")
+    board.add_argument("--prompt-version", help="judge prompt version shown on the leaderboard")
+    board.add_argument("--runs", nargs="+", default=[], metavar="MODEL=RUN_DIR", help="benchmark run of each model")
+    board.add_argument("--anchor", help="model held at --anchor-rating (default: first alphabetically)")
+    board.add_argument("--anchor-rating", type=float, default=1000.0)
+    board.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (0: no CIs)")
+    board.add_argument("--seed", type=int, default=0)
+    board.add_argument("--prior", type=float, default=0.0, help="virtual ties per model pair (0: plain MLE)")
+    board.add_argument(
+        "--length-control", action="store_true", help="add a length-controlled rating column (needs lengths)"
+    )
+
+
+def _parse_runs(specs: list[str]) -> dict[str, str]:
+    from xraybench.errors import XrayBenchError
+
+    runs: dict[str, str] = {}
+    for spec in specs:
+        model, sep, path = spec.partition("=")
+        if not sep or not model.strip() or not path.strip():
+            raise XrayBenchError(f"--runs expects MODEL=RUN_DIR, got {spec!r}")
+        if model.strip() in runs:
+            raise XrayBenchError(f"--runs names model {model.strip()!r} twice")
+        runs[model.strip()] = path.strip()
+    return runs
+
+
+def _run_leaderboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from arena.battles import read_battles
+    from arena.leaderboard import run_metrics, write_leaderboard
+    from arena.ratings import compute_ratings
+    from xraybench.errors import XrayBenchError
+
+    name = args.name.strip()
+    if not name or name in (".", "..") or any(c in name for c in "/\\"):
+        raise XrayBenchError(f"--name must be a plain folder name, got {args.name!r}")
+    runs = _parse_runs(args.runs)
+    battles = read_battles(args.battles)
+    unknown = sorted(set(runs) - set(battles.models))
+    if unknown:
+        raise XrayBenchError(
+            f"--runs names models with no battles in {args.battles}: {', '.join(unknown)} "
+            f"(models: {', '.join(battles.models)})"
+        )
+    metrics = {model: run_metrics(path) for model, path in sorted(runs.items())}
+    result = compute_ratings(
+        battles,
+        anchor=args.anchor,
+        anchor_rating=args.anchor_rating,
+        rounds=args.rounds,
+        seed=args.seed,
+        prior=args.prior,
+        length_control=args.length_control,
+    )
+    proxy = None
+    if args.judge and args.judge.startswith("metric:"):
+        proxy = (
+            f"{args.judge} is an offline reference-based metric judge: a proxy for a clinical LLM judge, "
+            "not a clinical judgement."
+        )
+    out = Path(args.out) if args.out else Path("leaderboards") / name
+    written = write_leaderboard(
+        out,
+        result,
+        name=name,
+        judge=args.judge,
+        prompt_version=args.prompt_version,
+        n_judgments=len(battles),
+        n_missing=None,
+        cost_usd=None,
+        metrics=metrics,
+        proxy_note=proxy,
+    )
+    print(f"wrote {len(written)} files to {out}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.arena_command == "leaderboard":
+        return _run_leaderboard(args)
+    if args.arena_command == "judge":
+        return _judge(args)
+    if args.arena_command == "battles":
+        return _battles(args)
+    if args.arena_command == "reparse":
+        return _reparse(args)
     if args.arena_command != "ratings":
         print("usage: xraybench arena ratings --battles FILE [--json]")
         return 2
@@ -100,3 +203,166 @@ def _print_table(result: Ratings, source: str) -> None:
         notes.append(f"{s['rounds_degenerate']} bootstrap rounds had infinite ratings and were left out")
     for note in notes:
         out.print(note)
+
+
+def _add_judge_parser(sub: argparse._SubParsersAction) -> None:
+    judge = sub.add_parser(
+        "judge",
+        help="judge pairwise battles between models' reports with an LLM judge into the arena's store",
+        description="Judge every pair of models on the chosen studies, in both orders, through litellm. Answers go "
+        "to arenas/NAME/judgments.sqlite: done judgments are never asked again, failures are retried on the next run.",
+    )
+    judge.add_argument("--name", required=True, help="arena name (store: arenas/NAME/judgments.sqlite)")
+    sources = judge.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--runs", nargs="+", metavar="RUN_DIR", help="run folders (model name from run.json)")
+    sources.add_argument("--predictions", nargs="+", metavar="NAME=FILE", help="prediction files (JSONL or ReXrank)")
+    judge.add_argument("--task", required=True, help="the report task the battles are about, e.g. demo_findings")
+    judge.add_argument("--judge", required=True, help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini")
+    judge.add_argument("--api-base", help="OpenAI-compatible server for the judge (use the openai/ prefix)")
+    judge.add_argument("--api-key-env", help="environment variable holding the judge's API key")
+    judge.add_argument("--studies", type=int, help="judge a seeded sample of N shared studies (default: all)")
+    judge.add_argument("--seed", type=int, default=0)
+    judge.add_argument("--max-concurrency", type=int, default=8, help="judge calls in flight at once")
+    judge.add_argument("--rpm", type=float, help="at most R requests per minute")
+    judge.add_argument("--budget-usd", type=float, help="hard cap: no call starts that could take the run past it")
+    judge.add_argument("--price-per-1k-tokens", type=float, help="USD per 1,000 tokens (default: litellm's map)")
+    judge.add_argument("--dry-run", action="store_true", help="print the plan and cost estimate; make no call")
+    judge.add_argument(
+        "--allow-provider",
+        action="append",
+        default=[],
+        metavar="PROVIDER",
+        help="allow credentialed data to go to this non-local provider (repeatable; default: local endpoints only)",
+    )
+    judge.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
+    judge.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH", help="dataset root")
+    judge.add_argument("--temperature", type=float, default=0.0)
+    judge.add_argument("--max-tokens", type=int, default=1024, help="judge answer token limit")
+    judge.add_argument("--timeout-s", type=float, default=120.0, help="seconds per judge request")
+    judge.add_argument("--max-attempts", type=int, default=6, help="attempts per request on 429 / 5xx / timeouts")
+    judge.add_argument("--json", action="store_true", help="print the run report as JSON")
+
+
+def _add_battles_parser(sub: argparse._SubParsersAction) -> None:
+    battles = sub.add_parser(
+        "battles",
+        help="export an arena's judgments as a battle file for `arena ratings`",
+        description="Write the arena's judged battles (canonical model orientation) as JSONL, with the per-judge "
+        "order-flip rate. --view consistent counts a pair whose two orders disagree as a tie.",
+    )
+    battles.add_argument("--name", required=True, help="arena name")
+    battles.add_argument("--out", required=True, help="battle file to write (JSONL)")
+    battles.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
+    battles.add_argument("--judge", help="only this judge's battles")
+    battles.add_argument("--view", choices=("both", "consistent"), default="both", help="both orders, or one per pair")
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from arena.judge import LiteLLMJudge
+    from arena.judging import Judging, append_plan, check_governance, load_field, plan_battles, plan_path, store_path
+    from xraybench.callstore import CallStore
+    from xraybench.retry import RetryPolicy
+
+    fld = load_field(args.task, args.runs or (), args.predictions or (), args.data_root)
+    judge = LiteLLMJudge(
+        args.judge, api_base=args.api_base, api_key_env=args.api_key_env, temperature=args.temperature,
+        max_tokens=args.max_tokens, timeout_s=args.timeout_s, price_per_1k_tokens=args.price_per_1k_tokens,
+    )  # fmt: skip
+    battles = plan_battles(fld, judge.model, judge.params, studies=args.studies, seed=args.seed)
+    check_governance((fld.samples[b.study_id] for b in battles), judge, args.allow_provider)
+    path = store_path(args.name, args.store)
+    with CallStore(path) as store:
+        judging = Judging(
+            judge, store, max_concurrency=args.max_concurrency, rpm=args.rpm, budget_usd=args.budget_usd,
+            policy=RetryPolicy(max_attempts=args.max_attempts),
+        )  # fmt: skip
+        if not args.dry_run:
+            append_plan(plan_path(path), battles, judge.model)
+        report = judging.run(battles, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({"store": str(path), "dry_run": args.dry_run, **asdict(report)}, indent=2))
+    else:
+        _print_judge_report(report, path, args.dry_run)
+    return 1 if report.n_failed else 0
+
+
+def _print_judge_report(report: object, path: object, dry_run: bool) -> None:
+    from arena.judging import JudgeReport
+
+    assert isinstance(report, JudgeReport)
+    est = report.estimate
+    cost = "unknown price" if est is None or est.cost_usd is None else f"~${est.cost_usd:.4f}"
+    print(
+        f"{report.n_battles} battles ({report.n_identical} identical reports = ties without a call), "
+        f"{report.n_unique} distinct judgments, {report.n_done_before} already in {path}"
+    )
+    if est is not None:
+        print(
+            f"estimate for {est.n_calls} calls: ~{est.prompt_tokens} prompt + ~{est.completion_tokens} answer tokens, {cost}"
+        )
+    for item in report.flagged:
+        print(
+            f"flagged: {item['model']} on study {item['study_id']} has instruction-like text ({', '.join(item['flags'])})"
+        )
+    if dry_run:
+        print("dry run: no call was made")
+        return
+    print(
+        f"ok {report.n_ok}, failed {report.n_failed}, stopped by budget {report.n_budget_stopped}, "
+        f"claimed by another process {report.n_claimed_elsewhere}; {report.n_requests} requests "
+        f"({report.n_reasked} re-asks), ${report.cost_usd:.4f}"
+    )
+    for failure in report.failures:
+        print(f"failed: study {failure['study_id']} {failure['models']} ({failure['order']}): {failure['error']}")
+    if report.n_failed or report.n_budget_stopped:
+        print("rerun the same command to retry what is missing; finished judgments are not asked again")
+
+
+def _battles(args: argparse.Namespace) -> int:
+    from arena.judging import export_battles, plan_path, store_path, write_battles
+    from xraybench.callstore import CallStore
+    from xraybench.errors import XrayBenchError
+
+    path = store_path(args.name, args.store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}: run `xraybench arena judge --name {args.name} ...` first")
+    with CallStore(path) as store:
+        export = export_battles(store, plan_path(path), args.judge)
+    rows = export.consistent_rows if args.view == "consistent" else export.rows
+    if not rows:
+        raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
+    write_battles(rows, args.out)
+    print(f"wrote {len(rows)} battles to {args.out} ({export.n_missing} planned judgments missing)")
+    for judge, rate in export.flip_rate.items():
+        shown = "n/a" if rate is None else f"{rate:.1%}"
+        print(
+            f"order-flip rate of {judge}: {shown} over {export.n_pairs_both_orders[judge]} pairs judged in both orders"
+        )
+    return 0
+
+
+def _add_reparse_parser(sub: argparse._SubParsersAction) -> None:
+    reparse = sub.add_parser(
+        "reparse",
+        help="re-parse the stored judge answers with this version's verdict parser (no calls, no cost)",
+        description="Re-parse every stored judgment whose parser version differs from the current one.",
+    )
+    reparse.add_argument("--name", required=True, help="arena name")
+    reparse.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
+
+
+def _reparse(args: argparse.Namespace) -> int:
+    from arena.judging import KIND, store_path
+    from arena.verdict import PARSER_VERSION, parse_verdict
+    from xraybench.callstore import CallStore
+    from xraybench.errors import XrayBenchError
+
+    path = store_path(args.name, args.store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}")
+    with CallStore(path) as store:
+        result = store.reparse(parse_verdict, PARSER_VERSION, kind=KIND)
+    print(f"re-parsed {result.n_rows} judgments with parser {PARSER_VERSION}: {result.n_changed} changed")
+    return 0

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("xraybench.cli.score", "score hypothesis/reference text files"),
     "label": ("xraybench.cli.label", "label reports with the offline CheXpert-style labeler"),
     "compare": ("xraybench.cli.compare", "paired bootstrap / randomisation test between two runs"),
-    "arena": ("arena.cli", "Report Arena: ratings with bootstrap CIs from pairwise battles"),
+    "arena": ("arena.cli", "Report Arena: judge battles, export them, ratings with CIs, leaderboards"),
 }
 
 

@@ -1,0 +1,393 @@
+"""Report Arena leaderboard files: markdown, CSV, JSON, PNG figures and a static HTML page.
+
+Everything is rendered from one dictionary (the content of `leaderboard.json`), built once from the
+`Ratings` and the models' metric values, so the files never disagree. Output is deterministic: rows in
+rating order (ties by name), floats rounded to 6 decimals in JSON and printed with fixed formats elsewhere,
+no timestamps, and PNGs written without the matplotlib version in their metadata, so regenerating a
+leaderboard from the same battles gives byte-identical files that diff cleanly when committed.
+
+Metric columns come from the models' benchmark runs (`results.json`): the `HEADLINE_METRICS` of each suite
+the run scored (the suite's sample-weighted average over its tasks), or of each task when the run scored
+no suite, as columns named `SUITE/metric` or `TASK/metric`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.ratings import Ratings
+from xraybench.errors import XrayBenchError
+from xraybench.lazy import require
+
+SCHEMA_VERSION = 1
+HEADLINE_METRICS = (
+    "bleu_4",
+    "meteor",
+    "rouge_l",
+    "cider",
+    "chexpert_micro_f1_5",
+    "chexpert_macro_f1_14",
+    "vqa_accuracy",
+    "answer_score",
+    "cls_macro_f1",
+)
+FIGURES = {
+    "pairwise_winrate": "pairwise_winrate.png",
+    "predicted_winrate": "predicted_winrate.png",
+    "battle_counts": "battle_counts.png",
+    "winrates": "winrates.png",
+}
+FIGURE_TITLES = {
+    "winrates": "Win rate per model",
+    "pairwise_winrate": "Observed win fraction (row vs column)",
+    "predicted_winrate": "Bradley-Terry predicted win probability (row vs column)",
+    "battle_counts": "Battles per model pair",
+}
+FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", *FIGURES.values(), "index.html")
+DECIMALS = 6
+UNIT_PLURAL = {"study": "studies", "battle": "battles"}
+ANNOTATE_MAX_MODELS = 20  # heatmap cells carry their value up to this many models
+
+# (key in a model row, header, format); metric columns use METRIC_FORMAT
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("rank", "rank", "d"),
+    ("model", "model", "s"),
+    ("rating", "rating", ".1f"),
+    ("ci_low", "ci_low", ".1f"),
+    ("ci_high", "ci_high", ".1f"),
+    ("rank_best", "rank_best", "d"),
+    ("rank_worst", "rank_worst", "d"),
+    ("win_rate", "win_rate", ".4f"),
+    ("predicted_win_rate", "predicted_win_rate", ".4f"),
+    ("n_battles", "n_battles", "d"),
+    ("elo_online", "elo_online", ".1f"),
+)
+LENGTH_COLUMN = ("length_controlled_rating", "length_controlled_rating", ".1f")
+METRIC_FORMAT = ".4f"
+
+
+def fmt(value: object, spec: str, missing: str = "") -> str:
+    """A cell in its fixed format; None (no value) prints as `missing`."""
+    if value is None:
+        return missing
+    return format(value, spec)
+
+
+def _rounded(obj: Any) -> Any:
+    """Floats rounded to DECIMALS and non-finite ones as None, recursively (JSON-safe, platform-stable)."""
+    if isinstance(obj, float):
+        return round(obj, DECIMALS) if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_rounded(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _rounded(obj.item())
+    return obj
+
+
+def run_metrics(run_dir: str | Path) -> dict[str, float | None]:
+    """Headline metric values of one run: per suite when the run scored suites, else per task."""
+    from xraybench.results import read_results
+
+    results = read_results(run_dir)
+    suites = results.get("suites") or {}
+    scope = suites if suites else results.get("tasks") or {}
+    out: dict[str, float | None] = {}
+    for group in sorted(scope):
+        values = scope[group].get("metrics") or {}
+        for metric in HEADLINE_METRICS:
+            if metric in values:
+                value = values[metric].get("value") if isinstance(values[metric], Mapping) else values[metric]
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                    raise XrayBenchError(f"{run_dir}: {group}/{metric} value must be a number, got {value!r}")
+                out[f"{group}/{metric}"] = value
+    if not out:
+        raise XrayBenchError(
+            f"{run_dir}: results.json has none of the headline metrics ({', '.join(HEADLINE_METRICS)})"
+        )
+    return out
+
+
+def _metric_columns(metrics: Mapping[str, Mapping[str, float | None]]) -> list[str]:
+    """Metric names in order of first appearance over the models taken alphabetically."""
+    columns: dict[str, None] = {}
+    for model in sorted(metrics):
+        columns.update(dict.fromkeys(metrics[model]))
+    return list(columns)
+
+
+def leaderboard_data(
+    ratings: Ratings,
+    *,
+    name: str,
+    judge: str | None,
+    prompt_version: str | None,
+    n_judgments: int | None,
+    n_missing: int | None,
+    cost_usd: float | None,
+    metrics: Mapping[str, Mapping[str, float | None]] | None,
+    proxy_note: str | None,
+) -> dict[str, Any]:
+    """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds)."""
+    metrics = metrics or {}
+    unknown = sorted(set(metrics) - set(ratings.models))
+    if unknown:
+        raise XrayBenchError(
+            f"metrics given for models that have no battles: {', '.join(unknown)} "
+            f"(models in the battles: {', '.join(ratings.models)})"
+        )
+    columns = _metric_columns(metrics)
+    base = ratings.to_dict()
+    for row in base["models"]:  # type: ignore[union-attr]
+        own = metrics.get(row["model"], {})
+        row["metrics"] = {c: own.get(c) for c in columns}
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "judge": judge,
+        "prompt_version": prompt_version,
+        "n_judgments": n_judgments,
+        "n_missing": n_missing,
+        "cost_usd": cost_usd,
+        "proxy_note": proxy_note,
+        "metric_columns": columns,
+        **base,
+        "figures": FIGURES,
+    }
+    return _rounded(data)
+
+
+def table_columns(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, header, format) of every table column; metric keys are `metrics.NAME`."""
+    columns = list(COLUMNS)
+    if data["models"] and "length_controlled_rating" in data["models"][0]:
+        columns.append(LENGTH_COLUMN)
+    columns += [(f"metrics.{m}", m, METRIC_FORMAT) for m in data["metric_columns"]]
+    return columns
+
+
+def cell_value(row: Mapping[str, Any], key: str) -> Any:
+    """A row's value for a table column key (`metrics.NAME` reaches into the row's metrics)."""
+    if key.startswith("metrics."):
+        return row["metrics"].get(key[len("metrics.") :])
+    return row.get(key)
+
+
+def render_csv(data: Mapping[str, Any]) -> str:
+    columns = table_columns(data)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([header for _, header, _ in columns])
+    for row in data["models"]:
+        writer.writerow([fmt(cell_value(row, key), spec) for key, _, spec in columns])
+    return buf.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def describe(data: Mapping[str, Any]) -> list[str]:
+    """Plain-text lines about the judge, counts, cost and how the ratings were computed (md and HTML)."""
+    s = data["settings"]
+    cost = data["cost_usd"]
+    lines = [
+        f"Judge: {data['judge'] or 'n/a'}; prompt version: {data['prompt_version'] or 'n/a'}; "
+        f"judgments: {fmt(data['n_judgments'], 'd', 'n/a')}; missing: {fmt(data['n_missing'], 'd', 'n/a')}; "
+        f"cost: {'n/a' if cost is None else f'${cost:.4f}'}",
+        f"Bradley-Terry ratings on the Elo scale, anchor {data['anchor']} = {s['anchor_rating']:g}; "
+        f"{s['n_battles']} battles; 95% CIs from {s['rounds_used']} bootstrap rounds over "
+        f"{UNIT_PLURAL.get(s['bootstrap_unit'], s['bootstrap_unit'])} (seed {s['seed']}), relative to the anchor.",
+        "Win rate: mean over opponents of the observed win fraction (ties count half); predicted win rate: "
+        "mean Bradley-Terry win probability against every other model.",
+    ]
+    if s.get("rounds_degenerate"):
+        lines.append(f"{s['rounds_degenerate']} bootstrap rounds had infinite ratings and were left out.")
+    if data.get("length_coef") is not None:
+        lines.append(
+            f"Length-controlled rating: length coefficient {data['length_coef']:+.3f} log-odds per unit "
+            "log length ratio (positive: the judge favours longer reports)."
+        )
+    if data["metric_columns"]:
+        lines.append(
+            "Metric columns: headline metrics of each model's benchmark run, per suite (sample-weighted over "
+            "its tasks) or per task."
+        )
+    return lines
+
+
+def render_markdown(data: Mapping[str, Any]) -> str:
+    headers = ["Rank", "Model", "Rating", "95% CI", "Rank range", "Win rate", "Pred. win rate", "Battles"]
+    headers.append("Online Elo")
+    has_length = bool(data["models"]) and "length_controlled_rating" in data["models"][0]
+    if has_length:
+        headers.append("Length-controlled")
+    headers += [_md_escape(m) for m in data["metric_columns"]]
+    out = [f"# Report Arena leaderboard: {_md_escape(data['name'])}", ""]
+    if data["proxy_note"]:
+        out += [f"> **Proxy judge.** {data['proxy_note']}", ""]
+    out += [line + "  " for line in describe(data)]
+    out += ["", "| " + " | ".join(headers) + " |"]
+    out.append("|" + "|".join(":---" if h == "Model" else "---:" for h in headers) + "|")
+    for row in data["models"]:
+        low, high = row["ci_low"], row["ci_high"]
+        cells = [
+            str(row["rank"]),
+            _md_escape(row["model"]),
+            fmt(row["rating"], ".1f"),
+            "-" if low is None else f"[{low:.1f}, {high:.1f}]",
+            f"{row['rank_best']}-{row['rank_worst']}",
+            fmt(row["win_rate"], ".3f", "-"),
+            fmt(row["predicted_win_rate"], ".3f", "-"),
+            str(row["n_battles"]),
+            fmt(row["elo_online"], ".1f", "-"),
+        ]
+        if has_length:
+            cells.append(fmt(row["length_controlled_rating"], ".1f", "-"))
+        cells += [fmt(row["metrics"][m], METRIC_FORMAT, "-") for m in data["metric_columns"]]
+        out.append("| " + " | ".join(cells) + " |")
+    out += ["", "## Figures", ""]
+    for key, title in FIGURE_TITLES.items():
+        out += [f"![{title}]({FIGURES[key]})", ""]
+    return "\n".join(out)
+
+
+def _matrix(data: Mapping[str, Any], key: str, order: list[str]) -> np.ndarray:
+    """Matrix `key` as floats (NaN for None), rows and columns in `order`."""
+    index = [data["matrix_models"].index(m) for m in order]
+    mat = np.array([[np.nan if v is None else float(v) for v in row] for row in data[key]], dtype=np.float64)
+    return mat[np.ix_(index, index)]
+
+
+def _new_figure(width: float, height: float) -> Any:
+    """A figure on the Agg canvas, built without pyplot so no global backend state is touched."""
+    require("matplotlib", "arena", "leaderboard figures")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.savefig(path, format="png", dpi=100, metadata={"Software": None})
+
+
+def _heatmap(mat: np.ndarray, order: list[str], title: str, path: Path, *, counts: bool) -> None:
+    m = len(order)
+    side = max(4.0, 1.2 + 0.55 * m)
+    fig = _new_figure(side + 1.2, side)
+    ax = fig.add_subplot()
+    cmap = require("matplotlib", "arena").colormaps["Blues" if counts else "RdBu"].with_extremes(bad="#dddddd")
+    vmax = max(1.0, float(np.nanmax(mat))) if counts else 1.0
+    image = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, vmin=0.0, vmax=vmax)
+    ax.set_xticks(range(m), labels=order, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(m), labels=order)
+    ax.set_xlabel("opponent (column)")
+    ax.set_ylabel("model (row)")
+    ax.set_title(title)
+    if m <= ANNOTATE_MAX_MODELS:
+        for i in range(m):
+            for j in range(m):
+                value = mat[i, j]
+                if np.isnan(value) or (counts and i == j):
+                    continue
+                shade = value / vmax if counts else abs(value - 0.5) * 2
+                ax.text(
+                    j,
+                    i,
+                    f"{value:.0f}" if counts else f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if shade > 0.6 else "black",
+                )
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    _save(fig, path)
+
+
+def _winrate_chart(data: Mapping[str, Any], path: Path) -> None:
+    rows = data["models"]
+    m = len(rows)
+    fig = _new_figure(7.0, max(2.5, 1.0 + 0.4 * m))
+    ax = fig.add_subplot()
+    y = np.arange(m)
+    observed = [np.nan if r["win_rate"] is None else r["win_rate"] for r in rows]
+    predicted = [np.nan if r["predicted_win_rate"] is None else r["predicted_win_rate"] for r in rows]
+    ax.barh(y, observed, color="#4c72b0", label="observed win rate")
+    ax.scatter(predicted, y, color="#dd8452", marker="D", zorder=3, label="BT predicted win rate")
+    for yi, value, pred in zip(y, observed, predicted, strict=True):
+        if not np.isnan(value):
+            ax.text(np.nanmax([value, pred]) + 0.02, yi, f"{value:.3f}", va="center", fontsize=8)
+    ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(y, labels=[r["model"] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0.0, 1.1)
+    ax.set_xlabel("mean win rate against the other models (ties = half)")
+    ax.set_title("Win rate per model (rating order)")
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, path)
+
+
+def write_figures(out_dir: Path, data: Mapping[str, Any]) -> None:
+    order = [r["model"] for r in data["models"]]
+    heatmaps = (
+        ("pairwise_winrate", "win_fraction"),
+        ("predicted_winrate", "predicted_win_rate"),
+        ("battle_counts", "battle_counts"),
+    )
+    for figure, matrix in heatmaps:
+        path = out_dir / FIGURES[figure]
+        _heatmap(_matrix(data, matrix, order), order, FIGURE_TITLES[figure], path, counts=figure == "battle_counts")
+    _winrate_chart(data, out_dir / FIGURES["winrates"])
+
+
+def write_leaderboard(
+    out_dir: str | Path,
+    ratings: Ratings,
+    *,
+    name: str,
+    judge: str | None,
+    prompt_version: str | None,
+    n_judgments: int | None,
+    n_missing: int | None,
+    cost_usd: float | None,
+    metrics: Mapping[str, Mapping[str, float | None]] | None,
+    proxy_note: str | None,
+) -> list[Path]:
+    """Write every leaderboard file into `out_dir` (created if needed); returns the paths written."""
+    from arena.html import render_html
+
+    data = leaderboard_data(
+        ratings,
+        name=name,
+        judge=judge,
+        prompt_version=prompt_version,
+        n_judgments=n_judgments,
+        n_missing=n_missing,
+        cost_usd=cost_usd,
+        metrics=metrics,
+        proxy_note=proxy_note,
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_figures(out, data)
+    texts = {
+        "leaderboard.md": render_markdown(data),
+        "leaderboard.csv": render_csv(data),
+        "leaderboard.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+        "index.html": render_html(data),
+    }
+    for filename, text in texts.items():
+        (out / filename).write_text(text, encoding="utf-8", newline="\n")
+    return [out / f for f in FILES]
