@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from arena.ratings import Ratings
@@ -48,7 +48,9 @@ def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         "pairwise matrices, a win-rate chart and index.html. Metric columns come from each model's run "
         "(--runs MODEL=RUN_DIR): the headline metrics of every suite the run scored, or of every task.",
     )
-    board.add_argument("--battles", required=True, help="CSV or JSONL with model_a, model_b, winner[, study_id]")
+    board.add_argument("--battles", help="CSV or JSONL with model_a, model_b, winner[, study_id] "
+                       "(default: the battles judged in arena NAME's store, with its missing count and cost)")
+    board.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
     board.add_argument("--name", required=True, help="leaderboard name (a plain folder name)")
     board.add_argument("--out", help="output folder (default: leaderboards/NAME)")
     board.add_argument("--judge", help="judge that produced the battles; a metric: judge is marked as a proxy")
@@ -90,11 +92,23 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     if not name or name in (".", "..") or any(c in name for c in "/\\"):
         raise XrayBenchError(f"--name must be a plain folder name, got {args.name!r}")
     runs = _parse_runs(args.runs)
-    battles = read_battles(args.battles)
+    n_missing: int | None = None
+    cost_usd: float | None = None
+    judge, prompt_version = args.judge, args.prompt_version
+    if args.battles:
+        battles = read_battles(args.battles)
+        source = args.battles
+    else:
+        battles, n_missing, cost_usd, judges, source = _store_battles(name, args.store)
+        judge = judge or (judges[0] if len(judges) == 1 else ", ".join(judges))
+        if prompt_version is None:
+            from arena.prompt import PROMPT_VERSION
+
+            prompt_version = PROMPT_VERSION
     unknown = sorted(set(runs) - set(battles.models))
     if unknown:
         raise XrayBenchError(
-            f"--runs names models with no battles in {args.battles}: {', '.join(unknown)} "
+            f"--runs names models with no battles in {source}: {', '.join(unknown)} "
             f"(models: {', '.join(battles.models)})"
         )
     metrics = {model: run_metrics(path) for model, path in sorted(runs.items())}
@@ -108,9 +122,9 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         length_control=args.length_control,
     )
     proxy = None
-    if args.judge and args.judge.startswith("metric:"):
+    if judge and judge.startswith("metric:"):
         proxy = (
-            f"{args.judge} is an offline reference-based metric judge: a proxy for a clinical LLM judge, "
+            f"{judge} is an offline reference-based metric judge: a proxy for a clinical LLM judge, "
             "not a clinical judgement."
         )
     out = Path(args.out) if args.out else Path("leaderboards") / name
@@ -118,16 +132,37 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         out,
         result,
         name=name,
-        judge=args.judge,
-        prompt_version=args.prompt_version,
+        judge=judge,
+        prompt_version=prompt_version,
         n_judgments=len(battles),
-        n_missing=None,
-        cost_usd=None,
+        n_missing=n_missing,
+        cost_usd=cost_usd,
         metrics=metrics,
         proxy_note=proxy,
     )
     print(f"wrote {len(written)} files to {out}")
     return 0
+
+
+def _store_battles(name: str, store: str | None) -> tuple[Any, int, float, list[str], str]:
+    """Battles judged in an arena's store, its missing-judgment count, total spend and judges."""
+    from arena.battles import from_records
+    from arena.judging import export_battles, plan_path, store_path
+    from xraybench.callstore import CallStore
+    from xraybench.errors import XrayBenchError
+
+    path = store_path(name, store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}: pass --battles FILE, or run `xraybench arena judge` first")
+    with CallStore(path) as calls:
+        export = export_battles(calls, plan_path(path))
+        cost = calls.totals().cost_usd
+    if not export.rows:
+        raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
+    records = [(i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")})
+               for i, r in enumerate(export.rows, start=1)]
+    judges = sorted({r["judge"] for r in export.rows})
+    return from_records(records, path), export.n_missing, cost, judges, str(path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -161,6 +161,14 @@ def test_end_to_end_on_two_baseline_runs(
     assert main(["arena", "reparse", "--name", "demo", "--store", str(store)]) == 0
     assert f"re-parsed {n_calls} judgments with parser 1: {n_calls} changed" in capsys.readouterr().out
     assert len(server.chat_requests()) == n_calls
+    # the leaderboard reads the store directly: battles, missing count, spend, judge and prompt version
+    board = tmp_path / "board"
+    assert main(["arena", "leaderboard", "--name", "demo", "--store", str(store), "--out", str(board),
+                 "--rounds", "50"]) == 0
+    data = json.loads((board / "leaderboard.json").read_text())
+    assert data["judge"] == "openai/tiny-test-model" and data["prompt_version"] == "1"
+    assert data["n_judgments"] == 32 and data["n_missing"] == 0
+    assert {row["model"] for row in data["models"]} == {"baseline:normal", "baseline:retrieval"}
 
 
 def test_faults_end_ok_or_failed_and_a_rerun_completes_them(
