@@ -48,8 +48,11 @@ def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
         "pairwise matrices, a win-rate chart and index.html. Metric columns come from each model's run "
         "(--runs MODEL=RUN_DIR): the headline metrics of every suite the run scored, or of every task.",
     )
-    board.add_argument("--battles", help="CSV or JSONL with model_a, model_b, winner[, study_id] "
-                       "(default: the battles judged in arena NAME's store, with its missing count and cost)")
+    board.add_argument(
+        "--battles",
+        help="CSV or JSONL with model_a, model_b, winner[, study_id] "
+        "(default: the battles judged in arena NAME's store, with its missing count and cost)",
+    )
     board.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
     board.add_argument("--name", required=True, help="leaderboard name (a plain folder name)")
     board.add_argument("--out", help="output folder (default: leaderboards/NAME)")
@@ -159,8 +162,9 @@ def _store_battles(name: str, store: str | None) -> tuple[Any, int, float, list[
         cost = calls.totals().cost_usd
     if not export.rows:
         raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
-    records = [(i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")})
-               for i, r in enumerate(export.rows, start=1)]
+    records = [
+        (i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")}) for i, r in enumerate(export.rows, start=1)
+    ]
     judges = sorted({r["judge"] for r in export.rows})
     return from_records(records, path), export.n_missing, cost, judges, str(path)
 
@@ -256,6 +260,14 @@ def _add_judge_parser(sub: argparse._SubParsersAction) -> None:
     judge.add_argument("--api-base", help="OpenAI-compatible server for the judge (use the openai/ prefix)")
     judge.add_argument("--api-key-env", help="environment variable holding the judge's API key")
     judge.add_argument("--studies", type=int, help="judge a seeded sample of N shared studies (default: all)")
+    judge.add_argument(
+        "--schedule",
+        choices=("full", "adaptive"),
+        default="full",
+        help="full: every pair on every study; adaptive: batches where rank uncertainty is largest, until separated",
+    )
+    judge.add_argument("--new-model", metavar="NAME", help="judge only this model against the rest of the field")
+    judge.add_argument("--batch-size", type=int, default=16, help="comparisons per adaptive round (both orders each)")
     judge.add_argument("--seed", type=int, default=0)
     judge.add_argument("--max-concurrency", type=int, default=8, help="judge calls in flight at once")
     judge.add_argument("--rpm", type=float, help="at most R requests per minute")
@@ -296,7 +308,15 @@ def _judge(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from arena.judge import LiteLLMJudge
-    from arena.judging import Judging, append_plan, check_governance, load_field, plan_battles, plan_path, store_path
+    from arena.judging import (
+        Judging,
+        check_governance,
+        judge_schedule,
+        load_field,
+        plan_path,
+        shared_studies,
+        store_path,
+    )
     from xraybench.callstore import CallStore
     from xraybench.retry import RetryPolicy
 
@@ -305,17 +325,17 @@ def _judge(args: argparse.Namespace) -> int:
         args.judge, api_base=args.api_base, api_key_env=args.api_key_env, temperature=args.temperature,
         max_tokens=args.max_tokens, timeout_s=args.timeout_s, price_per_1k_tokens=args.price_per_1k_tokens,
     )  # fmt: skip
-    battles = plan_battles(fld, judge.model, judge.params, studies=args.studies, seed=args.seed)
-    check_governance((fld.samples[b.study_id] for b in battles), judge, args.allow_provider)
+    check_governance(shared_studies(fld, args.studies, args.seed), judge, args.allow_provider)
     path = store_path(args.name, args.store)
     with CallStore(path) as store:
         judging = Judging(
             judge, store, max_concurrency=args.max_concurrency, rpm=args.rpm, budget_usd=args.budget_usd,
             policy=RetryPolicy(max_attempts=args.max_attempts),
         )  # fmt: skip
-        if not args.dry_run:
-            append_plan(plan_path(path), battles, judge.model)
-        report = judging.run(battles, dry_run=args.dry_run)
+        report = judge_schedule(
+            fld, judging, plan_path(path), schedule=args.schedule, studies=args.studies, seed=args.seed,
+            new_model=args.new_model, batch_size=args.batch_size, dry_run=args.dry_run,
+        )  # fmt: skip
     if args.json:
         print(json.dumps({"store": str(path), "dry_run": args.dry_run, **asdict(report)}, indent=2))
     else:
@@ -349,6 +369,10 @@ def _print_judge_report(report: object, path: object, dry_run: bool) -> None:
         f"claimed by another process {report.n_claimed_elsewhere}; {report.n_requests} requests "
         f"({report.n_reasked} re-asks), ${report.cost_usd:.4f}"
     )
+    if report.schedule == "adaptive":
+        print(f"adaptive schedule: {report.n_rounds} rounds, stopped: {report.stop_reason}")
+    if report.n_leases_recovered:
+        print(f"took back {report.n_leases_recovered} leases of killed judge processes")
     for failure in report.failures:
         print(f"failed: study {failure['study_id']} {failure['models']} ({failure['order']}): {failure['error']}")
     if report.n_failed or report.n_budget_stopped:

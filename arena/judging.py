@@ -19,13 +19,17 @@ is a local endpoint or its provider is explicitly allowed.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
+import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,16 +150,31 @@ def context_of(sample: Sample) -> dict[str, Any]:
     return {k: sample.metadata[k] for k in CONTEXT_KEYS if sample.metadata.get(k)}
 
 
+def shared_studies(fld: Field, studies: int | None = None, seed: int = 0) -> list[Sample]:
+    """The chosen studies: a seeded sample of the studies every model answered (all when `studies` is None)."""
+    shared = [s for s in fld.samples.values() if all(s.id in t for t in fld.texts.values())]
+    if not shared:
+        raise XrayBenchError(f"the models share no study of task {fld.task!r}; nothing to judge")
+    return seeded_subset(shared, studies, seed)
+
+
 def plan_battles(
     fld: Field, judge: str, params: dict[str, Any], *, studies: int | None = None, seed: int = 0
 ) -> list[Battle]:
     """All model pairs x the chosen studies (seeded sample of the studies every model answered), both orders."""
-    shared = [s for s in fld.samples.values() if all(s.id in t for t in fld.texts.values())]
-    if not shared:
-        raise XrayBenchError(f"the models share no study of task {fld.task!r}; nothing to judge")
-    chosen = seeded_subset(shared, studies, seed)
+    chosen = shared_studies(fld, studies, seed)
+    pairs = list(itertools.combinations(sorted(fld.texts), 2))
+    return plan_comparisons(fld, judge, params, [(x, y, s.id) for s in chosen for x, y in pairs])
+
+
+def plan_comparisons(
+    fld: Field, judge: str, params: dict[str, Any], comparisons: Iterable[tuple[str, str, str]]
+) -> list[Battle]:
+    """Both orders of each (model, model, study): the keys do not depend on how a schedule names the pair."""
     battles: list[Battle] = []
-    for sample, (x, y) in itertools.product(chosen, itertools.combinations(sorted(fld.texts), 2)):
+    for a, b, study in comparisons:
+        x, y = sorted((a, b))
+        sample = fld.samples[study]
         for swapped in (False, True):
             text_a, text_b = fld.texts[x][sample.id], fld.texts[y][sample.id]
             if swapped:
@@ -302,31 +321,49 @@ class JudgeReport:
     estimate: Estimate | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
     flagged: list[dict[str, Any]] = field(default_factory=list)
+    schedule: str = "full"
+    n_rounds: int = 0
+    stop_reason: str | None = None
+    n_leases_recovered: int = 0
 
 
 def append_plan(path: Path, battles: list[Battle], judge: str) -> None:
-    """Add the battles not yet in the plan file (one JSON line each, appended, fsynced)."""
-    seen: set[tuple[str, str, str]] = set()
-    if path.exists():
-        for entry in read_plan(path):
-            seen.add((entry["key"], entry["model_x"], entry["model_y"]))
-    lines = [
-        json.dumps(b.plan_entry(judge), ensure_ascii=False) + "\n"
-        for b in battles
-        if (b.key, b.model_x, b.model_y) not in seen
-    ]
-    if lines:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write("".join(lines))
-            fh.flush()
-            os.fsync(fh.fileno())
+    """Add the battles not yet in the plan file (one JSON line each, appended, fsynced).
+
+    Under an exclusive file lock, so two judge processes neither interleave lines nor cut each other's; a torn
+    last line left by a killed process is cut off first, so the new lines do not continue it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fh.seek(0)
+            data = fh.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            if len(complete) != len(data):
+                fh.truncate(len(complete))
+            seen = {(e["key"], e["model_x"], e["model_y"]) for e in _plan_entries(complete.decode("utf-8"), path)}
+            lines = [
+                json.dumps(b.plan_entry(judge), ensure_ascii=False) + "\n"
+                for b in battles
+                if (b.key, b.model_x, b.model_y) not in seen
+            ]
+            if lines:
+                fh.write("".join(lines).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def read_plan(path: Path) -> list[dict[str, Any]]:
     """Plan entries; a torn last line (killed mid-append) is ignored, any other bad line is an error."""
+    return _plan_entries(path.read_text(encoding="utf-8"), path)
+
+
+def _plan_entries(text: str, path: Path) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = text.split("\n")
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -337,6 +374,36 @@ def read_plan(path: Path) -> list[dict[str, Any]]:
                 break
             raise DataFormatError(path, f"invalid JSON ({exc.msg}); expected one battle per line", line=lineno) from exc
     return entries
+
+
+def _owner_is_dead(owner: str, host: str) -> bool:
+    """Is a lease owner (`host:pid:suffix`, see `default_owner`) a process of this host that no longer runs?"""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # some other user's live process has that pid
+    return False
+
+
+def release_dead_leases(store: CallStore) -> int:
+    """Give back the leases of judge processes on this host that were killed (`kill -9` leaves them behind).
+
+    Without this a rerun right after a kill would skip the killed run's in-flight keys as "claimed elsewhere"
+    until their leases expire (minutes). Leases of live processes, and of other hosts, are left alone: those
+    wait for their expiry. Reads the lease table directly (the store has no listing of leases).
+    """
+    host = socket.gethostname()
+    with closing(sqlite3.connect(store.path, timeout=store.busy_timeout_s)) as conn:
+        leases = conn.execute("SELECT key, owner FROM claims").fetchall()
+    dead = [(key, owner) for key, owner in leases if _owner_is_dead(owner, host)]
+    for key, owner in dead:
+        store.release(key, owner)
+    return len(dead)
 
 
 class Judging:
@@ -376,13 +443,16 @@ class Judging:
         """The battles to call: not identical, one per key, not yet done in the store."""
         unique = list({b.key: b for b in battles if not b.identical}.values())
         todo = set(self.store.pending(b.key for b in unique))
-        self.report.n_battles = len(battles)
-        self.report.n_identical = sum(b.identical for b in battles)
-        self.report.n_unique = len(unique)
-        self.report.n_done_before = len(unique) - len(todo)
+        self.report.n_battles += len(battles)
+        self.report.n_identical += sum(b.identical for b in battles)
+        self.report.n_unique += len(unique)
+        self.report.n_done_before += len(unique) - len(todo)
         return [b for b in unique if b.key in todo]
 
     def run(self, battles: list[Battle], *, dry_run: bool = False) -> JudgeReport:
+        """Judge the pending ones of `battles`; called again (adaptive rounds), the report adds up."""
+        if not dry_run:
+            self.report.n_leases_recovered += release_dead_leases(self.store)
         todo = self.pending(battles)
         self.report.estimate = estimate(todo, self.judge)
         self.report.flagged = _flagged(battles)
@@ -599,3 +669,141 @@ def write_battles(rows: list[dict[str, Any]], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+# -- schedules ----------------------------------------------------------------------------------------------
+
+SCHEDULES = ("full", "adaptive")
+
+
+def judge_schedule(
+    fld: Field,
+    judging: Judging,
+    plan: Path,
+    *,
+    schedule: str = "full",
+    studies: int | None = None,
+    seed: int = 0,
+    new_model: str | None = None,
+    batch_size: int = 16,
+    dry_run: bool = False,
+) -> JudgeReport:
+    """Judge `fld` on the chosen studies with the `full` matrix or the `adaptive` schedule.
+
+    `new_model` judges that model against the rest of the field only (the field's own battles are reused, and
+    feed the adaptive fit). `full` plans every comparison at once; `adaptive` first finishes what an earlier
+    run planned but did not judge, then loops: the battles judged so far (from the store) go to
+    `AdaptiveScheduler`, its proposed comparisons are planned in both orders and judged, until it is done
+    (ranking separated, or every comparison judged), the budget stops the run, or it proposes only comparisons
+    that already failed in this run (they are retried on the next run). A dry run estimates the whole schedule:
+    for `adaptive` an upper bound.
+    """
+    from arena.schedule import full_schedule, new_model_schedule
+
+    if schedule not in SCHEDULES:
+        raise XrayBenchError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    models = sorted(fld.texts)
+    ids = [s.id for s in shared_studies(fld, studies, seed)]
+    if new_model is not None:
+        if new_model not in fld.texts:
+            raise XrayBenchError(f"--new-model {new_model!r} is not among the models ({', '.join(models)})")
+        everything = new_model_schedule(new_model, [m for m in models if m != new_model], ids)
+    else:
+        everything = full_schedule(models, ids)
+    judging.report.schedule = schedule
+    if schedule == "full" or dry_run:
+        battles = plan_comparisons(fld, judging.judge.model, judging.judge.params, everything)
+        if not dry_run:
+            append_plan(plan, battles, judging.judge.model)
+        report = judging.run(battles, dry_run=dry_run)
+        report.stop_reason = "dry run" if dry_run else "all planned"
+        return report
+    return _judge_adaptive(fld, judging, plan, models, ids, new_model, batch_size, seed)
+
+
+def _judge_adaptive(
+    fld: Field, judging: Judging, plan: Path, models: list[str], ids: list[str], new_model: str | None,
+    batch_size: int, seed: int,
+) -> JudgeReport:  # fmt: skip
+    from arena.schedule import AdaptiveScheduler
+
+    judge = judging.judge
+    if new_model is not None:
+        field_models = [m for m in models if m != new_model]
+        # the scheduler's battle budget counts every battle it is shown, the field's own ones included
+        before = _judged_battles(judging.store, plan, judge.model, fld.task, set(field_models), set(ids))
+        budget = (0 if before is None else len(before)) + len(field_models) * len(ids)
+        scheduler = AdaptiveScheduler.for_new_model(
+            new_model, field_models, ids, seed=seed, batch_size=batch_size, budget=budget
+        )
+    else:
+        scheduler = AdaptiveScheduler(models, ids, seed=seed, batch_size=batch_size)
+    report = judging.report
+    planned: list[Battle] = []
+    leftover = [
+        c for c in _unfinished_comparisons(judging.store, plan, judge.model, fld.task, models, ids)
+        if new_model is None or new_model in c[:2]
+    ]  # fmt: skip
+    if leftover:  # an earlier run planned these (killed, failed or stopped by the budget): finish them first
+        planned += plan_comparisons(fld, judge.model, judge.params, leftover)
+        judging.run(planned)
+    attempted = set(leftover)
+    while True:
+        if judging.budget.stopped.is_set():
+            report.stop_reason = "budget"
+            break
+        so_far = _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids))
+        if scheduler.done(so_far):
+            report.stop_reason = "scheduler done"
+            break
+        proposed = [c for c in scheduler.propose(so_far) if _pair_key(c) not in attempted]
+        if not proposed:
+            report.stop_reason = "only failed comparisons left (retried on the next run)"
+            break
+        attempted.update(_pair_key(c) for c in proposed)
+        battles = plan_comparisons(fld, judge.model, judge.params, proposed)
+        append_plan(plan, battles, judge.model)
+        judging.run(battles)
+        planned += battles
+        report.n_rounds += 1
+    report.estimate = estimate([b for b in planned if not b.identical], judge)
+    report.flagged = _flagged(planned)
+    return report
+
+
+def _pair_key(comparison: tuple[str, str, str]) -> tuple[str, str, str]:
+    a, b, study = comparison
+    x, y = sorted((a, b))
+    return x, y, study
+
+
+def _unfinished_comparisons(
+    store: CallStore, plan: Path, judge: str, task: str, models: list[str], ids: list[str]
+) -> list[tuple[str, str, str]]:
+    """Comparisons of the plan (this judge, task, models and studies) with an order not yet judged."""
+    if not plan.exists():
+        return []
+    known_models, known_ids = set(models), set(ids)
+    entries = [
+        e for e in read_plan(plan)
+        if e["judge"] == judge and e["task"] == task and e["model_x"] in known_models
+        and e["model_y"] in known_models and e["study_id"] in known_ids and not e["identical"]
+    ]  # fmt: skip
+    todo = set(store.pending(e["key"] for e in entries))
+    return list(dict.fromkeys((e["model_x"], e["model_y"], e["study_id"]) for e in entries if e["key"] in todo))
+
+
+def _judged_battles(store: CallStore, plan: Path, judge: str, task: str, models: set[str], ids: set[str]) -> Any:
+    """The judged battles of this field as `arena.battles.Battles`, one per (pair, study): an order flip is a tie."""
+    from arena.battles import from_records
+
+    if not plan.exists():
+        return None
+    rows = [
+        r for r in export_battles(store, plan, judge).consistent_rows
+        if r["task"] == task and r["model_a"] in models and r["model_b"] in models and r["study_id"] in ids
+    ]  # fmt: skip
+    if not rows:
+        return None
+    keep = ("model_a", "model_b", "winner", "study_id")
+    return from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(rows, start=1)), plan)
