@@ -24,12 +24,10 @@ import itertools
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,12 +393,10 @@ def release_dead_leases(store: CallStore) -> int:
 
     Without this a rerun right after a kill would skip the killed run's in-flight keys as "claimed elsewhere"
     until their leases expire (minutes). Leases of live processes, and of other hosts, are left alone: those
-    wait for their expiry. Reads the lease table directly (the store has no listing of leases).
+    wait for their expiry.
     """
     host = socket.gethostname()
-    with closing(sqlite3.connect(store.path, timeout=store.busy_timeout_s)) as conn:
-        leases = conn.execute("SELECT key, owner FROM claims").fetchall()
-    dead = [(key, owner) for key, owner in leases if _owner_is_dead(owner, host)]
+    dead = [(key, owner) for key, owner, _ in store.leases() if _owner_is_dead(owner, host)]
     for key, owner in dead:
         store.release(key, owner)
     return len(dead)

@@ -419,3 +419,14 @@ def test_a_locked_database_gives_a_clear_error_naming_the_file(tmp_path: Path) -
 if __name__ == "__main__":
     modes = {"write": _worker_write, "claim": _worker_claim, "hold": _worker_hold}
     modes[sys.argv[1]](*sys.argv[2:])
+
+
+def test_leases_are_listed_for_crash_recovery(tmp_path: Path) -> None:
+    with CallStore(tmp_path / "s.sqlite") as store:
+        key = CallStore.key_of(kind="judgment", study="s1")
+        assert store.leases() == []
+        assert store.claim(key, "host:123", ttl_s=60)
+        [(listed_key, owner, expires_at)] = store.leases()
+        assert (listed_key, owner) == (key, "host:123") and expires_at > 0
+        store.release(key, "host:123")
+        assert store.leases() == []

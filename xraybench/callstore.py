@@ -364,6 +364,11 @@ class CallStore:
         with self._write("release") as conn:
             conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
 
+    def leases(self) -> list[tuple[str, str, float]]:
+        """Every lease held now or left behind: (key, owner, expires_at), for crash recovery by the caller."""
+        with self._guard("read") as conn:
+            return [tuple(row) for row in conn.execute("SELECT key, owner, expires_at FROM claims ORDER BY key")]
+
     # -- writes -----------------------------------------------------------------------------------------------
 
     def record_ok(
