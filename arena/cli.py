@@ -21,18 +21,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     ratings.add_argument("--battles", required=True, help="CSV or JSONL with model_a, model_b, winner[, study_id]")
     ratings.add_argument("--json", action="store_true", help="print everything (matrices included) as JSON")
-    ratings.add_argument("--anchor", help="model held at --anchor-rating (default: first alphabetically)")
-    ratings.add_argument("--anchor-rating", type=float, default=1000.0)
-    ratings.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (0: no CIs)")
-    ratings.add_argument("--seed", type=int, default=0)
-    ratings.add_argument(
-        "--prior", type=float, default=0.0, help="virtual ties per model pair (0: plain MLE; > 0 keeps ratings finite)"
-    )
-    ratings.add_argument(
-        "--length-control",
-        action="store_true",
-        help="also fit BT with a log length-ratio covariate (needs length_a, length_b)",
-    )
+    _add_rating_options(ratings)
     _add_judge_parser(sub)
     _add_battles_parser(sub)
     _add_reparse_parser(sub)
@@ -59,14 +48,30 @@ def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--judge", help="judge that produced the battles; a metric: judge is marked as a proxy")
     board.add_argument("--prompt-version", help="judge prompt version shown on the leaderboard")
     board.add_argument("--runs", nargs="+", default=[], metavar="MODEL=RUN_DIR", help="benchmark run of each model")
-    board.add_argument("--anchor", help="model held at --anchor-rating (default: first alphabetically)")
-    board.add_argument("--anchor-rating", type=float, default=1000.0)
-    board.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (0: no CIs)")
-    board.add_argument("--seed", type=int, default=0)
-    board.add_argument("--prior", type=float, default=0.0, help="virtual ties per model pair (0: plain MLE)")
-    board.add_argument(
-        "--length-control", action="store_true", help="add a length-controlled rating column (needs lengths)"
+    _add_rating_options(board)
+
+
+def _add_rating_options(parser: argparse.ArgumentParser) -> None:
+    """The Bradley-Terry options shared by `ratings` and `leaderboard`."""
+    parser.add_argument("--anchor", help="model held at --anchor-rating (default: first alphabetically)")
+    parser.add_argument("--anchor-rating", type=float, default=1000.0)
+    parser.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (0: no CIs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--prior", type=float, default=0.0, help="virtual ties per model pair (0: plain MLE; > 0 keeps ratings finite)"
     )
+    parser.add_argument(
+        "--length-control",
+        action="store_true",
+        help="also fit BT with a log length-ratio covariate (needs length_a, length_b)",
+    )
+
+
+def _rate(battles: Any, args: argparse.Namespace) -> Ratings:
+    from arena.ratings import compute_ratings
+
+    return compute_ratings(battles, anchor=args.anchor, anchor_rating=args.anchor_rating, rounds=args.rounds,
+                           seed=args.seed, prior=args.prior, length_control=args.length_control)
 
 
 def _parse_runs(specs: list[str]) -> dict[str, str]:
@@ -88,7 +93,6 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
 
     from arena.battles import read_battles
     from arena.leaderboard import run_metrics, write_leaderboard
-    from arena.ratings import compute_ratings
     from xraybench.errors import XrayBenchError
 
     name = args.name.strip()
@@ -115,15 +119,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
             f"(models: {', '.join(battles.models)})"
         )
     metrics = {model: run_metrics(path) for model, path in sorted(runs.items())}
-    result = compute_ratings(
-        battles,
-        anchor=args.anchor,
-        anchor_rating=args.anchor_rating,
-        rounds=args.rounds,
-        seed=args.seed,
-        prior=args.prior,
-        length_control=args.length_control,
-    )
+    result = _rate(battles, args)
     proxy = None
     if judge and judge.startswith("metric:"):
         proxy = (
@@ -182,18 +178,9 @@ def run(args: argparse.Namespace) -> int:
         print("usage: xraybench arena ratings --battles FILE [--json]")
         return 2
     from arena.battles import read_battles
-    from arena.ratings import compute_ratings
 
     battles = read_battles(args.battles)
-    result = compute_ratings(
-        battles,
-        anchor=args.anchor,
-        anchor_rating=args.anchor_rating,
-        rounds=args.rounds,
-        seed=args.seed,
-        prior=args.prior,
-        length_control=args.length_control,
-    )
+    result = _rate(battles, args)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
