@@ -726,12 +726,7 @@ def _judge_adaptive(
     judge = judging.judge
     if new_model is not None:
         field_models = [m for m in models if m != new_model]
-        # the scheduler's battle budget counts every battle it is shown, the field's own ones included
-        before = _judged_battles(judging.store, plan, judge.model, fld.task, set(field_models), set(ids))
-        budget = (0 if before is None else len(before)) + len(field_models) * len(ids)
-        scheduler = AdaptiveScheduler.for_new_model(
-            new_model, field_models, ids, seed=seed, batch_size=batch_size, budget=budget
-        )
+        scheduler = AdaptiveScheduler.for_new_model(new_model, field_models, ids, seed=seed, batch_size=batch_size)
     else:
         scheduler = AdaptiveScheduler(models, ids, seed=seed, batch_size=batch_size)
     report = judging.report

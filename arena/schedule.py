@@ -180,6 +180,16 @@ class AdaptiveScheduler:
             self.studies,
         )
 
+    def _n_spent(self, battles: Battles | None) -> int:
+        """Battles that count against the budget: those on this scheduler's pairs (a field's own battles don't)."""
+        if battles is None:
+            return 0
+        if len(self.pairs) == len(self.models) * (len(self.models) - 1) // 2:
+            return len(battles)
+        allowed = set(self.pairs)
+        lo, hi = np.minimum(battles.a, battles.b), np.maximum(battles.a, battles.b)
+        return sum((i, j) in allowed for i, j in zip(lo.tolist(), hi.tolist(), strict=True))
+
     def _used(self, battles: Battles | None) -> tuple[list[set[int]], np.ndarray]:
         """Per allowed pair, the studies it was judged on; and how often each study was used overall."""
         used: list[set[int]] = [set() for _ in self.pairs]
@@ -273,7 +283,7 @@ class AdaptiveScheduler:
         Never repeats a (pair, study) already in `battles` or within the batch, never exceeds the budget.
         """
         remapped = self._remap(battles)
-        n_done = 0 if remapped is None else len(remapped)
+        n_done = self._n_spent(remapped)
         k = min(self.batch_size if k is None else k, self.budget - n_done)
         if k <= 0:
             return []
@@ -318,7 +328,7 @@ class AdaptiveScheduler:
     def done(self, battles: Battles | None) -> bool:
         """True when the budget is spent, every allowed (pair, study) is judged, or the ranking is separated."""
         remapped = self._remap(battles)
-        n_done = 0 if remapped is None else len(remapped)
+        n_done = self._n_spent(remapped)
         if n_done >= self.budget:
             return True
         used, _ = self._used(remapped)

@@ -163,3 +163,14 @@ def test_bad_input_is_rejected() -> None:
     disconnected = AdaptiveScheduler(["a", "b", "c", "d"], ["s1"], pairs=[("a", "b"), ("c", "d")])
     with pytest.raises(XrayBenchError, match="cannot connect"):
         disconnected.propose(None)
+
+
+def test_new_model_budget_ignores_the_fields_own_battles() -> None:
+    judge = Judge([0.0, 100.0, 150.0], n_studies=10, seed=1)
+    *field, new = judge.models
+    for a, b, s in full_schedule(field, judge.studies):  # a fully judged field: more battles than the budget
+        judge.judge(a, b, s)
+    scheduler = AdaptiveScheduler.for_new_model(new, field, judge.studies, seed=0, batch_size=4, budget=6)
+    assert not scheduler.done(judge.battles())
+    added = sum(len(batch) for batch in run(scheduler, judge))
+    assert 0 < added <= 6
