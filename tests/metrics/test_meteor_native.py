@@ -122,3 +122,51 @@ def test_forked_workers_give_the_same_statistics(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(meteor_native, "PARALLEL_MIN_PAIRS", 50)
     parallel = NativeMeteor(find_jar()).stats(hyps, refs)
     np.testing.assert_array_equal(parallel, sequential)
+
+
+def test_compiled_aligner_is_built() -> None:
+    """CI builds the C aligner (setup.py); a missing build must not go unnoticed as a 10x slowdown."""
+    import os
+
+    from xraybench.metrics.meteor_native import aligner
+
+    if os.environ.get("XRAYBENCH_ALLOW_PURE_PYTHON") == "1":
+        pytest.skip("XRAYBENCH_ALLOW_PURE_PYTHON=1: the Python beam search is accepted")
+    assert aligner._align is not None, "xraybench/metrics/meteor_native/_align.c was not built: pip install -e ."
+
+
+def test_compiled_and_python_aligners_agree() -> None:
+    """The C and Python aligners give the same statistics on realistic, fuzzed, long and identical pairs."""
+    import sys
+    from pathlib import Path
+
+    from xraybench.metrics.meteor_native import aligner
+    from xraybench.metrics.meteor_native.aligner import Paraphrases, align_stats, align_stats_py
+
+    if aligner._align is None:
+        pytest.skip("the C aligner is not built")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "meteor"))
+    from reports import report_pairs
+
+    pairs = report_pairs(400, seed=11)
+    texts = [(h, r) for r, h in pairs]
+    fuzz = _fuzz(200, seed=3)
+    texts += list(zip(fuzz[:100], fuzz[100:], strict=True)) + [(t, t[::-1]) for t in TRICKY]
+    texts += [(h, h) for _, h in pairs[:20]] + [
+        (" ".join(h for _, h in pairs[i : i + 12]), " ".join(r for r, _ in pairs[i + 1 : i + 13])) for i in (0, 50)
+    ]
+    for name in sorted(FIXTURES):
+        hyps, refs = FIXTURES[name]
+        texts += [(h, r) for h, rs in zip(hyps, refs, strict=True) for r in rs]
+    native = shared_native()
+    words = [(native.words(h), native.words(r)) for h, r in texts]
+    vocab = {w for t, r in words for w in (*t, *r)}
+    for word in vocab:
+        native.lexicon.add(word)
+    para = Paraphrases.of(native.paraphrases.lookup(vocab))
+    n_differ = 0
+    for test, ref in words:
+        c = align_stats(test, ref, native.lexicon, para)
+        py = align_stats_py(test, ref, native.lexicon, para)
+        n_differ += not np.array_equal(c, py)
+    assert n_differ == 0, f"{n_differ} of {len(words)} pairs differ"

@@ -11,7 +11,7 @@ check, so none of this is "improved".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -19,31 +19,39 @@ import numpy as np
 
 from xraybench.metrics.meteor_native.normalize import java_hash
 
+try:  # the compiled aligner (built with the package when a C compiler is there; ~50x faster)
+    from xraybench.metrics.meteor_native import _align
+except ImportError:  # pragma: no cover - depends on the build
+    _align = None
+
 Phrase = tuple[str, ...]
-# a match: (module, start in reference, length in reference, start in test, length in test,
-#           test-word bit mask, reference-word bit mask)
-Match = tuple[int, int, int, int, int, int, int]
+# a match: (module, start in reference, length in reference, start in test, length in test)
+Match = tuple[int, int, int, int, int]
 EXACT, STEM, SYNONYM, PARAPHRASE = 0, 1, 2, 3
 ALIGN_WEIGHTS = (1.0, 0.5, 0.5, 0.5)  # MeteorScorer hands the aligner these, not the scoring weights
 BEAM_SIZE = 40
 
 
 class Paraphrases(NamedTuple):
-    """A batch's usable paraphrase entries: phrase -> paraphrases in table order (see `paraphrase`)."""
+    """A batch's usable paraphrase entries: phrase -> paraphrases in table order (see `paraphrase`).
+
+    `prefixes` holds every proper prefix of a phrase, so a scan stops as soon as no longer phrase can match.
+    """
 
     table: Mapping[Phrase, list[Phrase]]
     longest: int
     first_words: frozenset[str]
+    prefixes: frozenset[Phrase]
 
     @classmethod
     def of(cls, table: Mapping[Phrase, list[Phrase]]) -> Paraphrases:
-        return cls(table, max((len(p) for p in table), default=0), frozenset(p[0] for p in table))
+        prefixes = frozenset(p[:k] for p in table for k in range(1, len(p)))
+        return cls(table, max((len(p) for p in table), default=0), frozenset(p[0] for p in table), prefixes)
 
 
-def _match(module: int, start: int, length: int, match_start: int, match_length: int) -> Match:
-    mask1 = ((1 << match_length) - 1) << match_start
-    mask2 = ((1 << length) - 1) << start
-    return (module, start, length, match_start, match_length, mask1, mask2)
+def _masks(m: Match) -> tuple[int, int]:
+    """The test-word and reference-word bit masks of a match (the Python beam search's used-word sets)."""
+    return ((1 << m[4]) - 1) << m[3], ((1 << m[2]) - 1) << m[1]
 
 
 # a partial alignment (the jar's `PartialAlignment`, only the fields its evaluation comparator reads), as an
@@ -53,15 +61,22 @@ def _match(module: int, start: int, length: int, match_start: int, match_length:
 _RANK = itemgetter(0, 1, 2)  # Constants.PARTIAL_COMPARE_TOTAL; Java's list sort is stable, as Python's is
 
 
-def _resolve(matches: list[list[Match]], definite: list[Match | None], start: tuple) -> tuple:
+def _resolve_py(matches: list[list[Match]], definite: list[Match | None], n_test: int) -> list[Match]:
+    """The beam search: the matches the best path picked."""
+    used1 = used2 = 0
+    for m in definite:
+        if m is not None:
+            mask1, mask2 = _masks(m)
+            used1 |= mask1
+            used2 |= mask2
+    start = (0, 0, 0, 0, 0, 0, -1, used1, used2, None)
     n = len(matches)
     weights = ALIGN_WEIGHTS
     # per match, what extending a path with it needs: masks, test start, weighted lengths, ends, distance
     steps = [
         [
             (
-                m[5],
-                m[6],
+                *_masks(m),
                 m[3],
                 m[4] * weights[m[0]],
                 m[2] * weights[m[0]],
@@ -117,7 +132,12 @@ def _resolve(matches: list[list[Match]], definite: list[Match | None], start: tu
             append((neg, chunks, dist, m1, m2, idx + 1, -1, used1, used2, chosen))
         if not next_paths:
             next_paths.append(paths[0])
-    return min(next_paths, key=_RANK)
+    chosen = min(next_paths, key=_RANK)[9]
+    picked = []
+    while chosen is not None:
+        m, chosen = chosen
+        picked.append(m)
+    return picked
 
 
 class Lexicon:
@@ -136,7 +156,7 @@ class Lexicon:
         self._function_words = function_words
         self.hash: dict[str, int] = {}
         self.stem_hash: dict[str, int] = {}
-        self.syn: dict[str, frozenset[int]] = {}
+        self.syn: dict[str, tuple[int, ...]] = {}  # sorted: the compiled matcher intersects them by merging
         self.function: dict[str, bool] = {}
 
     def add(self, word: str) -> None:
@@ -151,7 +171,7 @@ class Lexicon:
                 sets.update(self._synsets.get(base, ()))
         else:
             sets.update(self._synsets.get(self._morph(word), ()))
-        self.syn[word] = frozenset(sets)
+        self.syn[word] = tuple(sorted(sets))
         self.function[word] = word.lower() in self._function_words
 
     def _morph(self, word: str) -> str:
@@ -174,8 +194,8 @@ _MORPH_RULES = (
 )  # fmt: skip
 
 
-def _positions(keys: Sequence[int]) -> dict[int, list[int]]:
-    where: dict[int, list[int]] = {}
+def _positions(keys: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    where: dict[Hashable, list[int]] = {}
     for i, key in enumerate(keys):
         where.setdefault(key, []).append(i)
     return where
@@ -198,74 +218,104 @@ def _collect(
         for k in range(m[2]):
             cov2[m[1] + k] += 1
 
+    # one-word matches are appended inline: this loop runs for every word pair of every segment
     exact = _positions(h1)
     for j in range(n2):
         for i in exact.get(h2[j], ()):
-            add(_match(EXACT, j, 1, i, 1))
+            matches[j].append((EXACT, j, 1, i, 1))
+            cov1[i] += 1
+            cov2[j] += 1
     if modules > 1:
         stems = _positions([lex.stem_hash[w] for w in test])
         for j in range(n2):
+            hj = h2[j]
             for i in stems.get(lex.stem_hash[ref[j]], ()):
-                if h1[i] != h2[j]:
-                    add(_match(STEM, j, 1, i, 1))
+                if h1[i] != hj:
+                    matches[j].append((STEM, j, 1, i, 1))
+                    cov1[i] += 1
+                    cov2[j] += 1
         by_set: dict[int, list[int]] = {}
         for i, w in enumerate(test):
-            for s in lex.syn[w]:
-                by_set.setdefault(s, []).append(i)
-        for j in range(n2):
-            sets = lex.syn[ref[j]]
-            if not sets:
-                continue
-            hits = sorted({i for s in sets for i in by_set.get(s, ())})
-            for i in hits:
-                if h1[i] != h2[j]:
-                    add(_match(SYNONYM, j, 1, i, 1))
+            for syn in lex.syn[w]:
+                by_set.setdefault(syn, []).append(i)
+        if by_set:
+            for j in range(n2):
+                sets = lex.syn[ref[j]]
+                if not sets:
+                    continue
+                hits = {i for syn in sets for i in by_set.get(syn, ())}
+                hj = h2[j]
+                for i in sorted(hits) if len(hits) > 1 else hits:
+                    if h1[i] != hj:
+                        matches[j].append((SYNONYM, j, 1, i, 1))
+                        cov1[i] += 1
+                        cov2[j] += 1
         if para.table:
             _paraphrases(test, ref, para, add)
     return matches, cov1, cov2
 
 
 def _paraphrases(test: Sequence[str], ref: Sequence[str], para: Paraphrases, add: Callable[[Match], None]) -> None:
-    table, longest, first = para.table, para.longest, para.first_words
+    table, longest, first, prefixes = para.table, para.longest, para.first_words, para.prefixes
     for line, other, ref_side in ((ref, test, True), (test, ref, False)):
         n, n_other = len(line), len(other)
+        where = _positions(other)  # a paraphrase can only start where its first word is, in ascending order
         for start in range(n):
             if line[start] not in first:
                 continue
             for length in range(1, min(longest, n - start) + 1):
-                found = table.get(tuple(line[start : start + length]))
-                if not found:
-                    continue
-                for words in found:
-                    size = len(words)
-                    for pos in range(n_other - size + 1):
-                        if tuple(other[pos : pos + size]) == words:
-                            if ref_side:
-                                add(_match(PARAPHRASE, start, length, pos, size))
-                            else:
-                                add(_match(PARAPHRASE, pos, size, start, length))
+                phrase = tuple(line[start : start + length])
+                found = table.get(phrase)
+                if found:
+                    for words in found:
+                        size = len(words)
+                        for pos in where.get(words[0], ()):
+                            if pos + size <= n_other and tuple(other[pos : pos + size]) == words:
+                                if ref_side:
+                                    add((PARAPHRASE, start, length, pos, size))
+                                else:
+                                    add((PARAPHRASE, pos, size, start, length))
+                if phrase not in prefixes:
+                    break
 
 
 def align_stats(test: Sequence[str], ref: Sequence[str], lex: Lexicon, para: Paraphrases) -> np.ndarray:
-    """The jar's 23 sufficient statistics for one (test, reference) pair of normalised word lists."""
+    """The jar's 23 sufficient statistics for one (test, reference) pair of normalised word lists.
+
+    The compiled aligner when it is built, else `align_stats_py` (same values; the tests check both).
+    """
+    if _align is None:  # pragma: no cover - depends on the build
+        return align_stats_py(test, ref, lex, para)
+    h1 = [lex.hash[w] for w in test]
+    h2 = [lex.hash[w] for w in ref]
+    fun1 = [lex.function[w] for w in test]
+    fun2 = [lex.function[w] for w in ref]
+    if len(test) == len(ref) and h1 == h2:
+        return np.array(_align.align_stats(h1, h2, (), (), (), (), fun1, fun2, (), 1))
+    found: list[Match] = []
+    if para.table:
+        _paraphrases(test, ref, para, found.append)
+    stems1 = [lex.stem_hash[w] for w in test]
+    stems2 = [lex.stem_hash[w] for w in ref]
+    syn1 = [lex.syn[w] for w in test]
+    syn2 = [lex.syn[w] for w in ref]
+    return np.array(_align.align_stats(h1, h2, stems1, stems2, syn1, syn2, fun1, fun2, found, 4))
+
+
+def align_stats_py(test: Sequence[str], ref: Sequence[str], lex: Lexicon, para: Paraphrases) -> np.ndarray:
+    """`align_stats` in Python: the reference for the compiled aligner and the fallback without a C compiler."""
     n1, n2 = len(test), len(ref)
     identical = n1 == n2 and [lex.hash[w] for w in test] == [lex.hash[w] for w in ref]
     matches, cov1, cov2 = _collect(test, ref, lex, para, 1 if identical else 4)
 
     definite: list[Match | None] = [None] * n2
-    used1 = used2 = 0
     for i, candidates in enumerate(matches):
         if len(candidates) == 1:
             m = candidates[0]
             if all(cov2[i + k] == 1 for k in range(m[2])) and all(cov1[m[3] + k] == 1 for k in range(m[4])):
                 definite[i] = m
-                used2 |= m[6]
-                used1 |= m[5]
-    best = _resolve(matches, definite, (0, 0, 0, 0, 0, 0, -1, used1, used2, None))
     chosen_matches = definite.copy()
-    chosen = best[9]
-    while chosen is not None:
-        m, chosen = chosen
+    for m in _resolve_py(matches, definite, n1):
         chosen_matches[m[1]] = m
 
     fun1 = [lex.function[w] for w in test]
