@@ -90,3 +90,16 @@ def test_missing_litellm_names_the_judge_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "litellm", None)  # makes `import litellm` fail
     with pytest.raises(MissingExtraError, match=r"xraybench\[judge\]"):
         LiteLLMModel("openai/x", ModelOptions(), ModelContext())
+
+
+def test_a_leading_think_block_survives_litellm(
+    litellm_model_class: type, sample: Sample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """litellm moves `<think>…</think>` into `reasoning_content`; the adapter must give the model's whole text."""
+    text = "<think>The right costophrenic angle is blunted [10, 300, 120, 420].</think> \\boxed{yes}"
+    monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")
+    with OpenAIServer(reply_fn=lambda body: text) as server:
+        options = ModelOptions(api_base=server.base_url, api_key_env="XRAYBENCH_TEST_KEY", timeout_s=2.0)
+        gen = litellm_model_class("openai/tiny-test-model", options, ModelContext()).generate([sample], [PROMPT])[0]
+    assert gen.text.replace(" ", "") == text.replace(" ", "")
+    assert gen.text.startswith("<think>") and "[10, 300, 120, 420]" in gen.text and gen.text.endswith("\\boxed{yes}")

@@ -15,13 +15,24 @@ from typing import Any
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.lazy import require
 from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_data_url, image_options
+from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.models.openai_compat import chat_messages
 from xraybench.records import Generation, Sample
 from xraybench.retry import parse_retry_after
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 TRANSIENT_NAMES = ("RateLimitError", "Timeout", "APIConnectionError", "ServiceUnavailableError", "InternalServerError")
+
+
+def message_text(message: Any) -> str:
+    """The answer as the model wrote it: litellm moves a leading `<think>…</think>` block (or a provider's
+    separate reasoning) into `reasoning_content`; it is put back in front, so the output parser, the format and
+    coordinate rewards and a teacher's filter see the reasoning."""
+    content = getattr(message, "content", None) or ""
+    reasoning = getattr(message, "reasoning_content", None)
+    if reasoning and not content.lstrip().startswith("<think>"):
+        return f"<think>{reasoning}</think>{content}"
+    return content
 
 
 def import_litellm() -> Any:
@@ -106,9 +117,10 @@ class LiteLLMModel:
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
         return Generation(
-            text=choice.message.content or "",
+            text=message_text(choice.message),
             latency_s=latency,
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
             finish_reason=choice.finish_reason,
+            input_size=input_size(sample.image_paths, sample.id, **self.image_kwargs),
         )
