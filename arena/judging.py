@@ -4,17 +4,18 @@ A battle is one study, two models' reports and the reference. With the `full` sc
 is judged on every chosen study, in both orders (x shown as A, then y shown as A), because LLM judges favour
 a position; the export reports how often the two orders disagree.
 
-The expensive part is protected by `xraybench.callstore.CallStore`: a judgment's key hashes everything that
-decides the answer (judge, decoding parameters, prompt version, task, study, reference, both texts in shown
-order, the order), finished keys are never asked again, each key is leased right before its call, and every
-answer or failure is committed before the next. Which models a key belongs to is kept in a plan file beside
-the store (`judgments.plan.jsonl`, append-only), so two models with the same text share one paid judgment
-and the store stays model-agnostic. Reports that are identical are a tie without a call.
+Each battle is one `xraybench.llm.calls.LLMCall` run by the core `CallRunner` against the append-only
+`xraybench.callstore.CallStore`: a judgment's key hashes everything that decides the answer (judge, decoding
+parameters, prompt version, task, study, reference, both texts in shown order, the order), finished keys are
+never asked again, each key is leased right before its call, and every answer or failure is committed before
+it counts. Which models a key belongs to is kept in a plan file beside the store (`judgments.plan.jsonl`,
+append-only), so two models with the same text share one paid judgment and the store stays model-agnostic.
+Reports that are identical are a tie without a call.
 
-Money and data: the cost is estimated before any call (prompt tokens ~ characters / 4, plus
-`EXPECTED_COMPLETION_TOKENS` per answer, at litellm's price or the user's); a run stops before a request whose
-worst case (its prompt plus a full `max_tokens` answer) could take it past `budget_usd`; and samples marked credentialed are refused before any call unless the judge
-is a local endpoint or its provider is explicitly allowed.
+Money and data (enforced by the core engine): the cost is estimated before any call (prompt tokens ~
+characters / 4, plus `EXPECTED_COMPLETION_TOKENS` per answer); a run stops before a request whose worst case
+could take it past `budget_usd`; and `xraybench.llm.governance.check_governance` refuses credentialed samples
+before any call unless the judge is a local endpoint or its provider is explicitly allowed.
 """
 
 from __future__ import annotations
@@ -23,27 +24,26 @@ import fcntl
 import itertools
 import json
 import os
-import socket
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from arena.judge import JudgeAnswer, LiteLLMJudge
 from arena.prompt import PROMPT_VERSION, JudgePrompt, reask_messages, render
 from arena.verdict import PARSER_VERSION, WINNER, canonical, parse_verdict
-from xraybench.callstore import TRUNCATED_FINISH_REASONS, CallStore, default_owner
+from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
+from xraybench.llm.calls import Budget, CallRunner, Estimate, LLMCall, estimate_calls
+from xraybench.llm.client import LLMClient
 from xraybench.records import Sample
-from xraybench.retry import RetryPolicy, call_with_retries
+from xraybench.retry import RetryPolicy
 from xraybench.taskdata import load_task, parse_data_roots, seeded_subset
 
 KIND = "judgment"
 EXPECTED_COMPLETION_TOKENS = 400  # a verdict with short error lists; used only for the estimate
-CHARS_PER_TOKEN = 4
 STORE_FILE = "judgments.sqlite"
 PLAN_SUFFIX = ".plan.jsonl"
 CONTEXT_KEYS = ("section", "view", "indication", "comparison")
@@ -199,105 +199,6 @@ def plan_comparisons(
     return battles
 
 
-def check_governance(samples: Iterable[Sample], judge: LiteLLMJudge, allow: Iterable[str] = ()) -> None:
-    """Refuse to send credentialed reports to a judge that is neither local nor explicitly allowed."""
-    credentialed = sorted({s.dataset for s in samples if s.credentialed})
-    if not credentialed or judge.local:
-        return
-    allowed = set(allow)
-    if judge.provider in allowed or judge.model in allowed:
-        return
-    where = judge.api_base or f"the {judge.provider} API"
-    raise XrayBenchError(
-        f"refusing to judge: the samples come from credentialed dataset(s) {', '.join(credentialed)}, whose data use "
-        f"agreements forbid sending report text to third parties, and judge {judge.model} ({where}) is not a local "
-        f"endpoint. Use a local judge (--api-base http://127.0.0.1:PORT/v1) or, if your agreement allows this "
-        f"provider, pass --allow-provider {judge.provider}. No call was made."
-    )
-
-
-# -- cost ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What the pending calls should cost; `cost_usd` is None when no price is known."""
-
-    n_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-
-
-def prompt_tokens(prompt: JudgePrompt) -> int:
-    return sum(len(str(m["content"])) for m in prompt.messages) // CHARS_PER_TOKEN + 1
-
-
-def call_estimate(battle: Battle, prices: tuple[float, float]) -> float:
-    """Expected cost of one battle (the dry-run estimate); the budget cap uses the worst case instead."""
-    return prompt_tokens(battle.prompt) * prices[0] + EXPECTED_COMPLETION_TOKENS * prices[1]
-
-
-def estimate(battles: list[Battle], judge: LiteLLMJudge) -> Estimate:
-    p_tok = sum(prompt_tokens(b.prompt) for b in battles)
-    c_tok = EXPECTED_COMPLETION_TOKENS * len(battles)
-    prices = judge.prices()
-    cost = None if prices is None else sum(call_estimate(b, prices) for b in battles)
-    return Estimate(len(battles), p_tok, c_tok, cost)
-
-
-class RateLimiter:
-    """At most `rpm` request starts per minute, evenly spaced; thread-safe; waits outside the lock."""
-
-    def __init__(
-        self, rpm: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = time.sleep
-    ):
-        if rpm <= 0:
-            raise ValueError(f"rpm must be positive, got {rpm}")
-        self.interval = 60.0 / rpm
-        self._clock, self._sleep = clock, sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            self._sleep(start - now)
-
-
-class BudgetExhausted(XrayBenchError):
-    """The next request could take the run past `--budget-usd`; it is not made (never retried)."""
-
-
-class _Budget:
-    """Spent plus in-flight upper bounds never exceed the cap: a request starts only if its worst case fits.
-
-    Once one request does not fit, the run stops starting new battles (`stopped`), so a cap means "stop here",
-    not "skip to cheaper battles".
-    """
-
-    def __init__(self, cap: float | None):
-        self.cap, self.spent, self.reserved = cap, 0.0, 0.0
-        self.stopped = threading.Event()
-        self._lock = threading.Lock()
-
-    def reserve(self, amount: float) -> bool:
-        with self._lock:
-            if self.cap is not None and self.spent + self.reserved + amount > self.cap:
-                self.stopped.set()
-                return False
-            self.reserved += amount
-            return True
-
-    def settle(self, reserved: float, actual: float) -> None:
-        with self._lock:
-            self.reserved -= reserved
-            self.spent += actual
-
-
 # -- running ------------------------------------------------------------------------------------------------
 
 
@@ -374,40 +275,39 @@ def _plan_entries(text: str, path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _owner_is_dead(owner: str, host: str) -> bool:
-    """Is a lease owner (`host:pid:suffix`, see `default_owner`) a process of this host that no longer runs?"""
-    parts = owner.split(":")
-    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-        return False
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # some other user's live process has that pid
-    return False
+def judgment_call(battle: Battle) -> LLMCall:
+    """The core engine's view of a battle: its key, identity, prompt, verdict parser and re-ask."""
+    return LLMCall(
+        key=battle.key,
+        identity=battle.identity,
+        messages=battle.prompt.messages,
+        parse=parse_verdict,
+        reask=partial(reask_messages, battle.prompt),
+        parser_version=PARSER_VERSION,
+        label={
+            "study_id": battle.study_id, "models": f"{battle.model_x} vs {battle.model_y}",
+            "order": battle.identity["order"],
+        },
+    )  # fmt: skip
 
 
-def release_dead_leases(store: CallStore) -> int:
-    """Give back the leases of judge processes on this host that were killed (`kill -9` leaves them behind).
-
-    Without this a rerun right after a kill would skip the killed run's in-flight keys as "claimed elsewhere"
-    until their leases expire (minutes). Leases of live processes, and of other hosts, are left alone: those
-    wait for their expiry.
-    """
-    host = socket.gethostname()
-    dead = [(key, owner) for key, owner, _ in store.leases() if _owner_is_dead(owner, host)]
-    for key, owner in dead:
-        store.release(key, owner)
-    return len(dead)
+def estimate(battles: list[Battle], judge: Any) -> Estimate:
+    """Expected tokens and cost of judging `battles` with `judge` (anything with `prices()`); identical reports
+    are ties without a call and cost nothing."""
+    calls = [judgment_call(b) for b in battles if not b.identical]
+    return estimate_calls(calls, judge.prices(), EXPECTED_COMPLETION_TOKENS)
 
 
 class Judging:
-    """Runs the pending judgments of a plan against one store; one instance per run."""
+    """Runs the pending judgments of a plan against one store; one instance per run.
+
+    The claim / rate limit / budget / retry / re-ask / record loop is `xraybench.llm.calls.CallRunner`'s; this
+    layer turns battles into calls (identical reports are ties without a call) and keeps the arena's report.
+    """
 
     def __init__(
         self,
-        judge: LiteLLMJudge,
+        judge: LLMClient,
         store: CallStore,
         *,
         max_concurrency: int = 8,
@@ -416,164 +316,33 @@ class Judging:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], object] = time.sleep,
     ):
-        if max_concurrency < 1:
-            raise XrayBenchError(f"--max-concurrency must be at least 1, got {max_concurrency}")
         self.judge, self.store = judge, store
-        self.max_concurrency = max_concurrency
-        self.limiter = RateLimiter(rpm) if rpm else None
-        self.policy = policy or RetryPolicy()
-        self.sleep = sleep
-        self.owner = default_owner()
-        self.ttl_s = judge.timeout_s * self.policy.max_attempts * 2 + self.policy.max_delay_s * self.policy.max_attempts
-        self.prices = judge.prices()
-        if budget_usd is not None and self.prices is None:
-            raise XrayBenchError(
-                f"--budget-usd needs a price, and litellm's cost map has none for {judge.model}: "
-                "pass --price-per-1k-tokens"
-            )
-        self.budget = _Budget(budget_usd)
-        self._lock = threading.Lock()
+        self.runner = CallRunner(
+            judge, store, max_concurrency=max_concurrency, rpm=rpm, budget_usd=budget_usd, policy=policy,
+            sleep=sleep, expected_completion_tokens=EXPECTED_COMPLETION_TOKENS, progress=sys.stderr.isatty(),
+        )  # fmt: skip
         self.report = JudgeReport()
 
-    def pending(self, battles: list[Battle]) -> list[Battle]:
-        """The battles to call: not identical, one per key, not yet done in the store."""
-        unique = list({b.key: b for b in battles if not b.identical}.values())
-        todo = set(self.store.pending(b.key for b in unique))
-        self.report.n_battles += len(battles)
-        self.report.n_identical += sum(b.identical for b in battles)
-        self.report.n_unique += len(unique)
-        self.report.n_done_before += len(unique) - len(todo)
-        return [b for b in unique if b.key in todo]
+    @property
+    def budget(self) -> Budget:
+        return self.runner.budget
 
     def run(self, battles: list[Battle], *, dry_run: bool = False) -> JudgeReport:
         """Judge the pending ones of `battles`; called again (adaptive rounds), the report adds up."""
-        if not dry_run:
-            self.report.n_leases_recovered += release_dead_leases(self.store)
-        todo = self.pending(battles)
-        self.report.estimate = estimate(todo, self.judge)
+        self.report.n_battles += len(battles)
+        self.report.n_identical += sum(b.identical for b in battles)
+        calls = self.runner.run([judgment_call(b) for b in battles if not b.identical], dry_run=dry_run)
+        for name in _SHARED_COUNTS:
+            setattr(self.report, name, getattr(calls, name))
+        self.report.failures = list(calls.failures)
         self.report.flagged = _flagged(battles)
-        if dry_run or not todo:
-            return self.report
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="judge") as pool:
-            for future in [pool.submit(self._one, battle) for battle in todo]:
-                future.result()
-        self.report.cost_usd = self.budget.spent
         return self.report
 
-    def _ask(self, messages: list[dict[str, Any]], spend: list[JudgeAnswer], tally: list[int]) -> JudgeAnswer:
-        """One answer through `call_with_retries`; `tally[0]` counts this battle's requests (retries included)."""
 
-        def once() -> JudgeAnswer:
-            if self.limiter is not None:
-                self.limiter.wait()
-            bound = self._request_bound(messages)
-            if not self.budget.reserve(bound):
-                raise BudgetExhausted(f"the next request (up to ${bound:.4f}) could exceed --budget-usd")
-            tally[0] += 1
-            with self._lock:
-                self.report.n_requests += 1
-            try:
-                answer = self.judge.judge(messages)
-            except BaseException:
-                self.budget.settle(bound, 0.0)  # a refused request (429, 5xx, timeout) is not billed
-                raise
-            self.budget.settle(bound, answer.cost_usd)
-            return answer
-
-        answer = call_with_retries(once, self.policy, sleep=self.sleep)
-        spend.append(answer)
-        return answer
-
-    def _request_bound(self, messages: list[dict[str, Any]]) -> float:
-        """Worst-case cost of one request: the prompt (characters / 4) plus a full `max_tokens` answer."""
-        if self.prices is None:
-            return 0.0
-        n_prompt = sum(len(str(m["content"])) for m in messages) // CHARS_PER_TOKEN + 1
-        return n_prompt * self.prices[0] + self.judge.max_tokens * self.prices[1]
-
-    def _one(self, battle: Battle) -> None:
-        if self.budget.stopped.is_set():
-            with self._lock:
-                self.report.n_budget_stopped += 1
-            return
-        if not self.store.claim(battle.key, self.owner, self.ttl_s):
-            with self._lock:
-                self.report.n_claimed_elsewhere += 1
-            return
-        spend: list[JudgeAnswer] = []
-        tally = [0]
-        try:
-            ok, error, answer, parsed = self._judge_once(battle, spend, tally)
-        except BudgetExhausted as exc:
-            if not spend:  # nothing paid for this battle: give the key back untouched
-                self.store.release(battle.key, self.owner)
-                with self._lock:
-                    self.report.n_budget_stopped += 1
-                return
-            ok, error, answer, parsed = False, str(exc), spend[-1], None
-        except XrayBenchError as exc:
-            ok, error, answer, parsed = False, str(exc), None, None
-        self._record(battle, ok, error, answer, parsed, spend, max(1, tally[0]))
-
-    def _judge_once(
-        self, battle: Battle, spend: list[JudgeAnswer], tally: list[int]
-    ) -> tuple[bool, str | None, JudgeAnswer, dict[str, Any] | None]:
-        answer = self._ask(battle.prompt.messages, spend, tally)
-        if answer.finish_reason in TRUNCATED_FINISH_REASONS:
-            return (
-                False,
-                f"truncated answer (finish_reason={answer.finish_reason!r}); never counted as a tie",
-                answer,
-                None,
-            )
-        parsed = parse_verdict(answer.text)
-        if parsed is None:
-            with self._lock:
-                self.report.n_reasked += 1
-            answer = self._ask(reask_messages(battle.prompt, answer.text), spend, tally)
-            if answer.finish_reason in TRUNCATED_FINISH_REASONS:
-                return False, f"truncated answer to the re-ask (finish_reason={answer.finish_reason!r})", answer, None
-            parsed = parse_verdict(answer.text)
-            if parsed is None:
-                return False, "no parseable verdict, also after one re-ask", answer, None
-        return True, None, answer, parsed
-
-    def _record(
-        self,
-        battle: Battle,
-        ok: bool,
-        error: str | None,
-        answer: JudgeAnswer | None,
-        parsed: dict[str, Any] | None,
-        spend: list[JudgeAnswer],
-        attempts: int,
-    ) -> None:
-        usage = {
-            "prompt_tokens": sum(a.prompt_tokens for a in spend),
-            "completion_tokens": sum(a.completion_tokens for a in spend),
-            "cost_usd": sum(a.cost_usd for a in spend),
-            "latency_s": sum(a.latency_s for a in spend) or None,
-            "attempts": attempts,
-            "finish_reason": None if answer is None else answer.finish_reason,
-        }
-        if ok and answer is not None:
-            self.store.record_ok(
-                battle.key, battle.identity, raw_text=answer.text, parsed=parsed, parser_version=PARSER_VERSION, **usage
-            )
-        else:
-            self.store.record_failure(
-                battle.key, battle.identity, error=error or "unknown error",
-                raw_text=None if answer is None else answer.text, **usage,
-            )  # fmt: skip
-        with self._lock:
-            if ok:
-                self.report.n_ok += 1
-            else:
-                self.report.n_failed += 1
-                self.report.failures.append(
-                    {"key": battle.key, "study_id": battle.study_id, "models": f"{battle.model_x} vs {battle.model_y}",
-                     "order": battle.identity["order"], "error": error or ""}
-                )  # fmt: skip
+_SHARED_COUNTS = (
+    "n_unique", "n_done_before", "n_ok", "n_failed", "n_budget_stopped", "n_claimed_elsewhere", "n_requests",
+    "n_reasked", "cost_usd", "estimate", "n_leases_recovered",
+)  # fmt: skip
 
 
 def _flagged(battles: list[Battle]) -> list[dict[str, Any]]:
@@ -757,7 +526,7 @@ def _judge_adaptive(
         judging.run(battles)
         planned += battles
         report.n_rounds += 1
-    report.estimate = estimate([b for b in planned if not b.identical], judge)
+    report.estimate = estimate(planned, judge)
     report.flagged = _flagged(planned)
     return report
 

@@ -1,11 +1,18 @@
 """Judging throughput of `arena judge` against a local OpenAI-compatible server with a fixed reply latency.
 
 Anchor: the ideal rate of the setting, `concurrency / latency` (64 calls in flight, each answered after
-200 ms: 320 judgments/s), against the rate the real runner reaches through litellm, HTTP and the SQLite
-call store (every answer committed with `synchronous=FULL` before the next call counts). Then the same
-command again on the same store: the number of calls it makes (goal 0: everything is already paid for).
-The server runs in its own process, as a real judge server would: in the judging process its request
-handling would compete with the client for the GIL.
+200 ms: 320 judgments/s), i.e. the ideal time n_calls x 0.2 s / 64, against the rate the real runner reaches
+(`arena.judging.judge_schedule` -> `xraybench.llm.calls.CallRunner`: HTTP, verdict parsing, the SQLite call
+store with a lease per key and every answer committed with `synchronous=FULL` before it counts). Then the
+same command again on the same store: the number of calls it makes (goal 0: everything is already paid for).
+A second anchor, measured in the same run, is the transport floor: bare `http.client` threads sending the same
+number of requests at the same concurrency (no store, no parsing), which tells what the machine, the OS and
+the server themselves cost.
+
+The server runs in its own process (`server.py`, asyncio, keep-alive), as a real judge server would: in the
+judging process it would compete with the client for the GIL. `--server threaded` uses the tests'
+thread-per-connection `OpenAIServer` instead; `--client litellm` sends the requests through litellm instead
+of the client's direct HTTP path.
 
     .venv/bin/python benchmarks/arena_throughput/run.py [--models 8] [--latency 0.2] [--concurrency 64]
 
@@ -15,22 +22,29 @@ handling would compete with the client for the GIL.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing
+import sys
 import tempfile
+import threading
 import time
 import warnings
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from arena.judge import LiteLLMJudge
-from arena.judging import Judging, judge_schedule, load_field, plan_path
-from xraybench.callstore import CallStore
-from xraybench.models.litellm_model import import_litellm
-from xraybench.taskdata import load_task
-from xraybench.testing.openai_server import OpenAIServer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from server import serve as serve_asyncio  # noqa: E402
+
+from arena.judging import Judging, judge_schedule, load_field, plan_path  # noqa: E402
+from xraybench.callstore import CallStore  # noqa: E402
+from xraybench.llm.client import LLMClient  # noqa: E402
+from xraybench.taskdata import load_task  # noqa: E402
+from xraybench.testing.openai_server import OpenAIServer  # noqa: E402
 
 TASK = "demo_findings"
 JUDGE = "openai/tiny-test-model"
@@ -51,10 +65,11 @@ def write_models(folder: Path, n: int) -> list[str]:
     return specs
 
 
-def judge_once(base_url: str, store: Path, specs: list[str], concurrency: int) -> tuple[int, float]:
+def judge_once(base_url: str, store: Path, specs: list[str], concurrency: int, client: str) -> tuple[int, float]:
     """One `arena judge --schedule full` run (as the CLI does it); its request count and judging seconds."""
     fld = load_field(TASK, predictions=specs)
-    judge = LiteLLMJudge(JUDGE, api_base=base_url, timeout_s=30.0)
+    judge = LLMClient(JUDGE, api_base=base_url, timeout_s=30.0, price_per_1k_tokens=0.0)
+    judge.direct = client == "direct"  # `litellm` measures the path every non-OpenAI-compatible provider takes
     with CallStore(store) as calls:
         judging = Judging(judge, calls, max_concurrency=concurrency)
         start = time.perf_counter()
@@ -65,13 +80,43 @@ def judge_once(base_url: str, store: Path, specs: list[str], concurrency: int) -
     return report.n_requests, elapsed
 
 
+def transport_floor(base_url: str, n_requests: int, concurrency: int) -> float:
+    """Seconds for `n_requests` bare keep-alive `http.client` POSTs from `concurrency` threads."""
+    url = urlparse(base_url)
+    body = json.dumps({"model": "tiny-test-model", "messages": [{"role": "user", "content": "x " * 600}]}).encode()
+    left = [n_requests]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        while True:
+            with lock:
+                if left[0] == 0:
+                    break
+                left[0] -= 1
+            conn.request("POST", f"{url.path}/chat/completions", body, {"Content-Type": "application/json"})
+            json.loads(conn.getresponse().read())
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
 def _reply(latency: float, body: dict[str, Any]) -> str:
     time.sleep(latency)
     return VERDICT
 
 
-def serve(latency: float, conn: Connection) -> None:
-    """The server process: sends its URL, then answers "count" with its request count until "stop"."""
+def serve_threaded(latency: float, reply: str, conn: Connection) -> None:
+    """The tests' thread-per-connection server, with a listen backlog fit for 64 clients connecting at once."""
+    from http.server import ThreadingHTTPServer
+
+    ThreadingHTTPServer.request_queue_size = 128  # http.server's default of 5 resets connections beyond it
     with OpenAIServer(reply_fn=partial(_reply, latency)) as server:
         conn.send(server.base_url)
         while conn.recv() == "count":
@@ -83,33 +128,42 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--latency", type=float, default=0.2, help="seconds before each reply")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--server", choices=("asyncio", "threaded"), default="asyncio")
+    parser.add_argument("--client", choices=("direct", "litellm"), default="direct")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    import_litellm()
 
     ctx = multiprocessing.get_context("spawn")
     here, there = ctx.Pipe()
-    proc = ctx.Process(target=serve, args=(args.latency, there), daemon=True)
+    target = serve_asyncio if args.server == "asyncio" else serve_threaded
+    proc = ctx.Process(target=target, args=(args.latency, VERDICT, there), daemon=True)
     proc.start()
     base_url = here.recv()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             specs = write_models(Path(tmp), args.models)
             store = Path(tmp) / "judgments.sqlite"
-            n_calls, elapsed = judge_once(base_url, store, specs, args.concurrency)
+            n_calls, elapsed = judge_once(base_url, store, specs, args.concurrency, args.client)
             here.send("count")
             n_first = here.recv()
-            n_rerun, rerun_s = judge_once(base_url, store, specs, args.concurrency)
+            n_rerun, rerun_s = judge_once(base_url, store, specs, args.concurrency, args.client)
             here.send("count")
             n_second = here.recv() - n_first
+            floor_s = transport_floor(base_url, n_first, args.concurrency)
     finally:
         here.send("stop")
         proc.join(timeout=10)
-    ideal = args.concurrency / args.latency
-    rate = n_first / elapsed
-    print(f"{n_first} judgments, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}")
+    ideal_s = n_first * args.latency / args.concurrency
     print(
-        f"achieved {rate:.1f} judgments/s in {elapsed:.2f} s; ideal {ideal:.1f}/s; ratio {rate / ideal:.1%} (goal >= 90%)"
+        f"{n_first} judgments, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}, "
+        f"server {args.server}, client {args.client}"
+    )
+    print(
+        f"runner {elapsed:.2f} s ({n_first / elapsed:.1f}/s); ideal {ideal_s:.2f} s ({n_first / ideal_s:.1f}/s); "
+        f"ratio ideal/runner {ideal_s / elapsed:.1%} (goal >= 90%)"
+    )
+    print(
+        f"transport floor (bare http.client, same requests) {floor_s:.2f} s: ratio ideal/floor {ideal_s / floor_s:.1%}"
     )
     print(f"requests sent by the runner {n_calls} (retries included), received by the server {n_first}")
     print(f"rerun on the same store: {n_rerun} calls sent, {n_second} received, in {rerun_s:.2f} s (goal 0)")

@@ -16,9 +16,7 @@ from arena.judge import LiteLLMJudge
 from arena.judging import (
     Field,
     Judging,
-    RateLimiter,
     append_plan,
-    check_governance,
     export_battles,
     load_field,
     plan_battles,
@@ -163,8 +161,10 @@ def test_end_to_end_on_two_baseline_runs(
     assert len(server.chat_requests()) == n_calls
     # the leaderboard reads the store directly: battles, missing count, spend, judge and prompt version
     board = tmp_path / "board"
-    assert main(["arena", "leaderboard", "--name", "demo", "--store", str(store), "--out", str(board),
-                 "--rounds", "50"]) == 0
+    assert (
+        main(["arena", "leaderboard", "--name", "demo", "--store", str(store), "--out", str(board), "--rounds", "50"])
+        == 0
+    )
     data = json.loads((board / "leaderboard.json").read_text())
     assert data["judge"] == "openai/tiny-test-model" and data["prompt_version"] == "1"
     assert data["n_judgments"] == 32 and data["n_missing"] == 0
@@ -232,7 +232,7 @@ def test_garbage_is_reasked_once_then_failed(litellm_ready: None, prediction_fil
         assert requests[1].body["messages"][-1]["content"] == REASK  # the re-ask carries the first answer
         assert requests[1].body["messages"][-2] == {"role": "assistant", "content": "Hmm, hard to say."}
         assert report.n_reasked == 2 and report.n_failed == 1 and report.n_ok == report.n_unique - 1
-        assert "no parseable verdict" in report.failures[0]["error"]
+        assert "no parseable answer, also after one re-ask" in report.failures[0]["error"]
         failed = store.export(status="failed")[0]
         assert failed["raw_text"] == "Hmm, hard to say." and failed["attempts"] == 2
 
@@ -256,16 +256,6 @@ def test_order_flip_and_canonical_orientation(litellm_ready: None, prediction_fi
         else:  # a judge that always prefers the first position: each pair is inconsistent, hence a tie
             assert {r["winner"] for r in export.rows} == {"model_a", "model_b"}
             assert {r["winner"] for r in export.consistent_rows} == {"tie"}
-
-
-def test_governance_refuses_credentialed_data_for_remote_judges(litellm_ready: None) -> None:
-    sample = Sample("s1", "mimic_findings", "mimic_cxr", "test", "p", "ref", credentialed=True)
-    remote = LiteLLMJudge("openai/gpt-4o-mini")
-    with pytest.raises(XrayBenchError, match=r"credentialed dataset\(s\) mimic_cxr.*--allow-provider openai"):
-        check_governance([sample], remote)
-    check_governance([sample], remote, allow=["openai"])
-    check_governance([sample], LiteLLMJudge(JUDGE, api_base="http://127.0.0.1:9/v1"))
-    check_governance([Sample("s2", "t", "iu_xray", "test", "p", "ref")], remote)
 
 
 def test_governance_refusal_comes_before_any_call(
@@ -314,19 +304,6 @@ def test_budget_cap_stops_before_exceeding(
         assert len(server.chat_requests()) == report.n_ok
         with pytest.raises(XrayBenchError, match="--price-per-1k-tokens"):
             Judging(make_judge(server), store, budget_usd=1.0)
-
-
-def test_rate_limiter_spaces_requests() -> None:
-    now = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    limiter = RateLimiter(120, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
-        limiter.wait()
-    assert waits == [0.5, 1.0]
 
 
 def test_bad_sources_are_clear_errors(tmp_path: Path) -> None:

@@ -91,6 +91,13 @@ def _last_user_text(body: dict[str, Any]) -> str:
 
 
 @dataclass
+class _Listener(ThreadingHTTPServer):
+    """`http.server`'s listen backlog is 5: 64 clients connecting at once would see connection resets."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class OpenAIServer:
     """Context manager running the server; `base_url` ends in `/v1` like OpenAI's.
 
@@ -104,7 +111,7 @@ class OpenAIServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closing: threading.Event = field(default_factory=threading.Event, repr=False)
-    _httpd: ThreadingHTTPServer | None = field(default=None, repr=False)
+    _httpd: _Listener | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -121,8 +128,7 @@ class OpenAIServer:
     def start(self) -> OpenAIServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._closing.clear()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Listener(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-test-server", daemon=True
         )
