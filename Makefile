@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # The CPU build of torch is installed first so that nothing later pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test setup setup-dev lint clean
+.PHONY: demo demo-arena test setup setup-dev lint clean
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.core: pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.core
 	$(PIP) $(TORCH)
-	$(PIP) -e '.[hf,judge,arena,dev]'
+	$(PIP) -e '.[hf,judge,arena,train,dev]'
 	touch $@
 
 setup: $(VENV)/.core
@@ -25,6 +25,11 @@ setup-dev: $(VENV)/.dev
 demo: setup
 	rm -rf runs/demo
 	$(VENV)/bin/xraybench run --model baseline:retrieval --tasks demo --out runs/demo --bootstrap-rounds 200
+
+# optional: the offline Report Arena demo (baselines + synthetic models, metric:clinical proxy judge)
+demo-arena: setup
+	$(PIP) -e '.[meteor,arena]'
+	$(VENV)/bin/xraybench arena demo
 
 test: setup-dev
 	$(VENV)/bin/pytest -q

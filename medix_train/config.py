@@ -1,0 +1,271 @@
+"""Typed configs for the training stages, read from YAML, overridable from the command line.
+
+One dataclass per command (`sft` and `coldstart` share `SFTStageConfig`; `grpo` has `GRPOStageConfig`) drives
+both `xraybench train ...` and the Python API (`medix_train.train.run_sft(config)`). Every setting that changes
+the result is a field here with an explicit value, so a run never silently inherits a TRL default (TRL's
+defaults differ from the authors' RL setup: bf16 on, 8 generations, KL beta 0, max_length 1024, ...).
+Errors name the file, the key and what was expected; an unknown key suggests the closest known one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xraybench.config import option
+from xraybench.errors import XrayBenchError
+from xraybench.models.images import DEEPMEDIX_IMAGE_SIZE, DEEPMEDIX_MAX_PIXELS
+
+C = TypeVar("C")
+
+RESUME_HELP = "auto: continue from the last complete checkpoint in output_dir; never: start over; or a checkpoint path"
+REPORT_TO = ("auto", "none", "tensorboard", "wandb")
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+REWARD_VARIANTS = ("paper", "word")
+SHAPING = ("none", "distinct_characters")
+VLLM_MODES = ("colocate", "server")
+
+
+@dataclass
+class LoraSettings:
+    """LoRA adapters (peft); the final model is saved merged so `hf:` loads it without peft."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+@dataclass
+class VLLMSettings:
+    """vLLM rollouts for GRPO (GPU only; `pip install vllm` at the version TRL supports)."""
+
+    mode: str = "colocate"
+    gpu_memory_utilization: float = 0.3
+    tensor_parallel_size: int = 1
+    enable_sleep_mode: bool = False
+
+    def __post_init__(self) -> None:
+        _choice("vllm.mode", self.mode, VLLM_MODES)
+
+
+@dataclass
+class StageConfig:
+    """Settings every stage shares: model, data, output, optimisation, images, checkpoints, logging."""
+
+    model: str | None = option(None, help="input checkpoint folder (HF format)")
+    data: list[str] = option([], help="record file(s) (JSONL), comma-separated", split_commas=True)
+    output_dir: str | None = option(None, help="output folder: checkpoints, final model, metrics")
+    learning_rate: float = option(1e-5, help="peak learning rate")
+    lr_scheduler_type: str = option("cosine", help="transformers scheduler name")
+    warmup_steps: float = option(0.0, help="warm-up steps, or a fraction of all steps when < 1")
+    weight_decay: float = option(0.0, help="AdamW weight decay")
+    max_grad_norm: float = option(1.0, help="gradient clipping norm")
+    num_train_epochs: float = option(1.0, help="epochs (ignored when max_steps > 0)")
+    max_steps: int = option(-1, help="total optimiser steps; -1: from num_train_epochs")
+    per_device_train_batch_size: int = option(1, help="batch size per device")
+    gradient_accumulation_steps: int = option(1, help="gradient accumulation steps")
+    gradient_checkpointing: bool = option(False, help="trade compute for activation memory")
+    image_size: int | None = option(
+        DEEPMEDIX_IMAGE_SIZE, help="resize every image to SIZE x SIZE before the processor (DeepMedix: 512)"
+    )
+    max_pixels: int = option(DEEPMEDIX_MAX_PIXELS, help="processor max_pixels (DeepMedix: 262144 = 512x512)")
+    min_pixels: int = option(56 * 56, help="processor min_pixels")
+    freeze_vision_tower: bool = option(False, help="keep the vision encoder's weights fixed")
+    dtype: str = option("float32", help="weights dtype when loading: float32, bfloat16, float16 or auto")
+    bf16: bool = option(False, help="bf16 mixed precision (GPU; keep False on CPU)")
+    attn_implementation: str | None = option(None, help="eager, sdpa, flash_attention_2 (default: transformers')")
+    seed: int = option(0, help="seed for data order, dropout, sampling and LoRA init")
+    save_steps: int = option(500, help="checkpoint every N steps")
+    save_total_limit: int | None = option(3, help="keep at most N checkpoints")
+    logging_steps: int = option(10, help="log metrics every N steps")
+    report_to: str = option("auto", help="auto (tensorboard/wandb when installed), none, tensorboard or wandb")
+    resume: str = option("auto", help=RESUME_HELP)
+    dataloader_num_workers: int = option(0, help="image-loading worker processes")
+    lora: LoraSettings | None = None
+
+    REQUIRED: typing.ClassVar[tuple[str, ...]] = ("model", "data", "output_dir")
+
+    def __post_init__(self) -> None:
+        _choice("report_to", self.report_to, REPORT_TO)
+        _choice("dtype", self.dtype, ("float32", "bfloat16", "float16", "auto"))
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise XrayBenchError(f"max_steps must be -1 or > 0, got {self.max_steps}")
+
+
+@dataclass
+class SFTStageConfig(StageConfig):
+    """Stage 1 (instruction SFT) and stage 2 (cold-start reasoning SFT): TRL SFTTrainer on chat records."""
+
+    max_length: int | None = option(
+        4096, help="token limit per sample (must exceed the image tokens: 324 for a 512x512 image); 0: none"
+    )
+    assistant_only_loss: bool = option(True, help="train on the assistant turn only (prompt tokens masked)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_length == 0:
+            self.max_length = None
+        tokens = image_tokens(self.image_size or 0, self.max_pixels)
+        if self.max_length is not None and self.max_length <= tokens:
+            # truncation would cut image placeholder tokens and the forward pass fails on the mismatch
+            raise XrayBenchError(
+                f"max_length {self.max_length} does not even hold one image ({tokens} tokens at image_size "
+                f"{self.image_size}); raise it well above that or set it to 0 (no limit)"
+            )
+
+
+@dataclass
+class GRPOStageConfig(StageConfig):
+    """Stage 3: TRL GRPOTrainer with the DeepMedix-R1 reward on prompts with ground truths."""
+
+    learning_rate: float = option(1e-6, help="peak learning rate (DeepMedix-R1: 1e-6)")
+    lr_scheduler_type: str = option("constant", help="transformers scheduler name")
+    num_generations: int = option(5, help="completions per prompt (group size; DeepMedix-R1: 5)")
+    beta: float = option(0.01, help="KL coefficient against the reference model (DeepMedix-R1: 0.01)")
+    loss_type: str = option("grpo", help="grpo, dr_grpo, dapo or bnpo")
+    scale_rewards: str = option("group", help="advantage scaling: group, batch or none")
+    epsilon: float = option(0.2, help="lower clip range of the policy ratio")
+    epsilon_high: float | None = option(0.28, help="upper clip range (None: same as epsilon)")
+    num_iterations: int = option(1, help="policy updates per generation batch")
+    steps_per_generation: int | None = option(
+        None,
+        help="micro-batches generated per rollout (None: one update batch, i.e. gradient_accumulation_steps); "
+        "DeepMedix-R1's 512-prompt rollouts with 4 updates each need 4 x gradient_accumulation_steps",
+    )
+    max_completion_length: int = option(2048, help="max tokens per completion (DeepMedix-R1: 2048)")
+    temperature: float = option(1.0, help="rollout sampling temperature")
+    top_p: float = option(1.0, help="rollout nucleus sampling")
+    reward_variant: str = option("paper", help="paper (character-level BLEU, as released) or word")
+    split_reward_terms: bool = option(False, help="log format/accuracy/coordinate as separate reward columns")
+    shaping_reward: str = option(
+        "none", help="tiny CPU runs only: distinct_characters adds a small reward that varies on random text"
+    )
+    shaping_weight: float = option(0.1, help="weight of the shaping reward")
+    vllm: VLLMSettings | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _choice("loss_type", self.loss_type, LOSS_TYPES)
+        _choice("reward_variant", self.reward_variant, REWARD_VARIANTS)
+        _choice("shaping_reward", self.shaping_reward, SHAPING)
+        _choice("scale_rewards", self.scale_rewards, ("group", "batch", "none"))
+        if self.num_generations < 2:
+            raise XrayBenchError(f"num_generations must be >= 2 (a group needs a spread), got {self.num_generations}")
+        if self.steps_per_generation is not None and self.steps_per_generation % self.gradient_accumulation_steps:
+            raise XrayBenchError(
+                f"steps_per_generation ({self.steps_per_generation}) must be a multiple of gradient_accumulation_steps "
+                f"({self.gradient_accumulation_steps}): a rollout feeds whole optimiser steps"
+            )
+
+
+def image_tokens(image_size: int, max_pixels: int) -> int:
+    """Qwen2.5-VL placeholder tokens for a square image (28x28 pixels per token): 324 at 512x512."""
+    side = image_size if image_size else int(max_pixels**0.5)
+    return max(1, round(side / 28)) ** 2
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise XrayBenchError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__name__", str(kind))
+
+
+def _convert(where: str, key: str, value: Any, annotation: Any) -> Any:
+    """`value` checked against (and lightly coerced to) the field's type; errors say file, key and type."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(where, key, value, inner)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise XrayBenchError(f"{where}: key {key!r}: expected a mapping of {_type_name(annotation)} settings")
+        return _build(annotation, value, where, prefix=f"{key}.")
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise XrayBenchError(f"{where}: key {key!r}: expected a list of {_type_name(item)}, got {value!r}")
+        return [_convert(where, f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads `1e-6` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif annotation is str:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    else:
+        raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
+    raise XrayBenchError(f"{where}: key {key!r}: expected {_type_name(annotation)}, got {value!r}")
+
+
+def _build(cls: type[C], values: dict[str, Any], where: str, prefix: str = "") -> C:
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {prefix + close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            raise XrayBenchError(f"{where}: unknown key {prefix + str(key)!r}{hint}")
+        kwargs[key] = _convert(where, prefix + key, value, hints[key])
+    try:
+        return cls(**kwargs)
+    except XrayBenchError as exc:
+        raise XrayBenchError(f"{where}: {exc}") from exc
+
+
+def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
+    """A `cls` from the YAML file `path` and CLI `overrides` (those not None win); relative paths are cwd-relative."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    where = "command line"
+    if path is not None:
+        where = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise XrayBenchError(f"cannot read config {path}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise XrayBenchError(f"{path}: not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise XrayBenchError(f"{path}: expected a mapping of settings at the top level")
+        values = dict(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = _build(cls, values, where)
+    missing = [k for k in getattr(cls, "REQUIRED", ()) if not getattr(config, k)]
+    if missing:
+        raise XrayBenchError(f"{where}: missing required key(s): {', '.join(missing)}")
+    return config
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """The config as plain data (for the finished-stage marker and logs)."""
+    return dataclasses.asdict(config)

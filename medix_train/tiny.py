@@ -1,0 +1,17 @@
+"""`xraybench train init-tiny`: a tiny randomly initialised Qwen2.5-VL for tests, demos and CPU pipelines.
+
+The builder lives in the core (`xraybench.testing.tiny_qwen_vl`, also used by the `hf:` adapter's tests), so the
+trainer and the evaluator load one and the same checkpoint layout; this wrapper only reports what it wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def init_tiny(out_dir: str | Path, seed: int = 0) -> list[Path]:
+    """Write the tiny checkpoint (weights, config, tokenizer, processor, chat template) and list its files."""
+    from xraybench.testing.tiny_qwen_vl import build_tiny_qwen2_5_vl
+
+    out = build_tiny_qwen2_5_vl(out_dir, seed=seed)
+    return sorted(p for p in out.iterdir() if p.is_file())
