@@ -66,6 +66,7 @@ class Generation:
     finish_reason: str | None = None
     scores: dict[str, float] | None = None  # label probabilities from classifier-style adapters
     error: str | None = None
+    input_size: tuple[int, int] | None = None  # (width, height) of the first image as the model was given it
 
 
 @dataclass
@@ -85,13 +86,26 @@ class Prediction:
     finish_reason: str | None = None
     scores: dict[str, float] | None = None
     error: str | None = None
+    # (width, height) of the first image as the model was given it, i.e. the pixel space of `boxes`;
+    # None when unknown (older runs, external predictions), and then not written.
+    input_size: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.input_size is None:
+            del data["input_size"]
+        else:
+            data["input_size"] = list(self.input_size)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Prediction:
-        return cls(**data)
+        size = data.get("input_size")
+        if size is None:
+            return cls(**data)
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+            raise TypeError(f"input_size must be [width, height] in positive integers, got {size!r}")
+        return cls(**{**data, "input_size": (size[0], size[1])})
 
 
 @dataclass

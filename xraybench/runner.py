@@ -165,6 +165,7 @@ def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Pr
         reasoning=parsed.reasoning, boxes=parsed.boxes, latency_s=generation.latency_s,
         prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
         finish_reason=generation.finish_reason, scores=generation.scores, error=generation.error,
+        input_size=generation.input_size,
     )
 
 

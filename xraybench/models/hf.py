@@ -17,7 +17,7 @@ from typing import Any
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_options, load_image
+from xraybench.models.images import image_options, input_size, load_image
 from xraybench.records import Generation, Sample
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -189,7 +189,8 @@ class HFModel:
         latency = (time.perf_counter() - start) / len(samples)  # each sample's share of the batch
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
         results = []
-        for row, n_prompt in zip(output[:, prompt_len:].tolist(), prompt_tokens, strict=True):
+        sizes = [input_size(s.image_paths, s.id, **self.image_kwargs) if self.vision else None for s in samples]
+        for row, n_prompt, size in zip(output[:, prompt_len:].tolist(), prompt_tokens, sizes, strict=True):
             stop = next((i for i, tok in enumerate(row) if tok in self._stop_ids), None)
             tokens = row if stop is None else row[:stop]
             results.append(
@@ -199,6 +200,7 @@ class HFModel:
                     prompt_tokens=int(n_prompt),
                     completion_tokens=len(tokens) + (0 if stop is None else 1),
                     finish_reason="length" if stop is None else "stop",
+                    input_size=size,
                 )
             )
         return results

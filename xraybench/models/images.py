@@ -80,6 +80,28 @@ def load_image(
     return LoadedImage(image=rgb, path=str(path), original_size=original, size=size)
 
 
+def input_size(
+    paths: list[str],
+    sample_id: str,
+    *,
+    image_size: int | tuple[int, int] | None = None,
+    max_pixels: int | None = None,
+) -> tuple[int, int] | None:
+    """(width, height) of the first image as `load_image` hands it to the model: the pixel space of the
+    boxes it answers with, recorded on each prediction so that renders map boxes back exactly.
+    Reads only the file header; None for a sample without images."""
+    if not paths:
+        return None
+    try:
+        with Image.open(paths[0]) as img:
+            width, height = img.size
+    except FileNotFoundError as exc:
+        raise XrayBenchError(f"sample {sample_id}: image not found: {paths[0]}") from exc
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise XrayBenchError(f"sample {sample_id}: cannot read image {paths[0]}: {exc}") from exc
+    return target_size(width, height, image_size=image_size, max_pixels=max_pixels)
+
+
 def to_data_url(image: Image.Image, *, fmt: str = "PNG") -> str:
     """A base64 `data:` URL, the form OpenAI-compatible servers accept for inline images."""
     buffer = io.BytesIO()

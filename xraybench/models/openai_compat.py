@@ -16,7 +16,7 @@ import httpx
 
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_data_url, image_options
+from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.records import Generation, Sample
 from xraybench.retry import parse_retry_after
 
@@ -127,7 +127,9 @@ class OpenAIModel:
             data = response.json()
         except ValueError as exc:
             raise TransientError(f"{url} returned a body that is not JSON: {response.text[:200]!r}") from exc
-        return self._parse(data, url, sample, latency)
+        generation = self._parse(data, url, sample, latency)
+        generation.input_size = input_size(sample.image_paths, sample.id, **self.image_kwargs)
+        return generation
 
     @staticmethod
     def _parse(data: Any, url: str, sample: Sample, latency: float) -> Generation:

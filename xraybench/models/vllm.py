@@ -15,7 +15,7 @@ from typing import Any
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_options, load_image
+from xraybench.models.images import image_options, input_size, load_image
 from xraybench.records import Generation, Sample
 
 ENGINE_OPTIONS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "enforce_eager")
@@ -83,7 +83,7 @@ class VLLMModel:
         outputs = self.llm.generate(requests, [self._sampling(s) for s in samples], use_tqdm=False)
         latency = (time.perf_counter() - start) / len(samples)  # each sample's share of the batch
         results = []
-        for out in outputs:
+        for sample, out in zip(samples, outputs, strict=True):
             completion = out.outputs[0]
             results.append(
                 Generation(
@@ -92,6 +92,7 @@ class VLLMModel:
                     prompt_tokens=len(out.prompt_token_ids or []),
                     completion_tokens=len(completion.token_ids),
                     finish_reason=completion.finish_reason,
+                    input_size=input_size(sample.image_paths, sample.id, **self.image_kwargs),
                 )
             )
         return results

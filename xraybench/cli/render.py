@@ -1,0 +1,28 @@
+"""`xraybench render`: draw a prediction's boxes and step numbers on its X-ray, or a contact sheet."""
+
+from __future__ import annotations
+
+import argparse
+
+from xraybench.config import add_arguments, from_namespace
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    from xraybench.render import RenderConfig
+
+    add_arguments(parser, RenderConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from xraybench.render import RenderConfig, Rendering, render_run
+
+    config = from_namespace(RenderConfig, args)
+    result = render_run(config)
+    if isinstance(result, Rendering):
+        print(f"{len(result.boxes)} boxes; {result.space.describe()}")
+        for box in result.flagged():
+            print(f"  step {box.step} box {box.model_box}: {box.status}")
+    else:
+        print(f"{len(result)} cases: {', '.join(s.id for s, _ in result)}")
+    print(f"wrote {config.out}")
+    return 0

@@ -1,0 +1,125 @@
+"""`xraybench review ...`: blinded expert reader studies (create, serve, results, export, link)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xraybench.config import add_arguments, from_namespace
+
+HELP = {
+    "create": "sample cases both runs answered, assign them, print one secret link per reviewer",
+    "serve": "serve the rating page (binds 127.0.0.1 unless --host says otherwise)",
+    "results": "preference shares with bootstrap CIs, Cohen's / Fleiss' kappa: Markdown, CSV, JSON, PNG",
+    "export": "write every stored answer and comment as CSV (choices mapped to models)",
+    "link": "issue a new link for a reviewer who lost theirs (the old one stops working)",
+}
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    from xraybench.review import DEFAULT_ROOT
+    from xraybench.review.export import ExportConfig, ResultsConfig
+    from xraybench.review.server import ServeConfig
+    from xraybench.review.study import CreateConfig
+
+    sub = parser.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND", required=True)
+    create = sub.add_parser("create", help=HELP["create"], description=HELP["create"])
+    create.add_argument(
+        "--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"), help="the two run folders to compare"
+    )
+    add_arguments(create, CreateConfig)
+    for name, config in (("serve", ServeConfig), ("results", ResultsConfig), ("export", ExportConfig)):
+        add_arguments(sub.add_parser(name, help=HELP[name], description=HELP[name]), config)
+    relink = sub.add_parser("link", help=HELP["link"], description=HELP["link"])
+    relink.add_argument("--name", required=True, help="study name")
+    relink.add_argument("--reviewer", required=True, help="the reviewer who needs a new link")
+    relink.add_argument("--root", default=DEFAULT_ROOT, help="folder holding the studies")
+    relink.add_argument("--url", default=None, help="server address printed in the link")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"create": _create, "serve": _serve, "results": _results, "export": _export, "link": _link}[
+        args.review_command
+    ](args)
+
+
+def _create(args: argparse.Namespace) -> int:
+    from xraybench.review.study import CreateConfig, create_study, link
+
+    config = from_namespace(CreateConfig, args)
+    path, tokens = create_study(config)
+    print(f"created study {config.name!r} at {path}")
+    print("reviewer links (secret: send each one only to its reviewer; they are not stored and not shown again):")
+    for reviewer, token in tokens.items():
+        print(f"  {reviewer}: {link(config.url, token)}")
+    print(
+        f"start the server with: xraybench review serve --name {config.name}"
+        + (f" --root {config.root}" if config.root != "reviews" else "")
+    )
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    from xraybench.review import DEFAULT_PORT
+    from xraybench.review.study import link, open_study, reissue_token
+
+    token = reissue_token(open_study(args.root, args.name), args.reviewer)
+    print(f"{args.reviewer}: {link(args.url or f'http://127.0.0.1:{DEFAULT_PORT}', token)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from xraybench.review.server import ServeConfig, is_loopback, make_server
+    from xraybench.review.study import open_study
+
+    config = from_namespace(ServeConfig, args)
+    server = make_server(open_study(config.root, config.name), config.host, config.port, quiet=config.quiet)
+    host, port = server.server_address[:2]
+    if not is_loopback(config.host):
+        print(
+            f"warning: serving on {config.host}, reachable from other machines; the links are the only "
+            "protection and travel unencrypted over plain HTTP",
+            file=sys.stderr,
+        )
+    shown = f"[{host}]" if ":" in str(host) else host
+    print(
+        f"serving study {config.name!r} at http://{shown}:{port}/r/<token> (Ctrl-C stops; answers are saved "
+        "as they are given)",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xraybench.review.export import ResultsConfig, markdown, write_summary
+    from xraybench.review.study import open_study
+
+    config = from_namespace(ResultsConfig, args)
+    store = open_study(config.root, config.name)
+    out = Path(config.out) if config.out else store.path.parent / "results"
+    summary = write_summary(store, out, rounds=config.rounds, seed=config.seed)
+    print(markdown(summary))
+    if "figure_skipped" in summary:
+        print(f"figure skipped: {summary['figure_skipped']}", file=sys.stderr)
+    print(
+        f"written to {out}/ (results.md, results.csv, results.json" + (", results.png)" if "figure" in summary else ")")
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from xraybench.review.export import ExportConfig, export_answers
+    from xraybench.review.study import open_study
+
+    config = from_namespace(ExportConfig, args)
+    n = export_answers(open_study(config.root, config.name), config.out)
+    print(f"wrote {n} rows to {config.out}")
+    return 0

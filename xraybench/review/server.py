@@ -1,0 +1,310 @@
+"""The reviewer page and its JSON API, served by the standard library (no framework, no CDN, works offline).
+
+Every request names a reviewer by the secret token in its path (`/r/TOKEN/...`); an unknown token is a 404,
+and a token reaches only its own cases, images and answers. Writes need a same-origin JSON POST carrying the
+page's CSRF token (an HMAC of the reviewer under the study's secret), so another site cannot post answers
+even to a reviewer who has the page open. All case text reaches the page as JSON and is inserted with
+`textContent`, and a strict Content-Security-Policy forbids inline scripts, so a hostile report cannot run
+code. Tokens never reach the log (the request line is redacted) or other sites (`Referrer-Policy`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import re
+import socket
+import sys
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xraybench.config import option
+from xraybench.errors import XrayBenchError
+from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, DIMENSION_KEYS, DIMENSIONS
+from xraybench.review.store import Assignment, ReviewStore
+from xraybench.review.study import IMAGE_TYPES
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_BODY = 64 * 1024
+MAX_COMMENT = 10_000
+_ROUTE = re.compile(r"^/r/([A-Za-z0-9_-]{16,128})(?:/(api/state|api/answer|api/case/\d+|image/\d+))?/?$")
+_STATIC = {
+    "/static/page.js": ("page.js", "text/javascript; charset=utf-8"),
+    "/static/page.css": ("page.css", "text/css; charset=utf-8"),
+}
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("1 – 5", "pick the question (relevance … overall)"),
+    ("A or ←", "left is better"),
+    ("D or →", "right is better"),
+    ("S or T", "tie"),
+    ("N or J", "next case"),
+    ("P or K", "previous case"),
+    ("R", "show / hide the reference report"),
+    ("B", "show / hide all boxes"),
+    ("C", "write a comment (Esc leaves the box; it saves as you leave)"),
+)
+
+
+@dataclass
+class ServeConfig:
+    name: str = option(help="study name")
+    root: str = option(DEFAULT_ROOT, help="folder holding the studies")
+    host: str = option("127.0.0.1", help="address to bind; anything but localhost exposes the study to the network")
+    port: int = option(DEFAULT_PORT, help="port to listen on (0 picks a free one)")
+    quiet: bool = option(False, help="do not log requests")
+
+
+def _asset(name: str) -> str:
+    return resources.files("xraybench.review").joinpath(name).read_text(encoding="utf-8")
+
+
+@dataclass
+class _Reviewer:
+    name: str
+    token: str
+    assignments: list[Assignment]
+
+
+class ReviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], store: ReviewStore, *, quiet: bool = False):
+        self.store = store
+        self.quiet = quiet
+        meta = store.meta()
+        self.study_name = str(meta["name"])
+        self.csrf_secret = bytes.fromhex(meta["csrf_secret"])
+        self.page = _asset("page.html")
+        self.assets = {path: (_asset(name).encode("utf-8"), kind) for path, (name, kind) in _STATIC.items()}
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def csrf_token(self, reviewer: str) -> str:
+        return hmac.new(self.csrf_secret, reviewer.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ReviewServer
+    server_version = "xraybench-review"
+    sys_version = ""
+
+    # plumbing -------------------------------------------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+        if not self.server.quiet:
+            sys.stderr.write(re.sub(r"/r/[^/\s]+", "/r/<token>", format % args) + "\n")
+
+    def _send(self, status: int, body: bytes, content_type: str, *, cache: str = "no-store") -> None:
+        self.send_response(status)
+        for key, value in _HEADERS.items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", cache)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: dict[str, Any]) -> None:
+        self._send(status, json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def _reviewer(self) -> tuple[_Reviewer, str | None] | None:
+        """The reviewer named by the path's token and the rest of the route; None (after a 404) otherwise."""
+        found = _ROUTE.match(self.path.split("?", 1)[0])
+        name = self.server.store.reviewer_for_token(found.group(1)) if found else None
+        if found is None or name is None:
+            self._error(HTTPStatus.NOT_FOUND, "not found")
+            return None
+        return _Reviewer(name, found.group(1), self.server.store.assignments(name)), found.group(2)
+
+    # routes ---------------------------------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = self.path.split("?", 1)[0]
+        if path in self.server.assets:
+            body, kind = self.server.assets[path]
+            self._send(HTTPStatus.OK, body, kind, cache="no-cache")
+            return
+        resolved = self._reviewer()
+        if resolved is None:
+            return
+        reviewer, route = resolved
+        if route is None:
+            self._page(reviewer)
+        elif route == "api/state":
+            self._json(HTTPStatus.OK, self._state(reviewer))
+        elif route.startswith("api/case/"):
+            self._case(reviewer, int(route.rsplit("/", 1)[1]))
+        elif route.startswith("image/"):
+            self._image(reviewer, int(route.rsplit("/", 1)[1]))
+        else:
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        resolved = self._reviewer()
+        if resolved is None:
+            return
+        reviewer, route = resolved
+        if route != "api/answer":
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "only api/answer takes POST")
+            return
+        problem = self._forged(reviewer)
+        if problem:
+            self._error(HTTPStatus.FORBIDDEN, problem)
+            return
+        try:
+            body = self._body()
+            self._answer(reviewer, body)
+        except (ValueError, XrayBenchError) as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc))
+
+    def _forged(self, reviewer: _Reviewer) -> str | None:
+        """Why this POST may not come from the reviewer's own page, or None."""
+        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+            return "expected Content-Type application/json"
+        sent = self.headers.get("X-CSRF-Token", "")
+        if not hmac.compare_digest(sent.encode(), self.server.csrf_token(reviewer.name).encode()):
+            return "missing or wrong CSRF token: reload the page"
+        origin = self.headers.get("Origin")
+        if origin is not None and origin != f"http://{self.headers.get('Host', '')}":
+            return f"cross-origin request from {origin}"
+        if self.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+            return "cross-site request"
+        return None
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_BODY:
+            raise ValueError(f"request body must be 1..{MAX_BODY} bytes of JSON")
+        data = json.loads(self.rfile.read(length))
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        return data
+
+    # views ----------------------------------------------------------------------------------------------------
+    def _page(self, reviewer: _Reviewer) -> None:
+        values = {
+            "title": html.escape(f"Reader study {self.server.study_name}"),
+            "csrf": html.escape(self.server.csrf_token(reviewer.name)),
+            "base": html.escape(f"/r/{reviewer.token}"),
+            "shortcuts": "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in SHORTCUTS),
+        }
+        page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], self.server.page)
+        self._send(HTTPStatus.OK, page.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _progress(self, reviewer: _Reviewer) -> tuple[int, int | None, dict[str, dict[str, str]]]:
+        """(cases with every question answered, first position not complete or None, answers by case)."""
+        answers: dict[str, dict[str, str]] = {}
+        for a in self.server.store.answers(reviewer.name):
+            answers.setdefault(a.case_id, {})[a.dimension] = a.choice
+        complete = [len(answers.get(a.case_id, {})) == len(DIMENSION_KEYS) for a in reviewer.assignments]
+        first = next((i for i, done in enumerate(complete) if not done), None)
+        return sum(complete), first, answers
+
+    def _state(self, reviewer: _Reviewer) -> dict[str, Any]:
+        complete, first, _ = self._progress(reviewer)
+        return {
+            "study": self.server.study_name,
+            "reviewer": reviewer.name,
+            "total": len(reviewer.assignments),
+            "complete": complete,
+            "start": first if first is not None else max(len(reviewer.assignments) - 1, 0),
+            "finished": first is None,
+            "dimensions": [{"key": k, "label": label, "question": q} for k, label, q in DIMENSIONS],
+        }
+
+    def _assignment(self, reviewer: _Reviewer, position: int) -> Assignment | None:
+        if 0 <= position < len(reviewer.assignments):
+            return reviewer.assignments[position]
+        self._error(HTTPStatus.NOT_FOUND, "no such case")
+        return None
+
+    def _case(self, reviewer: _Reviewer, position: int) -> None:
+        assignment = self._assignment(reviewer, position)
+        if assignment is None:
+            return
+        case = self.server.store.case(assignment.case_id)
+        right_slot = "B" if assignment.left_slot == "A" else "A"
+        complete, _, answers = self._progress(reviewer)
+        comment = self.server.store.comments(reviewer.name).get((reviewer.name, case.case_id), ("", 0.0))[0]
+        self._json(
+            HTTPStatus.OK,
+            {
+                "position": position,
+                "total": len(reviewer.assignments),
+                "complete": complete,
+                "case_id": case.case_id,
+                "prompt": case.prompt,
+                "reference": case.reference,
+                "image": f"/r/{reviewer.token}/image/{position}",
+                "left": case.outputs[assignment.left_slot],
+                "right": case.outputs[right_slot],
+                "answers": answers.get(case.case_id, {}),
+                "comment": comment,
+            },
+        )
+
+    def _image(self, reviewer: _Reviewer, position: int) -> None:
+        assignment = self._assignment(reviewer, position)
+        if assignment is None:
+            return
+        path = Path(self.server.store.case(assignment.case_id).image_path)
+        try:
+            body = path.read_bytes()
+        except OSError:
+            self._error(HTTPStatus.NOT_FOUND, "the image file of this case is missing on the server")
+            return
+        self._send(
+            HTTPStatus.OK,
+            body,
+            IMAGE_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+            cache="private, max-age=3600",
+        )
+
+    def _answer(self, reviewer: _Reviewer, body: dict[str, Any]) -> None:
+        position = body.get("position")
+        if not isinstance(position, int) or isinstance(position, bool):
+            raise ValueError("expected an integer 'position'")
+        assignment = self._assignment(reviewer, position)
+        if assignment is None:
+            return
+        if "comment" in body:
+            text = body["comment"]
+            if not isinstance(text, str) or len(text) > MAX_COMMENT:
+                raise ValueError(f"'comment' must be text of at most {MAX_COMMENT} characters")
+            self.server.store.save_comment(reviewer.name, assignment.case_id, text)
+        else:
+            dimension, choice = body.get("dimension"), body.get("choice")
+            if not isinstance(dimension, str) or not isinstance(choice, str):
+                raise ValueError("expected 'dimension' and 'choice' (or 'comment')")
+            self.server.store.save_answer(reviewer.name, assignment.case_id, dimension, choice)
+        complete, first, _ = self._progress(reviewer)
+        self._json(
+            HTTPStatus.OK,
+            {"saved": True, "complete": complete, "total": len(reviewer.assignments), "finished": first is None},
+        )
+
+
+def make_server(store: ReviewStore, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = False) -> ReviewServer:
+    """A bound, not yet serving server (port 0 picks a free port: read it from `server.server_address`)."""
+    store.check()
+    return ReviewServer((host, port), store, quiet=quiet)
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
