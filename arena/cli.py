@@ -27,6 +27,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     _add_reparse_parser(sub)
 
     _add_leaderboard_parser(sub)
+    from arena.demo import add_demo_parser
+
+    add_demo_parser(sub)
 
 
 def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +95,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from arena.battles import read_battles
-    from arena.leaderboard import run_metrics, write_leaderboard
+    from arena.leaderboard import proxy_note_for, run_metrics, write_leaderboard
     from xraybench.errors import XrayBenchError
 
     name = args.name.strip()
@@ -109,9 +112,11 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         battles, n_missing, cost_usd, judges, source = _store_battles(name, args.store)
         judge = judge or (judges[0] if len(judges) == 1 else ", ".join(judges))
         if prompt_version is None:
+            from arena.metric_judge import VERSION, is_metric_judge
             from arena.prompt import PROMPT_VERSION
 
-            prompt_version = PROMPT_VERSION
+            llm_judged = not all(is_metric_judge(j) for j in judges)
+            prompt_version = PROMPT_VERSION if llm_judged else f"none (metric judge v{VERSION})"
     unknown = sorted(set(runs) - set(battles.models))
     if unknown:
         raise XrayBenchError(
@@ -120,12 +125,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         )
     metrics = {model: run_metrics(path) for model, path in sorted(runs.items())}
     result = _rate(battles, args)
-    proxy = None
-    if judge and judge.startswith("metric:"):
-        proxy = (
-            f"{judge} is an offline reference-based metric judge: a proxy for a clinical LLM judge, "
-            "not a clinical judgement."
-        )
+    proxy = proxy_note_for(judge)
     out = Path(args.out) if args.out else Path("leaderboards") / name
     written = write_leaderboard(
         out,
@@ -166,6 +166,10 @@ def _store_battles(name: str, store: str | None) -> tuple[Any, int, float, list[
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.arena_command == "demo":
+        from arena.demo import run_demo
+
+        return run_demo(args)
     if args.arena_command == "leaderboard":
         return _run_leaderboard(args)
     if args.arena_command == "judge":
@@ -243,7 +247,12 @@ def _add_judge_parser(sub: argparse._SubParsersAction) -> None:
     sources.add_argument("--runs", nargs="+", metavar="RUN_DIR", help="run folders (model name from run.json)")
     sources.add_argument("--predictions", nargs="+", metavar="NAME=FILE", help="prediction files (JSONL or ReXrank)")
     judge.add_argument("--task", required=True, help="the report task the battles are about, e.g. demo_findings")
-    judge.add_argument("--judge", required=True, help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini")
+    judge.add_argument(
+        "--judge",
+        required=True,
+        help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini, or an offline reference-based proxy judge: "
+        "metric:clinical, metric:lexical, metric:paper-score",
+    )
     judge.add_argument("--api-base", help="OpenAI-compatible server for the judge (use the openai/ prefix)")
     judge.add_argument("--api-key-env", help="environment variable holding the judge's API key")
     judge.add_argument("--studies", type=int, help="judge a seeded sample of N shared studies (default: all)")
@@ -295,19 +304,15 @@ def _judge(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from arena.judge import LiteLLMJudge
-    from arena.judging import (
-        Judging,
-        check_governance,
-        judge_schedule,
-        load_field,
-        plan_path,
-        shared_studies,
-        store_path,
-    )
+    from arena.judging import Judging, judge_schedule, load_field, plan_path, shared_studies, store_path
+    from arena.metric_judge import is_metric_judge
     from xraybench.callstore import CallStore
+    from xraybench.llm.governance import check_governance
     from xraybench.retry import RetryPolicy
 
     fld = load_field(args.task, args.runs or (), args.predictions or (), args.data_root)
+    if is_metric_judge(args.judge):
+        return _judge_with_metric(args, fld)
     judge = LiteLLMJudge(
         args.judge, api_base=args.api_base, api_key_env=args.api_key_env, temperature=args.temperature,
         max_tokens=args.max_tokens, timeout_s=args.timeout_s, price_per_1k_tokens=args.price_per_1k_tokens,
@@ -328,6 +333,30 @@ def _judge(args: argparse.Namespace) -> int:
     else:
         _print_judge_report(report, path, args.dry_run)
     return 1 if report.n_failed else 0
+
+
+def _judge_with_metric(args: argparse.Namespace, fld: Any) -> int:
+    """`--judge metric:...`: offline and free, so no governance check, budget, rate limit or retries apply."""
+    from dataclasses import asdict
+
+    from arena.judging import judge_schedule, plan_path, store_path
+    from arena.metric_judge import MetricJudge, MetricJudging
+    from xraybench.callstore import CallStore
+
+    judge = MetricJudge(args.judge)
+    path = store_path(args.name, args.store)
+    with CallStore(path) as store:
+        judging = MetricJudging(judge, store, progress=not args.json)
+        report = judge_schedule(
+            fld, judging, plan_path(path), schedule=args.schedule, studies=args.studies, seed=args.seed,
+            new_model=args.new_model, batch_size=args.batch_size, dry_run=args.dry_run,
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps({"store": str(path), "dry_run": args.dry_run, **asdict(report)}, indent=2))
+    else:
+        print(f"{judge.model}: a reference-based proxy judge (offline, free), not an LLM judgment")
+        _print_judge_report(report, path, args.dry_run)
+    return 0
 
 
 def _print_judge_report(report: object, path: object, dry_run: bool) -> None:

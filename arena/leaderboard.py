@@ -125,6 +125,14 @@ def _metric_columns(metrics: Mapping[str, Mapping[str, float | None]]) -> list[s
     return list(columns)
 
 
+def proxy_note_for(judge: str | None) -> str | None:
+    """The marking of a leaderboard judged (in part) by an offline `metric:` judge; None for LLM judges."""
+    proxies = [j.strip() for j in (judge or "").split(",") if j.strip().startswith("metric:")]
+    if not proxies:
+        return None
+    return f"reference-based proxy judge ({', '.join(proxies)}), not an LLM judgment"
+
+
 def leaderboard_data(
     ratings: Ratings,
     *,
@@ -137,8 +145,12 @@ def leaderboard_data(
     metrics: Mapping[str, Mapping[str, float | None]] | None,
     proxy_note: str | None,
 ) -> dict[str, Any]:
-    """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds)."""
+    """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds).
+
+    A `metric:` judge is always marked as a proxy (`proxy_note_for`), also when no `proxy_note` is given.
+    """
     metrics = metrics or {}
+    proxy_note = proxy_note or proxy_note_for(judge)
     unknown = sorted(set(metrics) - set(ratings.models))
     if unknown:
         raise XrayBenchError(
@@ -183,12 +195,14 @@ def cell_value(row: Mapping[str, Any], key: str) -> Any:
 
 
 def render_csv(data: Mapping[str, Any]) -> str:
+    """The table; with a proxy judge, a last `proxy_judge` column carries the note on every row."""
     columns = table_columns(data)
+    note = data.get("proxy_note")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([header for _, header, _ in columns])
+    writer.writerow([header for _, header, _ in columns] + (["proxy_judge"] if note else []))
     for row in data["models"]:
-        writer.writerow([fmt(cell_value(row, key), spec) for key, _, spec in columns])
+        writer.writerow([fmt(cell_value(row, key), spec) for key, _, spec in columns] + ([note] if note else []))
     return buf.getvalue()
 
 

@@ -188,7 +188,7 @@ def test_proxy_note_and_length_column(tmp_path: Path) -> None:
     assert "Length-controlled" in md and "| - |" in md  # no bootstrap: CI shown as "-"
     assert "Proxy judge." in (tmp_path / "index.html").read_text()
     header = (tmp_path / "leaderboard.csv").read_text().splitlines()[0]
-    assert header.endswith("elo_online,length_controlled_rating")
+    assert header.endswith("elo_online,length_controlled_rating,proxy_judge")  # the proxy note column
 
 
 def with_lengths(b: Battles) -> Battles:

@@ -1,4 +1,8 @@
-"""`xraybench compare RUN_A RUN_B`: paired significance of every shared metric."""
+"""`xraybench compare RUN_A RUN_B`: paired significance of every shared metric.
+
+`xraybench compare RUN published:NAME` prints the run's metrics beside a paper's published numbers instead
+(no test: a published number has no per-sample values behind it).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import json
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", help="first run folder")
-    parser.add_argument("run_b", help="second run folder")
+    parser.add_argument("run_b", help="second run folder, or published:NAME (e.g. published:deepmedix-r1)")
     parser.add_argument("--rounds", type=int, default=1000, help="bootstrap / randomisation rounds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
@@ -16,6 +20,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xraybench.compare import compare_runs
+    from xraybench.published import PREFIX
+
+    if args.run_b.startswith(PREFIX) or args.run_a.startswith(PREFIX):
+        return _run_published(args)
 
     rows = compare_runs(args.run_a, args.run_b, rounds=args.rounds, seed=args.seed)
     if args.json:
@@ -38,4 +46,35 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(r["task"], r["metric"], fmt(r["a"], ".4f"), fmt(r["b"], ".4f"), fmt(r["diff"], "+.4f"), ci,
                       fmt(r["rel_gain"], "+.1%"), fmt(r["p_bootstrap"], ".4f"), fmt(r["p_randomization"], ".4f"))
     make_console().print(table)
+    return 0
+
+
+def _run_published(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from xraybench.cli._console import console as make_console
+    from xraybench.errors import XrayBenchError
+    from xraybench.published import MARK, PREFIX, compare_published, get_published
+
+    run_dir, name = (args.run_a, args.run_b) if args.run_b.startswith(PREFIX) else (args.run_b, args.run_a)
+    if run_dir.startswith(PREFIX):
+        raise XrayBenchError("compare a run folder with a published baseline, not two published baselines")
+    rows = compare_published(run_dir, name)
+    pub = get_published(name)
+    if args.json:
+        print(json.dumps({"run": run_dir, "published": pub.name, "note": pub.note, "rows": rows}, indent=2))
+        return 0
+    out = make_console()
+    for table_id in dict.fromkeys(r["table"] for r in rows):
+        part = [r for r in rows if r["table"] == table_id]
+        models = list(part[0]["published"])
+        table = Table(title=f"{run_dir} beside {PREFIX}{pub.name} ({MARK})")
+        for col in ("task", "metric", "published as", "this run", *(f"{m} (published)" for m in models)):
+            table.add_column(col, justify="left" if col in ("task", "metric", "published as") else "right")
+        for r in part:
+            run_value = "" if r["run"] is None else f"{r['run']:.4f}"
+            table.add_row(r["task"], r["metric"], r["published_metric"], run_value,
+                          *(f"{r['published'][m]:.3f}" for m in models))  # fmt: skip
+        out.print(table)
+    out.print(f"Published values: {MARK}. {pub.note}. Source: {pub.source}. No significance test is possible.")
     return 0

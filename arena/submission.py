@@ -1,0 +1,423 @@
+"""`xraybench submit`: enter a new model's predictions into an existing arena, in one checked, resumable step.
+
+Steps: validate the predictions file (size, schema, one prediction per study of the arena's task, no unknown
+ids or duplicates, text limits, no image path outside the data root, a model name that is new to the arena);
+score the metrics through the runner with the `predictions:` adapter (a resumable run folder); judge the new
+model against the existing field only (the arena's new-model schedule, with the arena's judge, through the
+same store: nothing judged before is asked again); regenerate the arena leaderboard; and write a manifest
+(name, time, file sha256 and sizes, run folder, arena, judge, prompt version, judgments, cost, xraybench
+version) to `leaderboards/submissions/ARENA/NAME.json`.
+
+The arena's field is read back from its store: the plan file says which model each judged text belongs to,
+and each stored judgment's identity holds the texts, so no list of the field's sources has to be kept. A
+submission killed part-way is resumed by running it again: a model whose stored texts equal the file's and
+that has no manifest yet is the same submission, not a name clash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from xraybench.config import option
+from xraybench.errors import DataFormatError, XrayBenchError
+from xraybench.records import Sample
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+MAX_BYTES = 64 * 1024 * 1024
+MAX_CHARS = 20_000
+PATH_KEYS = ("image", "images", "image_path", "image_paths", "path")
+ROW_KEYS = {"id", "prediction", "task", "model", *PATH_KEYS}
+MANIFEST_DIR = "submissions"
+SHOWN_PROBLEMS = 10
+
+
+@dataclass
+class SubmitConfig:
+    name: str = option(
+        help="model name: 1-64 of A-Z a-z 0-9 . _ + - (starting with a letter or digit), new to the arena"
+    )
+    predictions: str = option(help="predictions file: JSONL with id and prediction (optional task), or ReXrank JSON")
+    arena: str = option(help="arena name (its store: arenas/ARENA/judgments.sqlite)")
+    judge: str | None = option(None, help="judge (default: the arena's judge, when it has exactly one)")
+    task: str | None = option(None, help="the arena task (default: the arena's task, when it has exactly one)")
+    store: str | None = option(None, help="judgment store file (default: arenas/ARENA/judgments.sqlite)")
+    data_roots: list[str] = option([], flag="--data-root", metavar="NAME=PATH", repeat=True, help="dataset root")
+    run_dir: str | None = option(None, help="run folder for the metrics (default: arenas/ARENA/submissions/NAME)")
+    leaderboards: str = option("leaderboards", help="folder of leaderboards and submission manifests")
+    skip_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families not to compute")
+    extra_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families to add")
+    schedule: str = option("full", help="full: the new model against every field model on every study; adaptive")
+    seed: int = option(0, help="seed of the adaptive schedule and the bootstrap")
+    rounds: int = option(1000, help="bootstrap rounds of the regenerated leaderboard")
+    prior: float = option(0.0, help="virtual ties per model pair in the ratings (> 0 keeps ratings finite)")
+    max_bytes: int = option(MAX_BYTES, help="largest predictions file accepted, in bytes")
+    max_chars: int = option(MAX_CHARS, help="longest prediction accepted, in characters")
+    api_base: str | None = option(None, help="OpenAI-compatible server of an LLM judge")
+    api_key_env: str | None = option(None, help="environment variable holding the LLM judge's API key")
+    budget_usd: float | None = option(None, help="hard cap on the LLM judge's spend for this submission")
+    price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (default: litellm's map)")
+    max_concurrency: int = option(8, help="LLM judge calls in flight at once")
+    rpm: float | None = option(None, help="at most R LLM judge requests per minute")
+    allow_provider: list[str] = option([], metavar="PROVIDER", repeat=True,
+                                       help="allow credentialed data to go to this non-local judge provider")  # fmt: skip
+    temperature: float = option(0.0, help="LLM judge temperature (must match the arena's for shared keys)")
+    max_tokens: int = option(1024, help="LLM judge answer token limit")
+    timeout_s: float = option(120.0, help="seconds per LLM judge request")
+    progress: bool = option(True, help="show progress bars")
+
+
+# -- the arena's field --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ArenaField:
+    """What an arena holds for one task and judge: each model's judged texts by study."""
+
+    store: Path
+    plan: Path
+    task: str
+    judge: str
+    texts: dict[str, dict[str, str]]
+
+
+def _only(values: set[str], given: str | None, what: str, flag: str, where: Path) -> str:
+    if given is not None:
+        if given not in values:
+            raise XrayBenchError(f"arena {where} has no {what} {given!r} (it has: {', '.join(sorted(values))})")
+        return given
+    if len(values) != 1:
+        raise XrayBenchError(f"arena {where} has {len(values)} {what}s ({', '.join(sorted(values))}): pass {flag}")
+    return next(iter(values))
+
+
+def read_arena(store_path: Path, task: str | None = None, judge: str | None = None) -> ArenaField:
+    """The field of an arena's store: models' texts from the stored judgments' identities, via the plan."""
+    from arena.judging import KIND, plan_path, read_plan
+    from xraybench.callstore import CallStore
+
+    plan = plan_path(store_path)
+    if not store_path.exists() or not plan.exists():
+        raise XrayBenchError(f"no arena at {store_path}: judge a field first with `xraybench arena judge`")
+    entries = read_plan(plan)
+    if not entries:
+        raise XrayBenchError(f"arena {store_path} has no planned battles yet")
+    task = _only({e["task"] for e in entries}, task, "task", "--task", store_path)
+    judge = _only({e["judge"] for e in entries if e["task"] == task}, judge, "judge", "--judge", store_path)
+    with CallStore(store_path) as store:
+        identities = {r["key"]: r["identity"] for r in store.export(kind=KIND)}
+    texts: dict[str, dict[str, str]] = {}
+    identical: list[dict[str, Any]] = []
+    for e in entries:
+        if e["task"] != task or e["judge"] != judge:
+            continue
+        ident = identities.get(e["key"])
+        if ident is None:
+            if e["identical"]:
+                identical.append(e)
+            continue
+        x_text, y_text = (ident["text_b"], ident["text_a"]) if e["swapped"] else (ident["text_a"], ident["text_b"])
+        texts.setdefault(e["model_x"], {})[e["study_id"]] = x_text
+        texts.setdefault(e["model_y"], {})[e["study_id"]] = y_text
+    for e in identical:  # both models wrote the same text: known when either side is known from another battle
+        x, y, study = e["model_x"], e["model_y"], e["study_id"]
+        known = texts.get(x, {}).get(study, texts.get(y, {}).get(study))
+        if known is not None:
+            texts.setdefault(x, {})[study] = known
+            texts.setdefault(y, {})[study] = known
+    if len(texts) < 2:
+        raise XrayBenchError(f"arena {store_path} has no judged field for task {task!r} and judge {judge!r} yet")
+    return ArenaField(store_path, plan, task, judge, texts)
+
+
+# -- validation ---------------------------------------------------------------------------------------------
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name or ""):
+        raise XrayBenchError(
+            f"model name {name!r} is not allowed: use 1-64 characters of A-Z a-z 0-9 . _ + -, starting with a "
+            "letter or digit"
+        )
+    return name
+
+
+def _path_problems(value: Any, root: Path | None) -> list[str]:
+    """Why each path in a row's image field is not a relative path inside the data root (none: all fine)."""
+    paths = value if isinstance(value, list) else [value]
+    out = []
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            out.append(f"expected a non-empty relative path string, got {path!r}")
+        elif root is None:
+            out.append(f"path {path!r} given, but the task's dataset has no data root to resolve it in")
+        elif Path(path).is_absolute() or ".." in Path(path).parts:
+            out.append(f"path {path!r} must be relative to the data root {root} without '..'")
+        elif not (root / path).resolve().is_relative_to(root.resolve()):
+            out.append(f"path {path!r} leads outside the data root {root}")
+    return out
+
+
+def _records(path: Path, text: str) -> list[tuple[int | None, str | None, Any]]:
+    """(line, record id, parsed object) of every record: JSONL lines, or the entries of a ReXrank JSON object."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and not ("id" in whole and "prediction" in whole):
+            return [(None, str(k), {"id": str(k), **v} if isinstance(v, dict) else v) for k, v in whole.items()]
+    out: list[tuple[int | None, str | None, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((lineno, None, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(
+                path, f"invalid JSON ({exc.msg}); expected one JSON object per line", line=lineno
+            ) from None
+    return out
+
+
+def validate_predictions(
+    path: str | Path, task: str, samples: list[Sample], root: Path | None, *, max_bytes: int = MAX_BYTES,
+    max_chars: int = MAX_CHARS,
+) -> dict[str, str]:  # fmt: skip
+    """Every study's prediction by id; raises `DataFormatError` naming the line of the first problem (and how
+    many more there are), so a file is either accepted whole or refused with every reason listed."""
+    path = Path(path)
+    if not path.is_file():
+        raise XrayBenchError(f"predictions file not found: {path}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DataFormatError(path, f"{size} bytes is over the limit of {max_bytes} bytes (--max-bytes)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    ids = {s.id for s in samples}
+    problems: list[tuple[int | None, str | None, str]] = []
+    found: dict[str, str] = {}
+    first_line: dict[str, int | None] = {}
+    for line, record, obj in _records(path, text):
+        where = (line, record)
+        if not isinstance(obj, dict):
+            problems.append((*where, "expected a JSON object"))
+            continue
+        pred = obj.get("prediction", obj.get("model_prediction"))
+        sid = obj.get("id")
+        if not isinstance(sid, str | int) or isinstance(sid, bool) or not isinstance(pred, str):
+            problems.append((*where, 'expected "id" (string) and "prediction" (string)'))
+            continue
+        sid = str(sid)
+        extra = sorted(set(obj) - ROW_KEYS - {"model_prediction"})
+        if extra:
+            problems.append((*where, f"unknown field(s) {', '.join(extra)}; allowed: {', '.join(sorted(ROW_KEYS))}"))
+        if obj.get("task") not in (None, task):
+            problems.append((*where, f"task {obj['task']!r} is not the arena's task {task!r}"))
+            continue
+        for key in PATH_KEYS:
+            if key in obj:
+                problems.extend((*where, f"{key}: {p}") for p in _path_problems(obj[key], root))
+        if sid not in ids:
+            problems.append((*where, f"unknown id {sid!r}: not a study of task {task}"))
+        elif sid in found:
+            problems.append((*where, f"duplicate prediction for id {sid!r} (first on line {first_line[sid]})"))
+        elif not pred.strip():
+            problems.append((*where, f"empty prediction for id {sid!r}"))
+        elif len(pred) > max_chars:
+            problems.append((*where, f"prediction for {sid!r} has {len(pred)} characters (limit {max_chars})"))
+        else:
+            found[sid] = pred
+            first_line[sid] = line
+    missing = [s.id for s in samples if s.id not in found]
+    if missing and not problems:  # other problems are reported first: they may be why a study is missing
+        shown = ", ".join(missing[:SHOWN_PROBLEMS]) + (" ..." if len(missing) > SHOWN_PROBLEMS else "")
+        raise DataFormatError(
+            path, f"no prediction for {len(missing)} of the {len(samples)} studies of task {task}: {shown}"
+        )
+    if problems:
+        line, record, message = problems[0]
+        more = "; ".join(f"{'line ' + str(ln) if ln else 'record ' + str(rc)}: {m}" for ln, rc, m in problems[1:])
+        tail = f" ({len(problems) - 1} more problems: {more[:2000]})" if len(problems) > 1 else ""
+        raise DataFormatError(path, message + tail, line=line, record=record)
+    return found
+
+
+def data_root(samples: list[Sample], dataset: str, roots: dict[str, str]) -> Path | None:
+    """The dataset's root; for a rootless dataset (the demo), the folder that holds its images."""
+    from xraybench.taskdata import resolve_root
+
+    root = resolve_root(dataset, roots)
+    if root is not None:
+        return root
+    images = [Path(p) for s in samples for p in s.image_paths]
+    return Path(os.path.commonpath(images)) if images else None
+
+
+# -- the submission -----------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sample]) -> Any:
+    """The arena's judge: an offline metric judge, or an LLM judge under the usual governance and caps."""
+    from arena.metric_judge import MetricJudge, MetricJudging, is_metric_judge
+
+    if is_metric_judge(judge_name):
+        return MetricJudging(MetricJudge(judge_name), store, progress=config.progress)
+    from arena.judging import Judging
+    from xraybench.llm.client import LLMClient
+    from xraybench.llm.governance import check_governance
+
+    client = LLMClient(
+        judge_name, api_base=config.api_base, api_key_env=config.api_key_env, temperature=config.temperature,
+        max_tokens=config.max_tokens, timeout_s=config.timeout_s, price_per_1k_tokens=config.price_per_1k_tokens,
+    )  # fmt: skip
+    check_governance(samples, client, config.allow_provider)
+    return Judging(client, store, max_concurrency=config.max_concurrency, rpm=config.rpm, budget_usd=config.budget_usd)
+
+
+def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:
+    """Metric columns of the arena's current leaderboard, kept when it is regenerated."""
+    path = board / "leaderboard.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {r["model"]: {k: v for k, v in (r.get("metrics") or {}).items() if v is not None} for r in data["models"]}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def submit(config: SubmitConfig) -> dict[str, Any]:
+    """Validate, score, judge against the field, regenerate the leaderboard, write the manifest; returns it."""
+    from arena.judging import Field, export_battles, judge_schedule, store_path
+    from xraybench import __version__
+    from xraybench.callstore import CallStore
+    from xraybench.taskdata import load_task, parse_data_roots
+
+    name = check_name(config.name)
+    if config.schedule not in ("full", "adaptive"):
+        raise XrayBenchError(f"--schedule must be full or adaptive, got {config.schedule!r}")
+    store_file = store_path(config.arena, config.store)
+    manifest_path = Path(config.leaderboards) / MANIFEST_DIR / config.arena / f"{name}.json"
+    if manifest_path.exists():
+        raise XrayBenchError(f"{name!r} was already submitted to arena {config.arena} ({manifest_path})")
+    field = read_arena(store_file, config.task, config.judge)
+    roots = parse_data_roots(config.data_roots)
+    task = load_task(field.task, roots)
+    pred_path = Path(config.predictions)
+    texts = validate_predictions(
+        pred_path, field.task, task.samples, data_root(task.samples, task.task.dataset, roots),
+        max_bytes=config.max_bytes, max_chars=config.max_chars,
+    )  # fmt: skip
+    if name in field.texts:
+        clash = [s for s, t in field.texts[name].items() if texts.get(s) != t]
+        if clash:
+            raise XrayBenchError(
+                f"arena {config.arena} already has a model named {name!r} with other reports (e.g. study "
+                f"{clash[0]}): choose another --name"
+            )
+        del field.texts[name]  # the same submission, killed part-way: resume it
+    run_dir = Path(config.run_dir) if config.run_dir else store_file.parent / "submissions" / name
+    results = _score(config, pred_path, field.task, run_dir)
+    fld = Field(field.task, {s.id: s for s in task.samples}, {**field.texts, name: texts})
+    with CallStore(store_file) as store:
+        judging = _judging(config, field.judge, store, task.samples)
+        report = judge_schedule(fld, judging, field.plan, schedule=config.schedule, seed=config.seed, new_model=name)
+        export = export_battles(store, field.plan, field.judge)
+        new_rows = [r for r in export.rows if name in (r["model_a"], r["model_b"])]
+    board = Path(config.leaderboards) / config.arena
+    written = _leaderboard(config, board, export, field.judge, {name: run_dir}, store_file)
+    manifest = {
+        "name": name, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "arena": config.arena,
+        "task": field.task, "judge": field.judge, "prompt_version": _prompt_version(field.judge),
+        "predictions": {"file": str(pred_path), "sha256": _sha256(pred_path), "bytes": pred_path.stat().st_size,
+                        "n_predictions": len(texts)},
+        "run_dir": str(run_dir), "metrics": results, "n_field_models": len(field.texts),
+        "n_judgments": len(new_rows), "n_missing": export.n_missing, "n_failed": report.n_failed,
+        "cost_usd": report.cost_usd, "leaderboard": str(board), "files": [str(p) for p in written],
+        "xraybench_version": __version__, "config": {k: v for k, v in asdict(config).items() if k != "api_key_env"},
+    }  # fmt: skip
+    if report.n_failed or report.n_budget_stopped:
+        raise XrayBenchError(
+            f"{report.n_failed} judgments failed and {report.n_budget_stopped} were stopped by the budget; the "
+            f"leaderboard shows them as missing. Rerun the same command to finish (no manifest written yet)."
+        )
+    _write_json(manifest_path, manifest)
+    manifest["manifest"] = str(manifest_path)
+    return manifest
+
+
+def _prompt_version(judge: str) -> str:
+    from arena.metric_judge import VERSION, is_metric_judge
+    from arena.prompt import PROMPT_VERSION
+
+    return f"none (metric judge v{VERSION})" if is_metric_judge(judge) else PROMPT_VERSION
+
+
+def _score(config: SubmitConfig, predictions: Path, task: str, run_dir: Path) -> dict[str, float | None]:
+    """Score the file through the runner (`predictions:` adapter); a rerun resumes the same run folder."""
+    from xraybench.published import run_values
+    from xraybench.runner import RunConfig, run
+
+    rc = RunConfig(
+        model=f"predictions:{predictions.resolve()}", tasks=[task], out=str(run_dir),
+        data_roots=list(config.data_roots), seed=config.seed, progress=config.progress,
+        skip_metrics=list(config.skip_metrics), extra_metrics=list(config.extra_metrics),
+    )  # fmt: skip
+    results = run(rc)
+    return run_values(results).get(task, {})
+
+
+def _leaderboard(
+    config: SubmitConfig, board: Path, export: Any, judge: str, runs: dict[str, Path], store_file: Path
+) -> list[Path]:
+    """Rate the arena's battles of this judge and rewrite its leaderboard, keeping its metric columns."""
+    from arena.battles import from_records
+    from arena.leaderboard import run_metrics, write_leaderboard
+    from arena.ratings import compute_ratings
+    from xraybench.callstore import CallStore
+
+    keep = ("model_a", "model_b", "winner", "study_id")
+    battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(export.rows, start=1)), store_file)
+    ratings = compute_ratings(battles, rounds=config.rounds, seed=config.seed, prior=config.prior)
+    metrics = {m: v for m, v in _existing_metrics(board).items() if m in battles.models}
+    metrics.update({model: run_metrics(path) for model, path in runs.items()})
+    with CallStore(store_file) as store:
+        cost = store.totals().cost_usd
+    return write_leaderboard(
+        board, ratings, name=config.arena, judge=judge, prompt_version=_prompt_version(judge),
+        n_judgments=len(export.rows), n_missing=export.n_missing, cost_usd=cost, metrics=metrics, proxy_note=None,
+    )  # fmt: skip
+
+
+def summary(manifest: dict[str, Any]) -> list[str]:
+    """Lines for the CLI."""
+    pred = manifest["predictions"]
+    return [
+        f"validated {pred['n_predictions']} predictions in {pred['file']} (sha256 {pred['sha256'][:12]}...)",
+        f"metrics: run folder {manifest['run_dir']}",
+        f"judged {manifest['name']} against {manifest['n_field_models']} field models with {manifest['judge']}: "
+        f"{manifest['n_judgments']} battles, ${manifest['cost_usd']:.4f}",
+        f"leaderboard: {manifest['leaderboard']}; manifest: {manifest['manifest']}",
+    ]

@@ -1,0 +1,213 @@
+"""Published baselines: the numbers a paper reports, kept beside ours but never mixed with them.
+
+The values (package data `published.json`, so an installed xraybench has them) come with their source; the
+DeepMedix-R1 ones were read off the paper's figure. They are rendered into `leaderboards/published/NAME/`
+(`leaderboard.json` and `leaderboard.md`, one row per model with a `metrics` mapping, as our leaderboards) and
+shown by `xraybench compare RUN published:NAME` next to the run's own values. There are no per-sample values
+behind a published number, so nothing is tested for significance against them, and every output says
+"published, not reproduced here".
+
+Regenerate the committed files with `python -m xraybench.published` (a test keeps them in sync).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xraybench.errors import XrayBenchError
+
+DATA_FILE = "published.json"
+PREFIX = "published:"
+MARK = "published, not reproduced here"
+OUT_DIR = Path("leaderboards") / "published"
+FILES = ("leaderboard.json", "leaderboard.md")
+
+
+@dataclass(frozen=True)
+class PublishedMetric:
+    id: str
+    label: str
+    run_metrics: tuple[str, ...]  # our metric names that measure the same thing (compared in that order)
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    id: str
+    title: str
+    scope: str
+    metrics: tuple[PublishedMetric, ...]
+    rows: dict[str, tuple[float, ...]]  # model -> one value per metric
+
+
+@dataclass(frozen=True)
+class Published:
+    name: str
+    title: str
+    source: str
+    note: str
+    tables: tuple[PublishedTable, ...]
+
+    def models(self) -> list[str]:
+        """Every model, in order of first appearance over the tables."""
+        return list(dict.fromkeys(m for t in self.tables for m in t.rows))
+
+
+def _table(raw: dict[str, Any], where: str) -> PublishedTable:
+    metrics = tuple(PublishedMetric(m["id"], m["label"], tuple(m["run_metrics"])) for m in raw["metrics"])
+    rows: dict[str, tuple[float, ...]] = {}
+    for model, values in raw["rows"].items():
+        if len(values) != len(metrics) or not all(isinstance(v, int | float) for v in values):
+            raise XrayBenchError(f"{where}: table {raw['id']!r} row {model!r} needs {len(metrics)} numbers")
+        rows[model] = tuple(float(v) for v in values)
+    return PublishedTable(raw["id"], raw["title"], raw["scope"], metrics, rows)
+
+
+@cache
+def published_baselines() -> dict[str, Published]:
+    """Every published baseline shipped with xraybench, by name."""
+    data = json.loads(resources.files("xraybench").joinpath(DATA_FILE).read_text(encoding="utf-8"))
+    out = {}
+    for name, raw in data["baselines"].items():
+        where = f"{DATA_FILE} ({name})"
+        tables = tuple(_table(t, where) for t in raw["tables"])
+        out[name] = Published(name, raw["title"], raw["source"], raw["note"], tables)
+    return out
+
+
+def get_published(name: str) -> Published:
+    """A baseline by name, `published:` prefix allowed."""
+    key = name[len(PREFIX) :] if name.startswith(PREFIX) else name
+    known = published_baselines()
+    if key not in known:
+        raise XrayBenchError(f"unknown published baseline {name!r}; known: {', '.join(PREFIX + k for k in known)}")
+    return known[key]
+
+
+# -- leaderboard files --------------------------------------------------------------------------------------
+
+
+def leaderboard_data(pub: Published) -> dict[str, Any]:
+    """One row per model with a `metrics` mapping (None where a table does not list the model)."""
+    columns = [m for t in pub.tables for m in t.metrics]
+    models = []
+    for model in pub.models():
+        values: dict[str, float | None] = {}
+        for table in pub.tables:
+            row = table.rows.get(model)
+            values.update({m.id: None if row is None else row[i] for i, m in enumerate(table.metrics)})
+        models.append({"model": model, "metrics": values})
+    return {
+        "schema_version": 1,
+        "name": pub.name,
+        "title": pub.title,
+        "published": True,
+        "source": pub.source,
+        "note": pub.note,
+        "metric_columns": [m.id for m in columns],
+        "metric_labels": {m.id: m.label for m in columns},
+        "run_metrics": {m.id: list(m.run_metrics) for m in columns},
+        "tables": [
+            {
+                "id": t.id,
+                "title": t.title,
+                "scope": t.scope,
+                "metrics": [m.id for m in t.metrics],
+                "models": list(t.rows),
+            }
+            for t in pub.tables
+        ],  # fmt: skip
+        "models": models,
+    }
+
+
+def _decimals(value: float) -> int:
+    """Decimals of a value as published (at most 4), so a table prints 0.490 beside 0.511, not 0.49."""
+    return len(f"{value:.4f}".rstrip("0").split(".")[1])
+
+
+def render_markdown(pub: Published) -> str:
+    out = [f"# Published baseline: {pub.title}", "", f"> **{MARK.capitalize()}.** {pub.note}", ""]
+    out += [f"Source: {pub.source}.", ""]
+    for table in pub.tables:
+        headers = ["Model", *(m.label for m in table.metrics)]
+        out += [f"## {table.title}", "", "| " + " | ".join(headers) + " |"]
+        out.append("|" + "|".join(":---" if h == "Model" else "---:" for h in headers) + "|")
+        digits = max(_decimals(v) for values in table.rows.values() for v in values)
+        for model, values in table.rows.items():
+            out.append("| " + " | ".join([model, *(f"{v:.{digits}f}" for v in values)]) + " |")
+        matched = [f"{m.label} = {' / '.join(m.run_metrics)}" for m in table.metrics if m.run_metrics]
+        if matched:
+            out += ["", f"Compared with xraybench metrics: {'; '.join(matched)}."]
+        out.append("")
+    return "\n".join(out)
+
+
+def render_files(pub: Published) -> dict[str, str]:
+    return {
+        "leaderboard.json": json.dumps(leaderboard_data(pub), indent=2, ensure_ascii=False) + "\n",
+        "leaderboard.md": render_markdown(pub),
+    }
+
+
+def write_published(out_dir: str | Path = OUT_DIR) -> list[Path]:
+    """Write `OUT_DIR/NAME/leaderboard.{json,md}` for every baseline; returns the paths written."""
+    written = []
+    for pub in published_baselines().values():
+        folder = Path(out_dir) / pub.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for filename, text in render_files(pub).items():
+            (folder / filename).write_text(text, encoding="utf-8", newline="\n")
+            written.append(folder / filename)
+    return written
+
+
+# -- a run beside the published numbers ---------------------------------------------------------------------
+
+
+def run_values(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Metric values of a run by scope: `suite:NAME` for each scored suite, else each task by name."""
+    suites = results.get("suites") or {}
+    scopes = {f"suite:{k}": v for k, v in suites.items()} if suites else dict(results.get("tasks") or {})
+    out: dict[str, dict[str, float | None]] = {}
+    for scope, entry in sorted(scopes.items()):
+        metrics = entry.get("metrics") or {}
+        out[scope] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in metrics.items()}
+    return out
+
+
+def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
+    """For every published metric our run also measured: the run's value beside each published model's.
+
+    One row per (run scope, published metric, matching run metric); `published` maps model -> value.
+    """
+    from xraybench.results import read_results
+
+    pub = get_published(name)
+    values = run_values(read_results(run_dir))
+    rows: list[dict[str, Any]] = []
+    for scope, metrics in values.items():
+        for table in pub.tables:
+            for i, metric in enumerate(table.metrics):
+                for ours in metric.run_metrics:
+                    if ours in metrics:
+                        rows.append(
+                            {"task": scope, "metric": ours, "published_metric": metric.label, "table": table.id,
+                             "run": metrics[ours], "published": {m: v[i] for m, v in table.rows.items()},
+                             "source": pub.source, "note": MARK}
+                        )  # fmt: skip
+    if not rows:
+        wanted = sorted({m for t in pub.tables for x in t.metrics for m in x.run_metrics})
+        raise XrayBenchError(
+            f"{run_dir}: the run has none of the metrics that {PREFIX}{pub.name} reports ({', '.join(wanted)})"
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    for path in write_published():
+        print(f"wrote {path}")
