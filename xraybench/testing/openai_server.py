@@ -90,7 +90,6 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-@dataclass
 class _Listener(ThreadingHTTPServer):
     """`http.server`'s listen backlog is 5: 64 clients connecting at once would see connection resets."""
 
@@ -98,6 +97,7 @@ class _Listener(ThreadingHTTPServer):
     daemon_threads = True
 
 
+@dataclass
 class OpenAIServer:
     """Context manager running the server; `base_url` ends in `/v1` like OpenAI's.
 
