@@ -409,7 +409,7 @@ def _strip_comparison(text: str) -> str | None:
         new = body[: clause.start()] + body[clause.end() :] + new[len(body) :]
     if (m := _UNCHANGED_LEAD.match(new)) and _mentions_finding(m["rest"]):
         new = _capitalise(m["rest"])
-    new = new[:1].upper() + new[1:] if text[:1].isupper() else new
+    new = _capitalise(new) if text[:1].isupper() else new
     if new == text or len(new.rstrip(".!?").split()) < 2 or _COMPARISON_WORDS.search(new):
         return None
     if _CHANGE_WORDS.search(new) and not _mentions_finding(new):  # "No change." still compares: the sentence goes whole
