@@ -13,13 +13,11 @@ import pytest
 from arena.battles import from_records
 from arena.leaderboard import FIGURES, write_leaderboard
 from arena.ratings import Ratings, compute_ratings
+from xraybench.testing.browser import CHROMIUM, MISSING_REASON, chromium_command
 
 pytest.importorskip("matplotlib", reason="leaderboard figures need the arena extra (matplotlib)")
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING_REASON)
 STRENGTH = {"alpha": 0.0, "beta": 0.8, "gamma": -0.7, "delta": 1.4, "eps<&>": 0.3}
 # a probe the test adds to a copy of the page: after load, record each image's decoded width in the DOM
 PROBE = (
@@ -58,20 +56,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ratings]:
 
 def dump_dom(page: Path, profile: Path, fragment: str = "") -> str:
     """The DOM after the page's scripts ran, as chromium serialises it."""
-    cmd = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        page.as_uri() + fragment,
-    ]
+    cmd = chromium_command(profile, "--virtual-time-budget=5000", "--dump-dom", page.as_uri() + fragment)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "<table" in done.stdout, done.stderr[-2000:]

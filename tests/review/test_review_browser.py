@@ -22,11 +22,9 @@ import pytest
 
 from xraybench.cli import main
 from xraybench.review.study import CreateConfig, create_study, open_study
+from xraybench.testing.browser import CHROMIUM, MISSING_REASON, chromium_command
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING_REASON)
 REPO = Path(__file__).resolve().parents[2]
 KEYS = {  # key -> (code, Windows virtual key code, text)
     **{c: (f"Key{c.upper()}", ord(c.upper()), c) for c in "abcdjknprst"},
@@ -48,20 +46,7 @@ class Chromium:
             os.dup2(to_chrome_r, 3)
             os.dup2(from_chrome_w, 4)
 
-        cmd = [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--remote-debugging-pipe",
-            f"--user-data-dir={profile}",
-            "--window-size=1400,1000",
-            "about:blank",
-        ]
+        cmd = chromium_command(profile, "--remote-debugging-pipe", "--window-size=1400,1000", "about:blank")
         self.proc = subprocess.Popen(
             cmd, preexec_fn=plumb, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
