@@ -74,3 +74,16 @@ def test_missed_reference_scores_zero() -> None:
     assert s["grounding_hit_rate"].value == 0.0
     assert s["grounding_pointing_game"].value == 0.0
     assert math.isnan(s["grounding_valid_box_rate"].value)  # no boxes at all: rate undefined
+
+
+def test_a_recorded_input_size_is_the_box_space() -> None:
+    """A model shown a 448x896 image cites boxes in that space: validity and reference scaling follow it."""
+    s = sample(0, [[100, 200, 300, 400, "Effusion"]], image_size=(1024, 2048))
+    inside_recorded = [[44, 88, 130, 175]]  # the reference box in 448x896 is [43.75, 87.5, 131.25, 175]
+    recorded = Prediction("s0", "cxr14", "m", "", "Effusion", boxes=inside_recorded, input_size=(448, 896))
+    square = pred(0, inside_recorded)
+    out = GroundingMetric(512).score([s, s], [recorded, square])
+    assert out["grounding_iou"].per_sample[0] > 0.9  # matched in its own space
+    assert out["grounding_iou"].per_sample[1] < 0.5  # read as 512x512, the same numbers miss
+    assert box_valid([0, 600, 400, 890], (448, 896)) and not box_valid([0, 600, 400, 890], 512)
+    assert out["grounding_format_valid"].details["recorded_input_sizes"] == 1

@@ -1,10 +1,11 @@
 """Grounding: are the boxes a model cites in its reasoning valid, and do they land on the finding?
 
-Boxes come from `prediction.boxes` (parsed from the reasoning by `xraybench.parsing`) in the model's
-square image space of `image_size` pixels (512 for the paper's models). Per output:
+Boxes come from `prediction.boxes` (parsed from the reasoning by `xraybench.parsing`) in the image space
+the model saw: the size recorded with the prediction (`input_size`, set by the adapters that resize), else a
+square of `image_size` pixels (512 for the paper's models). Per output:
 
-- `grounding_format_valid`: 1 when every box is valid (four finite numbers, 0 <= x1 < x2 <= size,
-  0 <= y1 < y2 <= size), so an output without boxes counts as valid; `grounding_has_boxes` says how
+- `grounding_format_valid`: 1 when every box is valid (four finite numbers, 0 <= x1 < x2 <= width,
+  0 <= y1 < y2 <= height), so an output without boxes counts as valid; `grounding_has_boxes` says how
   many outputs cite any box at all;
 - `grounding_boxes_per_answer`: number of boxes; `grounding_valid_box_rate`: valid boxes / boxes over
   the corpus (a ratio of sums, so a resample recomputes both sums).
@@ -35,11 +36,13 @@ from xraybench.records import Prediction, Sample
 IOU_HIT = 0.5
 
 
-def box_valid(box: Sequence[float], size: float) -> bool:
+def box_valid(box: Sequence[float], size: float | tuple[float, float]) -> bool:
+    """Four finite numbers inside the image: `size` is a square's side or (width, height)."""
     if len(box) != 4 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box):
         return False
+    width, height = (size, size) if isinstance(size, (int, float)) else size
     x1, y1, x2, y2 = box
-    return 0 <= x1 < x2 <= size and 0 <= y1 < y2 <= size
+    return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -51,8 +54,8 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def reference_boxes(sample: Sample, size: float) -> list[list[float]]:
-    """The sample's reference boxes scaled from its original image size to the model's square space."""
+def reference_boxes(sample: Sample, size: float | tuple[float, float]) -> list[list[float]]:
+    """The sample's reference boxes scaled from its original image size to the model's space (side or (w, h))."""
     raw = sample.metadata.get("bboxes") or []
     if not raw:
         return []
@@ -61,7 +64,8 @@ def reference_boxes(sample: Sample, size: float) -> list[list[float]]:
         raise DataFormatError(
             sample.dataset, f"bboxes need metadata image_size [w, h], got {image_size!r}", record=sample.id
         )
-    sx, sy = size / float(image_size[0]), size / float(image_size[1])
+    width, height = (size, size) if isinstance(size, (int, float)) else size
+    sx, sy = width / float(image_size[0]), height / float(image_size[1])
     out = []
     for box in raw:
         if len(box) < 4:
@@ -104,9 +108,11 @@ class GroundingMetric:
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
         check_aligned(samples, predictions, self.name)
-        size = float(self.image_size)
+        square = (float(self.image_size), float(self.image_size))
         n_boxes, n_valid, ious, hits, points = [], [], [], [], []
         for sample, prediction in zip(samples, predictions, strict=True):
+            recorded = prediction.input_size
+            size = (float(recorded[0]), float(recorded[1])) if recorded else square
             boxes = [list(b) for b in prediction.boxes]
             n_boxes.append(len(boxes))
             n_valid.append(sum(box_valid(b, size) for b in boxes))
@@ -128,7 +134,10 @@ class GroundingMetric:
         valid = np.asarray(n_valid, dtype=np.float64)
         rate = RatioOfSums(valid, count)
         per_sample_rate = np.where(count > 0, valid / np.maximum(count, 1), np.nan)
-        details = {"image_size": self.image_size}
+        details = {
+            "image_size": self.image_size,
+            "recorded_input_sizes": sum(p.input_size is not None for p in predictions),
+        }
         return {
             "grounding_format_valid": Scores.mean(
                 "grounding_format_valid", (valid == count).astype(np.float64), **details
