@@ -30,7 +30,9 @@ then S is updated as if that comparison had been made (so the next pick sees its
 batch over pairs), and so on. A pair's information shrinks as its battles accumulate, so thinly compared
 pairs are preferred at equal uncertainty. Each pair gets a study it has not been judged on (least-used
 studies first, seeded tie-break), so no (pair, study) is ever repeated, and a seeded coin decides which
-model is `model_a`.
+model is `model_a`. Alternatives measured on held-out simulation seeds and not adopted (benchmarks/README.md,
+"arena schedule"): an evenly spread burn-in of 2 studies per pair before the adaptive choice, weight w_ij,
+weight w_ij^4, and choosing the study least used by the pair's two models: none needed fewer judgments.
 
 When it stops. `done` is true when the budget is spent, when no unjudged (pair, study) is left, or when
 the ranking is separated: for every two models adjacent in the current ranking, the 95% interval of their
@@ -190,22 +192,24 @@ class AdaptiveScheduler:
         lo, hi = np.minimum(battles.a, battles.b), np.maximum(battles.a, battles.b)
         return sum((i, j) in allowed for i, j in zip(lo.tolist(), hi.tolist(), strict=True))
 
-    def _used(self, battles: Battles | None) -> tuple[list[set[int]], np.ndarray]:
-        """Per allowed pair, the studies it was judged on; and how often each study was used overall."""
-        used: list[set[int]] = [set() for _ in self.pairs]
-        study_use = np.zeros(len(self.studies), dtype=np.int64)
-        if battles is None:
-            return used, study_use
-        pair_id = {pair: k for k, pair in enumerate(self.pairs)}
-        lo, hi = np.minimum(battles.a, battles.b), np.maximum(battles.a, battles.b)
-        study_use += np.bincount(battles.study, minlength=len(self.studies))  # type: ignore[arg-type]
-        for i, j, s in zip(lo.tolist(), hi.tolist(), battles.study.tolist(), strict=True):  # type: ignore[union-attr]
-            k = pair_id.get((i, j))
-            if k is not None:
-                used[k].add(s)
-        return used, study_use
+    def _used(self, battles: Battles | None) -> tuple[np.ndarray, np.ndarray]:
+        """taken[k, s]: allowed pair k was judged on study s; and how often each study was used overall.
 
-    def _spanning_needs(self, battles: Battles | None, used: list[set[int]]) -> list[tuple[int, int]]:
+        Arrays rather than per-pair sets: this runs on every `propose`/`done` over all battles so far.
+        """
+        taken = np.zeros((len(self.pairs), len(self.studies)), dtype=bool)
+        if battles is None:
+            return taken, np.zeros(len(self.studies), dtype=np.int64)
+        m = len(self.models)
+        pair_of = np.full((m, m), -1, dtype=np.int64)
+        for k, (i, j) in enumerate(self.pairs):
+            pair_of[i, j] = pair_of[j, i] = k
+        k = pair_of[battles.a, battles.b]
+        mine = k >= 0
+        taken[k[mine], battles.study[mine]] = True  # type: ignore[index]
+        return taken, np.bincount(battles.study, minlength=len(self.studies))  # type: ignore[arg-type]
+
+    def _spanning_needs(self, battles: Battles | None, taken: np.ndarray) -> list[tuple[int, int]]:
         """Pairs of a minimal spanning set, each repeated by the studies it still lacks (empty: connected)."""
         m = len(self.models)
         parent = list(range(m))
@@ -227,7 +231,7 @@ class AdaptiveScheduler:
         for i, j in self._tree_order:
             if root(i) != root(j):
                 parent[root(i)] = root(j)
-                missing = min(self.explore - int(counts[i, j]), len(self.studies) - len(used[pair_id[(i, j)]]))
+                missing = min(self.explore - int(counts[i, j]), int((~taken[pair_id[(i, j)]]).sum()))
                 needs += [(i, j)] * missing
         if len({root(x) for x in range(m)}) > 1:
             raise XrayBenchError(
@@ -287,19 +291,19 @@ class AdaptiveScheduler:
         k = min(self.batch_size if k is None else k, self.budget - n_done)
         if k <= 0:
             return []
-        used, study_use = self._used(remapped)
-        capacity = np.array([len(self.studies) - len(s) for s in used], dtype=np.int64)
-        needs = self._spanning_needs(remapped, used)
+        taken, study_use = self._used(remapped)
+        capacity = (~taken).sum(axis=1)
+        needs = self._spanning_needs(remapped, taken)
         # the spanning set first (without battles it is never complete), then the adaptive choice
         chosen = needs[:k] if needs or remapped is None else self._adaptive_pairs(remapped, capacity, k)
         rng = np.random.default_rng([self.seed, n_done])
         pair_id = {pair: idx for idx, pair in enumerate(self.pairs)}
         out: list[Comparison] = []
         for i, j in chosen:
-            taken = used[pair_id[(i, j)]]
-            free = np.array([s for s in range(len(self.studies)) if s not in taken], dtype=np.int64)
+            row = taken[pair_id[(i, j)]]
+            free = np.flatnonzero(~row)
             study = int(free[np.lexsort((self._study_rank[free], study_use[free]))[0]])
-            taken.add(study)
+            row[study] = True
             study_use[study] += 1
             a, b = (i, j) if rng.random() < 0.5 else (j, i)
             out.append((self.models[a], self.models[b], self.studies[study]))
@@ -310,8 +314,8 @@ class AdaptiveScheduler:
         remapped = self._remap(battles)
         if remapped is None:
             return False
-        used, _ = self._used(remapped)
-        if self._spanning_needs(remapped, used):
+        taken, _ = self._used(remapped)
+        if self._spanning_needs(remapped, taken):
             return False
         theta, cov, _ = self._fit(remapped)
         order = np.argsort(-theta, kind="stable")
@@ -331,7 +335,7 @@ class AdaptiveScheduler:
         n_done = self._n_spent(remapped)
         if n_done >= self.budget:
             return True
-        used, _ = self._used(remapped)
-        if all(len(s) == len(self.studies) for s in used):
+        taken, _ = self._used(remapped)
+        if taken.all():
             return True
         return self.separated(battles)

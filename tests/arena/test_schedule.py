@@ -174,3 +174,22 @@ def test_new_model_budget_ignores_the_fields_own_battles() -> None:
     assert not scheduler.done(judge.battles())
     added = sum(len(batch) for batch in run(scheduler, judge))
     assert 0 < added <= 6
+
+
+def test_studies_are_spread_before_any_is_reused() -> None:
+    judge = Judge([0.0, 40.0, 80.0, 120.0], n_studies=200, seed=3)
+    scheduler = AdaptiveScheduler(judge.models, judge.studies, seed=1, batch_size=12, budget=96)
+    items = [item for batch in run(scheduler, judge) for item in batch]
+    assert len(items) == 96
+    assert len({s for _, _, s in items}) == 96, "a study was reused while unused ones were left"
+
+
+def test_proposal_depends_on_the_battles_not_their_order() -> None:
+    judge = Judge([0.0, 50.0, 120.0, 160.0, 260.0], n_studies=80, seed=5)
+    scheduler = AdaptiveScheduler(judge.models, judge.studies, seed=2, batch_size=10, budget=120)
+    run(scheduler, judge)
+    rows = judge.rows
+    shuffled = [rows[k] for k in np.random.default_rng(0).permutation(len(rows))]
+    fresh = AdaptiveScheduler(judge.models, judge.studies, seed=2, batch_size=10)
+    assert fresh.propose(from_records(rows)) == fresh.propose(from_records(shuffled))
+    assert fresh.done(from_records(rows)) == fresh.done(from_records(shuffled))
