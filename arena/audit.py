@@ -36,6 +36,7 @@ from arena.synthetic import DEFAULT_QUALITIES, SyntheticModel, order_recovery, s
 from xraybench.callstore import CallStore
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
+from xraybench.llm.options import DryRun, LLMOptions
 from xraybench.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from xraybench.records import Sample
 
@@ -49,8 +50,8 @@ FILES = ("audit.json", "audit.md", "audit.png")
 
 
 @dataclass
-class AuditConfig:
-    """`xraybench judge-audit`: one object drives the CLI and the Python API."""
+class AuditConfig(LLMOptions, DryRun):
+    """`xraybench judge-audit`: one object drives the CLI and the Python API (the judge's options: `LLMOptions`)."""
 
     judge: str = option(help="judge: litellm PROVIDER/MODEL (e.g. openai/gpt-4o-mini) or metric:clinical ...")
     task: str = option(help="report task whose references are mutated, e.g. demo_findings")
@@ -61,21 +62,7 @@ class AuditConfig:
     synthetic: bool = option(False, help="also judge synthetic models of known quality and report Kendall tau")
     pairs: bool = option(False, help="also judge error types against each other (across harm tiers, both orders)")
     qualities: str = option(",".join(f"{q:g}" for q in DEFAULT_QUALITIES), help="qualities of the synthetic models")
-    api_base: str | None = option(None, help="OpenAI-compatible server for the judge (use the openai/ prefix)")
-    api_key_env: str | None = option(None, help="environment variable holding the judge's API key")
-    temperature: float = option(0.0, help="judge sampling temperature")
-    max_tokens: int = option(1024, help="judge answer token limit")
-    timeout_s: float = option(120.0, help="seconds per judge request")
-    max_attempts: int = option(6, help="attempts per request on 429 / 5xx / timeouts")
-    max_concurrency: int = option(8, help="judge calls in flight at once")
-    rpm: float | None = option(None, help="at most R requests per minute")
-    budget_usd: float | None = option(None, help="hard cap: no call starts that could take the audit past it")
-    price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (default: litellm's map)")
-    allow_provider: list[str] = option(
-        [], repeat=True, metavar="PROVIDER", help="allow credentialed data to go to this non-local provider"
-    )
     data_root: list[str] = option([], repeat=True, metavar="NAME=PATH", help="dataset root (repeatable)")
-    dry_run: bool = option(False, help="print the plan and cost estimate; make no call")
 
     def out_dir(self) -> Path:
         if self.out:
@@ -177,20 +164,11 @@ def open_judging(config: AuditConfig, store: CallStore, samples: Sequence[Sample
 
     if is_metric_judge(config.judge):
         return MetricJudging(MetricJudge(config.judge), store, progress=sys.stderr.isatty())
-    from arena.judge import LiteLLMJudge
     from arena.judging import Judging
-    from xraybench.llm.governance import check_governance
-    from xraybench.retry import RetryPolicy
 
-    judge = LiteLLMJudge(
-        config.judge, api_base=config.api_base, api_key_env=config.api_key_env, temperature=config.temperature,
-        max_tokens=config.max_tokens, timeout_s=config.timeout_s, price_per_1k_tokens=config.price_per_1k_tokens,
-    )  # fmt: skip
-    check_governance(samples, judge, config.allow_provider, action="judge audit")
-    return Judging(
-        judge, store, max_concurrency=config.max_concurrency, rpm=config.rpm, budget_usd=config.budget_usd,
-        policy=RetryPolicy(max_attempts=config.max_attempts),
-    )  # fmt: skip
+    judge = config.client(config.judge)
+    config.check_governance(samples, judge, action="judge audit")
+    return Judging(judge, store, **config.runner_options())
 
 
 # -- statistics -------------------------------------------------------------------------------------------------

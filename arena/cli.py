@@ -5,10 +5,77 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xraybench.config import option
+from xraybench.llm.options import DryRun, LLMOptions
+
 if TYPE_CHECKING:
+    from arena.judging import JudgeReport
     from arena.ratings import Ratings
+
+
+@dataclass
+class JudgeConfig(LLMOptions, DryRun):
+    """`xraybench arena judge`: one object drives the CLI and the Python API (`judge_arena`); the LLM judge's
+    options are `LLMOptions` (a `metric:` judge is offline and free: they do not apply to it)."""
+
+    name: str = option(help="arena name (store: arenas/NAME/judgments.sqlite)")
+    task: str = option(help="the report task the battles are about, e.g. demo_findings")
+    judge: str = option(
+        help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini, or an offline reference-based proxy judge: "
+        "metric:clinical, metric:lexical, metric:paper-score"
+    )
+    runs: list[str] = option(
+        [], several=True, one_of="sources", metavar="RUN_DIR", help="run folders (model name from run.json)"
+    )
+    predictions: list[str] = option(
+        [], several=True, one_of="sources", metavar="NAME=FILE", help="prediction files (JSONL or ReXrank)"
+    )
+    studies: int | None = option(None, help="judge a seeded sample of N shared studies (default: all)")
+    schedule: str = option(
+        "full", choices=("full", "adaptive"),
+        help="full: every pair on every study; adaptive: batches where rank uncertainty is largest, until separated",
+    )  # fmt: skip
+    new_model: str | None = option(None, metavar="NAME", help="judge only this model against the rest of the field")
+    batch_size: int = option(16, help="comparisons per adaptive round (both orders each)")
+    seed: int = option(0, help="seed of the study sample and the adaptive schedule")
+    store: str | None = option(None, help="judgment store file (default: arenas/NAME/judgments.sqlite)")
+    data_root: list[str] = option([], repeat=True, metavar="NAME=PATH", help="dataset root")
+
+
+def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeReport, Path]:
+    """Judge the field's pending battles into the arena's store; returns the report and the store's path.
+
+    An LLM judge is checked for governance before any call and runs under the budget, rate limit and retries; a
+    `metric:` judge is offline and free (`progress`: its progress bar)."""
+    from arena.judging import Judging, judge_schedule, load_field, plan_path, shared_studies, store_path
+    from arena.metric_judge import MetricJudge, MetricJudging, is_metric_judge
+    from xraybench.callstore import CallStore
+    from xraybench.errors import XrayBenchError
+
+    if bool(config.runs) == bool(config.predictions):
+        raise XrayBenchError("arena judge needs the field as exactly one of --runs or --predictions")
+    fld = load_field(config.task, config.runs, config.predictions, config.data_root)
+    judge: Any
+    if is_metric_judge(config.judge):
+        judge = MetricJudge(config.judge)
+    else:
+        judge = config.client(config.judge)
+        config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
+    path = store_path(config.name, config.store)
+    with CallStore(path) as store:
+        if isinstance(judge, MetricJudge):
+            judging: Any = MetricJudging(judge, store, progress=progress)
+        else:
+            judging = Judging(judge, store, **config.runner_options())
+        report = judge_schedule(
+            fld, judging, plan_path(path), schedule=config.schedule, studies=config.studies, seed=config.seed,
+            new_model=config.new_model, batch_size=config.batch_size, dry_run=config.dry_run,
+        )  # fmt: skip
+    return report, path
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -236,53 +303,15 @@ def _print_table(result: Ratings, source: str) -> None:
 
 
 def _add_judge_parser(sub: argparse._SubParsersAction) -> None:
+    from xraybench.config import add_arguments
+
     judge = sub.add_parser(
         "judge",
         help="judge pairwise battles between models' reports with an LLM judge into the arena's store",
         description="Judge every pair of models on the chosen studies, in both orders, through litellm. Answers go "
         "to arenas/NAME/judgments.sqlite: done judgments are never asked again, failures are retried on the next run.",
     )
-    judge.add_argument("--name", required=True, help="arena name (store: arenas/NAME/judgments.sqlite)")
-    sources = judge.add_mutually_exclusive_group(required=True)
-    sources.add_argument("--runs", nargs="+", metavar="RUN_DIR", help="run folders (model name from run.json)")
-    sources.add_argument("--predictions", nargs="+", metavar="NAME=FILE", help="prediction files (JSONL or ReXrank)")
-    judge.add_argument("--task", required=True, help="the report task the battles are about, e.g. demo_findings")
-    judge.add_argument(
-        "--judge",
-        required=True,
-        help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini, or an offline reference-based proxy judge: "
-        "metric:clinical, metric:lexical, metric:paper-score",
-    )
-    judge.add_argument("--api-base", help="OpenAI-compatible server for the judge (use the openai/ prefix)")
-    judge.add_argument("--api-key-env", help="environment variable holding the judge's API key")
-    judge.add_argument("--studies", type=int, help="judge a seeded sample of N shared studies (default: all)")
-    judge.add_argument(
-        "--schedule",
-        choices=("full", "adaptive"),
-        default="full",
-        help="full: every pair on every study; adaptive: batches where rank uncertainty is largest, until separated",
-    )
-    judge.add_argument("--new-model", metavar="NAME", help="judge only this model against the rest of the field")
-    judge.add_argument("--batch-size", type=int, default=16, help="comparisons per adaptive round (both orders each)")
-    judge.add_argument("--seed", type=int, default=0)
-    judge.add_argument("--max-concurrency", type=int, default=8, help="judge calls in flight at once")
-    judge.add_argument("--rpm", type=float, help="at most R requests per minute")
-    judge.add_argument("--budget-usd", type=float, help="hard cap: no call starts that could take the run past it")
-    judge.add_argument("--price-per-1k-tokens", type=float, help="USD per 1,000 tokens (default: litellm's map)")
-    judge.add_argument("--dry-run", action="store_true", help="print the plan and cost estimate; make no call")
-    judge.add_argument(
-        "--allow-provider",
-        action="append",
-        default=[],
-        metavar="PROVIDER",
-        help="allow credentialed data to go to this non-local provider (repeatable; default: local endpoints only)",
-    )
-    judge.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
-    judge.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH", help="dataset root")
-    judge.add_argument("--temperature", type=float, default=0.0)
-    judge.add_argument("--max-tokens", type=int, default=1024, help="judge answer token limit")
-    judge.add_argument("--timeout-s", type=float, default=120.0, help="seconds per judge request")
-    judge.add_argument("--max-attempts", type=int, default=6, help="attempts per request on 429 / 5xx / timeouts")
+    add_arguments(judge, JudgeConfig)
     judge.add_argument("--json", action="store_true", help="print the run report as JSON")
 
 
@@ -303,60 +332,18 @@ def _add_battles_parser(sub: argparse._SubParsersAction) -> None:
 def _judge(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from arena.judge import LiteLLMJudge
-    from arena.judging import Judging, judge_schedule, load_field, plan_path, shared_studies, store_path
     from arena.metric_judge import is_metric_judge
-    from xraybench.callstore import CallStore
-    from xraybench.llm.governance import check_governance
-    from xraybench.retry import RetryPolicy
+    from xraybench.config import from_namespace
 
-    fld = load_field(args.task, args.runs or (), args.predictions or (), args.data_root)
-    if is_metric_judge(args.judge):
-        return _judge_with_metric(args, fld)
-    judge = LiteLLMJudge(
-        args.judge, api_base=args.api_base, api_key_env=args.api_key_env, temperature=args.temperature,
-        max_tokens=args.max_tokens, timeout_s=args.timeout_s, price_per_1k_tokens=args.price_per_1k_tokens,
-    )  # fmt: skip
-    check_governance(shared_studies(fld, args.studies, args.seed), judge, args.allow_provider)
-    path = store_path(args.name, args.store)
-    with CallStore(path) as store:
-        judging = Judging(
-            judge, store, max_concurrency=args.max_concurrency, rpm=args.rpm, budget_usd=args.budget_usd,
-            policy=RetryPolicy(max_attempts=args.max_attempts),
-        )  # fmt: skip
-        report = judge_schedule(
-            fld, judging, plan_path(path), schedule=args.schedule, studies=args.studies, seed=args.seed,
-            new_model=args.new_model, batch_size=args.batch_size, dry_run=args.dry_run,
-        )  # fmt: skip
+    config = from_namespace(JudgeConfig, args)
+    report, path = judge_arena(config, progress=not args.json)
     if args.json:
-        print(json.dumps({"store": str(path), "dry_run": args.dry_run, **asdict(report)}, indent=2))
-    else:
-        _print_judge_report(report, path, args.dry_run)
+        print(json.dumps({"store": str(path), "dry_run": config.dry_run, **asdict(report)}, indent=2))
+        return 1 if report.n_failed else 0
+    if is_metric_judge(config.judge):
+        print(f"{config.judge}: a reference-based proxy judge (offline, free), not an LLM judgment")
+    _print_judge_report(report, path, config.dry_run)
     return 1 if report.n_failed else 0
-
-
-def _judge_with_metric(args: argparse.Namespace, fld: Any) -> int:
-    """`--judge metric:...`: offline and free, so no governance check, budget, rate limit or retries apply."""
-    from dataclasses import asdict
-
-    from arena.judging import judge_schedule, plan_path, store_path
-    from arena.metric_judge import MetricJudge, MetricJudging
-    from xraybench.callstore import CallStore
-
-    judge = MetricJudge(args.judge)
-    path = store_path(args.name, args.store)
-    with CallStore(path) as store:
-        judging = MetricJudging(judge, store, progress=not args.json)
-        report = judge_schedule(
-            fld, judging, plan_path(path), schedule=args.schedule, studies=args.studies, seed=args.seed,
-            new_model=args.new_model, batch_size=args.batch_size, dry_run=args.dry_run,
-        )  # fmt: skip
-    if args.json:
-        print(json.dumps({"store": str(path), "dry_run": args.dry_run, **asdict(report)}, indent=2))
-    else:
-        print(f"{judge.model}: a reference-based proxy judge (offline, free), not an LLM judgment")
-        _print_judge_report(report, path, args.dry_run)
-    return 0
 
 
 def _print_judge_report(report: object, path: object, dry_run: bool) -> None:

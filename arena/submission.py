@@ -27,6 +27,7 @@ from typing import Any
 
 from xraybench.config import option
 from xraybench.errors import DataFormatError, XrayBenchError
+from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -39,7 +40,9 @@ SHOWN_PROBLEMS = 10
 
 
 @dataclass
-class SubmitConfig:
+class SubmitConfig(LLMOptions):
+    """`xraybench submit`: one object drives the CLI and the Python API (an LLM judge's options: `LLMOptions`)."""
+
     name: str = option(
         help="model name: 1-64 of A-Z a-z 0-9 . _ + - (starting with a letter or digit), new to the arena"
     )
@@ -59,17 +62,6 @@ class SubmitConfig:
     prior: float = option(0.0, help="virtual ties per model pair in the ratings (> 0 keeps ratings finite)")
     max_bytes: int = option(MAX_BYTES, help="largest predictions file accepted, in bytes")
     max_chars: int = option(MAX_CHARS, help="longest prediction accepted, in characters")
-    api_base: str | None = option(None, help="OpenAI-compatible server of an LLM judge")
-    api_key_env: str | None = option(None, help="environment variable holding the LLM judge's API key")
-    budget_usd: float | None = option(None, help="hard cap on the LLM judge's spend for this submission")
-    price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (default: litellm's map)")
-    max_concurrency: int = option(8, help="LLM judge calls in flight at once")
-    rpm: float | None = option(None, help="at most R LLM judge requests per minute")
-    allow_provider: list[str] = option([], metavar="PROVIDER", repeat=True,
-                                       help="allow credentialed data to go to this non-local judge provider")  # fmt: skip
-    temperature: float = option(0.0, help="LLM judge temperature (must match the arena's for shared keys)")
-    max_tokens: int = option(1024, help="LLM judge answer token limit")
-    timeout_s: float = option(120.0, help="seconds per LLM judge request")
     progress: bool = option(True, help="show progress bars")
 
 
@@ -281,15 +273,10 @@ def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sa
     if is_metric_judge(judge_name):
         return MetricJudging(MetricJudge(judge_name), store, progress=config.progress)
     from arena.judging import Judging
-    from xraybench.llm.client import LLMClient
-    from xraybench.llm.governance import check_governance
 
-    client = LLMClient(
-        judge_name, api_base=config.api_base, api_key_env=config.api_key_env, temperature=config.temperature,
-        max_tokens=config.max_tokens, timeout_s=config.timeout_s, price_per_1k_tokens=config.price_per_1k_tokens,
-    )  # fmt: skip
-    check_governance(samples, client, config.allow_provider)
-    return Judging(client, store, max_concurrency=config.max_concurrency, rpm=config.rpm, budget_usd=config.budget_usd)
+    client = config.client(judge_name)
+    config.check_governance(samples, client)
+    return Judging(client, store, **config.runner_options())
 
 
 def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:

@@ -50,6 +50,7 @@ from medix_train.teacher_prompt import (
 from xraybench.config import option
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.calls import Estimate
+from xraybench.llm.options import DryRun, LLMOptions, llm_option
 from xraybench.metrics.answer_score import VARIANTS
 from xraybench.metrics.grounding import reference_boxes
 from xraybench.progress import progress_bar
@@ -68,34 +69,27 @@ CREDENTIALED_DATASETS = frozenset({"mimic_cxr", "chexpert_plus", "ext_vqa", "cxr
 
 
 @dataclass
-class SynthesizeConfig:
-    """Everything `synthesize` needs; loadable from YAML (`load_synthesize_config`) and from CLI flags."""
+class SynthesizeConfig(LLMOptions, DryRun):
+    """Everything `synthesize` needs; loadable from YAML (`load_synthesize_config`) and from CLI flags.
+
+    The teacher's call options are `LLMOptions`; the checker has its own server, key and price (`checker_*`) and
+    shares the teacher's timeout, pacing and budget."""
 
     teacher: str | None = option(None, help="teacher: a litellm PROVIDER/MODEL string, or builtin:template (offline)")
     prompts: str | None = option(None, help="stage-2 prompt records (JSONL, as written by build-data)")
     out: str | None = option(None, help="output coldstart.jsonl (appended; ids already there are skipped)")
     rejected: str | None = option(None, help="rejected answers with reasons (default: rejected.jsonl beside --out)")
     store: str | None = option(None, help="call store (default: synthesis.sqlite beside --out)")
-    api_base: str | None = option(None, help="OpenAI-compatible server URL (local vLLM/SGLang/Ollama)")
-    api_key_env: str | None = option(None, help="environment variable holding the teacher's API key")
-    temperature: float = option(0.0, help="teacher sampling temperature")
-    max_tokens: int = option(2048, help="teacher max new tokens (a cut-off answer is a failure)")
-    timeout_s: float = option(120.0, help="seconds per request")
-    price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (overrides litellm's price map)")
-    budget_usd: float | None = option(None, help="stop before a request that could take the spend past this")
-    max_concurrency: int = option(8, help="parallel requests")
-    rpm: float | None = option(None, help="at most this many requests per minute")
+    max_tokens: int = llm_option("max_tokens", 2048)
     send_images: bool = option(False, help="send the image (512x512 PNG data URL) to a vision teacher")
     min_answer_score: float = option(0.5, help="keep answers whose answer score vs the reference is at least this")
     answer_variant: str = option("paper", help="answer-score variant: paper (character BLEU) or word")
     min_boxes: int = option(1, help="boxes the first think block must cite")
-    allow_provider: list[str] = option([], help="provider allowed to receive credentialed data", repeat=True)
     checker: str | None = option(None, help="optional second model asked whether the reasoning supports the answer")
-    checker_api_base: str | None = option(None, help="the checker's OpenAI-compatible server URL")
-    checker_api_key_env: str | None = option(None, help="environment variable holding the checker's API key")
-    checker_price_per_1k_tokens: float | None = option(None, help="the checker's USD per 1,000 tokens")
+    checker_api_base: str | None = llm_option("api_base", who="checker")
+    checker_api_key_env: str | None = llm_option("api_key_env", who="checker")
+    checker_price_per_1k_tokens: float | None = llm_option("price_per_1k_tokens", who="checker")
     limit: int | None = option(None, help="use only the first N prompt records")
-    dry_run: bool = option(False, help="estimate the calls and their cost; make none, write nothing")
 
     def validate(self) -> None:
         """Clear errors for what the dataclass types cannot say."""
@@ -362,7 +356,8 @@ def synthesize(
 ) -> SynthesisReport:
     """Synthesize, filter and write cold-start samples for every prompt record not already decided.
 
-    `policy` is how transient failures (429, 5xx, timeouts) are retried; the default is `RetryPolicy()`.
+    `policy` is how transient failures (429, 5xx, timeouts) are retried; the default is `config.policy()`
+    (`RetryPolicy` with `config.max_attempts`).
     """
     config.validate()
     jobs = read_jobs(Path(str(config.prompts)), config.limit)
@@ -491,41 +486,29 @@ class _LLMTeacher(_Teacher):
 
     def __init__(self, config: SynthesizeConfig, policy: RetryPolicy | None):
         from xraybench.callstore import CallStore
-        from xraybench.llm.calls import CallRunner
-        from xraybench.llm.client import LLMClient
 
         self.config = config
-        self.client = LLMClient(
-            str(config.teacher), api_base=config.api_base, api_key_env=config.api_key_env,
-            temperature=config.temperature, max_tokens=config.max_tokens, timeout_s=config.timeout_s,
-            price_per_1k_tokens=config.price_per_1k_tokens,
-        )  # fmt: skip
+        self.client = config.client(str(config.teacher))
         self.checker = None
         if config.checker:
-            self.checker = LLMClient(
-                config.checker, api_base=config.checker_api_base, api_key_env=config.checker_api_key_env,
-                max_tokens=CHECKER_MAX_TOKENS, timeout_s=config.timeout_s, price_per_1k_tokens=config.checker_price_per_1k_tokens,
-            )  # fmt: skip
+            self.checker = config.client(
+                config.checker, prefix="checker_", temperature=0.0, max_tokens=CHECKER_MAX_TOKENS
+            )
         self.store = CallStore(config.store_path)
-        runner_args: dict[str, Any] = {"max_concurrency": config.max_concurrency, "rpm": config.rpm, "policy": policy}
-        self.runner = CallRunner(
-            self.client, self.store, budget_usd=config.budget_usd, expected_completion_tokens=EXPECTED_TEACHER_TOKENS,
-            **runner_args,
-        )  # fmt: skip
+        policy = policy or config.policy()
+        self.runner = config.runner(
+            self.client, self.store, policy=policy, expected_completion_tokens=EXPECTED_TEACHER_TOKENS
+        )
         self.check_runner = None
         if self.checker is not None:
-            self.check_runner = CallRunner(
-                self.checker, self.store, budget_usd=config.budget_usd, expected_completion_tokens=2, **runner_args
-            )
+            self.check_runner = config.runner(self.checker, self.store, policy=policy, expected_completion_tokens=2)
             self.check_runner.budget = self.runner.budget  # one cap over teacher and checker spend together
 
     def check_governance(self, jobs: list[Job], config: SynthesizeConfig) -> None:
-        from xraybench.llm.governance import check_governance
-
         samples = [j.sample for j in jobs]
-        check_governance(samples, self.client, config.allow_provider, action="synthesize")
+        config.check_governance(samples, self.client, action="synthesize")
         if self.checker is not None:
-            check_governance(samples, self.checker, config.allow_provider, action="synthesize")
+            config.check_governance(samples, self.checker, action="synthesize")
 
     def _identity(self, job: Job) -> dict[str, Any]:
         return {

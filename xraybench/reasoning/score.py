@@ -34,6 +34,7 @@ import numpy as np
 from xraybench.callstore import CallStore
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
+from xraybench.llm.options import DryRun, LLMOptions, llm_option
 from xraybench.metrics.aggregate import nanmean_rows
 from xraybench.metrics.base import Scores
 from xraybench.reasoning.cases import RunCases, load_run_cases
@@ -59,29 +60,18 @@ OVERALL = "reasoning_score"
 
 
 @dataclass
-class ReasoningScoreConfig:
+class ReasoningScoreConfig(LLMOptions, DryRun):
+    """`xraybench reasoning-score`: one object drives the CLI and the Python API (the judge's: `LLMOptions`)."""
+
     run: str = option(help="run folder to score (its report tasks' predictions with a reasoning)")
     judge: str = option(help="judge model as PROVIDER/MODEL, e.g. openai/gpt-4o (local servers: openai/NAME)")
-    api_base: str | None = option(None, help="OpenAI-compatible server for the judge (use the openai/ prefix)")
-    api_key_env: str | None = option(None, help="environment variable holding the judge's API key")
     tasks: list[str] = option(
         [], help="comma-separated report tasks of the run (default: all of them)", split_commas=True
     )
     store: str | None = option(
         None, help=f"call store file (default: RUN/{STORE_FILE}); share one across runs to read each reference once"
     )
-    budget_usd: float | None = option(None, help="hard cap: no call starts that could take the run past it")
-    price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (default: litellm's cost map)")
-    max_concurrency: int = option(8, help="judge calls in flight at once")
-    rpm: float | None = option(None, help="at most R requests per minute")
-    max_attempts: int = option(6, help="attempts per request on 429 / 5xx / timeouts")
-    temperature: float = option(0.0, help="judge sampling temperature")
-    max_tokens: int = option(2048, help="judge answer token limit")
-    timeout_s: float = option(120.0, help="seconds per judge request")
-    allow_provider: list[str] = option(
-        [], repeat=True, metavar="PROVIDER", help="allow credentialed report text to go to this provider (repeatable)"
-    )
-    dry_run: bool = option(False, help="print the plan and cost estimate; make no call")
+    max_tokens: int = llm_option("max_tokens", 2048)
     bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
     seed: int = option(0, help="bootstrap seed")
     progress: bool = option(True, help="show a progress bar")
@@ -287,11 +277,6 @@ def _estimate_json(estimates: list[Any]) -> dict[str, Any]:
 
 def reasoning_score(config: ReasoningScoreConfig, *, sleep: Callable[[float], object] = time.sleep) -> dict[str, Any]:
     """Score the run's reasoning (or, with `dry_run`, plan it); writes and returns `reasoning_score.json`."""
-    from xraybench.llm.calls import CallRunner
-    from xraybench.llm.client import LLMClient
-    from xraybench.llm.governance import check_governance
-    from xraybench.retry import RetryPolicy
-
     cases = load_run_cases(config.run)
     items = select_items(cases, config.tasks)
     scored = [i for i in items if i.status == "scored"]
@@ -301,29 +286,12 @@ def reasoning_score(config: ReasoningScoreConfig, *, sleep: Callable[[float], ob
             f"nothing to score in {config.run}: of {len(items)} samples, {counts['no_reasoning']} have an output "
             f"without a reasoning (<think> block) and {counts['missing_prediction']} have no prediction"
         )
-    client = LLMClient(
-        config.judge,
-        api_base=config.api_base,
-        api_key_env=config.api_key_env,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        timeout_s=config.timeout_s,
-        price_per_1k_tokens=config.price_per_1k_tokens,
-    )
-    check_governance([i.sample for i in scored], client, config.allow_provider, action="reasoning-score")
+    client = config.client(config.judge)
+    config.check_governance([i.sample for i in scored], client, action="reasoning-score")
     run_dir = Path(config.run)
     store = CallStore(config.store or run_dir / STORE_FILE)
     try:
-        runner = CallRunner(
-            client,
-            store,
-            max_concurrency=config.max_concurrency,
-            rpm=config.rpm,
-            budget_usd=config.budget_usd,
-            policy=RetryPolicy(max_attempts=config.max_attempts),
-            sleep=sleep,
-            progress=config.progress,
-        )
+        runner = config.runner(client, store, sleep=sleep, progress=config.progress)
         builder = CallBuilder(client.model, client.params)
         extractions = []
         for item in scored:
