@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -169,34 +169,76 @@ def plan_comparisons(
     fld: Field, judge: str, params: dict[str, Any], comparisons: Iterable[tuple[str, str, str]]
 ) -> list[Battle]:
     """Both orders of each (model, model, study): the keys do not depend on how a schedule names the pair."""
-    battles: list[Battle] = []
+    return list(iter_battles(fld, judge, params, comparisons))
+
+
+def iter_battles(
+    fld: Field, judge: str, params: dict[str, Any], comparisons: Iterable[tuple[str, str, str]]
+) -> Iterator[Battle]:
+    """`plan_comparisons`, one battle at a time (rendering a prompt and hashing its key is the costly part)."""
     for a, b, study in comparisons:
         x, y = sorted((a, b))
         sample = fld.samples[study]
+        context = context_of(sample)
         for swapped in (False, True):
             text_a, text_b = fld.texts[x][sample.id], fld.texts[y][sample.id]
             if swapped:
                 text_a, text_b = text_b, text_a
-            context = context_of(sample)
             identity = {
                 "kind": KIND, "judge": judge, "params": params, "prompt_version": PROMPT_VERSION, "task": fld.task,
                 "study": sample.id, "reference": sample.reference, "context": context, "text_a": text_a,
                 "text_b": text_b, "order": "yx" if swapped else "xy",
             }  # fmt: skip
-            battles.append(
-                Battle(
-                    CallStore.key_of(**identity),
-                    identity,
-                    fld.task,
-                    sample.id,
-                    x,
-                    y,
-                    swapped,
-                    render(sample.reference, text_a, text_b, context),
-                    text_a.strip() == text_b.strip(),
-                )  # fmt: skip
-            )
-    return battles
+            yield Battle(
+                CallStore.key_of(**identity),
+                identity,
+                fld.task,
+                sample.id,
+                x,
+                y,
+                swapped,
+                render(sample.reference, text_a, text_b, context),
+                text_a.strip() == text_b.strip(),
+            )  # fmt: skip
+
+
+class PlannedBattles:
+    """The battles of `comparisons`, planned lazily `chunk` comparisons at a time while they are iterated;
+    with a `plan` file, each chunk is appended to it before its battles are handed on.
+
+    Why: planning (rendering ~1,000 prompts and hashing their keys) took 0.1-0.2 s before the first judgment
+    could start; `Judging.run` reads this as its calls run, so planning overlaps the first requests. The plan
+    file still gets every battle before it is judged (a judgment is never stored without its plan entry).
+    """
+
+    def __init__(
+        self,
+        fld: Field,
+        judge: str,
+        params: dict[str, Any],
+        comparisons: Sequence[tuple[str, str, str]],
+        plan: Path | None = None,
+        chunk: int = 32,
+    ):
+        self.fld, self.judge, self.params, self.comparisons = fld, judge, params, comparisons
+        self.plan, self.chunk = plan, chunk
+
+    def __len__(self) -> int:
+        return 2 * len(self.comparisons)
+
+    @property
+    def n_identical(self) -> int:
+        """Battles between identical reports (ties without a call), counted without planning them."""
+        texts = self.fld.texts
+        return 2 * sum(texts[a][s].strip() == texts[b][s].strip() for a, b, s in self.comparisons)
+
+    def __iter__(self) -> Iterator[Battle]:
+        writer = PlanWriter(self.plan, self.judge) if self.plan is not None else None
+        for start in range(0, len(self.comparisons), self.chunk):
+            battles = plan_comparisons(self.fld, self.judge, self.params, self.comparisons[start : start + self.chunk])
+            if writer is not None:
+                writer.append(battles)
+            yield from battles
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -227,32 +269,58 @@ class JudgeReport:
 
 
 def append_plan(path: Path, battles: list[Battle], judge: str) -> None:
-    """Add the battles not yet in the plan file (one JSON line each, appended, fsynced).
+    """Add the battles not yet in the plan file (one JSON line each, appended, fsynced)."""
+    PlanWriter(path, judge).append(battles)
 
-    Under an exclusive file lock, so two judge processes neither interleave lines nor cut each other's; a torn
-    last line left by a killed process is cut off first, so the new lines do not continue it.
+
+class PlanWriter:
+    """Appends battles to a plan file, skipping those already in it, reading only what was added since its
+    last append (so appending a long plan in chunks stays linear).
+
+    Each append runs under an exclusive file lock, so two judge processes neither interleave lines nor cut
+    each other's; a torn last line left by a killed process is cut off first, so the new lines do not
+    continue it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            fh.seek(0)
-            data = fh.read()
-            complete = data[: data.rfind(b"\n") + 1]
-            if len(complete) != len(data):
-                fh.truncate(len(complete))
-            seen = {(e["key"], e["model_x"], e["model_y"]) for e in _plan_entries(complete.decode("utf-8"), path)}
-            lines = [
-                json.dumps(b.plan_entry(judge), ensure_ascii=False) + "\n"
-                for b in battles
-                if (b.key, b.model_x, b.model_y) not in seen
-            ]
-            if lines:
-                fh.write("".join(lines).encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def __init__(self, path: Path, judge: str):
+        self.path, self.judge = path, judge
+        self._seen: set[tuple[str, str, str]] = set()
+        self._offset = self._lines = 0  # bytes and lines of the file already read into `_seen`
+
+    def append(self, battles: list[Battle]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                size = fh.seek(0, os.SEEK_END)
+                if size < self._offset:  # the file was replaced: read it all again
+                    self._seen, self._offset, self._lines = set(), 0, 0
+                fh.seek(self._offset)
+                data = fh.read()
+                complete = data[: data.rfind(b"\n") + 1]
+                if len(complete) != len(data):
+                    fh.truncate(self._offset + len(complete))
+                text = complete.decode("utf-8")
+                entries = _plan_entries(text, self.path, first_line=self._lines + 1)
+                self._seen.update((e["key"], e["model_x"], e["model_y"]) for e in entries)
+                self._offset += len(complete)
+                self._lines += text.count("\n")
+                lines = []
+                for b in battles:
+                    ident = (b.key, b.model_x, b.model_y)
+                    if ident not in self._seen:
+                        self._seen.add(ident)
+                        lines.append(json.dumps(b.plan_entry(self.judge), ensure_ascii=False) + "\n")
+                if lines:
+                    payload = "".join(lines).encode("utf-8")
+                    fh.seek(0, os.SEEK_END)
+                    fh.write(payload)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    self._offset += len(payload)
+                    self._lines += len(lines)
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def read_plan(path: Path) -> list[dict[str, Any]]:
@@ -260,16 +328,17 @@ def read_plan(path: Path) -> list[dict[str, Any]]:
     return _plan_entries(path.read_text(encoding="utf-8"), path)
 
 
-def _plan_entries(text: str, path: Path) -> list[dict[str, Any]]:
+def _plan_entries(text: str, path: Path, first_line: int = 1) -> list[dict[str, Any]]:
+    """The entries of plan text that starts at line `first_line` of the file (for error messages)."""
     entries: list[dict[str, Any]] = []
     lines = text.split("\n")
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            if lineno == len(lines):  # no newline after it: the append was cut off
+            if lineno == first_line + len(lines) - 1:  # no newline after it: the append was cut off
                 break
             raise DataFormatError(path, f"invalid JSON ({exc.msg}); expected one battle per line", line=lineno) from exc
     return entries
@@ -327,15 +396,33 @@ class Judging:
     def budget(self) -> Budget:
         return self.runner.budget
 
-    def run(self, battles: list[Battle], *, dry_run: bool = False) -> JudgeReport:
-        """Judge the pending ones of `battles`; called again (adaptive rounds), the report adds up."""
-        self.report.n_battles += len(battles)
-        self.report.n_identical += sum(b.identical for b in battles)
-        calls = self.runner.run([judgment_call(b) for b in battles if not b.identical], dry_run=dry_run)
+    def run(self, battles: Iterable[Battle], *, dry_run: bool = False) -> JudgeReport:
+        """Judge the pending ones of `battles`; called again (adaptive rounds), the report adds up.
+
+        `battles` may be lazy (`PlannedBattles`): it is read while the judgments run.
+        """
+        seen: list[Battle] = []
+
+        def calls() -> Iterator[LLMCall]:
+            for battle in battles:
+                seen.append(battle)
+                self.report.n_battles += 1
+                if battle.identical:
+                    self.report.n_identical += 1
+                else:
+                    yield judgment_call(battle)
+
+        if isinstance(battles, PlannedBattles):
+            total: int | None = len(battles) - battles.n_identical
+        elif isinstance(battles, list):
+            total = sum(not b.identical for b in battles)
+        else:
+            total = None
+        calls_report = self.runner.run(calls(), dry_run=dry_run, total=total)
         for name in _SHARED_COUNTS:
-            setattr(self.report, name, getattr(calls, name))
-        self.report.failures = list(calls.failures)
-        self.report.flagged = _flagged(battles)
+            setattr(self.report, name, getattr(calls_report, name))
+        self.report.failures = list(calls_report.failures)
+        self.report.flagged = _flagged(seen)
         return self.report
 
 
@@ -477,9 +564,11 @@ def judge_schedule(
         everything = full_schedule(models, ids)
     judging.report.schedule = schedule
     if schedule == "full" or dry_run:
-        battles = plan_comparisons(fld, judging.judge.model, judging.judge.params, everything)
-        if not dry_run:
-            append_plan(plan, battles, judging.judge.model)
+        battles: Iterable[Battle] = PlannedBattles(
+            fld, judging.judge.model, judging.judge.params, everything, None if dry_run else plan
+        )
+        if not isinstance(judging, Judging):  # another judging (a metric judge) takes its battles planned
+            battles = list(battles)
         report = judging.run(battles, dry_run=dry_run)
         report.stop_reason = "dry run" if dry_run else "all planned"
         return report

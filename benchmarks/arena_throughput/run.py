@@ -7,7 +7,9 @@ store with a lease per key and every answer committed with `synchronous=FULL` be
 same command again on the same store: the number of calls it makes (goal 0: everything is already paid for).
 A second anchor, measured in the same run, is the transport floor: bare `http.client` threads sending the same
 number of requests at the same concurrency (no store, no parsing), which tells what the machine, the OS and
-the server themselves cost.
+the server themselves cost. The server notes when each request arrived, so the output also splits the runner's
+time: until the first request arrived (imports, planning, leasing), the waves between the first and the last
+arrival (13 latencies when every wave is full and nothing is lost between them), and the last wave.
 
 The server runs in its own process (`server.py`, asyncio, keep-alive), as a real judge server would: in the
 judging process it would compete with the client for the GIL. `--server threaded` uses the tests'
@@ -65,19 +67,20 @@ def write_models(folder: Path, n: int) -> list[str]:
     return specs
 
 
-def judge_once(base_url: str, store: Path, specs: list[str], concurrency: int, client: str) -> tuple[int, float]:
-    """One `arena judge --schedule full` run (as the CLI does it); its request count and judging seconds."""
+def judge_once(base_url: str, store: Path, specs: list[str], concurrency: int, client: str) -> tuple[int, float, float]:
+    """One `arena judge --schedule full` run (as the CLI does it): its request count, judging seconds and the
+    wall-clock time (`time.time()`) it started."""
     fld = load_field(TASK, predictions=specs)
     judge = LLMClient(JUDGE, api_base=base_url, timeout_s=30.0, price_per_1k_tokens=0.0)
     judge.direct = client == "direct"  # `litellm` measures the path every non-OpenAI-compatible provider takes
     with CallStore(store) as calls:
         judging = Judging(judge, calls, max_concurrency=concurrency)
-        start = time.perf_counter()
+        wall_start, start = time.time(), time.perf_counter()
         report = judge_schedule(fld, judging, plan_path(store))
         elapsed = time.perf_counter() - start
     if report.n_failed:
         raise SystemExit(f"{report.n_failed} judgments failed: {report.failures[:3]}")
-    return report.n_requests, elapsed
+    return report.n_requests, elapsed, wall_start
 
 
 def transport_floor(base_url: str, n_requests: int, concurrency: int) -> float:
@@ -119,8 +122,11 @@ def serve_threaded(latency: float, reply: str, conn: Connection) -> None:
     ThreadingHTTPServer.request_queue_size = 128  # http.server's default of 5 resets connections beyond it
     with OpenAIServer(reply_fn=partial(_reply, latency)) as server:
         conn.send(server.base_url)
+        seen = 0
         while conn.recv() == "count":
-            conn.send(len(server.chat_requests()))
+            requests = server.chat_requests()
+            conn.send((len(requests), [r.received_at for r in requests[seen:]]))
+            seen = len(requests)
 
 
 def main() -> None:
@@ -143,12 +149,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             specs = write_models(Path(tmp), args.models)
             store = Path(tmp) / "judgments.sqlite"
-            n_calls, elapsed = judge_once(base_url, store, specs, args.concurrency, args.client)
+            n_calls, elapsed, wall_start = judge_once(base_url, store, specs, args.concurrency, args.client)
             here.send("count")
-            n_first = here.recv()
-            n_rerun, rerun_s = judge_once(base_url, store, specs, args.concurrency, args.client)
+            n_first, arrivals = here.recv()
+            n_rerun, rerun_s, _ = judge_once(base_url, store, specs, args.concurrency, args.client)
             here.send("count")
-            n_second = here.recv() - n_first
+            n_second = here.recv()[0] - n_first
             floor_s = transport_floor(base_url, n_first, args.concurrency)
     finally:
         here.send("stop")
@@ -161,6 +167,12 @@ def main() -> None:
     print(
         f"runner {elapsed:.2f} s ({n_first / elapsed:.1f}/s); ideal {ideal_s:.2f} s ({n_first / ideal_s:.1f}/s); "
         f"ratio ideal/runner {ideal_s / elapsed:.1%} (goal >= 90%)"
+    )
+    first, last = min(arrivals) - wall_start, max(arrivals) - wall_start
+    print(
+        f"where the runner's time went: first request at the server after {first:.3f} s (planning, leasing);"
+        f" {(last - first) / args.latency:.1f} latencies between the first and the last arrival (ideal"
+        f" {n_first / args.concurrency - 1:.0f}); last answer back {elapsed - last:.3f} s after the last arrival"
     )
     print(
         f"transport floor (bare http.client, same requests) {floor_s:.2f} s: ratio ideal/floor {ideal_s / floor_s:.1%}"

@@ -17,12 +17,14 @@ from multiprocessing.connection import Connection
 
 
 class LatencyServer:
-    """Answers `POST .../chat/completions` with `reply` after `latency` seconds; counts the requests."""
+    """Answers `POST .../chat/completions` with `reply` after `latency` seconds; counts the requests and notes
+    when each arrived (`time.time()`, comparable with the client's clock)."""
 
     def __init__(self, latency: float, reply: str):
         self.latency = latency
         self.reply = reply
         self.n_requests = 0
+        self.arrivals: list[float] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -34,6 +36,7 @@ class LatencyServer:
                     if name.strip().lower() == b"content-length":
                         length = int(value)
                 body = json.loads(await reader.readexactly(length)) if length else {}
+                self.arrivals.append(time.time())
                 await asyncio.sleep(self.latency)
                 self.n_requests += 1
                 writer.write(self._response(body))
@@ -62,7 +65,8 @@ class LatencyServer:
 
 
 def serve(latency: float, reply: str, conn: Connection) -> None:
-    """Process entry point: sends the base URL, then answers "count" with the request count until "stop"."""
+    """Process entry point: sends the base URL, then answers "count" with the request count and the arrival times
+    since the previous "count", until "stop"."""
     server = LatencyServer(latency, reply)
 
     async def main() -> None:
@@ -74,7 +78,8 @@ def serve(latency: float, reply: str, conn: Connection) -> None:
 
         def control() -> None:
             while conn.recv() == "count":
-                conn.send(server.n_requests)
+                arrivals, server.arrivals = server.arrivals, []
+                conn.send((server.n_requests, arrivals))
             loop.call_soon_threadsafe(stop.set)
 
         threading.Thread(target=control, daemon=True).start()

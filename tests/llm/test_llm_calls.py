@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,30 +183,95 @@ def test_rate_limiter_spaces_requests() -> None:
         RateLimiter(0)
 
 
-def test_group_commit_hands_each_thread_its_result_in_fewer_writes() -> None:
+def test_committer_writes_in_groups_without_blocking_submitters() -> None:
     import threading
     import time
 
-    from xraybench.llm.calls import GroupCommit
+    from xraybench.llm.calls import Committer
 
     writes: list[list[int]] = []
+    counted: list[int] = []
+    failures: list[BaseException] = []
+    gate = threading.Event()
 
-    def write(items: list[int]) -> list[int]:
+    def write(items: list[int]) -> None:
+        gate.wait(5)  # a slow fsync: what arrives meanwhile queues up for the next group
         writes.append(items)
-        time.sleep(0.01)  # an fsync: later arrivals queue up for the next group
+        time.sleep(0.005)
         if -1 in items:
             raise RuntimeError("disk full")
-        return [i * 10 for i in items]
 
-    group: GroupCommit[int, int] = GroupCommit(write)
-    results: dict[int, int] = {}
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, group.submit(i))) for i in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == {i: i * 10 for i in range(40)}
-    assert sorted(i for w in writes for i in w) == list(range(40)) and len(writes) < 40
-    with pytest.raises(RuntimeError, match="disk full"):
-        group.submit(-1)
-    assert group.submit(3) == 30  # a failed write does not wedge the next group
+    committer: Committer[int] = Committer(write, counted.extend, failures.append)
+    try:
+        for i in range(40):
+            committer.submit(i)  # returns at once: nothing is written yet
+        assert counted == []
+        gate.set()
+        committer.flush()
+        assert sorted(i for w in writes for i in w) == list(range(40)) and len(writes) < 40
+        assert sorted(counted) == list(range(40))  # counted only after their write returned
+        committer.submit(-1)
+        with pytest.raises(RuntimeError, match="disk full"):
+            committer.flush()
+        assert -1 not in counted and len(failures) == 1
+        committer.submit(3)
+        with pytest.raises(RuntimeError, match="disk full"):
+            committer.flush()  # the run learns of the failure, and the next group is still written
+        assert counted[-1] == 3
+    finally:
+        committer.close()
+
+
+def test_calls_are_read_lazily_while_the_first_ones_run(server: OpenAIServer, tmp_path: Path) -> None:
+    read: list[int] = []
+
+    def planned() -> Iterator[LLMCall]:
+        for i in range(12):
+            read.append(i)
+            if i == 11:  # by the time the last call is planned, the first ones have been asked
+                assert len(server.chat_requests()) > 0
+            yield make_call(i % 10)
+
+    with CallStore(tmp_path / "c.sqlite") as store:
+        store.record_ok(make_call(0).key, make_call(0).identity, raw_text="1", parsed=1)
+        runner = CallRunner(client(server), store, max_concurrency=2, policy=FAST)
+        runner_chunk_sized = [make_call(i) for i in range(100, 164)]  # one full chunk first, so reading pauses
+        report = runner.run(itertools.chain(runner_chunk_sized, planned()))
+        assert read == list(range(12))
+        assert (report.n_calls, report.n_unique, report.n_done_before, report.n_ok) == (76, 74, 1, 73)
+        assert report.estimate is not None and report.estimate.n_calls == 73
+
+
+def test_a_slow_disk_holds_the_run_to_two_pools_of_unwritten_answers(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    asked: list[int] = []
+    written: list[int] = []
+    gaps: list[int] = []  # answers asked for but not yet on disk, seen at each request
+
+    def reply(body: dict[str, Any]) -> str:
+        with lock:
+            asked.append(1)
+            gaps.append(len(asked) - len(written))
+        return adder(body)
+
+    with OpenAIServer(reply_fn=reply) as server, CallStore(tmp_path / "c.sqlite") as store:
+        record_many = store.record_many
+
+        def slow_record_many(results: Any) -> None:
+            results = list(results)
+            time.sleep(0.05)  # a slow fsync: without back-pressure the workers would run far ahead of the disk
+            record_many(results)
+            with lock:
+                written.extend(1 for _ in results)
+
+        store.record_many = slow_record_many  # type: ignore[method-assign]
+        report = CallRunner(client(server), store, max_concurrency=2, policy=FAST).run(
+            [make_call(i) for i in range(20)]
+        )
+    assert report.n_ok == 20
+    # a key stays leased until its answer is written and at most 2 x max_concurrency keys are leased: what a
+    # kill -9 could lose (requests in flight plus answers waiting for their write) never exceeds that
+    assert max(gaps) <= 2 * 2

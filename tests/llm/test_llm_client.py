@@ -109,3 +109,33 @@ def test_other_providers_and_openai_without_api_base_use_litellm() -> None:
         LLMClient("gpt-4o")
     with pytest.raises(XrayBenchError, match="NO_SUCH_VARIABLE"):
         LLMClient(MODEL, api_key_env="NO_SUCH_VARIABLE")
+
+
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_direct_path_goes_through_the_environments_http_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_proxies(monkeypatch)
+    with OpenAIServer() as proxy:  # answers the absolute-form request a plain-HTTP proxy receives
+        port = proxy.base_url.split(":")[-1].split("/")[0]
+        monkeypatch.setenv("http_proxy", f"http://user:p%40ss@127.0.0.1:{port}")
+        client = LLMClient(MODEL, api_base="http://judge.example:8000/v1", timeout_s=5.0)
+        assert client.complete(MESSAGES).text
+        request = proxy.chat_requests()[0]
+        assert request.path == "http://judge.example:8000/v1/chat/completions"
+        assert request.headers["proxy-authorization"] == "Basic dXNlcjpwQHNz"  # user:p@ss
+        client.close()
+    monkeypatch.setenv("no_proxy", "judge.example")
+    assert LLMClient(MODEL, api_base="http://judge.example:8000/v1")._proxy is None
+    assert LLMClient(MODEL, api_base="http://127.0.0.1:8000/v1")._proxy is None  # local: never proxied
+    monkeypatch.setenv("https_proxy", "https://proxy.example:3128")
+    with pytest.raises(XrayBenchError, match="only http:// proxies"):
+        LLMClient(MODEL, api_base="https://api.example.com/v1")
+    with pytest.raises(XrayBenchError, match="expected an http:// or https:// URL"):
+        LLMClient(MODEL, api_base="localhost:8000/v1")

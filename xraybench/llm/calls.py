@@ -5,15 +5,18 @@ A call (`LLMCall`) is keyed by a hash of everything that decides its answer (`Ca
 two processes on one store never ask the same key at the same time), spaces requests by `rpm`, retries
 transient failures, and commits every answer or failure to the store before it counts. Results are read back
 from the store (`store.get(key).parsed`), so a rerun after a crash or `kill -9` continues where it stopped.
+`calls` may be a generator: it is read a chunk at a time while the first calls run, so planning many calls
+(rendering prompts, hashing keys) does not delay the first request.
 
 Answers are never trusted blindly: an answer cut off by the token limit is a failure (never a result), and
 an answer `parse` cannot read is asked again once (`reask`), then stored as a failure; failures are pending
 again on the next run.
 
-Money: the cost of the pending calls is estimated before any call (prompt tokens ~ characters / 4, plus
-`expected_completion_tokens` per answer, at the client's price); with `budget_usd` a request starts only if
-its worst case (its prompt plus a full `max_tokens` answer) fits in what is left, and the first one that does
-not fit stops the run (a cap means "stop here", not "skip to cheaper calls").
+Money: the cost of the pending calls is estimated (prompt tokens ~ characters / 4, plus
+`expected_completion_tokens` per answer, at the client's price; a dry run gives it before any call); with
+`budget_usd` a request starts only if its worst case (its prompt plus a full `max_tokens` answer) fits in what
+is left, and the first one that does not fit stops the run (a cap means "stop here", not "skip to cheaper
+calls").
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
+from queue import SimpleQueue
 from typing import Any, Generic, TypeVar
 
 from xraybench.callstore import TRUNCATED_FINISH_REASONS, CallResult, CallStore, default_owner
@@ -36,7 +41,6 @@ from xraybench.retry import RetryPolicy, call_with_retries
 
 CHARS_PER_TOKEN = 4
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,15 @@ def estimate_calls(
     calls: list[LLMCall], prices: tuple[float, float] | None, expected_completion_tokens: int
 ) -> Estimate:
     """Expected tokens and cost of one request per call, at (input, output) USD per token when known."""
-    p_tok = sum(prompt_tokens(c.messages) for c in calls)
-    c_tok = expected_completion_tokens * len(calls)
+    return _estimate(len(calls), sum(prompt_tokens(c.messages) for c in calls), prices, expected_completion_tokens)
+
+
+def _estimate(
+    n_calls: int, p_tok: int, prices: tuple[float, float] | None, expected_completion_tokens: int
+) -> Estimate:
+    c_tok = expected_completion_tokens * n_calls
     cost = None if prices is None else p_tok * prices[0] + c_tok * prices[1]
-    return Estimate(len(calls), p_tok, c_tok, cost)
+    return Estimate(n_calls, p_tok, c_tok, cost)
 
 
 class RateLimiter:
@@ -183,56 +192,127 @@ def release_dead_leases(store: CallStore) -> int:
     return len(dead)
 
 
-class GroupCommit(Generic[T, R]):
-    """Hands items from many threads to `write(items) -> results` in groups; each thread gets its own result.
+class Committer(Generic[T]):
+    """Writes items handed over by many threads in groups, on its own thread: `write(items)` gets everything
+    that arrived while the previous write ran (one fsynced transaction for the call store), then
+    `done(items)` counts them; a write that raises is kept in `error` and passed to `failed`.
 
-    The first thread to arrive while no write is running leads: it writes everything queued so far (its own
-    item included) in one call, while later arrivals queue for the next group. A thread returns only after
-    the write that holds its item has returned, so with a durable `write` (one fsynced transaction) nothing
-    counts before it is on disk. Why: the call store fsyncs each transaction (milliseconds on a busy disk);
-    64 threads committing one by one queue behind each other, in groups they share one fsync.
+    `submit` does not wait, so a worker sends its next request while its last answer is being written. Why:
+    with 64 calls in flight, waiting for the commit of each answer before the next request cost 6-8 ms per
+    call (one fsync, often two when a write was already running). Nothing counts (`done`) before its write
+    has returned; how many answers may wait here is bounded by the caller (`CallRunner` counts a lease until
+    its answer is written, and leases at most 2 x `max_concurrency` keys).
     """
 
-    def __init__(self, write: Callable[[list[T]], list[R]]):
-        self._write = write
+    def __init__(
+        self,
+        write: Callable[[list[T]], object],
+        done: Callable[[list[T]], object] = lambda items: None,
+        failed: Callable[[BaseException], object] = lambda exc: None,
+    ):
+        self._write, self._done, self._failed = write, done, failed
         self._cond = threading.Condition()
-        self._queue: list[_Ticket[T, R]] = []
+        self._queue: list[T] = []
         self._busy = False
+        self._closing = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="llm-commit", daemon=True)
+        self._thread.start()
 
-    def submit(self, item: T) -> R:
-        ticket: _Ticket[T, R] = _Ticket(item)
+    def submit(self, item: T) -> None:
         with self._cond:
-            self._queue.append(ticket)
-            while not ticket.done and self._busy:
-                self._cond.wait()
-            if not ticket.done:
-                batch, self._queue, self._busy = self._queue, [], True
-        if not ticket.done:
-            self._lead(batch)
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.result  # type: ignore[return-value]
-
-    def _lead(self, batch: list[_Ticket[T, R]]) -> None:
-        results: list[R] = []
-        error: BaseException | None = None
-        try:
-            results = self._write([t.item for t in batch])
-        except BaseException as exc:  # every thread of the group sees the failure of its write
-            error = exc
-        with self._cond:
-            for i, t in enumerate(batch):
-                t.result, t.error, t.done = (results[i] if error is None else None), error, True
-            self._busy = False
+            if self._closing:
+                raise RuntimeError("the committer is closed")
+            self._queue.append(item)
             self._cond.notify_all()
 
+    def flush(self) -> None:
+        """Wait until everything submitted so far is written; raises the first write error, if any."""
+        with self._cond:
+            while self._queue or self._busy:
+                self._cond.wait()
+        if self.error is not None:
+            raise self.error
 
-@dataclass
-class _Ticket(Generic[T, R]):
-    item: T
-    result: R | None = None
-    error: BaseException | None = None
-    done: bool = False
+    def close(self) -> None:
+        """Write what is queued, then stop the thread (errors stay in `error`; `flush` raises them)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                items, self._queue, self._busy = self._queue, [], True
+            error: BaseException | None = None
+            try:
+                self._write(items)
+                self._done(items)
+            except BaseException as exc:  # kept for `flush`; the next group is still written
+                error = exc
+            with self._cond:
+                if error is not None and self.error is None:
+                    self.error = error
+                self._busy = False
+                self._cond.notify_all()
+            if error is not None:
+                self._failed(error)  # after `error` is set, so whoever it wakes sees it
+
+
+class _PendingCalls:
+    """The pending calls of an iterable, read lazily, `chunk` at a time: unique by key (the first of each)
+    and not yet answered in the store (one query per chunk). Counts what it skipped and the pending calls'
+    prompt tokens for the estimate.
+
+    Why lazily: a caller can hand over a generator that plans its calls (renders prompts, hashes keys) as
+    they are taken, so the first requests start while the rest is still being planned.
+    """
+
+    def __init__(self, store: CallStore, calls: Iterable[LLMCall], chunk: int, skipped: Callable[[int], None]):
+        self._store, self._calls, self._chunk, self._skipped = store, iter(calls), chunk, skipped
+        self._seen: set[str] = set()
+        self._buffer: deque[LLMCall] = deque()
+        self._exhausted = False
+        self.n_calls = self.n_unique = self.n_done_before = self.n_pending = self.prompt_tokens = 0
+
+    @property
+    def empty(self) -> bool:
+        return self._exhausted and not self._buffer
+
+    def take(self, n: int) -> list[LLMCall]:
+        """Up to `n` pending calls (fewer only at the end)."""
+        while len(self._buffer) < n and not self._exhausted:
+            self._read()
+        return [self._buffer.popleft() for _ in range(min(n, len(self._buffer)))]
+
+    def __iter__(self) -> Iterator[LLMCall]:
+        while not self.empty:
+            yield from self.take(self._chunk)
+
+    def _read(self) -> None:
+        chunk = list(islice(self._calls, self._chunk))
+        if not chunk:
+            self._exhausted = True
+            return
+        fresh = []
+        for call in chunk:
+            if call.key not in self._seen:
+                self._seen.add(call.key)
+                fresh.append(call)
+        todo = set(self._store.pending(c.key for c in fresh))
+        pending = [c for c in fresh if c.key in todo]
+        self.n_calls += len(chunk)
+        self.n_unique += len(fresh)
+        self.n_done_before += len(fresh) - len(pending)
+        self.n_pending += len(pending)
+        self.prompt_tokens += sum(prompt_tokens(c.messages) for c in pending)
+        self._buffer.extend(pending)
+        self._skipped(len(chunk) - len(pending))
 
 
 @dataclass
@@ -248,7 +328,7 @@ class _Outcome:
 
 
 class CallRunner:
-    """Runs the pending calls of a list against one store with `max_concurrency` threads; one per run."""
+    """Runs the pending calls of a list or generator against one store, `max_concurrency` at a time; one per run."""
 
     def __init__(
         self,
@@ -284,7 +364,10 @@ class CallRunner:
             )
         self.budget = Budget(budget_usd)
         self._lock = threading.Lock()
-        self._records: GroupCommit[CallResult, None] = GroupCommit(self._record_group)
+        self._committer: Committer[_Finished] | None = None
+        self._n_leased = 0  # keys leased by this run and not yet recorded or given back
+        self._events: SimpleQueue[Future[None] | None] = SimpleQueue()  # wakes `_feed`: a call or a commit ended
+        self._advance: Callable[[int], None] = lambda n: None
         self.report = CallReport()
 
     def pending(self, calls: list[LLMCall]) -> list[LLMCall]:
@@ -297,77 +380,111 @@ class CallRunner:
         """Expected tokens and cost of `calls` (one request each); the budget cap uses the worst case instead."""
         return estimate_calls(calls, self.prices, self.expected_completion_tokens)
 
-    def run(self, calls: list[LLMCall], *, dry_run: bool = False) -> CallReport:
-        """Make the pending ones of `calls` (a dry run only estimates them); the report adds up over runs."""
+    def run(self, calls: Iterable[LLMCall], *, dry_run: bool = False, total: int | None = None) -> CallReport:
+        """Make the pending ones of `calls` (a dry run only estimates them); the report adds up over runs.
+
+        `calls` may be a generator: it is read a chunk at a time while the calls run, so calls that are costly
+        to plan start at once. `total` (how many calls it yields; `len(calls)` when it has one) only sizes the
+        progress bar.
+        """
         if not dry_run:
             self.report.n_leases_recovered += release_dead_leases(self.store)
-        unique = _unique(calls)
-        todo = self.pending(unique)
-        self.report.n_calls += len(calls)
-        self.report.n_unique += len(unique)
-        self.report.n_done_before += len(unique) - len(todo)
-        self.report.estimate = self.estimate(todo)
-        if dry_run or not todo:
-            return self.report
-        kind = str(todo[0].identity.get("kind", "call"))
-        with (
-            progress_bar(len(todo), f"{kind} calls", enabled=self.progress) as advance,
-            ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="llm-call") as pool,
-        ):
-            self._feed(pool, deque(todo), advance)
-        self.report.cost_usd = self.budget.spent
+        if total is None and isinstance(calls, Sized):
+            total = len(calls)
+        with progress_bar(total or 0, "LLM calls", enabled=self.progress and not dry_run) as advance:
+            source = _PendingCalls(self.store, calls, max(64, self.max_concurrency), advance)
+            try:
+                if dry_run:
+                    for _ in source:
+                        pass
+                else:
+                    self._run(source, advance)
+            finally:
+                self.report.n_calls += source.n_calls
+                self.report.n_unique += source.n_unique
+                self.report.n_done_before += source.n_done_before
+                self.report.estimate = _estimate(
+                    source.n_pending, source.prompt_tokens, self.prices, self.expected_completion_tokens
+                )
+                self.report.cost_usd = self.budget.spent
         return self.report
 
-    def _feed(self, pool: ThreadPoolExecutor, queue: deque[LLMCall], advance: Callable[[int], None]) -> None:
-        """Lease the queued calls in chunks and hand the leased ones to the pool: at most 2 x `max_concurrency`
-        keys are leased and unfinished at any time, and the next chunk is leased (one transaction) once half a
-        pool's worth of them has finished.
+    def _run(self, source: _PendingCalls, advance: Callable[[int], None]) -> None:
+        """The pool of workers and the committer for one run; every answer is written before `run` returns."""
+        self._advance, self._n_leased, self._events = advance, 0, SimpleQueue()
+        self._committer = Committer(self._write_group, self._count_group, lambda exc: self._events.put(None))
+        try:
+            with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="llm-call") as pool:
+                self._feed(pool, source, advance)
+            self._committer.flush()
+        finally:
+            self._committer.close()
+            self._committer = None
+
+    def _feed(self, pool: ThreadPoolExecutor, source: _PendingCalls, advance: Callable[[int], None]) -> None:
+        """Lease the pending calls in chunks and hand the leased ones to the pool: at most 2 x `max_concurrency`
+        keys are leased and not yet recorded at any time, and the next chunk is leased (one transaction) once
+        half a pool's worth of them has been recorded. The first chunk is one pool's worth, so the first
+        requests start as soon as it is planned and leased.
 
         Why chunks: a lease is a committed, fsynced transaction; taken one by one, every call would wait for
         its own fsync behind the others. A key leased here but not started when the budget stops the run is
-        given back by `_one`; one left by a killed process is taken back by `release_dead_leases`.
+        given back by `_one`; one left by a killed process is taken back by `release_dead_leases`. When no call
+        is running but leases are still held, their answers are waiting for the committer, whose writes (or
+        failure) wake the loop.
         """
         limit = 2 * self.max_concurrency
         refill_at = limit - max(1, self.max_concurrency // 2)
         running: set[Future[None]] = set()
-        while queue or running:
-            if queue and len(running) <= refill_at:
+        while True:
+            if not source.empty and self._n_leased <= refill_at:
                 if self.budget.stopped.is_set():
-                    self._count("n_budget_stopped", len(queue))
-                    advance(len(queue))
-                    queue.clear()
+                    left = sum(1 for _ in source)
+                    self._count("n_budget_stopped", left)
+                    advance(left)
                     continue
-                chunk = [queue.popleft() for _ in range(min(limit - len(running), len(queue)))]
-                taken = set(self.store.claim_many([c.key for c in chunk], self.owner, self.ttl_s))
-                self._count("n_claimed_elsewhere", len(chunk) - len(taken))
-                advance(len(chunk) - len(taken))
-                running.update(pool.submit(self._one, call) for call in chunk if call.key in taken)
+                chunk = source.take(min(self.max_concurrency, limit - self._n_leased))
+                if chunk:
+                    taken = set(self.store.claim_many([c.key for c in chunk], self.owner, self.ttl_s))
+                    self._count("n_claimed_elsewhere", len(chunk) - len(taken))
+                    self._leased(len(taken))
+                    advance(len(chunk) - len(taken))
+                    for call in chunk:
+                        if call.key in taken:
+                            future = pool.submit(self._one, call)
+                            future.add_done_callback(self._events.put)
+                            running.add(future)
                 continue
-            if running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()
-                advance(len(done))
+            if not running and source.empty:
+                return
+            event = self._events.get()  # a call finished, or a group write ended leases (or failed)
+            if event is not None:
+                running.discard(event)
+                event.result()
+            elif self._committer is not None and self._committer.error is not None:
+                raise self._committer.error
 
     def _count(self, name: str, n: int) -> None:
         with self._lock:
             setattr(self.report, name, getattr(self.report, name) + n)
+
+    def _leased(self, n: int) -> None:
+        with self._lock:
+            self._n_leased += n
 
     # -- one call ---------------------------------------------------------------------------------------------
 
     def _one(self, call: LLMCall) -> None:
         """Make one leased call and record how it ended; a call the budget stopped gives its lease back."""
         if self.budget.stopped.is_set():
-            self.store.release(call.key, self.owner)
-            self._count("n_budget_stopped", 1)
+            self._give_back(call)
             return
         outcome = _Outcome()
         try:
             self._answer(call, outcome)
         except BudgetExhausted as exc:
             if not outcome.spend:  # nothing paid for this call: give the key back untouched
-                self.store.release(call.key, self.owner)
-                self._count("n_budget_stopped", 1)
+                self._give_back(call)
                 return
             outcome.ok, outcome.error, outcome.answer = False, str(exc), outcome.spend[-1]
         except XrayBenchError as exc:
@@ -426,34 +543,59 @@ class CallRunner:
             return 0.0
         return prompt_tokens(messages) * self.prices[0] + self.client.max_tokens * self.prices[1]
 
-    def _record(self, call: LLMCall, outcome: _Outcome) -> None:
-        """Commit the outcome (answer or failure, with the spend of every request) before it counts."""
-        spend, answer = outcome.spend, outcome.answer
-        self._records.submit(
-            CallResult(
-                call.key, call.identity, outcome.ok and answer is not None,
-                raw_text=None if answer is None else answer.text,
-                parsed=outcome.parsed if outcome.ok else None,
-                parser_version=call.parser_version if outcome.ok else None,
-                error=None if outcome.ok else outcome.error or "unknown error",
-                finish_reason=None if answer is None else answer.finish_reason,
-                prompt_tokens=sum(a.prompt_tokens for a in spend),
-                completion_tokens=sum(a.completion_tokens for a in spend),
-                cost_usd=sum(a.cost_usd for a in spend),
-                latency_s=sum(a.latency_s for a in spend) or None,
-                attempts=max(1, outcome.requests),
-            )
-        )  # fmt: skip
-        with self._lock:
-            if outcome.ok:
-                self.report.n_ok += 1
-            else:
-                self.report.n_failed += 1
-                self.report.failures.append({"key": call.key, **call.label, "error": outcome.error or ""})
+    def _give_back(self, call: LLMCall) -> None:
+        self.store.release(call.key, self.owner)
+        self._leased(-1)
+        self._count("n_budget_stopped", 1)
+        self._advance(1)
 
-    def _record_group(self, results: list[CallResult]) -> list[None]:
-        self.store.record_many(results)
-        return [None] * len(results)
+    def _record(self, call: LLMCall, outcome: _Outcome) -> None:
+        """Hand the outcome (answer or failure, with the spend of every request) to the committer, which counts
+        it once written; the worker goes on to its next call meanwhile. Its key stays leased (and counted
+        against the 2 x `max_concurrency` leases of `_feed`) until then, so a `kill -9` loses at most that many
+        answers (in flight or waiting for their write); they are asked again on the rerun, never a stored one."""
+        spend, answer = outcome.spend, outcome.answer
+        result = CallResult(
+            call.key, call.identity, outcome.ok and answer is not None,
+            raw_text=None if answer is None else answer.text,
+            parsed=outcome.parsed if outcome.ok else None,
+            parser_version=call.parser_version if outcome.ok else None,
+            error=None if outcome.ok else outcome.error or "unknown error",
+            finish_reason=None if answer is None else answer.finish_reason,
+            prompt_tokens=sum(a.prompt_tokens for a in spend),
+            completion_tokens=sum(a.completion_tokens for a in spend),
+            cost_usd=sum(a.cost_usd for a in spend),
+            latency_s=sum(a.latency_s for a in spend) or None,
+            attempts=max(1, outcome.requests),
+        )  # fmt: skip
+        assert self._committer is not None  # set for the whole of `_run`
+        self._committer.submit(_Finished(call, outcome, result))
+
+    def _write_group(self, finished: list[_Finished]) -> None:
+        self.store.record_many([f.result for f in finished])
+
+    def _count_group(self, finished: list[_Finished]) -> None:
+        """Count written outcomes (only written ones count: they survive a crash); their leases have ended, which
+        may let the feeding loop lease the next chunk: it is woken."""
+        with self._lock:
+            self._n_leased -= len(finished)
+            for f in finished:
+                if f.outcome.ok:
+                    self.report.n_ok += 1
+                else:
+                    self.report.n_failed += 1
+                    self.report.failures.append({"key": f.call.key, **f.call.label, "error": f.outcome.error or ""})
+        self._advance(len(finished))
+        self._events.put(None)
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """A call's outcome on its way to the store."""
+
+    call: LLMCall
+    outcome: _Outcome
+    result: CallResult
 
 
 def _unique(calls: list[LLMCall]) -> list[LLMCall]:

@@ -6,11 +6,13 @@ reason, latency and cost. It never retries (litellm's own retries are switched o
 `TransientError` (429, 5xx, timeouts: retry) or `XrayBenchError` (400, context length, auth: do not).
 
 Local servers (vLLM, SGLang, Ollama, the test server) are reached with the `openai/` prefix and `api_base`.
-Those requests (`openai/...` with an `api_base`) take a direct path: httpx posting to
-`{api_base}/chat/completions` over one keep-alive connection per thread, with the same errors, usage and cost
-as through litellm. Why: `litellm.completion` costs ~7 ms of CPU per call, and with 64 calls in flight the
-GIL turns that into the ceiling of a judging run (25-47% of the ideal rate against a 200 ms server; see
-`benchmarks/arena_throughput/`). Every other provider goes through litellm, imported on first use.
+Those requests (`openai/...` with an `api_base`) take a direct path: the standard library's `http.client`
+posting to `{api_base}/chat/completions` over one keep-alive connection per thread (through the proxy the
+environment names, as httpx and litellm would), with the same errors, usage and cost as through litellm.
+Why: `litellm.completion` costs ~7 ms of CPU per call and httpx ~0.5 ms, `http.client` ~0.12 ms; with 64
+calls in flight the GIL turns that CPU into waiting (litellm capped a judging run at 25-47% of the ideal
+rate against a 200 ms server, httpx cost ~5 points; see `benchmarks/arena_throughput/`). Every other
+provider goes through litellm, imported on first use.
 
 Prices come from litellm's bundled cost map (`LITELLM_LOCAL_MODEL_COST_MAP=True`: no network at import), or
 from a user-given price per 1,000 tokens, which wins.
@@ -18,13 +20,15 @@ from a user-given price per 1,000 tokens, which wins.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from xraybench.errors import MissingExtraError, TransientError, XrayBenchError
 from xraybench.retry import parse_retry_after
@@ -88,7 +92,7 @@ class LLMClient:
         self._litellm_module: Any = None
         self._http_lock = threading.Lock()
         self._local = threading.local()
-        self._clients: list[Any] = []
+        self._connections: list[http.client.HTTPConnection] = []
         if self.direct:
             self._open_direct()
         else:
@@ -136,9 +140,9 @@ class LLMClient:
     def close(self) -> None:
         """Close the pooled HTTP connections of the direct path (a later call opens new ones)."""
         with self._http_lock:
-            clients, self._clients, self._local = self._clients, [], threading.local()
-        for client in clients:
-            client.close()
+            connections, self._connections, self._local = self._connections, [], threading.local()
+        for conn in connections:
+            conn.close()
 
     def __enter__(self) -> LLMClient:
         return self
@@ -189,80 +193,119 @@ class LLMClient:
         return self._answer(choice.message.content, choice.finish_reason, getattr(response, "usage", None), latency)
 
     def _open_direct(self) -> None:
-        """What every thread's HTTP client shares: headers and one TLS context (loading the CA bundle costs
-        tens of milliseconds, too much to pay per thread)."""
-        import httpx
-
+        """What every thread's connection shares: target, headers, proxy and one TLS context (loading the CA
+        bundle costs tens of milliseconds, too much to pay per thread)."""
+        assert self.api_base is not None  # the direct path is taken only with an api_base
+        url = urlparse(self.api_base)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise XrayBenchError(f"--api-base {self.api_base!r}: expected an http:// or https:// URL")
+        self._https = url.scheme == "https"
+        self._host, self._port = url.hostname, url.port or (443 if self._https else 80)
+        self._url = f"{self.api_base.rstrip('/')}/chat/completions"
+        self._target = f"{url.path.rstrip('/')}/chat/completions"
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         key = self.api_key or os.environ.get("OPENAI_API_KEY")
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
-        self._tls = httpx.create_ssl_context()
-
-    def _client(self) -> Any:
-        """This thread's keep-alive HTTP client, created on its first request.
-
-        One client per thread rather than one shared pool: a thread has one request in flight at a time, and
-        httpcore's pool scans every connection on each request, which with 64 connections cost more CPU than
-        the request itself.
-        """
-        http = getattr(self._local, "http", None)
-        if http is None:
+        self._proxy = _proxy_for(url.scheme, self._host)
+        self._tunnel_headers: dict[str, str] = {}
+        if self._proxy is not None and self._proxy.username:
+            auth = f"{unquote(self._proxy.username)}:{unquote(self._proxy.password or '')}"
+            proxy_auth = {"Proxy-Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+            if self._https:
+                self._tunnel_headers = proxy_auth
+            else:
+                self._headers.update(proxy_auth)
+        if self._proxy is not None and not self._https:
+            self._target = self._url  # a plain-HTTP proxy takes the absolute URL
+        self._tls: Any = None
+        if self._https:
             import httpx
 
-            http = httpx.Client(timeout=httpx.Timeout(self.timeout_s), headers=self._headers, verify=self._tls)
+            self._tls = httpx.create_ssl_context()  # certifi's CA bundle, as the httpx-based clients verify
+
+    def _connection(self) -> http.client.HTTPConnection:
+        """This thread's keep-alive connection, created on its first request (it reconnects by itself after the
+        server closed it). One per thread: a thread has one request in flight at a time."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            host, port = self._host, self._port
+            if self._proxy is not None:
+                host, port = self._proxy.hostname or "", self._proxy.port or 80
+            if self._https:
+                conn = http.client.HTTPSConnection(host, port, timeout=self.timeout_s, context=self._tls)
+                if self._proxy is not None:
+                    conn.set_tunnel(self._host, self._port, headers=self._tunnel_headers)
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=self.timeout_s)
             with self._http_lock:
-                self._clients.append(http)
-            self._local.http = http
-        return http
+                self._connections.append(conn)
+            self._local.conn = conn
+        return conn
 
     def _complete_direct(self, messages: list[dict[str, Any]]) -> LLMAnswer:
         """POST `{api_base}/chat/completions`; errors sorted like litellm sorts them (see `_status_error`)."""
-        import httpx
-
-        assert self.api_base is not None  # the direct path is taken only with an api_base
-        url = f"{self.api_base.rstrip('/')}/chat/completions"
         body = {
             "model": self.model.split("/", 1)[1],
             "messages": messages,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         start = time.perf_counter()
+        conn = self._connection()
         try:
-            response = self._client().post(url, content=json.dumps(body, ensure_ascii=False).encode("utf-8"))
-        except httpx.TimeoutException as exc:
+            conn.request("POST", self._target, body=payload, headers=self._headers)
+            response = conn.getresponse()
+            content = response.read()
+        except TimeoutError as exc:
+            conn.close()  # a late answer must not be read as the next request's
             raise TransientError(
-                f"{self.model}: Timeout: no answer from {url} within {self.timeout_s:g}s ({type(exc).__name__})"
+                f"{self.model}: Timeout: no answer from {self._url} within {self.timeout_s:g}s ({type(exc).__name__})"
             ) from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"{self.model}: APIConnectionError: {url}: {exc!r}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise TransientError(f"{self.model}: APIConnectionError: {self._url}: {exc!r}") from exc
         latency = time.perf_counter() - start
-        if response.status_code >= 400:
-            raise self._status_error(response)
+        if response.status >= 400:
+            raise self._status_error(response.status, response.getheader("retry-after"), content)
         try:
-            data = json.loads(response.content)
+            data = json.loads(content)
             choice = data["choices"][0]
             text, finish_reason = choice["message"].get("content"), choice.get("finish_reason")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise TransientError(
-                f"{self.model}: InternalServerError: {url} answered 200 with a body that is not a chat completion "
-                f"({type(exc).__name__}: {exc}): {response.text[:200]!r}"
+                f"{self.model}: InternalServerError: {self._url} answered 200 with a body that is not a chat "
+                f"completion ({type(exc).__name__}: {exc}): {content[:200].decode('utf-8', 'replace')!r}"
             ) from exc
         return self._answer(text, finish_reason, data.get("usage"), latency)
 
-    def _status_error(self, response: Any) -> XrayBenchError:
+    def _status_error(self, status: int, retry_after: str | None, content: bytes) -> XrayBenchError:
         """408/409/429/5xx are worth retrying (429 with the server's `Retry-After`); any other 4xx is not."""
-        status = response.status_code
-        message, code = _error_text(response)
+        message, code = _error_text(content)
         if status == 400 and ("context_length" in code or "context length" in message.lower()):
             name = "ContextWindowExceededError"
         else:
             name = _STATUS_NAMES.get(status, "InternalServerError" if status >= 500 else "APIError")
         text = f"{self.model}: {name}: HTTP {status}: {message}"
         if status in RETRYABLE_STATUS or status >= 500:
-            return TransientError(text, parse_retry_after(response.headers.get("retry-after")))
+            return TransientError(text, parse_retry_after(retry_after))
         return XrayBenchError(text)
+
+
+def _proxy_for(scheme: str, host: str) -> Any:
+    """The proxy URL (parsed) the environment names for `scheme://host`, or None (`NO_PROXY`, local hosts)."""
+    import urllib.request  # its imports (ssl, email) are needed only here, once per client
+
+    if host in LOCAL_HOSTS or urllib.request.proxy_bypass(host):
+        return None
+    proxy = urllib.request.getproxies().get(scheme) or urllib.request.getproxies().get("all")
+    if not proxy:
+        return None
+    url = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+    if url.scheme != "http" or not url.hostname:
+        raise XrayBenchError(f"proxy {proxy!r} for {scheme}://{host}: only http:// proxies are supported")
+    return url
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -270,18 +313,19 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
-def _error_text(response: Any) -> tuple[str, str]:
+def _error_text(content: bytes) -> tuple[str, str]:
     """The server's own error message and code: OpenAI's `{"error": {"message", "code"}}`, else the body."""
+    text = content.decode("utf-8", "replace")
     try:
-        payload = response.json()
+        payload = json.loads(text)
     except ValueError:
-        return response.text[:500], ""
+        return text[:500], ""
     error = payload.get("error") if isinstance(payload, dict) else None
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"]), str(error.get("code") or error.get("type") or "")
     if isinstance(error, str):
         return error, ""
-    return response.text[:500], ""
+    return text[:500], ""
 
 
 def _litellm() -> Any:
