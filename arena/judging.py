@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from arena.prompt import PROMPT_VERSION, JudgePrompt, reask_messages, render
 from arena.verdict import PARSER_VERSION, WINNER, canonical, parse_verdict
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
-from xraybench.llm.calls import Budget, CallRunner, Estimate, LLMCall, estimate_calls
+from xraybench.llm.calls import Budget, CallReport, CallRunner, Estimate, LLMCall, estimate_calls
 from xraybench.llm.client import LLMClient
 from xraybench.records import Sample
 from xraybench.retry import RetryPolicy
@@ -245,27 +245,18 @@ class PlannedBattles:
 
 
 @dataclass
-class JudgeReport:
-    """What a judging run did. `n_done_before` keys were already in the store and cost nothing."""
+class JudgeReport(CallReport):
+    """What a judging run did: the call runner's counts plus the battles around them.
+
+    `n_done_before` keys were already in the store and cost nothing; identical reports are ties without a call.
+    """
 
     n_battles: int = 0
     n_identical: int = 0
-    n_unique: int = 0
-    n_done_before: int = 0
-    n_ok: int = 0
-    n_failed: int = 0
-    n_budget_stopped: int = 0
-    n_claimed_elsewhere: int = 0
-    n_requests: int = 0
-    n_reasked: int = 0
-    cost_usd: float = 0.0
-    estimate: Estimate | None = None
-    failures: list[dict[str, str]] = field(default_factory=list)
     flagged: list[dict[str, Any]] = field(default_factory=list)
     schedule: str = "full"
     n_rounds: int = 0
     stop_reason: str | None = None
-    n_leases_recovered: int = 0
 
 
 def append_plan(path: Path, battles: list[Battle], judge: str) -> None:
@@ -419,17 +410,11 @@ class Judging:
         else:
             total = None
         calls_report = self.runner.run(calls(), dry_run=dry_run, total=total)
-        for name in _SHARED_COUNTS:
-            setattr(self.report, name, getattr(calls_report, name))
-        self.report.failures = list(calls_report.failures)
+        for shared in fields(CallReport):
+            value = getattr(calls_report, shared.name)
+            setattr(self.report, shared.name, list(value) if isinstance(value, list) else value)
         self.report.flagged = _flagged(seen)
         return self.report
-
-
-_SHARED_COUNTS = (
-    "n_unique", "n_done_before", "n_ok", "n_failed", "n_budget_stopped", "n_claimed_elsewhere", "n_requests",
-    "n_reasked", "cost_usd", "estimate", "n_leases_recovered",
-)  # fmt: skip
 
 
 def _flagged(battles: list[Battle]) -> list[dict[str, Any]]:
