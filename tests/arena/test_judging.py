@@ -180,11 +180,12 @@ def test_faults_end_ok_or_failed_and_a_rerun_completes_them(
     plan = [rng.choice(kinds) for _ in range(150)]
     garbage = threading.Lock()
     count = [0]
+    garbage_on = [True]
 
     def reply(body: dict[str, Any]) -> str:
         with garbage:
             count[0] += 1
-            if count[0] % 12 == 0:
+            if garbage_on[0] and count[0] % 12 == 0:
                 return "I refuse to give a verdict."
         return content_reply(body)
 
@@ -205,7 +206,7 @@ def test_faults_end_ok_or_failed_and_a_rerun_completes_them(
             assert row["finish_reason"] == "stop" and row["parsed"]["verdict"]
 
         server.fault_plan.clear()
-        count[0] = 1  # no more garbage on the rerun
+        garbage_on[0] = False  # no more garbage on the rerun
         before = len(server.chat_requests())
         second = Judging(judge, store, max_concurrency=8, policy=FAST).run(battles)
         assert second.n_done_before == first.n_ok
