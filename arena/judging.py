@@ -564,7 +564,7 @@ def _judge_adaptive(
     fld: Field, judging: Judging, plan: Path, models: list[str], ids: list[str], new_model: str | None,
     batch_size: int, seed: int,
 ) -> JudgeReport:  # fmt: skip
-    from arena.schedule import AdaptiveScheduler
+    from arena.adaptive import AdaptiveScheduler
 
     judge = judging.judge
     if new_model is not None:

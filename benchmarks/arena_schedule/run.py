@@ -31,9 +31,10 @@ import time
 
 import numpy as np
 
+from arena.adaptive import AdaptiveScheduler
 from arena.battles import Battles
 from arena.ratings import bradley_terry
-from arena.schedule import AdaptiveScheduler, full_schedule
+from arena.schedule import full_schedule
 
 FACTOR = 400 / math.log(10)
 TIE, STUDY_SD, JUDGE_SD, TARGET, PRIOR = 0.15, 0.3, 0.3, 0.95, 1.0

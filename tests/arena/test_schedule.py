@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from arena.adaptive import AdaptiveScheduler
 from arena.battles import Battles, from_records
 from arena.ratings import bradley_terry
-from arena.schedule import AdaptiveScheduler, full_schedule, new_model_schedule
+from arena.schedule import full_schedule, new_model_schedule
 from xraybench.errors import XrayBenchError
 
 FACTOR = 400 / math.log(10)
