@@ -140,8 +140,15 @@ def _add_rating_options(parser: argparse.ArgumentParser) -> None:
 def _rate(battles: Any, args: argparse.Namespace) -> Ratings:
     from arena.ratings import compute_ratings
 
-    return compute_ratings(battles, anchor=args.anchor, anchor_rating=args.anchor_rating, rounds=args.rounds,
-                           seed=args.seed, prior=args.prior, length_control=args.length_control)
+    return compute_ratings(
+        battles,
+        anchor=args.anchor,
+        anchor_rating=args.anchor_rating,
+        rounds=args.rounds,
+        seed=args.seed,
+        prior=args.prior,
+        length_control=args.length_control,
+    )
 
 
 def _parse_runs(specs: list[str]) -> dict[str, str]:

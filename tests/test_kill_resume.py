@@ -23,9 +23,25 @@ def slow_reply(body: dict[str, Any]) -> str:
 
 
 def _run(server: OpenAIServer, out: Path) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "xraybench", "run", "--model", "openai:tiny-test-model", "--api-base",
-           server.base_url, "--tasks", TASKS, "--out", str(out), "--concurrency", "2", "--no-progress",
-           "--bootstrap-rounds", "20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "xraybench",
+        "run",
+        "--model",
+        "openai:tiny-test-model",
+        "--api-base",
+        server.base_url,
+        "--tasks",
+        TASKS,
+        "--out",
+        str(out),
+        "--concurrency",
+        "2",
+        "--no-progress",
+        "--bootstrap-rounds",
+        "20",
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -7,9 +7,20 @@ import sys
 
 HEAVY = ("torch", "transformers", "vllm", "litellm")
 CORE_MODULES = (
-    "xraybench", "xraybench.records", "xraybench.tasks", "xraybench.taskdata", "xraybench.runner",
-    "xraybench.results", "xraybench.parsing", "xraybench.metrics", "xraybench.models", "xraybench.datasets",
-    "xraybench.cli", "xraybench.models.predictions", "xraybench.models.baselines", "xraybench.datasets.demo",
+    "xraybench",
+    "xraybench.records",
+    "xraybench.tasks",
+    "xraybench.taskdata",
+    "xraybench.runner",
+    "xraybench.results",
+    "xraybench.parsing",
+    "xraybench.metrics",
+    "xraybench.models",
+    "xraybench.datasets",
+    "xraybench.cli",
+    "xraybench.models.predictions",
+    "xraybench.models.baselines",
+    "xraybench.datasets.demo",
 )
 
 

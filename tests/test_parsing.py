@@ -4,8 +4,10 @@ from xraybench.parsing import find_boxes, last_boxed, parse_output
 
 
 def test_reasoning_output() -> None:
-    text = ("<think>Step 1: effusion at [30, 180, 100, 230].</think><think>again [1,2,3,4]</think>"
-            "The answer is \\boxed{Effusion|Cardiomegaly}")
+    text = (
+        "<think>Step 1: effusion at [30, 180, 100, 230].</think><think>again [1,2,3,4]</think>"
+        "The answer is \\boxed{Effusion|Cardiomegaly}"
+    )
     out = parse_output(text)
     assert out.answer == "Effusion|Cardiomegaly"
     assert out.has_think and out.has_boxed

@@ -11,8 +11,13 @@ from xraybench.taskdata import load_task
 
 
 def _config(out: Path, **kw: object) -> RunConfig:
-    base = {"model": "baseline:normal", "tasks": ["demo_vqa", "demo_classification"], "out": str(out),
-            "bootstrap_rounds": 50, "progress": False}
+    base = {
+        "model": "baseline:normal",
+        "tasks": ["demo_vqa", "demo_classification"],
+        "out": str(out),
+        "bootstrap_rounds": 50,
+        "progress": False,
+    }
     return RunConfig(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -60,8 +65,11 @@ def test_torn_last_line_is_cut_and_redone(tmp_path: Path) -> None:
 
 def test_different_configuration_is_refused(tmp_path: Path) -> None:
     run(_config(tmp_path / "run"))
-    with pytest.raises(XrayBenchError, match=r"different configuration \(model: 'baseline:normal' -> "
-                                             r"'baseline:retrieval'\)"):
+    with pytest.raises(
+        XrayBenchError,
+        match=r"different configuration \(model: 'baseline:normal' -> "
+        r"'baseline:retrieval'\)",
+    ):
         run(_config(tmp_path / "run", model="baseline:retrieval"))
 
 
@@ -105,7 +113,9 @@ def test_a_model_that_always_fails_stops_the_run_and_resumes(tmp_path: Path) -> 
     config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], concurrency=1)
     with OpenAIServer(fault_plan=list(bad)) as server:
         config.api_base = server.base_url
-        with pytest.raises(XrayBenchError, match=rf"last {ABORT_AFTER_FAILED_BATCHES} batches all failed.*invalid api key"):
+        with pytest.raises(
+            XrayBenchError, match=rf"last {ABORT_AFTER_FAILED_BATCHES} batches all failed.*invalid api key"
+        ):
             run(config)
         assert len(server.chat_requests()) == ABORT_AFTER_FAILED_BATCHES
         assert len(_lines(tmp_path / "run" / FAILURES_FILE)) == ABORT_AFTER_FAILED_BATCHES
@@ -122,7 +132,9 @@ def test_per_sample_scores_are_kept(tmp_path: Path) -> None:
     rows = _lines(tmp_path / "run" / PER_SAMPLE_FILE)
     assert [r["id"] for r in rows] == [s.id for s in load_task("demo_vqa").samples]
     accuracy = [r["vqa_accuracy"] for r in rows]
-    assert sum(accuracy) / len(accuracy) == pytest.approx(results["tasks"]["demo_vqa"]["metrics"]["vqa_accuracy"]["value"])
+    assert sum(accuracy) / len(accuracy) == pytest.approx(
+        results["tasks"]["demo_vqa"]["metrics"]["vqa_accuracy"]["value"]
+    )
 
 
 def test_extra_metrics_rescore_a_finished_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,8 +143,9 @@ def test_extra_metrics_rescore_a_finished_run(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
     first = run(_config(tmp_path / "run", tasks=["demo_impression"], skip_metrics=["meteor"]))
     assert "bertscore" not in first["tasks"]["demo_impression"]["skipped_metrics"]
-    again = run(_config(tmp_path / "run", tasks=["demo_impression"], skip_metrics=["meteor"],
-                        extra_metrics=["bertscore"]))
+    again = run(
+        _config(tmp_path / "run", tasks=["demo_impression"], skip_metrics=["meteor"], extra_metrics=["bertscore"])
+    )
     task = again["tasks"]["demo_impression"]
     # without local weights the metric is skipped with the reason, and nothing else changes
     assert "XRAYBENCH_BERTSCORE_MODEL" in task["skipped_metrics"]["bertscore"]

@@ -38,8 +38,10 @@ def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, 
     for name in shared:
         td_a, td_b = tasks_a[name], tasks_b[name]
         if td_a.fingerprint != td_b.fingerprint:
-            raise XrayBenchError(f"task {name}: the two runs scored different samples (fingerprints "
-                                 f"{td_a.fingerprint} vs {td_b.fingerprint}); a paired test needs the same items")
+            raise XrayBenchError(
+                f"task {name}: the two runs scored different samples (fingerprints "
+                f"{td_a.fingerprint} vs {td_b.fingerprint}); a paired test needs the same items"
+            )
         scores_a, _ = compute_scores(td_a, align(td_a.samples, done_a, config_a.model)[0], config_a)
         scores_b, _ = compute_scores(td_b, align(td_b.samples, done_b, config_b.model)[0], config_b)
         for row in compare_scores(scores_a, scores_b, n_rounds=rounds, seed=seed):
@@ -59,7 +61,18 @@ def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dic
         metrics_a, metrics_b = suites_a[suite]["metrics"], suites_b[suite]["metrics"]
         for metric in sorted(metrics_a.keys() & metrics_b.keys()):
             a, b = metrics_a[metric]["value"], metrics_b[metric]["value"]
-            rows.append({"task": f"suite:{suite}", "metric": metric, "a": a, "b": b, "diff": a - b,
-                         "ci_low": None, "ci_high": None, "p_bootstrap": None, "p_randomization": None,
-                         "rel_gain": gain(a, b)})
+            rows.append(
+                {
+                    "task": f"suite:{suite}",
+                    "metric": metric,
+                    "a": a,
+                    "b": b,
+                    "diff": a - b,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "p_bootstrap": None,
+                    "p_randomization": None,
+                    "rel_gain": gain(a, b),
+                }
+            )
     return rows

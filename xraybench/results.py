@@ -44,8 +44,9 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def summarise(all_scores: dict[str, Scores], rounds: int, seed: int,
-              indices: np.ndarray | None = None) -> dict[str, dict[str, float | None]]:
+def summarise(
+    all_scores: dict[str, Scores], rounds: int, seed: int, indices: np.ndarray | None = None
+) -> dict[str, dict[str, float | None]]:
     """Value and bootstrap 95% CI of every metric, sharing the resamples across metrics."""
     from xraybench.metrics.bootstrap import bootstrap_cis
 
@@ -70,7 +71,9 @@ def align(samples: list[Sample], done: dict[tuple[str, str], Prediction], model:
     return preds, missing
 
 
-def compute_scores(td: TaskData, preds: list[Prediction], config: RunConfig) -> tuple[dict[str, Scores], dict[str, str]]:
+def compute_scores(
+    td: TaskData, preds: list[Prediction], config: RunConfig
+) -> tuple[dict[str, Scores], dict[str, str]]:
     """Every metric of the task; a metric whose extra or runtime (Java) is missing is skipped with the reason."""
     from xraybench.metrics._lexical import TokenCache
     from xraybench.metrics.api import construct_metric
@@ -102,8 +105,9 @@ def per_sample_rows(td: TaskData, all_scores: dict[str, Scores]) -> list[dict[st
     return rows
 
 
-def score_task(td: TaskData, preds: list[Prediction], config: RunConfig,
-               per_sample: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def score_task(
+    td: TaskData, preds: list[Prediction], config: RunConfig, per_sample: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Corpus values with CIs and category breakdowns; per-sample values are appended to `per_sample`."""
     all_scores, skipped = compute_scores(td, preds, config)
     if per_sample is not None:
@@ -132,8 +136,11 @@ def suite_aggregates(tasks: dict[str, Any], suites: list[str]) -> dict[str, Any]
         metric_names = sorted({m for t in members for m in tasks[t]["metrics"]})
         agg: dict[str, Any] = {}
         for m in metric_names:
-            values = {t: tasks[t]["metrics"][m]["value"] for t in members
-                      if m in tasks[t]["metrics"] and tasks[t]["metrics"][m]["value"] is not None}
+            values = {
+                t: tasks[t]["metrics"][m]["value"]
+                for t in members
+                if m in tasks[t]["metrics"] and tasks[t]["metrics"][m]["value"] is not None
+            }
             if values:
                 counts = {t: tasks[t]["n"] for t in values}
                 agg[m] = {"value": weighted_average(values, counts), "n": sum(counts.values()), "tasks": len(values)}
@@ -153,15 +160,17 @@ def package_versions() -> dict[str, str]:
 
 def git_sha() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def score_run(config: RunConfig, folder: RunFolder, tasks: list[TaskData], suites: list[str], *,
-              model_name: str, resumed: bool) -> dict[str, Any]:
+def score_run(
+    config: RunConfig, folder: RunFolder, tasks: list[TaskData], suites: list[str], *, model_name: str, resumed: bool
+) -> dict[str, Any]:
     started = time.perf_counter()
     done = folder.load_predictions()
     task_results: dict[str, Any] = {}
@@ -172,11 +181,17 @@ def score_run(config: RunConfig, folder: RunFolder, tasks: list[TaskData], suite
         n_missing_total += missing
         scored = score_task(td, preds, config, per_sample)
         task_results[td.task.name] = {
-            "dataset": td.task.dataset, "split": td.task.split, "version": td.task.version,
-            "n": len(td.samples), "n_failed": missing, "population": td.population,
+            "dataset": td.task.dataset,
+            "split": td.task.split,
+            "version": td.task.version,
+            "n": len(td.samples),
+            "n_failed": missing,
+            "population": td.population,
             "sampling": {"limit": len(td.samples) if len(td.samples) < td.population else None, "seed": config.seed},
-            "dropped": td.dropped, "fingerprint": td.fingerprint,
-            "credentialed": any(s.credentialed for s in td.samples), **scored,
+            "dropped": td.dropped,
+            "fingerprint": td.fingerprint,
+            "credentialed": any(s.credentialed for s in td.samples),
+            **scored,
         }
     _write_jsonl(folder.file(PER_SAMPLE_FILE), per_sample)
     return {
@@ -223,6 +238,7 @@ def read_results(path: str | Path) -> dict[str, Any]:
         raise XrayBenchError(f"no results.json at {p}")
     data = json.loads(p.read_text())
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise XrayBenchError(f"{p}: schema_version {data.get('schema_version')!r}, this xraybench reads "
-                             f"{SCHEMA_VERSION}")
+        raise XrayBenchError(
+            f"{p}: schema_version {data.get('schema_version')!r}, this xraybench reads {SCHEMA_VERSION}"
+        )
     return data

@@ -41,8 +41,13 @@ class RunConfig:
     model: str = option(help="model spec, e.g. baseline:normal, hf:PATH, openai:MODEL, predictions:FILE")
     tasks: list[str] = option(help="comma-separated tasks and/or suites (see `xraybench list`)", split_commas=True)
     out: str = option(help="run folder: created if absent, resumed if it holds the same unfinished run")
-    data_roots: list[str] = option([], flag="--data-root", metavar="NAME=PATH", repeat=True,
-                                   help="where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg (repeatable)")
+    data_roots: list[str] = option(
+        [],
+        flag="--data-root",
+        metavar="NAME=PATH",
+        repeat=True,
+        help="where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg (repeatable)",
+    )
     limit: int | None = option(None, help="score a seeded sample of at most N items per task")
     seed: int = option(0, help="seed for sampling items, decoding and bootstrap")
     template: str = option("plain", help="prompt template: plain | reasoning")
@@ -58,25 +63,42 @@ class RunConfig:
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
     answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
     image_size: int = option(512, help="side of the model's square image space in which boxes are given")
-    extra_metrics: list[str] = option([], help="comma-separated metric families to add to every report task, "
-                                      "e.g. bertscore,chexbert,radgraph (local weights)", split_commas=True)
-    skip_metrics: list[str] = option([], help="comma-separated metric families not to compute (e.g. meteor)",
-                                     split_commas=True)
+    extra_metrics: list[str] = option(
+        [],
+        help="comma-separated metric families to add to every report task, "
+        "e.g. bertscore,chexbert,radgraph (local weights)",
+        split_commas=True,
+    )
+    skip_metrics: list[str] = option(
+        [], help="comma-separated metric families not to compute (e.g. meteor)", split_commas=True
+    )
     bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
     progress: bool = option(True, help="show a progress bar")
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide what the predictions are; a resumed run must match them."""
         return {
-            "model": self.model, "tasks": list(self.tasks), "limit": self.limit, "seed": self.seed,
-            "template": self.template, "temperature": self.temperature, "top_p": self.top_p,
-            "max_new_tokens": self.max_new_tokens, "api_base": self.api_base,
+            "model": self.model,
+            "tasks": list(self.tasks),
+            "limit": self.limit,
+            "seed": self.seed,
+            "template": self.template,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+            "api_base": self.api_base,
         }
 
     def model_options(self) -> ModelOptions:
-        return ModelOptions(template=self.template, temperature=self.temperature, top_p=self.top_p,
-                            max_new_tokens=self.max_new_tokens, api_base=self.api_base,
-                            api_key_env=self.api_key_env, extra={"seed": self.seed})
+        return ModelOptions(
+            template=self.template,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+            extra={"seed": self.seed},
+        )
 
 
 class RunFolder:
@@ -105,8 +127,12 @@ class RunFolder:
             raise XrayBenchError(f"{self.path} exists, is not empty and holds no {RUN_FILE}: refusing to write there")
         self.path.mkdir(parents=True, exist_ok=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
-        record = {"run_id": run_id, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "identity": identity,
-                  "config": asdict(config)}
+        record = {
+            "run_id": run_id,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "identity": identity,
+            "config": asdict(config),
+        }
         tmp = run_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2))
         tmp.replace(run_file)
@@ -161,10 +187,19 @@ class _Appender:
 def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Prediction:
     parsed = parse_output(generation.text)
     return Prediction(
-        id=sample.id, task=sample.task, model=model_name, raw=generation.text, answer=parsed.answer,
-        reasoning=parsed.reasoning, boxes=parsed.boxes, latency_s=generation.latency_s,
-        prompt_tokens=generation.prompt_tokens, completion_tokens=generation.completion_tokens,
-        finish_reason=generation.finish_reason, scores=generation.scores, error=generation.error,
+        id=sample.id,
+        task=sample.task,
+        model=model_name,
+        raw=generation.text,
+        answer=parsed.answer,
+        reasoning=parsed.reasoning,
+        boxes=parsed.boxes,
+        latency_s=generation.latency_s,
+        prompt_tokens=generation.prompt_tokens,
+        completion_tokens=generation.completion_tokens,
+        finish_reason=generation.finish_reason,
+        scores=generation.scores,
+        error=generation.error,
         input_size=generation.input_size,
     )
 
@@ -195,7 +230,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
     todo: list[list[Sample]] = []
     for td in tasks:
         pending = [s for s in td.samples if (s.task, s.id) not in done]
-        todo.extend(pending[i:i + batch_size] for i in range(0, len(pending), batch_size))
+        todo.extend(pending[i : i + batch_size] for i in range(0, len(pending), batch_size))
     total = sum(len(b) for b in todo)
     timings: dict[str, float] = {}
     if not total:

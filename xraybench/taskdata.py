@@ -72,8 +72,14 @@ def seeded_subset(samples: list[Sample], n: int | None, seed: int) -> list[Sampl
     return [s for i, s in enumerate(samples) if i in keep]
 
 
-def load_task(name: str, data_roots: dict[str, str] | None = None, *, split: str | None = None,
-              limit: int | None = None, seed: int = 0) -> TaskData:
+def load_task(
+    name: str,
+    data_roots: dict[str, str] | None = None,
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> TaskData:
     task = get_task(name)
     root = resolve_root(task.dataset, data_roots or {})
     loader = LOADERS.get(task.dataset)

@@ -40,8 +40,15 @@ class Suite:
 
 
 def _report(name: str, dataset: str, section: str, split: str = "test") -> Task:
-    return Task(name, "report", dataset, split, REPORT_METRICS, {"section": section},
-                f"{dataset} {section} section generation ({split} split)")
+    return Task(
+        name,
+        "report",
+        dataset,
+        split,
+        REPORT_METRICS,
+        {"section": section},
+        f"{dataset} {section} section generation ({split} split)",
+    )
 
 
 TASKS: dict[str, Task] = {
@@ -55,18 +62,46 @@ TASKS: dict[str, Task] = {
         _report("chexpert_plus_impression", "chexpert_plus", "impression", split="valid"),
         Task("ext_vqa", "vqa", "ext_vqa", "test", VQA_METRICS, {}, "MIMIC-Ext-MIMIC-CXR-VQA test"),
         Task("cxr_vqa", "vqa", "cxr_vqa", "test", VQA_METRICS, {}, "Medical-CXR-VQA test"),
-        Task("vqa_rad_chest", "vqa", "vqa_rad", "test", VQA_METRICS, {"organ": "CHEST"},
-             "VQA-RAD official test (free-form + paraphrased), chest images"),
-        Task("slake_xray", "vqa", "slake", "test", VQA_METRICS, {"modality": "X-Ray", "lang": "en"},
-             "SLAKE 1.0 test, English, X-ray images"),
-        Task("cxr14", "classification", "cxr14", "test", CLASSIFICATION_METRICS, {},
-             "NIH ChestX-ray14 official test list, 14-label finding classification"),
+        Task(
+            "vqa_rad_chest",
+            "vqa",
+            "vqa_rad",
+            "test",
+            VQA_METRICS,
+            {"organ": "CHEST"},
+            "VQA-RAD official test (free-form + paraphrased), chest images",
+        ),
+        Task(
+            "slake_xray",
+            "vqa",
+            "slake",
+            "test",
+            VQA_METRICS,
+            {"modality": "X-Ray", "lang": "en"},
+            "SLAKE 1.0 test, English, X-ray images",
+        ),
+        Task(
+            "cxr14",
+            "classification",
+            "cxr14",
+            "test",
+            CLASSIFICATION_METRICS,
+            {},
+            "NIH ChestX-ray14 official test list, 14-label finding classification",
+        ),
         _report("demo_findings", "demo", "findings"),
         _report("demo_impression", "demo", "impression"),
         Task("demo_vqa", "vqa", "demo", "test", VQA_METRICS, {"part": "vqa"}, "synthetic demo VQA"),
-        Task("demo_classification", "classification", "demo", "test", CLASSIFICATION_METRICS,
-             {"part": "classification"}, "synthetic demo finding classification with boxes",
-             metric_options={"classification": {"labels": DEMO_LABELS}}),
+        Task(
+            "demo_classification",
+            "classification",
+            "demo",
+            "test",
+            CLASSIFICATION_METRICS,
+            {"part": "classification"},
+            "synthetic demo finding classification with boxes",
+            metric_options={"classification": {"labels": DEMO_LABELS}},
+        ),
     ]
 }
 
@@ -75,13 +110,23 @@ SUITES: dict[str, Suite] = {
     for s in [
         Suite(
             "xraybench",
-            ("mimic_cxr_findings", "mimic_cxr_impression", "iu_xray_findings", "iu_xray_impression",
-             "ext_vqa", "cxr_vqa"),
+            (
+                "mimic_cxr_findings",
+                "mimic_cxr_impression",
+                "iu_xray_findings",
+                "iu_xray_impression",
+                "ext_vqa",
+                "cxr_vqa",
+            ),
             {"ext_vqa": 5000, "cxr_vqa": 4666},
             "the paper's XrayBench: MIMIC-CXR + OPEN-I reports, two MIMIC VQA sets (5,000 / 4,666 sampled)",
         ),
-        Suite("demo", ("demo_findings", "demo_impression", "demo_vqa", "demo_classification"), {},
-              "the bundled synthetic demo suite (runs anywhere, no data needed)"),
+        Suite(
+            "demo",
+            ("demo_findings", "demo_impression", "demo_vqa", "demo_classification"),
+            {},
+            "the bundled synthetic demo suite (runs anywhere, no data needed)",
+        ),
     ]
 }
 

@@ -31,16 +31,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "iu_xray"
         root.mkdir()
-        items = [{"id": f"CXR{i}_IM-{i}", "report": ref, "image_path": [f"CXR{i}/0.png"], "split": "test"}
-                 for i, (ref, _) in enumerate(pairs)]
-        train = [{"id": "CXR999999_IM-0", "report": "The lungs are clear.", "image_path": ["x/0.png"],
-                  "split": "train"}]
+        items = [
+            {"id": f"CXR{i}_IM-{i}", "report": ref, "image_path": [f"CXR{i}/0.png"], "split": "test"}
+            for i, (ref, _) in enumerate(pairs)
+        ]
+        train = [
+            {"id": "CXR999999_IM-0", "report": "The lungs are clear.", "image_path": ["x/0.png"], "split": "train"}
+        ]
         (root / "annotation.json").write_text(json.dumps({"train": train, "val": [], "test": items}))
         preds = Path(tmp) / "preds.jsonl"
-        preds.write_text("".join(json.dumps({"id": it["id"], "prediction": hyp}) + "\n"
-                                 for it, (_, hyp) in zip(items, pairs, strict=True)))
-        config = RunConfig(model=f"predictions:{preds}", tasks=["iu_xray_findings"], out=str(Path(tmp) / "run"),
-                           data_roots=[f"iu_xray={root}"], skip_metrics=["meteor"], progress=False)
+        preds.write_text(
+            "".join(
+                json.dumps({"id": it["id"], "prediction": hyp}) + "\n"
+                for it, (_, hyp) in zip(items, pairs, strict=True)
+            )
+        )
+        config = RunConfig(
+            model=f"predictions:{preds}",
+            tasks=["iu_xray_findings"],
+            out=str(Path(tmp) / "run"),
+            data_roots=[f"iu_xray={root}"],
+            skip_metrics=["meteor"],
+            progress=False,
+        )
         start = time.perf_counter()
         results = run(config)
         ours = time.perf_counter() - start

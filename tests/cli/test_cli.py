@@ -30,7 +30,11 @@ def test_validate_reports_problems(tmp_path: Path, capsys: pytest.CaptureFixture
     samples = load_task("demo_classification").samples
     f = tmp_path / "p.jsonl"
     lines = [json.dumps({"id": s.id, "prediction": "No Finding"}) for s in samples[1:]]
-    lines += [json.dumps({"id": samples[1].id, "prediction": "x"}), "{oops", json.dumps({"id": "ghost", "prediction": ""})]
+    lines += [
+        json.dumps({"id": samples[1].id, "prediction": "x"}),
+        "{oops",
+        json.dumps({"id": "ghost", "prediction": ""}),
+    ]
     f.write_text("\n".join(lines) + "\n")
     assert main(["validate", "--model", f"predictions:{f}", "--tasks", "demo_classification"]) == 1
     out = capsys.readouterr().out
@@ -52,14 +56,33 @@ def test_errors_are_one_clear_line(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "Did you mean 'demo_vqa'" in capsys.readouterr().err
     assert main(["run", "--model", "hff:x", "--tasks", "demo_vqa", "--out", str(tmp_path / "r2")]) == 1
     assert "unknown model adapter 'hff'" in capsys.readouterr().err
-    assert main(["run", "--model", "baseline:normal", "--tasks", "iu_xray_findings", "--out", str(tmp_path / "r3")]) == 1
+    assert (
+        main(["run", "--model", "baseline:normal", "--tasks", "iu_xray_findings", "--out", str(tmp_path / "r3")]) == 1
+    )
     assert "--data-root iu_xray=PATH" in capsys.readouterr().err
 
 
 def test_console_script_runs_demo(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "xraybench", "run", "--model", "baseline:normal", "--tasks",
-                          "demo_impression", "--out", str(tmp_path / "r"), "--bootstrap-rounds", "20",
-                          "--no-progress"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xraybench",
+            "run",
+            "--model",
+            "baseline:normal",
+            "--tasks",
+            "demo_impression",
+            "--out",
+            str(tmp_path / "r"),
+            "--bootstrap-rounds",
+            "20",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "demo_impression" in out.stdout and "results:" in out.stdout
     results = json.loads((tmp_path / "r" / "results.json").read_text())
@@ -70,8 +93,10 @@ def test_score_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixt
     hyps, refs = tmp_path / "h.txt", tmp_path / "r.txt"
     hyps.write_text("No pleural effusion. Heart size is normal.\nSmall left effusion.\n")
     refs.write_text("There is no pleural effusion. The heart is normal in size.\nSmall left pleural effusion.\n")
-    assert main(["score", "--hyps", str(hyps), "--refs", str(refs), "--metrics", "bleu,rouge_l,cider,chexpert",
-                 "--json"]) == 0
+    assert (
+        main(["score", "--hyps", str(hyps), "--refs", str(refs), "--metrics", "bleu,rouge_l,cider,chexpert", "--json"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     for key in ("bleu_1", "bleu_4", "rouge_l", "cider", "chexpert_micro_f1_5", "chexpert_macro_f1_14"):
         assert isinstance(out[key], float)
@@ -88,8 +113,25 @@ def test_score_line_count_mismatch_names_files(tmp_path: Path, capsys: pytest.Ca
 
 def test_compare_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for name, model in (("a", "baseline:normal"), ("b", "baseline:retrieval")):
-        assert main(["run", "--model", model, "--tasks", "demo", "--out", str(tmp_path / name),
-                     "--bootstrap-rounds", "20", "--no-progress", "--skip-metrics", "meteor"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--model",
+                    model,
+                    "--tasks",
+                    "demo",
+                    "--out",
+                    str(tmp_path / name),
+                    "--bootstrap-rounds",
+                    "20",
+                    "--no-progress",
+                    "--skip-metrics",
+                    "meteor",
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "200", "--json"]) == 0
     rows = {(r["task"], r["metric"]): r for r in json.loads(capsys.readouterr().out)}

@@ -22,8 +22,9 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 def test_report_module_equals_score_texts() -> None:
     module = evaluate.load(module_path("xraybench_report"))
-    got = module.compute(predictions=HYPS, references=REFS, metrics=["bleu", "rouge_l", "cider", "chexpert"],
-                         tokenizer="raw")
+    got = module.compute(
+        predictions=HYPS, references=REFS, metrics=["bleu", "rouge_l", "cider", "chexpert"], tokenizer="raw"
+    )
     want = score_texts(HYPS, [[r] for r in REFS], ["bleu", "rouge_l", "cider", "chexpert"], tokenizer="raw")
     assert got["tokenizer"] == "raw"
     for name, scores in want.items():

@@ -15,9 +15,17 @@ from xraybench.testing.tiny_qwen_vl import build_tiny_qwen2_5_vl  # noqa: E402
 
 def test_hf_model_runs_demo_tasks_and_resumes(tmp_path: Path) -> None:
     model_dir = build_tiny_qwen2_5_vl(tmp_path / "tiny")
-    config = RunConfig(model=f"hf:{model_dir}", tasks=["demo_vqa", "demo_findings"], out=str(tmp_path / "run"),
-                       limit=3, template="reasoning", max_new_tokens=6, batch_size=2, bootstrap_rounds=20,
-                       progress=False)
+    config = RunConfig(
+        model=f"hf:{model_dir}",
+        tasks=["demo_vqa", "demo_findings"],
+        out=str(tmp_path / "run"),
+        limit=3,
+        template="reasoning",
+        max_new_tokens=6,
+        batch_size=2,
+        bootstrap_rounds=20,
+        progress=False,
+    )
     results = run(config)
     assert results["status"] == "complete"
     assert results["model"]["spec"] == f"hf:{model_dir}"

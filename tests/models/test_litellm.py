@@ -28,8 +28,6 @@ def litellm_model_class() -> type:
     return LiteLLMModel
 
 
-
-
 @pytest.fixture()
 def model(litellm_model_class: type, server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")

@@ -20,8 +20,6 @@ from xraybench.testing.openai_server import Fault, OpenAIServer, default_reply
 PROMPT = "Describe the findings of this chest X-ray."
 
 
-
-
 def make_model(server: OpenAIServer, **options: object) -> OpenAIModel:
     extra = options.pop("extra", {})
     return OpenAIModel(

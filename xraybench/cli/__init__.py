@@ -18,7 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("xraybench.cli.score", "score hypothesis/reference text files"),
     "label": ("xraybench.cli.label", "label reports with the offline CheXpert-style labeler"),
     "compare": ("xraybench.cli.compare", "paired bootstrap / randomisation test between two runs"),
-    "render": ("xraybench.cli.render", "draw a prediction's boxes and reasoning steps on its X-ray, or a contact sheet"),
+    "render": (
+        "xraybench.cli.render",
+        "draw a prediction's boxes and reasoning steps on its X-ray, or a contact sheet",
+    ),
     "review": ("xraybench.cli.review", "blinded expert reader studies: create, serve the rating page, results"),
     "reasoning-score": ("xraybench.cli.reasoning_score", "judge-based scores of a run's reasoning"),
     "arena": ("arena.cli", "Report Arena: judge battles, export them, ratings with CIs, leaderboards"),

@@ -34,8 +34,17 @@ def run(args: argparse.Namespace) -> int:
     from xraybench.cli._console import console as make_console
 
     table = Table(title=f"{args.run_a} (A) vs {args.run_b} (B)")
-    for col in ("task", "metric", "A", "B", "A − B", "95% CI", "gain of A over B", "p (bootstrap)",
-                "p (randomisation)"):
+    for col in (
+        "task",
+        "metric",
+        "A",
+        "B",
+        "A − B",
+        "95% CI",
+        "gain of A over B",
+        "p (bootstrap)",
+        "p (randomisation)",
+    ):
         table.add_column(col, justify="right" if col not in ("task", "metric") else "left")
 
     def fmt(value: float | None, spec: str) -> str:
@@ -43,8 +52,17 @@ def run(args: argparse.Namespace) -> int:
 
     for r in rows:
         ci = f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" if r["ci_low"] is not None else ""
-        table.add_row(r["task"], r["metric"], fmt(r["a"], ".4f"), fmt(r["b"], ".4f"), fmt(r["diff"], "+.4f"), ci,
-                      fmt(r["rel_gain"], "+.1%"), fmt(r["p_bootstrap"], ".4f"), fmt(r["p_randomization"], ".4f"))
+        table.add_row(
+            r["task"],
+            r["metric"],
+            fmt(r["a"], ".4f"),
+            fmt(r["b"], ".4f"),
+            fmt(r["diff"], "+.4f"),
+            ci,
+            fmt(r["rel_gain"], "+.1%"),
+            fmt(r["p_bootstrap"], ".4f"),
+            fmt(r["p_randomization"], ".4f"),
+        )
     make_console().print(table)
     return 0
 

@@ -6,8 +6,9 @@ import argparse
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", nargs="?", default="all",
-                        choices=["all", "tasks", "suites", "datasets", "models", "metrics"])
+    parser.add_argument(
+        "what", nargs="?", default="all", choices=["all", "tasks", "suites", "datasets", "models", "metrics"]
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,8 +22,10 @@ def run(args: argparse.Namespace) -> int:
 
     console = make_console()
     sections = {
-        "tasks": [(t.name, f"{t.kind}; {t.dataset}/{t.split}; metrics: {', '.join(t.metrics)} — {t.description}")
-                  for t in TASKS.values()],
+        "tasks": [
+            (t.name, f"{t.kind}; {t.dataset}/{t.split}; metrics: {', '.join(t.metrics)} — {t.description}")
+            for t in TASKS.values()
+        ],
         "suites": [(s.name, f"{', '.join(s.tasks)} — {s.description}") for s in SUITES.values()],
         "datasets": [(e.name, e.help) for e in LOADERS.entries()],
         "models": [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in MODELS.entries()],

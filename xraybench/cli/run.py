@@ -7,9 +7,22 @@ from typing import Any
 
 from xraybench.config import add_arguments, from_namespace
 
-HEADLINE = ("bleu_1", "bleu_4", "meteor", "rouge_l", "cider", "chexpert_micro_f1_14", "chexpert_micro_f1_5",
-            "vqa_accuracy", "vqa_closed_accuracy", "vqa_open_token_f1", "answer_score", "cls_micro_f1",
-            "cls_macro_f1", "grounding_format_valid")
+HEADLINE = (
+    "bleu_1",
+    "bleu_4",
+    "meteor",
+    "rouge_l",
+    "cider",
+    "chexpert_micro_f1_14",
+    "chexpert_micro_f1_5",
+    "vqa_accuracy",
+    "vqa_closed_accuracy",
+    "vqa_open_token_f1",
+    "answer_score",
+    "cls_micro_f1",
+    "cls_macro_f1",
+    "grounding_format_valid",
+)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +56,7 @@ def print_results(results: dict[str, Any]) -> None:
     console.print(table)
     for suite, agg in results["suites"].items():
         shown = {m: v["value"] for m, v in agg["metrics"].items() if m in HEADLINE}
-        console.print(f"suite {suite} (sample-count weighted): "
-                      + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
+        console.print(f"suite {suite} (sample-count weighted): " + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
 
 
 def run(args: argparse.Namespace) -> int:

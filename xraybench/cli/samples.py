@@ -21,13 +21,19 @@ def run(args: argparse.Namespace) -> int:
     from xraybench.prompts import render_prompt
     from xraybench.taskdata import load_task, parse_data_roots
 
-    data = load_task(args.task, parse_data_roots(args.data_roots), split=args.split, limit=args.limit,
-                     seed=args.seed)
+    data = load_task(args.task, parse_data_roots(args.data_roots), split=args.split, limit=args.limit, seed=args.seed)
     if args.jsonl:
         out = sys.stdout
         for s in data.samples:
-            row = {"id": s.id, "task": s.task, "prompt": s.prompt, "rendered_prompt": render_prompt(s.prompt,
-                   args.template), "reference": s.reference, "image_paths": s.image_paths, "metadata": s.metadata}
+            row = {
+                "id": s.id,
+                "task": s.task,
+                "prompt": s.prompt,
+                "rendered_prompt": render_prompt(s.prompt, args.template),
+                "reference": s.reference,
+                "image_paths": s.image_paths,
+                "metadata": s.metadata,
+            }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
         return 0
     from rich.table import Table

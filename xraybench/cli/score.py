@@ -11,8 +11,9 @@ DEFAULT_METRICS = "bleu,meteor,rouge_l,cider,chexpert"
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hyps", required=True, help="hypotheses, one report per line")
-    parser.add_argument("--refs", required=True, action="append",
-                        help="references, one report per line; repeat for multiple references")
+    parser.add_argument(
+        "--refs", required=True, action="append", help="references, one report per line; repeat for multiple references"
+    )
     parser.add_argument("--metrics", default=DEFAULT_METRICS, help=f"comma-separated (default {DEFAULT_METRICS})")
     parser.add_argument("--tokenizer", default="coco", help="coco | r2gen | raw")
     parser.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
@@ -36,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     ref_sets = [read_lines(r) for r in args.refs]
     for path, refs in zip(args.refs, ref_sets, strict=True):
         if len(refs) != len(hyps):
-            raise XrayBenchError(f"{path} has {len(refs)} lines but {args.hyps} has {len(hyps)}: "
-                                 "expected one reference per hypothesis line")
+            raise XrayBenchError(
+                f"{path} has {len(refs)} lines but {args.hyps} has {len(hyps)}: "
+                "expected one reference per hypothesis line"
+            )
     references = [list(group) for group in zip(*ref_sets, strict=True)]
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     scores = score_texts(hyps, references, metrics, tokenizer=args.tokenizer)

@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
         data = load_task(name, roots, limit=min(caps) if caps else None, seed=args.seed)
         known_ids |= {s.id for s in data.samples}
         res = validate_rows(report.rows, name, data.samples)
-        print(f"{name}: {res.covered}/{res.n_samples} covered, {len(res.missing)} missing, "
-              f"{len(res.duplicates)} duplicated")
+        print(
+            f"{name}: {res.covered}/{res.n_samples} covered, {len(res.missing)} missing, "
+            f"{len(res.duplicates)} duplicated"
+        )
         for label, ids in (("missing", res.missing), ("duplicated", res.duplicates)):
             if ids:
                 print(f"  {label}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted({r.id for r in report.rows if r.task in (None, *names)} - known_ids)
     if unknown:
         ok = False
-        print(f"unknown ids (in no task): {len(unknown)}: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}")
+        print(
+            f"unknown ids (in no task): {len(unknown)}: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}"
+        )
     print("OK" if ok else "PROBLEMS FOUND")
     return 0 if ok else 1

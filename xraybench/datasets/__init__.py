@@ -8,7 +8,11 @@ from xraybench.registry import Registry
 LOADERS: Registry = Registry("dataset")
 _r = LOADERS.register
 _r("mimic_cxr", "xraybench.datasets.mimic_cxr:load_mimic_cxr", help="MIMIC-CXR / MIMIC-CXR-JPG 2.x (credentialed)")
-_r("iu_xray", "xraybench.datasets.iu_xray:load_iu_xray", help="IU X-ray / OpenI: R2Gen annotation.json or indiana_*.csv")
+_r(
+    "iu_xray",
+    "xraybench.datasets.iu_xray:load_iu_xray",
+    help="IU X-ray / OpenI: R2Gen annotation.json or indiana_*.csv",
+)
 _r("chexpert_plus", "xraybench.datasets.chexpert_plus:load_chexpert_plus", help="CheXpert Plus (credentialed)")
 _r("cxr14", "xraybench.datasets.cxr14:load_cxr14", help="NIH ChestX-ray14, official lists and boxes")
 _r("ext_vqa", "xraybench.datasets.vqa:load_mimic_ext_vqa", help="MIMIC-Ext-MIMIC-CXR-VQA JSON (credentialed)")

@@ -35,20 +35,54 @@ class Finding:
 
 FINDINGS: list[Finding] = [
     Finding("Cardiomegaly", "The cardiac silhouette is enlarged.", "Cardiomegaly.", (80, 120, 180, 200)),
-    Finding("Effusion", "There is a small right pleural effusion with blunting of the costophrenic angle.",
-            "Small right pleural effusion.", (30, 180, 100, 230), "right"),
-    Finding("Effusion", "There is a moderate left pleural effusion.", "Moderate left pleural effusion.",
-            (156, 180, 226, 230), "left"),
-    Finding("Pneumothorax", "There is a small right apical pneumothorax.", "Small right apical pneumothorax.",
-            (35, 30, 95, 80), "right"),
-    Finding("Nodule", "A 1.5 cm nodule is seen in the left upper lobe.", "Left upper lobe nodule, CT recommended.",
-            (165, 70, 195, 100), "left"),
-    Finding("Atelectasis", "Linear opacities at the right lung base are consistent with atelectasis.",
-            "Right basilar atelectasis.", (40, 150, 110, 185), "right"),
-    Finding("Consolidation", "There is focal consolidation in the left lower lobe.",
-            "Left lower lobe consolidation, concerning for pneumonia.", (150, 140, 215, 190), "left"),
-    Finding("Edema", "There is mild pulmonary vascular congestion and interstitial edema.", "Mild pulmonary edema.",
-            (50, 60, 206, 200)),
+    Finding(
+        "Effusion",
+        "There is a small right pleural effusion with blunting of the costophrenic angle.",
+        "Small right pleural effusion.",
+        (30, 180, 100, 230),
+        "right",
+    ),
+    Finding(
+        "Effusion",
+        "There is a moderate left pleural effusion.",
+        "Moderate left pleural effusion.",
+        (156, 180, 226, 230),
+        "left",
+    ),
+    Finding(
+        "Pneumothorax",
+        "There is a small right apical pneumothorax.",
+        "Small right apical pneumothorax.",
+        (35, 30, 95, 80),
+        "right",
+    ),
+    Finding(
+        "Nodule",
+        "A 1.5 cm nodule is seen in the left upper lobe.",
+        "Left upper lobe nodule, CT recommended.",
+        (165, 70, 195, 100),
+        "left",
+    ),
+    Finding(
+        "Atelectasis",
+        "Linear opacities at the right lung base are consistent with atelectasis.",
+        "Right basilar atelectasis.",
+        (40, 150, 110, 185),
+        "right",
+    ),
+    Finding(
+        "Consolidation",
+        "There is focal consolidation in the left lower lobe.",
+        "Left lower lobe consolidation, concerning for pneumonia.",
+        (150, 140, 215, 190),
+        "left",
+    ),
+    Finding(
+        "Edema",
+        "There is mild pulmonary vascular congestion and interstitial edema.",
+        "Mild pulmonary edema.",
+        (50, 60, 206, 200),
+    ),
 ]
 NORMAL_FINDINGS = {
     "Cardiomegaly": "The heart size is normal.",
@@ -63,7 +97,8 @@ REPORT_PROMPTS = {
     "impression": "Write the IMPRESSION section of the radiology report for this chest X-ray.",
 }
 CLASSIFICATION_PROMPT = (
-    "Which of the following findings are present in this chest X-ray: " + ", ".join(LABELS)
+    "Which of the following findings are present in this chest X-ray: "
+    + ", ".join(LABELS)
     + "? Answer with the present findings separated by '|', or 'No Finding'."
 )
 
@@ -160,52 +195,93 @@ def image_path(study: Study, root: Path) -> Path:
 def _vqa_samples(study: Study, task: str, image: str) -> list[Sample]:
     present = {f.label: f for f in study.findings}
     items: list[tuple[str, str, str, str]] = []  # (suffix, question, answer, answer_type/category)
-    for label, question in [("Effusion", "Is there a pleural effusion?"), ("Pneumothorax", "Is there a pneumothorax?"),
-                            ("Cardiomegaly", "Is the heart enlarged?")]:
+    for label, question in [
+        ("Effusion", "Is there a pleural effusion?"),
+        ("Pneumothorax", "Is there a pneumothorax?"),
+        ("Cardiomegaly", "Is the heart enlarged?"),
+    ]:
         items.append((label.lower(), question, "yes" if label in present else "no", "closed:presence"))
     for label in ("Effusion", "Nodule", "Consolidation", "Atelectasis", "Pneumothorax"):
         finding = present.get(label)
         if finding is not None and finding.side:
-            items.append((f"side-{label.lower()}", f"Which side is the {label.lower()} on?", finding.side,
-                          "open:location"))
+            items.append(
+                (f"side-{label.lower()}", f"Which side is the {label.lower()} on?", finding.side, "open:location")
+            )
     abnormal = study.labels()
-    items.append(("abnormalities", "What abnormalities are seen in this image? List them separated by '|'.",
-                  "|".join(a.lower() for a in abnormal) if abnormal else "none", "open:abnormality"))
+    items.append(
+        (
+            "abnormalities",
+            "What abnormalities are seen in this image? List them separated by '|'.",
+            "|".join(a.lower() for a in abnormal) if abnormal else "none",
+            "open:abnormality",
+        )
+    )
     samples = []
     for suffix, question, answer, kind in items:
         answer_type, category = kind.split(":")
-        samples.append(Sample(
-            id=f"{study.id}-{suffix}", task=task, dataset="demo", split=study.split, prompt=question,
-            reference=answer, image_paths=[image],
-            metadata={"answer_type": answer_type, "category": category, "study_id": study.id, "synthetic": True},
-        ))
+        samples.append(
+            Sample(
+                id=f"{study.id}-{suffix}",
+                task=task,
+                dataset="demo",
+                split=study.split,
+                prompt=question,
+                reference=answer,
+                image_paths=[image],
+                metadata={"answer_type": answer_type, "category": category, "study_id": study.id, "synthetic": True},
+            )
+        )
     return samples
 
 
-def load_demo(root: Path | None, *, task: str, split: str, section: str | None = None,
-              part: str = "report", **_: Any) -> LoadResult:
+def load_demo(
+    root: Path | None, *, task: str, split: str, section: str | None = None, part: str = "report", **_: Any
+) -> LoadResult:
     """Build the demo task's samples; `root` defaults to the cache folder where images are drawn."""
     root = Path(root) if root else cache_dir()
     split = "validation" if split == "val" else split
     result = LoadResult([])
     for study in studies(split):
         image = str(image_path(study, root))
-        meta: dict[str, Any] = {"study_id": study.id, "synthetic": True, "view": "PA",
-                                "image_size": [IMAGE_SIZE, IMAGE_SIZE]}
+        meta: dict[str, Any] = {
+            "study_id": study.id,
+            "synthetic": True,
+            "view": "PA",
+            "image_size": [IMAGE_SIZE, IMAGE_SIZE],
+        }
         if part == "report":
             if section not in REPORT_PROMPTS:
                 raise XrayBenchError(f"demo report tasks need section findings|impression, got {section!r}")
             text = study.findings_text() if section == "findings" else study.impression_text()
-            result.samples.append(Sample(study.id, task, "demo", split, REPORT_PROMPTS[section], text, [image],
-                                         metadata={**meta, "section": section}))
+            result.samples.append(
+                Sample(
+                    study.id,
+                    task,
+                    "demo",
+                    split,
+                    REPORT_PROMPTS[section],
+                    text,
+                    [image],
+                    metadata={**meta, "section": section},
+                )
+            )
         elif part == "vqa":
             result.samples.extend(_vqa_samples(study, task, image))
         elif part == "classification":
             labels = study.labels()
             boxes = [[*f.box, f.label] for f in study.findings]
-            result.samples.append(Sample(study.id, task, "demo", split, CLASSIFICATION_PROMPT,
-                                         "|".join(labels) if labels else "No Finding", [image],
-                                         metadata={**meta, "bboxes": boxes, "labels": labels}))
+            result.samples.append(
+                Sample(
+                    study.id,
+                    task,
+                    "demo",
+                    split,
+                    CLASSIFICATION_PROMPT,
+                    "|".join(labels) if labels else "No Finding",
+                    [image],
+                    metadata={**meta, "bboxes": boxes, "labels": labels},
+                )
+            )
         else:
             raise XrayBenchError(f"unknown demo part {part!r}; expected report, vqa or classification")
     return result

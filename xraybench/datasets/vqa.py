@@ -67,7 +67,6 @@ EXT_VQA_SPLITS = {
 EXT_VQA_CATEGORIES = ("presence", "abnormality", "attribute", "anatomy", "size", "plane", "gender")
 
 
-
 def _qid_answer(record: dict[str, Any], path: Path, where: str, seen: set[str]) -> tuple[str, str, str]:
     """(question id, answer, closed|open) of a VQA-RAD / SLAKE record; ids must be unique in the file."""
     sample_id = clean_text(field(record, "qid", path, where, _TEXT))
@@ -77,6 +76,7 @@ def _qid_answer(record: dict[str, Any], path: Path, where: str, seen: set[str]) 
     if answer_type not in ("closed", "open"):
         raise DataFormatError(path, f"answer_type {answer_type!r} should be CLOSED or OPEN", record=where)
     return sample_id, answer, answer_type
+
 
 def load_mimic_ext_vqa(root: Path, *, task: str, split: str, image_root: str | Path | None = None) -> LoadResult:
     """MIMIC-Ext-MIMIC-CXR-VQA (PhysioNet): `{train,valid,test}.json` in `root`, `root/dataset` or

@@ -77,6 +77,7 @@ def sentence_bleu(hypothesis: Sequence, reference: Sequence, weights: Sequence[f
 
 # --- ROUGE-1 F with rouge-score's tokenizer and NLTK's Porter stemmer ------------------------------
 
+
 def rouge_tokens(text: str, stem: bool = True) -> list[str]:
     """rouge-score's default tokenizer (shared with ROUGE-L): lower case, non-alphanumerics split, stem > 3 chars."""
     return rouge_score_tokens(text, stem)

@@ -10,14 +10,23 @@ from xraybench.registry import Registry
 
 MODELS: Registry = Registry("model adapter")
 _r = MODELS.register
-_r("predictions", "xraybench.models.predictions:PredictionsFile",
-   help="predictions:FILE — JSONL {id, prediction} or ReXrank JSON {study_id: {model_prediction}}")
-_r("baseline", "xraybench.models.baselines:make_baseline",
-   help="baseline:normal | baseline:retrieval — weight-free CPU baselines built from the train split")
+_r(
+    "predictions",
+    "xraybench.models.predictions:PredictionsFile",
+    help="predictions:FILE — JSONL {id, prediction} or ReXrank JSON {study_id: {model_prediction}}",
+)
+_r(
+    "baseline",
+    "xraybench.models.baselines:make_baseline",
+    help="baseline:normal | baseline:retrieval — weight-free CPU baselines built from the train split",
+)
 _r("hf", "xraybench.models.hf:HFModel", extra="hf", help="hf:PATH — transformers, batched, CPU/GPU (Qwen2.5-VL first)")
 _r("vllm", "xraybench.models.vllm:VLLMModel", extra="vllm", help="vllm:PATH — vLLM offline engine")
-_r("openai", "xraybench.models.openai_compat:OpenAIModel",
-   help="openai:MODEL — any OpenAI-compatible server (--api-base for vLLM, SGLang, Ollama)")
+_r(
+    "openai",
+    "xraybench.models.openai_compat:OpenAIModel",
+    help="openai:MODEL — any OpenAI-compatible server (--api-base for vLLM, SGLang, Ollama)",
+)
 _r("litellm", "xraybench.models.litellm_model:LiteLLMModel", extra="judge", help="litellm:PROVIDER/MODEL")
 
 __all__ = ["MODELS", "Model", "ModelContext", "ModelOptions", "split_spec"]

@@ -61,8 +61,9 @@ class _TrainIndex:
         if self._thumbs is None:
             missing = [s.id for s in self.samples if not s.image_paths]
             if missing:
-                raise XrayBenchError(f"baseline:retrieval needs train images; {len(missing)} train items have none "
-                                     f"(first: {missing[0]})")
+                raise XrayBenchError(
+                    f"baseline:retrieval needs train images; {len(missing)} train items have none (first: {missing[0]})"
+                )
             self._thumbs = np.stack([thumbnail(s.image_paths[0]) for s in self.samples])
         return self._thumbs
 
@@ -98,8 +99,10 @@ class Baseline:
     def _retrieval(self, sample: Sample) -> str:
         index = self._index(sample.task)
         if not sample.image_paths or not Path(sample.image_paths[0]).exists():
-            raise XrayBenchError(f"baseline:retrieval needs the image of sample {sample.id!r}: "
-                                 f"{sample.image_paths[0] if sample.image_paths else 'no image path'}")
+            raise XrayBenchError(
+                f"baseline:retrieval needs the image of sample {sample.id!r}: "
+                f"{sample.image_paths[0] if sample.image_paths else 'no image path'}"
+            )
         candidates = index.by_question.get(_question_key(sample.prompt)) or list(range(len(index.samples)))
         thumbs = index.thumbs()[candidates]
         distances = ((thumbs - thumbnail(sample.image_paths[0])) ** 2).sum(axis=1)

@@ -46,13 +46,14 @@ def read_prediction_file(path: str | Path) -> PredictionFileReport:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataFormatError(path, f"invalid JSON ({exc.msg}); expected JSONL or ReXrank-style JSON",
-                                  line=exc.lineno) from None
+            raise DataFormatError(
+                path, f"invalid JSON ({exc.msg}); expected JSONL or ReXrank-style JSON", line=exc.lineno
+            ) from None
         for study_id, value in data.items():
             if isinstance(value, dict) and isinstance(value.get("model_prediction"), str):
                 report.rows.append(PredictionRow(str(study_id), value["model_prediction"], None, None))
             else:
-                report.malformed.append(f"{path} (record {study_id}): expected {{\"model_prediction\": str}}")
+                report.malformed.append(f'{path} (record {study_id}): expected {{"model_prediction": str}}')
         return report
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -63,7 +64,7 @@ def read_prediction_file(path: str | Path) -> PredictionFileReport:
             report.malformed.append(f"{path}:{lineno}: invalid JSON ({exc.msg})")
             continue
         if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("prediction"), str):
-            report.malformed.append(f"{path}:{lineno}: expected an object with \"id\" and a string \"prediction\"")
+            report.malformed.append(f'{path}:{lineno}: expected an object with "id" and a string "prediction"')
             continue
         task = obj.get("task")
         report.rows.append(PredictionRow(str(obj["id"]), obj["prediction"], str(task) if task else None, lineno))
