@@ -20,3 +20,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"shared dev data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def litellm_ready() -> None:
+    """Skip when litellm (the `judge` extra) is missing; importing it first also sets its offline cost map."""
+    from xraybench.errors import MissingExtraError
+    from xraybench.models.litellm_model import import_litellm
+
+    try:
+        import_litellm()
+    except MissingExtraError:
+        pytest.skip("litellm (the 'judge' extra) is not installed")

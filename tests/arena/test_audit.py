@@ -23,7 +23,7 @@ from arena.audit import (
 )
 from xraybench.callstore import CallStore
 from xraybench.cli import main
-from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.errors import XrayBenchError
 from xraybench.mutator import CLINICAL_TYPES, HARM, labels_of
 from xraybench.records import Sample
 from xraybench.taskdata import load_task
@@ -60,16 +60,6 @@ def longer_judge(body: dict[str, Any]) -> str:
     """A judge with pure length bias: the longer candidate wins."""
     found = _blocks(body)
     return _answer("A>B" if len(found["CANDIDATE A"]) > len(found["CANDIDATE B"]) else "B>A")
-
-
-@pytest.fixture(scope="module")
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 def _config(tmp_path: Path, server: OpenAIServer | None = None, **kw: Any) -> AuditConfig:

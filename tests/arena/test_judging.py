@@ -25,7 +25,7 @@ from arena.judging import (
 from arena.prompt import REASK
 from xraybench.callstore import CallStore
 from xraybench.cli import main
-from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
 from xraybench.retry import RetryPolicy
 from xraybench.testing.openai_server import Fault, OpenAIServer
@@ -62,16 +62,6 @@ def content_reply(body: dict[str, Any]) -> str:
     if sa > sb:
         return answer("A>>B" if a == ref else "A>B")
     return answer("B>>A" if b == ref else "B>A")
-
-
-@pytest.fixture(scope="module")
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 @pytest.fixture(scope="module")

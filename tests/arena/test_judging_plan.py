@@ -19,7 +19,7 @@ from arena.judging import (
     read_plan,
 )
 from xraybench.callstore import CallStore
-from xraybench.errors import DataFormatError, MissingExtraError
+from xraybench.errors import DataFormatError
 from xraybench.llm.client import LLMClient
 from xraybench.retry import RetryPolicy
 from xraybench.testing.openai_server import OpenAIServer
@@ -29,16 +29,6 @@ TASK = "demo_findings"
 JUDGE = "openai/tiny-test-model"
 PARAMS = {"temperature": 0.0, "max_tokens": 1024}
 VERDICT = '```json\n{"errors_a": [], "errors_b": [], "verdict": "A>B"}\n```'
-
-
-@pytest.fixture(scope="module")
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 @pytest.fixture()

@@ -22,7 +22,6 @@ import pytest
 
 from arena.judging import load_field, plan_battles
 from xraybench.callstore import CallStore
-from xraybench.errors import MissingExtraError
 from xraybench.testing.openai_server import OpenAIServer
 
 TASK = "demo_findings"
@@ -40,16 +39,6 @@ MAKERS = {
 def slow_verdict(body: dict[str, Any]) -> str:
     time.sleep(0.1)
     return '```json\n{"errors_a": [], "errors_b": [], "verdict": "A>B"}\n```'
-
-
-@pytest.fixture(scope="module")
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 @pytest.fixture()

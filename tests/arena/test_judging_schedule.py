@@ -13,7 +13,6 @@ import pytest
 from arena.judging import load_field, plan_battles, read_plan
 from xraybench.callstore import CallStore
 from xraybench.cli import main
-from xraybench.errors import MissingExtraError
 from xraybench.testing.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic chatter while litellm imports
@@ -45,16 +44,6 @@ def fair_judge(body: dict[str, Any]) -> str:
     if sa > sb:
         return _answer("A>>B" if a == ref else "A>B")
     return _answer("B>>A" if b == ref else "B>A")
-
-
-@pytest.fixture(scope="module")
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 def _sentences(text: str, n: int) -> str:

@@ -11,26 +11,19 @@ from typing import Any
 import pytest
 
 from xraybench.callstore import CallStore
-from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.errors import XrayBenchError
 from xraybench.llm.calls import CallRunner, LLMCall, RateLimiter, release_dead_leases
 from xraybench.llm.client import LLMClient
 from xraybench.retry import RetryPolicy
 from xraybench.testing.openai_server import Fault, OpenAIServer
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic chatter while litellm imports
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.usefixtures("litellm_ready"),
+]  # pydantic chatter while litellm imports
 MODEL = "openai/test-model"
 FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.1)
 REASK = "Answer with a number only."
-
-
-@pytest.fixture(scope="module", autouse=True)
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 def parse_number(text: str) -> int | None:

@@ -6,23 +6,16 @@ from typing import Any
 
 import pytest
 
-from xraybench.errors import MissingExtraError, TransientError, XrayBenchError
+from xraybench.errors import TransientError, XrayBenchError
 from xraybench.llm.client import LLMAnswer, LLMClient
 from xraybench.testing.openai_server import Fault, OpenAIServer
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic chatter while litellm imports
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.usefixtures("litellm_ready"),
+]  # pydantic chatter while litellm imports
 MODEL = "openai/test-model"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is the heart size normal?"}]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
 
 
 def outcome(client: LLMClient) -> tuple[str, Any]:

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.errors import XrayBenchError
 from xraybench.llm.client import LLMClient, is_local
 from xraybench.llm.governance import check_governance
 from xraybench.records import Sample
 
-
-@pytest.fixture(scope="module", autouse=True)
-def litellm_ready() -> None:
-    from xraybench.models.litellm_model import import_litellm
-
-    try:
-        import_litellm()
-    except MissingExtraError:
-        pytest.skip("litellm (the 'judge' extra) is not installed")
+pytestmark = pytest.mark.usefixtures("litellm_ready")
 
 
 def test_credentialed_data_is_refused_for_remote_providers() -> None:
