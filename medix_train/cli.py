@@ -90,7 +90,8 @@ def _synthesize(args: argparse.Namespace) -> int:
     report = synthesize(load_synthesize_config(args.config, **_overrides(args, SynthesizeConfig)))
     for line in report.summary_lines():
         print(line)
-    return 0
+    # 3 = incomplete (failed calls, budget, another process): scripts must not start cold-start SFT on part of it
+    return 3 if report.n_pending and not report.dry_run else 0
 
 
 def _train(stage: str, args: argparse.Namespace) -> int:

@@ -233,6 +233,18 @@ def test_truncated_answer_stays_pending_and_is_asked_again(tmp_path: Path) -> No
     assert (second.n_pending, second.n_kept, second.n_requests) == (0, 1, 1)
 
 
+def test_cli_exits_3_while_records_are_pending(tmp_path: Path) -> None:
+    from xraybench.cli import main
+
+    prompts = write_records(tmp_path / "p.jsonl", [record(2, "Q2 Is there a pneumothorax?", "no")])
+    out = tmp_path / "out" / "coldstart.jsonl"
+    with OpenAIServer(reply_fn=teacher_reply, fault_plan=[Fault("length", max_words=2)]) as server:
+        argv = ["train", "synthesize", "--teacher", "openai/teacher", "--api-base", server.base_url,
+                "--prompts", str(prompts), "--out", str(out)]  # fmt: skip
+        assert main(argv) == 3  # the truncated answer is pending
+        assert main(argv) == 0  # asked again, kept
+
+
 def test_budget_cap_stops_and_a_rerun_continues(tmp_path: Path) -> None:
     prompts = scripted_records(tmp_path)
     with OpenAIServer(reply_fn=teacher_reply) as server:
