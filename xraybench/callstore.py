@@ -412,24 +412,23 @@ class CallStore:
         token limit is stored as a failure, since a truncated verdict must never count. A key that already has an
         answer keeps it: only the spend of this duplicate call is added.
         """
-        if finish_reason in TRUNCATED_FINISH_REASONS:
-            return self.record_failure(
+        return self._record_one(
+            CallResult(
                 key,
                 identity,
-                error=f"truncated answer (finish_reason={finish_reason!r}): the token limit cut it off",
-                raw_text=raw_text,
-                finish_reason=finish_reason,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=cost_usd,
-                latency_s=latency_s,
-                attempts=attempts,
-            )
-        parsed_json = None if parsed is None else json.dumps(parsed, sort_keys=True, ensure_ascii=False)
-        return self._record(
-            key, identity, "ok", raw_text, parsed_json, parser_version, None, finish_reason,
-            prompt_tokens, completion_tokens, cost_usd, latency_s, attempts,
-        )  # fmt: skip
+                True,
+                raw_text,
+                parsed,
+                parser_version,
+                None,
+                finish_reason,
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+                latency_s,
+                attempts,
+            )  # fmt: skip
+        )
 
     def record_failure(
         self,
@@ -449,10 +448,23 @@ class CallStore:
 
         A failure never replaces an answer: for a key that is already done only the spend is added.
         """
-        return self._record(
-            key, identity, "failed", raw_text, None, None, error, finish_reason,
-            prompt_tokens, completion_tokens, cost_usd, latency_s, attempts,
-        )  # fmt: skip
+        return self._record_one(
+            CallResult(
+                key,
+                identity,
+                False,
+                raw_text,
+                None,
+                None,
+                error,
+                finish_reason,
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+                latency_s,
+                attempts,
+            )  # fmt: skip
+        )
 
     def record_many(self, results: Iterable[CallResult]) -> None:
         """Store several results in ONE committed, fsynced transaction and end their leases (group commit).
@@ -470,8 +482,24 @@ class CallStore:
             for row in rows:
                 self._upsert(conn, now, *row)
 
-    def _row(self, result: CallResult) -> tuple[Any, ...]:
-        """The validated values of one result for `_upsert`; a truncated "ok" answer becomes a failure."""
+    def _record_one(self, result: CallResult) -> CallRecord:
+        row = self._row(result)
+        with self._write("write") as conn:
+            self._upsert(conn, self._clock(), *row)
+            stored = conn.execute(f"SELECT {_COLUMNS} FROM calls WHERE key = ?", (result.key,)).fetchone()
+        return _row_to_record(stored)
+
+    @staticmethod
+    def _row(result: CallResult) -> tuple[Any, ...]:
+        """The values of one result for `_upsert`, checked: the identity has a kind and hashes to the key; a
+        truncated "ok" answer becomes a failure (a verdict cut off by the token limit must never count)."""
+        if "kind" not in result.identity:
+            raise ValueError("the call identity needs a 'kind' (as passed to CallStore.key_of)")
+        identity_json = canonical_json(result.identity)
+        if sha256(identity_json.encode()).hexdigest() != result.key:
+            raise ValueError(
+                f"key {result.key[:12]}... is not CallStore.key_of(**identity); pass the identity it was made of"
+            )
         status, error, parsed = ("ok" if result.ok else "failed"), result.error, result.parsed
         if result.ok and result.finish_reason in TRUNCATED_FINISH_REASONS:
             status, parsed = "failed", None
@@ -482,63 +510,10 @@ class CallStore:
         else:
             parsed_json, parser_version = None, None
             error = error or "unknown error"
-        return self._validated(
-            result.key, result.identity, status, result.raw_text, parsed_json, parser_version, error,
-            result.finish_reason, result.prompt_tokens, result.completion_tokens, result.cost_usd, result.latency_s,
-            result.attempts,
-        )  # fmt: skip
-
-    def _record(
-        self,
-        key: str,
-        identity: dict[str, Any],
-        status: str,
-        raw_text: str | None,
-        parsed_json: str | None,
-        parser_version: str | None,
-        error: str | None,
-        finish_reason: str | None,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-        cost_usd: float,
-        latency_s: float | None,
-        attempts: int,
-    ) -> CallRecord:
-        row = self._validated(
-            key, identity, status, raw_text, parsed_json, parser_version, error, finish_reason, prompt_tokens,
-            completion_tokens, cost_usd, latency_s, attempts,
-        )  # fmt: skip
-        with self._write("write") as conn:
-            self._upsert(conn, self._clock(), *row)
-            stored = conn.execute(f"SELECT {_COLUMNS} FROM calls WHERE key = ?", (key,)).fetchone()
-        return _row_to_record(stored)
-
-    @staticmethod
-    def _validated(
-        key: str,
-        identity: dict[str, Any],
-        status: str,
-        raw_text: str | None,
-        parsed_json: str | None,
-        parser_version: str | None,
-        error: str | None,
-        finish_reason: str | None,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-        cost_usd: float,
-        latency_s: float | None,
-        attempts: int,
-    ) -> tuple[Any, ...]:
-        """Check that `identity` has a kind and hashes to `key`; the row values for `_upsert`."""
-        if "kind" not in identity:
-            raise ValueError("the call identity needs a 'kind' (as passed to CallStore.key_of)")
-        identity_json = canonical_json(identity)
-        if sha256(identity_json.encode()).hexdigest() != key:
-            raise ValueError(f"key {key[:12]}... is not CallStore.key_of(**identity); pass the identity it was made of")
-        p_tok, c_tok = int(prompt_tokens or 0), int(completion_tokens or 0)
         return (
-            key, identity, identity_json, status, raw_text, parsed_json, parser_version, error, finish_reason, p_tok,
-            c_tok, cost_usd, latency_s, attempts,
+            result.key, result.identity, identity_json, status, result.raw_text, parsed_json, parser_version, error,
+            result.finish_reason, int(result.prompt_tokens or 0), int(result.completion_tokens or 0),
+            result.cost_usd, result.latency_s, result.attempts,
         )  # fmt: skip
 
     @staticmethod
