@@ -220,6 +220,10 @@ class AdaptiveScheduler:
         cov[1:, 1:] = np.linalg.inv(info[1:, 1:])
         return theta, cov, p
 
+    def _target_weight(self, z: np.ndarray) -> np.ndarray:
+        """How much resolving an ordering now matters, from its |difference| / standard error."""
+        return _phi_upper(z) ** 2
+
     def _adaptive_pairs(self, battles: Battles, capacity: np.ndarray, k: int) -> list[tuple[int, int]]:
         """Greedy batch of pairs by weighted relative variance reduction (module docstring)."""
         theta, cov, p = self._fit(battles)
@@ -227,7 +231,7 @@ class AdaptiveScheduler:
         ti, tj = np.triu_indices(m, 1)
         diff = np.abs(theta[ti] - theta[tj])
         var = cov[ti, ti] + cov[tj, tj] - 2 * cov[ti, tj]
-        weight = _phi_upper(diff / np.sqrt(np.maximum(var, 1e-300))) ** 2 * (self._focus[ti] | self._focus[tj])
+        weight = self._target_weight(diff / np.sqrt(np.maximum(var, 1e-300))) * (self._focus[ti] | self._focus[tj])
         ck, cl = np.array([a for a, _ in self.pairs]), np.array([b for _, b in self.pairs])
         q = p[ck, cl] * p[cl, ck]
         capacity = capacity.copy()

@@ -15,19 +15,32 @@ the full matrix (every pair x every study) judged in a random order; the adaptiv
 seeds, the ratio of the means adaptive / full (goal <= 40%) with a 95% bootstrap interval over seeds, and,
 for the runs the stopping rule ended, tau at the stop against the true order and against the order of the
 whole matrix (the ranking `full` would finally report). A seed where even the whole matrix does not stay
-at tau >= 0.95 has no "needed" for `full` and is left out of the ratio (counted and shown).
+at tau >= 0.95 has no "needed" for `full` and is left out of the ratio (counted and shown); an adaptive run
+that ends below tau 0.95 (a wrong stop, or a spent budget) counts as needing the whole matrix.
 
-    .venv/bin/python benchmarks/arena_schedule/run.py [--seeds 12] [--first-seed 0] [--batch 16] [--arenas 8x300,12x400]
+Yardstick (`design_bound`): the judgments the best fixed allocation needs when it knows the true strengths,
+as a fraction of the full matrix's, under the Laplace approximation with "every adjacent gap >= 2 standard
+errors" as the criterion and at most one judgment per (pair, study). No schedule that has to learn the
+strengths can expect to beat it by much; where few studies cap the closest pair, it is near the goal itself.
 
-Reported numbers use seeds 0-11; candidate schedules are compared on held-out seeds (`--first-seed 100`) so
-the reported table is not tuned on its own seeds.
+    .venv/bin/python benchmarks/arena_schedule/run.py [--seeds 100] [--first-seed 0] [--batch 16] \
+        [--arenas 8x300,12x400,8x1000] [--jobs 2] [--json FILE]
+
+Reported numbers use seeds 0-99; candidate schedules are compared on held-out seeds (100 and up) so the
+reported table is not tuned on its own seeds. The per-seed measure is a hitting time and very noisy: 12 seeds
+cannot tell apart schedules that differ by less than ~25%, and even 100 give a ratio interval of about ±20%
+of its value.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from contextlib import nullcontext
+from multiprocessing.pool import Pool
+from pathlib import Path
 
 import numpy as np
 
@@ -151,6 +164,49 @@ def run_adaptive(arena: Arena, seed: int, batch: int) -> tuple[int | None, int, 
     return needed(marks, kendall(theta, arena.strength)), len(rows), theta[-1], separated
 
 
+def design_bound(strength: np.ndarray, n_studies: int, z: float = 2.0) -> tuple[float, float]:
+    """Judgments the best fixed design needs when it knows the true strengths, and those the full matrix needs.
+
+    A yardstick, not a schedule: under the Laplace approximation (information p(1-p) per judgment, times the
+    non-tie rate), "resolved" means every adjacent gap is at least `z` standard errors. The full matrix
+    spends its judgments evenly over the pairs; the best design chooses how many judgments each pair gets (at
+    most `n_studies`) to minimise the total, a convex problem solved with SLSQP. The ratio of the two is what
+    an omniscient allocation could save; an adaptive schedule has to learn the strengths first.
+    """
+    from scipy.optimize import minimize
+
+    m = len(strength)
+    order = np.argsort(strength)
+    gap = np.diff(strength[order])
+    i, j = np.triu_indices(m, 1)
+    p = 1.0 / (1.0 + np.exp(-(strength[i] - strength[j])))
+    info = p * (1.0 - p) * (1.0 - TIE)
+    u = np.eye(m)[i] - np.eye(m)[j]
+    adjacent = np.eye(m)[order[:-1]] - np.eye(m)[order[1:]]
+    centre = np.ones((m, m)) / m  # fixes the free location; differences are unaffected
+
+    def need(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each adjacent gap's (standard errors / (gap / z))^2 (<= 1: resolved) and its gradient in the counts."""
+        cov = np.linalg.inv((u.T * (info * counts)) @ u + centre)
+        along = adjacent @ cov @ u.T  # (gaps, pairs)
+        scale = z**2 / gap**2
+        return scale * np.einsum("ki,ij,kj->k", adjacent, cov, adjacent), -scale[:, None] * along**2 * info
+
+    full = len(i) * float(need(np.ones(len(i)))[0].max())
+    if full > len(i) * n_studies:
+        return math.nan, full  # not even the whole matrix resolves every gap: no yardstick for this arena
+    fit = minimize(
+        lambda x: x.sum(), np.full(len(i), 1.0 / len(i)), jac=lambda x: np.ones_like(x), method="SLSQP",
+        constraints=[{
+            "type": "ineq", "fun": lambda x: 1.0 - need(x * full)[0], "jac": lambda x: -need(x * full)[1] * full,
+        }],
+        bounds=[(1e-9, n_studies / full)] * len(i), options={"maxiter": 500, "ftol": 1e-10},
+    )  # fmt: skip
+    if not fit.success or need(fit.x * full)[0].max() > 1.0 + 1e-6:
+        raise RuntimeError(f"no allocation of at most {n_studies} judgments per pair resolves every gap: {fit.message}")
+    return float(fit.x.sum() * full), full
+
+
 def ratio_ci(full: np.ndarray, adaptive: np.ndarray, rounds: int = 10_000) -> tuple[float, float]:
     """95% percentile interval of mean(adaptive) / mean(full) over seeds resampled with replacement."""
     rng = np.random.default_rng(0)
@@ -159,42 +215,65 @@ def ratio_ci(full: np.ndarray, adaptive: np.ndarray, rounds: int = 10_000) -> tu
     return float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
 
 
-def bench_arena(n_models: int, n_studies: int, args: argparse.Namespace) -> None:
+def run_seed(job: tuple[int, int, int, argparse.Namespace]) -> dict[str, object]:
+    """Both schedules on one simulated arena; a plain dict so worker processes can return it."""
+    n_models, n_studies, seed, args = job
+    arena = Arena(n_models, n_studies, seed, args.gap_min, args.gap_max)
+    t0 = time.perf_counter()
+    f_need, f_theta = run_full(arena, seed, args.batch)
+    t1 = time.perf_counter()
+    a_need, a_total, a_theta, a_sep = run_adaptive(arena, seed, args.batch)
+    t2 = time.perf_counter()
+    best, even = design_bound(arena.strength, n_studies)
+    return {
+        "seed": seed, "full_need": f_need, "adaptive_need": a_need, "adaptive_stop": a_total, "separated": a_sep,
+        "tau_true": float(kendall(a_theta, arena.strength)[0]), "tau_full": float(kendall(a_theta, f_theta)[0]),
+        "full_s": t1 - t0, "adaptive_s": t2 - t1, "design_best": best, "design_full": even,
+    }  # fmt: skip
+
+
+def bench_arena(n_models: int, n_studies: int, args: argparse.Namespace, pool: Pool | None) -> dict[str, object]:
     seeds = f"{args.seeds} seeds from {args.first_seed}"
     print(f"\n{n_models} models x {n_studies} studies, gaps {args.gap_min:g}-{args.gap_max:g} Elo, {seeds}")
+    n_full = n_models * (n_models - 1) // 2 * n_studies
+    jobs = [(n_models, n_studies, seed, args) for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    results = list(pool.imap(run_seed, jobs) if pool is not None else map(run_seed, jobs))
     full_n: list[int] = []
     adapt_n: list[int] = []
     stops: list[tuple[int, float, float]] = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        arena = Arena(n_models, n_studies, seed, args.gap_min, args.gap_max)
-        n_full = n_models * (n_models - 1) // 2 * n_studies
-        t0 = time.perf_counter()
-        f_need, f_theta = run_full(arena, seed, args.batch)
-        t1 = time.perf_counter()
-        a_need, a_total, a_theta, a_sep = run_adaptive(arena, seed, args.batch)
-        t2 = time.perf_counter()
-        tau_true = float(kendall(a_theta, arena.strength)[0])
-        tau_full = float(kendall(a_theta, f_theta)[0])
+    for r in results:
         print(
-            f"  seed {seed:2d}: full {f_need}/{n_full} ({t1 - t0:.1f} s) | adaptive {a_need}, stopped at {a_total} "
-            f"({'separated' if a_sep else 'budget'}, tau {tau_true:.3f} vs truth, {tau_full:.3f} vs full matrix) "
-            f"({t2 - t1:.1f} s)"
+            f"  seed {r['seed']:3d}: full {r['full_need']}/{n_full} ({r['full_s']:.1f} s) | adaptive "
+            f"{r['adaptive_need']}, stopped at {r['adaptive_stop']} ({'separated' if r['separated'] else 'budget'}, "
+            f"tau {r['tau_true']:.3f} vs truth, {r['tau_full']:.3f} vs full matrix) ({r['adaptive_s']:.1f} s)"
         )
-        if a_sep:
-            stops.append((a_total, tau_true, tau_full))
-        if f_need is not None:
-            full_n.append(f_need)
-            adapt_n.append(a_need if a_need is not None else a_total)
+        if r["separated"]:
+            stops.append((r["adaptive_stop"], r["tau_true"], r["tau_full"]))  # type: ignore[arg-type]
+        if r["full_need"] is not None:
+            full_n.append(r["full_need"])  # type: ignore[arg-type]
+            # a run that ends below the target (a wrong stop, or a spent budget) needed the whole matrix
+            adapt_n.append(r["adaptive_need"] if r["adaptive_need"] is not None else n_full)  # type: ignore[arg-type]
+    summary: dict[str, object] = {"arena": f"{n_models}x{n_studies}", "n_full": n_full, "seeds": results}
     left_out = args.seeds - len(full_n)
     if not full_n:
         print("  the full matrix never stayed at tau >= 0.95: no ratio")
-        return
+        return summary
     full, adaptive = np.array(full_n, dtype=float), np.array(adapt_n, dtype=float)
     lo, hi = ratio_ci(full, adaptive)
+    summary.update(
+        ratio=adaptive.mean() / full.mean(), ci=[lo, hi], full_mean=full.mean(), adaptive_mean=adaptive.mean()
+    )
     print(
         f"  mean judgments to tau >= {TARGET} over {len(full)} seeds ({left_out} left out): full {full.mean():.0f}, "
         f"adaptive {adaptive.mean():.0f}, ratio {adaptive.mean() / full.mean():.1%} (95% CI {lo:.1%}-{hi:.1%}); "
         f"per-seed median {np.median(adaptive / full):.1%}"
+    )
+    best = np.array([r["design_best"] for r in results if r["design_full"] <= n_full], dtype=float)
+    even = np.array([r["design_full"] for r in results if r["design_full"] <= n_full], dtype=float)
+    summary.update(design_ratio=best.mean() / even.mean())
+    print(
+        f"  yardstick: the best fixed design that knows the strengths needs {best.mean() / even.mean():.1%} of the "
+        f"full matrix to put every adjacent gap at >= 2 standard errors ({len(best)} seeds where the matrix can)"
     )
     if stops:
         n, tt, tf = (np.array(x) for x in zip(*stops, strict=True))
@@ -203,21 +282,28 @@ def bench_arena(n_models: int, n_studies: int, args: argparse.Namespace) -> None
             f"({n.min() / n_full:.0%}-{n.max() / n_full:.0%} of the matrix); tau at the stop: vs truth min "
             f"{tt.min():.3f}, vs the full matrix's order min {tf.min():.3f}"
         )
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=0, help="first seed (held-out comparisons: 100)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--gap-min", type=float, default=30.0, help="smallest adjacent Elo gap")
     parser.add_argument("--gap-max", type=float, default=100.0, help="largest adjacent Elo gap")
-    parser.add_argument("--arenas", default="8x300,12x400", help="MODELSxSTUDIES, comma-separated")
+    parser.add_argument("--arenas", default="8x300,12x400,8x1000", help="MODELSxSTUDIES, comma-separated")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (seeds run in parallel)")
+    parser.add_argument("--json", type=Path, help="also write every seed's numbers here")
     args = parser.parse_args()
     start = time.perf_counter()
-    for spec in args.arenas.split(","):
-        n_models, n_studies = (int(x) for x in spec.split("x"))
-        bench_arena(n_models, n_studies, args)
+    summaries = []
+    with Pool(args.jobs) if args.jobs > 1 else nullcontext() as pool:
+        for spec in args.arenas.split(","):
+            n_models, n_studies = (int(x) for x in spec.split("x"))
+            summaries.append(bench_arena(n_models, n_studies, args, pool))
+    if args.json:
+        args.json.write_text(json.dumps(summaries, indent=1))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

@@ -1,0 +1,79 @@
+"""The arena-schedule benchmark's yardstick (`design_bound`) against a brute-force search, and its measure."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+pytest.importorskip("scipy")
+
+RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "arena_schedule" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("arena_schedule_run", RUN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def brute_force_best(strength: np.ndarray, z: float, tie: float, step: float = 0.002) -> float:
+    """Minimum total judgments over a grid of allocations of 3 models' 3 pairs (no per-pair cap)."""
+    i, j = np.array([0, 0, 1]), np.array([1, 2, 2])
+    p = 1.0 / (1.0 + np.exp(-(strength[i] - strength[j])))
+    info = p * (1.0 - p) * (1.0 - tie)
+    grid = np.arange(step, 1.0, step)
+    a, b = np.meshgrid(grid, grid, indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    keep = a + b < 1.0
+    share = np.stack([a[keep], b[keep], 1.0 - a[keep] - b[keep]], axis=1)  # judgments per pair, total 1
+    w = share * info
+    # 3-model Laplacian restricted to models 1, 2 (model 0 fixed): a 2 x 2 inverse in closed form
+    h11, h22, h12 = w[:, 0] + w[:, 2], w[:, 1] + w[:, 2], -w[:, 2]
+    det = h11 * h22 - h12**2
+    c11, c22, c12 = h22 / det, h11 / det, -h12 / det
+    order = np.argsort(strength)
+    var = {  # Var(theta_x - theta_y) for the two adjacent pairs, with theta_0 = 0
+        (0, 1): c11, (0, 2): c22, (1, 2): c11 + c22 - 2 * c12,
+    }  # fmt: skip
+    need = np.zeros(len(w))
+    for lo, hi in zip(order[:-1], order[1:], strict=True):
+        gap = strength[hi] - strength[lo]
+        need = np.maximum(need, z**2 * var[tuple(sorted((int(lo), int(hi))))] / gap**2)
+    return float(need.min())  # total judgments at which every adjacent gap reaches z standard errors
+
+
+@pytest.mark.parametrize("strength", [[0.0, 0.3, 0.5], [0.4, 0.0, 0.15], [0.0, 1.2, 0.2]])
+def test_design_bound_equals_brute_force_on_three_models(bench: ModuleType, strength: list[float]) -> None:
+    strength_arr = np.array(strength)
+    best, full = bench.design_bound(strength_arr, n_studies=10**9)
+    expected = brute_force_best(strength_arr, 2.0, bench.TIE)
+    assert best == pytest.approx(expected, rel=5e-3)
+    assert best <= full * (1 + 1e-6)
+
+
+def test_design_bound_is_the_full_matrix_for_two_models(bench: ModuleType) -> None:
+    best, full = bench.design_bound(np.array([0.0, 0.2]), n_studies=10**9)
+    assert best == pytest.approx(full, rel=1e-4)
+
+
+def test_a_study_cap_makes_the_best_design_dearer(bench: ModuleType) -> None:
+    strength = np.array([0.0, 0.17, 0.6, 1.1, 1.5])  # one close pair that wants many direct comparisons
+    free, full = bench.design_bound(strength, n_studies=10**9)
+    capped, full_capped = bench.design_bound(strength, n_studies=400)  # the matrix needs ~301 per pair
+    assert full_capped == full < 10 * 400
+    assert free * 1.5 < capped < full
+    assert np.isnan(bench.design_bound(strength, n_studies=200)[0])  # even the whole matrix falls short
+
+
+def test_needed_is_the_start_of_the_last_run_at_target(bench: ModuleType) -> None:
+    marks = [16, 32, 48, 64, 80]
+    assert bench.needed(marks, np.array([0.9, 1.0, 0.9, 0.96, 1.0])) == 64
+    assert bench.needed(marks, np.array([1.0, 1.0, 1.0, 1.0, 1.0])) == 16
+    assert bench.needed(marks, np.array([1.0, 1.0, 1.0, 1.0, 0.9])) is None
