@@ -268,3 +268,24 @@ def test_a_slow_disk_holds_the_run_to_two_pools_of_unwritten_answers(tmp_path: P
     # a key stays leased until its answer is written and at most 2 x max_concurrency keys are leased: what a
     # kill -9 could lose (requests in flight plus answers waiting for their write) never exceeds that
     assert max(gaps) <= 2 * 2
+
+
+def test_an_image_counts_as_image_tokens_not_as_its_data_url() -> None:
+    from xraybench.llm.calls import IMAGE_TOKENS, estimate_calls, prompt_tokens
+
+    text = "Describe the findings. " * 20  # 460 characters
+    data_url = "data:image/png;base64," + "A" * 300_000  # the size of a 512x512 PNG
+    with_image = [
+        {"role": "system", "content": "You are a radiologist."},
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": data_url}}, {"type": "text", "text": text}],
+        },
+    ]
+    text_only = [{"role": "system", "content": "You are a radiologist."}, {"role": "user", "content": text}]
+    assert prompt_tokens(with_image) == prompt_tokens(text_only) + IMAGE_TOKENS
+    assert prompt_tokens(text_only) == (len("You are a radiologist.") + len(text)) // 4 + 1
+    call = LLMCall(key="k", identity={"kind": "test"}, messages=with_image, parse=str)
+    estimate = estimate_calls([call, call], (1e-6, 4e-6), expected_completion_tokens=600)
+    assert estimate.prompt_tokens == 2 * prompt_tokens(with_image) < 2 * 1_000
+    assert estimate.cost_usd == pytest.approx(estimate.prompt_tokens * 1e-6 + 1_200 * 4e-6)

@@ -40,6 +40,9 @@ from xraybench.progress import progress_bar
 from xraybench.retry import RetryPolicy, call_with_retries
 
 CHARS_PER_TOKEN = 4
+# one image part, counted once rather than by its (base64) data URL: a 512x512 image costs 255 tokens at
+# OpenAI (high detail), 258 at Gemini, ~334 in Qwen2.5-VL and ~350 at Anthropic; 400 keeps estimates on the high side
+IMAGE_TOKENS = 400
 T = TypeVar("T")
 
 
@@ -94,8 +97,19 @@ class CallReport:
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """A price-free token count for estimates and budget bounds: characters / 4, plus one."""
-    return sum(len(str(m.get("content", ""))) for m in messages) // CHARS_PER_TOKEN + 1
+    """A price-free token count for estimates and budget bounds: text characters / 4, `IMAGE_TOKENS` per image, plus one."""
+    chars = images = 0
+    for message in messages:
+        content = message.get("content", "")
+        if not isinstance(content, list):
+            chars += len(str(content))
+            continue
+        for part in content:  # OpenAI-style parts: {"type": "text", "text": ...} or {"type": "image_url", ...}
+            if isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_image"):
+                images += 1
+            else:
+                chars += len(str(part.get("text", "") if isinstance(part, dict) else part))
+    return chars // CHARS_PER_TOKEN + images * IMAGE_TOKENS + 1
 
 
 def estimate_calls(
