@@ -16,28 +16,16 @@ from xraybench.review.server import is_loopback
 from xraybench.review.study import open_study
 
 
+def create_argv(tmp_path: Path, runs: tuple[Path, Path], reviewers: str) -> list[str]:
+    """`review create` for the study "cli" over the two runs' first 3 cases."""
+    return [
+        "review", "create", "--name", "cli", "--runs", str(runs[0]), str(runs[1]), "--task", "demo_findings",
+        "--cases", "3", "--reviewers", reviewers, "--root", str(tmp_path / "rv"),
+    ]  # fmt: skip
+
+
 def create(tmp_path: Path, runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
-    code = main(
-        [
-            "review",
-            "create",
-            "--name",
-            "cli",
-            "--runs",
-            str(runs[0]),
-            str(runs[1]),
-            "--task",
-            "demo_findings",
-            "--cases",
-            "3",
-            "--reviewers",
-            "ann,bob",
-            "--root",
-            str(tmp_path / "rv"),
-            "--url",
-            "http://127.0.0.1:9000",
-        ]
-    )
+    code = main([*create_argv(tmp_path, runs, "ann,bob"), "--url", "http://127.0.0.1:9000"])
     assert code == 0
     out = capsys.readouterr().out
     return dict(re.findall(r"^  (\w+): http://127\.0\.0\.1:9000/r/([A-Za-z0-9_-]+)$", out, re.M))
@@ -52,28 +40,7 @@ def test_create_prints_working_links_and_link_reissues(
     assert main(["review", "link", "--name", "cli", "--root", str(tmp_path / "rv"), "--reviewer", "bob"]) == 0
     [new] = re.findall(r"/r/([A-Za-z0-9_-]+)", capsys.readouterr().out)
     assert store.reviewer_for_token(new) == "bob" and store.reviewer_for_token(links["bob"]) is None
-    assert (
-        main(
-            [
-                "review",
-                "create",
-                "--name",
-                "cli",
-                "--runs",
-                str(runs[0]),
-                str(runs[1]),
-                "--task",
-                "demo_findings",
-                "--cases",
-                "3",
-                "--reviewers",
-                "x",
-                "--root",
-                str(tmp_path / "rv"),
-            ]
-        )
-        == 1
-    )
+    assert main(create_argv(tmp_path, runs, "x")) == 1
     assert "already exists" in capsys.readouterr().err
 
 
