@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from contextlib import nullcontext
 from multiprocessing.pool import Pool
@@ -195,16 +196,28 @@ def design_bound(strength: np.ndarray, n_studies: int, z: float = 2.0) -> tuple[
     full = len(i) * float(need(np.ones(len(i)))[0].max())
     if full > len(i) * n_studies:
         return math.nan, full  # not even the whole matrix resolves every gap: no yardstick for this arena
-    fit = minimize(
-        lambda x: x.sum(), np.full(len(i), 1.0 / len(i)), jac=lambda x: np.ones_like(x), method="SLSQP",
-        constraints=[{
-            "type": "ineq", "fun": lambda x: 1.0 - need(x * full)[0], "jac": lambda x: -need(x * full)[1] * full,
-        }],
-        bounds=[(1e-9, n_studies / full)] * len(i), options={"maxiter": 500, "ftol": 1e-10},
-    )  # fmt: skip
-    if not fit.success or need(fit.x * full)[0].max() > 1.0 + 1e-6:
+    # at least 0.01 judgments per pair (0.3-0.7 in all) keeps the information matrix well conditioned
+    start = np.full(len(i), 1.0 / len(i))  # the full matrix itself: feasible, on the boundary
+    best = math.inf
+    for _ in range(3):  # SLSQP sometimes stops early ("positive directional derivative"); restart where it stopped
+        fit = minimize(
+            lambda x: x.sum(), start, jac=lambda x: np.ones_like(x), method="SLSQP",
+            constraints=[{
+                "type": "ineq", "fun": lambda x: 1.0 - need(x * full)[0], "jac": lambda x: -need(x * full)[1] * full,
+            }],
+            bounds=[(0.01 / full, n_studies / full)] * len(i), options={"maxiter": 500, "ftol": 1e-10},
+        )  # fmt: skip
+        # where it stops a hair outside the constraints, scaling every count by the worst gap's excess makes the
+        # design feasible (variances scale as 1 / count): the yardstick is always a design that resolves every gap
+        counts = fit.x * full * max(1.0, float(need(fit.x * full)[0].max()))
+        if counts.max() <= n_studies * (1 + 1e-6):
+            best = min(best, float(counts.sum()))
+        if fit.success:
+            break
+        start = fit.x
+    if math.isinf(best):
         raise RuntimeError(f"no allocation of at most {n_studies} judgments per pair resolves every gap: {fit.message}")
-    return float(fit.x.sum() * full), full
+    return best, full
 
 
 def ratio_ci(full: np.ndarray, adaptive: np.ndarray, rounds: int = 10_000) -> tuple[float, float]:
@@ -293,7 +306,7 @@ def main() -> None:
     parser.add_argument("--gap-min", type=float, default=30.0, help="smallest adjacent Elo gap")
     parser.add_argument("--gap-max", type=float, default=100.0, help="largest adjacent Elo gap")
     parser.add_argument("--arenas", default="8x300,12x400,8x1000", help="MODELSxSTUDIES, comma-separated")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (seeds run in parallel)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     parser.add_argument("--json", type=Path, help="also write every seed's numbers here")
     args = parser.parse_args()
     start = time.perf_counter()

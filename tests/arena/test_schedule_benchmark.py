@@ -77,3 +77,12 @@ def test_needed_is_the_start_of_the_last_run_at_target(bench: ModuleType) -> Non
     assert bench.needed(marks, np.array([0.9, 1.0, 0.9, 0.96, 1.0])) == 64
     assert bench.needed(marks, np.array([1.0, 1.0, 1.0, 1.0, 1.0])) == 16
     assert bench.needed(marks, np.array([1.0, 1.0, 1.0, 1.0, 0.9])) is None
+
+
+@pytest.mark.parametrize(("n_models", "n_studies", "seed"), [(8, 300, 68), (12, 400, 58), (8, 1000, 12)])
+def test_design_bound_converges_where_slsqp_once_stopped_early(
+    bench: ModuleType, n_models: int, n_studies: int, seed: int
+) -> None:
+    arena = bench.Arena(n_models, n_studies, seed, 30.0, 100.0)
+    best, full = bench.design_bound(arena.strength, n_studies)
+    assert 0.15 * full < best < full  # a real design between "all on one pair" and the even matrix
