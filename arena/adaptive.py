@@ -168,17 +168,41 @@ class AdaptiveScheduler:
         taken = np.zeros((len(self.pairs), len(self.studies)), dtype=bool)
         if battles is None:
             return taken, np.zeros(len(self.studies), dtype=np.int64)
-        m = len(self.models)
-        pair_of = np.full((m, m), -1, dtype=np.int64)
-        for k, (i, j) in enumerate(self.pairs):
-            pair_of[i, j] = pair_of[j, i] = k
-        k = pair_of[battles.a, battles.b]
+        k = self._pair_of()[battles.a, battles.b]
         mine = k >= 0
         taken[k[mine], battles.study[mine]] = True  # type: ignore[index]
         return taken, np.bincount(battles.study, minlength=len(self.studies))  # type: ignore[arg-type]
 
-    def _spanning_needs(self, battles: Battles | None, taken: np.ndarray) -> list[tuple[int, int]]:
-        """Pairs of a minimal spanning set, each repeated by the studies it still lacks (empty: connected)."""
+    def _pair_of(self) -> np.ndarray:
+        """pair_of[i, j]: the index of allowed pair (i, j) in `self.pairs` (either order), -1 if not allowed."""
+        m = len(self.models)
+        pair_of = np.full((m, m), -1, dtype=np.int64)
+        for k, (i, j) in enumerate(self.pairs):
+            pair_of[i, j] = pair_of[j, i] = k
+        return pair_of
+
+    def _in_flight(self, pending: Sequence[Comparison]) -> tuple[np.ndarray, np.ndarray]:
+        """The allowed-pair index and study index of every pending comparison (others: not this scheduler's)."""
+        if not pending:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        unknown = sorted({s for _, _, s in pending if s not in self._study_index})
+        if unknown:
+            raise XrayBenchError(f"pending comparisons name studies outside this arena: {', '.join(unknown[:5])}")
+        pair_of = self._pair_of()
+        k = np.array([pair_of[self._model(a), self._model(b)] for a, b, _ in pending], dtype=np.int64)
+        study = np.array([self._study_index[s] for _, _, s in pending], dtype=np.int64)
+        mine = k >= 0
+        _, first = np.unique(k[mine] * len(self.studies) + study[mine], return_index=True)  # each (pair, study) once
+        first.sort()
+        return k[mine][first], study[mine][first]
+
+    def _spanning_needs(
+        self, battles: Battles | None, taken: np.ndarray, in_flight: np.ndarray | None = None
+    ) -> list[tuple[int, int]]:
+        """Pairs of a minimal spanning set, each repeated by the studies it still lacks (empty: connected).
+
+        `in_flight` (allowed-pair indices of pending comparisons) counts as judged: it is on its way.
+        """
         m = len(self.models)
         parent = list(range(m))
 
@@ -191,7 +215,10 @@ class AdaptiveScheduler:
         counts = np.zeros((m, m), dtype=np.int64)
         if battles is not None:
             np.add.at(counts, (battles.a, battles.b), 1)
-            counts += counts.T
+        if in_flight is not None and len(in_flight):
+            pairs = np.array(self.pairs, dtype=np.int64)[in_flight]
+            np.add.at(counts, (pairs[:, 0], pairs[:, 1]), 1)
+        counts += counts.T
         for i, j in zip(*np.nonzero(np.triu(counts >= self.explore)), strict=True):
             parent[root(int(i))] = root(int(j))
         pair_id = {pair: k for k, pair in enumerate(self.pairs)}
@@ -208,11 +235,18 @@ class AdaptiveScheduler:
             )
         return needs
 
-    def _fit(self, battles: Battles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Strengths (natural units, model 0 at 0), their Laplace covariance and the win probabilities."""
-        ratings = bradley_terry(battles, prior=self.prior)
-        theta = (np.array([ratings[name] for name in self.models]) - 1000.0) / FACTOR
-        wins = pair_wins(battles) + (self.prior / 2.0) * (1.0 - np.eye(len(self.models)))
+    def _fit(self, battles: Battles | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Strengths (natural units, model 0 at 0), their Laplace covariance and the win probabilities.
+
+        Without battles (everything proposed so far still in flight) it is the prior alone: equal strengths.
+        """
+        m = len(self.models)
+        if battles is None:
+            theta, wins = np.zeros(m), (self.prior / 2.0) * (1.0 - np.eye(m))
+        else:
+            ratings = bradley_terry(battles, prior=self.prior)
+            theta = (np.array([ratings[name] for name in self.models]) - 1000.0) / FACTOR
+            wins = pair_wins(battles) + (self.prior / 2.0) * (1.0 - np.eye(m))
         p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
         weight = (wins + wins.T) * p * p.T
         info = np.diag(weight.sum(axis=1)) - weight
@@ -224,8 +258,14 @@ class AdaptiveScheduler:
         """How much resolving an ordering now matters, from its |difference| / standard error."""
         return _phi_upper(z) ** 2
 
-    def _adaptive_pairs(self, battles: Battles, capacity: np.ndarray, k: int) -> list[tuple[int, int]]:
-        """Greedy batch of pairs by weighted relative variance reduction (module docstring)."""
+    def _adaptive_pairs(
+        self, battles: Battles | None, capacity: np.ndarray, k: int, in_flight: np.ndarray | None = None
+    ) -> list[tuple[int, int]]:
+        """Greedy batch of pairs by weighted relative variance reduction (module docstring).
+
+        The pairs of `in_flight` (pending comparisons) are taken as earlier picks of the same greedy: the
+        covariance is updated as if they had been judged, so the batch complements them.
+        """
         theta, cov, p = self._fit(battles)
         m = len(self.models)
         ti, tj = np.triu_indices(m, 1)
@@ -234,6 +274,9 @@ class AdaptiveScheduler:
         weight = self._target_weight(diff / np.sqrt(np.maximum(var, 1e-300))) * (self._focus[ti] | self._focus[tj])
         ck, cl = np.array([a for a, _ in self.pairs]), np.array([b for _, b in self.pairs])
         q = p[ck, cl] * p[cl, ck]
+        for best in () if in_flight is None else in_flight.tolist():
+            u = cov[:, ck[best]] - cov[:, cl[best]]
+            cov = cov - q[best] * np.outer(u, u) / (1.0 + q[best] * (u[ck[best]] - u[cl[best]]))
         capacity = capacity.copy()
         chosen: list[tuple[int, int]] = []
         for _ in range(k):
@@ -253,21 +296,31 @@ class AdaptiveScheduler:
             cov = cov - q[best] * np.outer(u, u) / (1.0 + q[best] * (u[ck[best]] - u[cl[best]]))
         return chosen
 
-    def propose(self, battles: Battles | None, k: int | None = None) -> list[Comparison]:
+    def propose(
+        self, battles: Battles | None, k: int | None = None, pending: Sequence[Comparison] = ()
+    ) -> list[Comparison]:
         """Up to `k` (default `batch_size`) new comparisons given the battles so far; [] when nothing is left.
 
-        Never repeats a (pair, study) already in `battles` or within the batch, never exceeds the budget.
+        `pending`: comparisons proposed earlier whose judgments are not in `battles` yet (in flight, or failed
+        in this run). They count against the budget, are never proposed again, and the choice treats them as
+        made, so a runner can propose the next batch while the last one is still being judged.
+        Never repeats a (pair, study) already in `battles`, `pending` or the batch; never exceeds the budget.
         """
         remapped = self._remap(battles)
-        n_done = self._n_spent(remapped)
+        in_flight, in_flight_study = self._in_flight(pending)
+        taken, study_use = self._used(remapped)
+        fresh = ~taken[in_flight, in_flight_study]  # a pending comparison already judged counts once
+        in_flight, in_flight_study = in_flight[fresh], in_flight_study[fresh]
+        n_done = self._n_spent(remapped) + len(in_flight)
         k = min(self.batch_size if k is None else k, self.budget - n_done)
         if k <= 0:
             return []
-        taken, study_use = self._used(remapped)
+        taken[in_flight, in_flight_study] = True
+        np.add.at(study_use, in_flight_study, 1)
         capacity = (~taken).sum(axis=1)
-        needs = self._spanning_needs(remapped, taken)
-        # the spanning set first (without battles it is never complete), then the adaptive choice
-        chosen = needs[:k] if needs or remapped is None else self._adaptive_pairs(remapped, capacity, k)
+        needs = self._spanning_needs(remapped, taken, in_flight)
+        # the spanning set first, then the adaptive choice
+        chosen = needs[:k] if needs else self._adaptive_pairs(remapped, capacity, k, in_flight)
         rng = np.random.default_rng([self.seed, n_done])
         pair_id = {pair: idx for idx, pair in enumerate(self.pairs)}
         out: list[Comparison] = []

@@ -523,6 +523,7 @@ def judge_schedule(
     seed: int = 0,
     new_model: str | None = None,
     batch_size: int = 16,
+    max_in_flight: int = 0,
     dry_run: bool = False,
 ) -> JudgeReport:
     """Judge `fld` on the chosen studies with the `full` matrix or the `adaptive` schedule.
@@ -532,8 +533,9 @@ def judge_schedule(
     run planned but did not judge, then loops: the battles judged so far (from the store) go to
     `AdaptiveScheduler`, its proposed comparisons are planned in both orders and judged, until it is done
     (ranking separated, or every comparison judged), the budget stops the run, or it proposes only comparisons
-    that already failed in this run (they are retried on the next run). A dry run estimates the whole schedule:
-    for `adaptive` an upper bound.
+    that already failed in this run (they are retried on the next run). `max_in_flight`: how many comparisons
+    may still be in flight when `adaptive` proposes its next batch (0: it waits for each batch). A dry run
+    estimates the whole schedule: for `adaptive` an upper bound.
     """
     from arena.schedule import full_schedule, new_model_schedule
 
@@ -557,13 +559,26 @@ def judge_schedule(
         report = judging.run(battles, dry_run=dry_run)
         report.stop_reason = "dry run" if dry_run else "all planned"
         return report
-    return _judge_adaptive(fld, judging, plan, models, ids, new_model, batch_size, seed)
+    if max_in_flight < 0:
+        raise XrayBenchError(f"--max-in-flight must be 0 or more, got {max_in_flight}")
+    return _judge_adaptive(fld, judging, plan, models, ids, new_model, batch_size, max_in_flight, seed)
 
 
 def _judge_adaptive(
     fld: Field, judging: Judging, plan: Path, models: list[str], ids: list[str], new_model: str | None,
-    batch_size: int, seed: int,
+    batch_size: int, max_in_flight: int, seed: int,
 ) -> JudgeReport:  # fmt: skip
+    """Finish what an earlier run planned, then judge what `AdaptiveScheduler` proposes until it is done.
+
+    The proposals are a lazy stream that the call runner reads when it has room for more calls. The next
+    batch is proposed only while at most `max_in_flight` comparisons of this stream are unanswered;
+    otherwise the stream ends, the runner finishes what is in flight, and a new stream starts from all the
+    answers (with 0, that is one batch per round). Comparisons still in flight, or failed in this run, go to
+    the scheduler as `pending`: it never proposes them again and plans around them. A larger
+    `max_in_flight` keeps `--max-concurrency` calls busy instead of waiting for each batch's slowest call, at
+    the price of proposing on older answers (benchmarks/README.md, "arena schedule", measures the extra
+    judgments). A metric judge decides one battle before it reads the next.
+    """
     from arena.adaptive import AdaptiveScheduler
 
     judge = judging.judge
@@ -581,28 +596,61 @@ def _judge_adaptive(
     if leftover:  # an earlier run planned these (killed, failed or stopped by the budget): finish them first
         planned += plan_comparisons(fld, judge.model, judge.params, leftover)
         judging.run(planned)
-    attempted = set(leftover)
+    attempted: dict[tuple[str, str, str], tuple[str, str, str]] = {_pair_key(c): c for c in leftover}
+
+    def judged() -> Any:
+        return _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids))
+
+    def proposals(ended: list[str]) -> Iterator[Battle]:
+        writer = PlanWriter(plan, judge.model)
+        mine: list[tuple[str, str, str]] = []  # the pair keys this stream proposed
+        while not judging.budget.stopped.is_set():
+            so_far = judged()
+            finished = _pair_keys(so_far)
+            if sum(key not in finished for key in mine) > max_in_flight:
+                ended.append("wait")
+                return
+            if scheduler.done(so_far):
+                ended.append("done")
+                return
+            pending = [c for key, c in attempted.items() if key not in finished]  # in flight, or failed
+            proposed = [c for c in scheduler.propose(so_far, pending=pending) if _pair_key(c) not in attempted]
+            if not proposed:
+                return  # all that is left is in flight or failed in this run
+            attempted.update((_pair_key(c), c) for c in proposed)
+            mine.extend(_pair_key(c) for c in proposed)
+            battles = plan_comparisons(fld, judge.model, judge.params, proposed)
+            writer.append(battles)
+            planned.extend(battles)
+            report.n_rounds += 1
+            yield from battles
+
     while True:
+        ended: list[str] = []
+        judging.run(proposals(ended))
         if judging.budget.stopped.is_set():
             report.stop_reason = "budget"
-            break
-        so_far = _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids))
-        if scheduler.done(so_far):
+        elif scheduler.done(judged()):
             report.stop_reason = "scheduler done"
-            break
-        proposed = [c for c in scheduler.propose(so_far) if _pair_key(c) not in attempted]
-        if not proposed:
+        elif ended:  # it waited for answers in flight, or was done before they changed it: go on
+            continue
+        else:
             report.stop_reason = "only failed comparisons left (retried on the next run)"
-            break
-        attempted.update(_pair_key(c) for c in proposed)
-        battles = plan_comparisons(fld, judge.model, judge.params, proposed)
-        append_plan(plan, battles, judge.model)
-        judging.run(battles)
-        planned += battles
-        report.n_rounds += 1
+        break
     report.estimate = estimate(planned, judge)
     report.flagged = _flagged(planned)
     return report
+
+
+def _pair_keys(battles: Any) -> set[tuple[str, str, str]]:
+    """The (pair, study) of every battle in `arena.battles.Battles` (None: none)."""
+    if battles is None:
+        return set()
+    names, studies = battles.models, battles.study_ids
+    return {
+        _pair_key((names[a], names[b], studies[s]))
+        for a, b, s in zip(battles.a.tolist(), battles.b.tolist(), battles.study.tolist(), strict=True)
+    }
 
 
 def _pair_key(comparison: tuple[str, str, str]) -> tuple[str, str, str]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,19 +231,39 @@ class MetricJudging:
         self.report.n_done_before += len(unique) - len(todo)
         return [b for b in unique if b.key in todo]
 
-    def run(self, battles: list[Battle], *, dry_run: bool = False) -> JudgeReport:
-        """Decide the pending ones of `battles`; each decision is committed before the next (resumable)."""
+    def run(self, battles: Iterable[Battle], *, dry_run: bool = False) -> JudgeReport:
+        """Decide the pending ones of `battles`; each decision is committed before the next (resumable).
+
+        `battles` may be lazy (the adaptive schedule proposes from the decisions so far): it is read one battle
+        at a time, after the one before is decided.
+        """
         from xraybench.progress import progress_bar
 
-        todo = self.pending(battles)
-        self.report.estimate = Estimate(len(todo), 0, 0, 0.0)
-        if dry_run or not todo:
+        if dry_run:
+            self.report.estimate = Estimate(len(self.pending(list(battles))), 0, 0, 0.0)
             return self.report
-        self.judge.prepare(
-            t for b in todo for t in (b.identity["reference"], b.identity["text_a"], b.identity["text_b"])
-        )
-        with progress_bar(len(todo), self.judge.model, enabled=self.progress) as advance:
-            for battle in todo:
+        if isinstance(battles, list):  # label every text at once (the clinical judge); lazily, per battle
+            self.judge.prepare(
+                t for b in battles if not b.identical
+                for t in (b.identity["reference"], b.identity["text_a"], b.identity["text_b"])
+            )  # fmt: skip
+        seen: set[str] = set()
+        n_decided = 0
+        with progress_bar(len(battles) if isinstance(battles, Sized) else 0, self.judge.model,
+                          enabled=self.progress) as advance:  # fmt: skip
+            for battle in battles:
+                self.report.n_battles += 1
+                advance(1)
+                if battle.identical:
+                    self.report.n_identical += 1
+                    continue
+                if battle.key in seen:
+                    continue
+                seen.add(battle.key)
+                self.report.n_unique += 1
+                if not self.store.pending([battle.key]):
+                    self.report.n_done_before += 1
+                    continue
                 ident = battle.identity
                 decision = self.judge.decide(ident["reference"], ident["text_a"], ident["text_b"])
                 self.store.record_ok(
@@ -252,5 +272,6 @@ class MetricJudging:
                     cost_usd=0.0,
                 )  # fmt: skip
                 self.report.n_ok += 1
-                advance(1)
+                n_decided += 1
+        self.report.estimate = Estimate(n_decided, 0, 0, 0.0)
         return self.report

@@ -24,7 +24,7 @@ errors" as the criterion and at most one judgment per (pair, study). No schedule
 strengths can expect to beat it by much; where few studies cap the closest pair, it is near the goal itself.
 
     .venv/bin/python benchmarks/arena_schedule/run.py [--seeds 100] [--first-seed 0] [--batch 16] \
-        [--arenas 8x300,12x400,8x1000] [--jobs 2] [--json FILE]
+        [--arenas 8x300,12x400,8x1000] [--jobs 2] [--json FILE] [--lag K]
 
 Reported numbers use seeds 0-99; candidate schedules are compared on held-out seeds (100 and up) so the
 reported table is not tuned on its own seeds. The per-seed measure is a hitting time and very noisy: 12 seeds
@@ -150,18 +150,34 @@ def run_full(arena: Arena, seed: int, batch: int) -> tuple[int | None, np.ndarra
     return needed(marks, kendall(theta, arena.strength)), theta[-1]
 
 
-def run_adaptive(arena: Arena, seed: int, batch: int) -> tuple[int | None, int, np.ndarray, bool]:
-    """Judgments the adaptive schedule needs, where it stopped, its final strengths, and whether it separated."""
+def run_adaptive(arena: Arena, seed: int, batch: int, lag: int = 0) -> tuple[int | None, int, np.ndarray, bool]:
+    """Judgments the adaptive schedule needs, where it stopped, its final strengths, and whether it separated.
+
+    `lag`: comparisons still in flight whenever the next batch is proposed (`arena judge --max-in-flight`
+    with a pool busy enough to keep that many outstanding); 0 is the round-by-round loop. As in
+    `arena.judging`, when the scheduler is done (or has nothing left to propose) with comparisons in flight,
+    those are judged and it looks again.
+    """
     scheduler = AdaptiveScheduler(arena.models, arena.studies, seed=seed, batch_size=batch)
+    proposed: list[tuple[str, str, str]] = []
     rows: list[Row] = []
     marks: list[int] = []
-    battles = None
-    while not scheduler.done(battles):
-        rows += [arena.judge(*item) for item in scheduler.propose(battles)]
-        battles = arena.battles(rows)
-        marks.append(len(rows))
+    n_judged = 0
+    while True:
+        battles = arena.battles(rows[:n_judged]) if n_judged else None
+        new = [] if scheduler.done(battles) else scheduler.propose(battles, pending=proposed[n_judged:])
+        if not new:
+            if n_judged == len(proposed):
+                break
+            n_judged = len(proposed)  # wait for what is in flight, then look again
+        else:
+            proposed += new
+            rows += [arena.judge(*item) for item in new]
+            n_judged = max(len(proposed) - lag, 0)
+        if n_judged and (not marks or marks[-1] != n_judged):
+            marks.append(n_judged)
     theta = arena.strengths_at(rows, marks)
-    separated = len(rows) < scheduler.budget and scheduler.separated(battles)
+    separated = len(rows) < scheduler.budget and scheduler.separated(arena.battles(rows))
     return needed(marks, kendall(theta, arena.strength)), len(rows), theta[-1], separated
 
 
@@ -235,7 +251,7 @@ def run_seed(job: tuple[int, int, int, argparse.Namespace]) -> dict[str, object]
     t0 = time.perf_counter()
     f_need, f_theta = run_full(arena, seed, args.batch)
     t1 = time.perf_counter()
-    a_need, a_total, a_theta, a_sep = run_adaptive(arena, seed, args.batch)
+    a_need, a_total, a_theta, a_sep = run_adaptive(arena, seed, args.batch, args.lag)
     t2 = time.perf_counter()
     best, even = design_bound(arena.strength, n_studies)
     return {
@@ -246,7 +262,9 @@ def run_seed(job: tuple[int, int, int, argparse.Namespace]) -> dict[str, object]
 
 
 def bench_arena(n_models: int, n_studies: int, args: argparse.Namespace, pool: Pool | None) -> dict[str, object]:
-    seeds = f"{args.seeds} seeds from {args.first_seed}"
+    seeds = f"{args.seeds} seeds from {args.first_seed}" + (
+        f", adaptive proposing {args.lag} behind" if args.lag else ""
+    )
     print(f"\n{n_models} models x {n_studies} studies, gaps {args.gap_min:g}-{args.gap_max:g} Elo, {seeds}")
     n_full = n_models * (n_models - 1) // 2 * n_studies
     jobs = [(n_models, n_studies, seed, args) for seed in range(args.first_seed, args.first_seed + args.seeds)]
@@ -303,6 +321,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--first-seed", type=int, default=0, help="first seed (held-out comparisons: 100)")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--lag", type=int, default=0, help="comparisons in flight when the adaptive schedule proposes (--max-in-flight)"
+    )
     parser.add_argument("--gap-min", type=float, default=30.0, help="smallest adjacent Elo gap")
     parser.add_argument("--gap-max", type=float, default=100.0, help="largest adjacent Elo gap")
     parser.add_argument("--arenas", default="8x300,12x400,8x1000", help="MODELSxSTUDIES, comma-separated")

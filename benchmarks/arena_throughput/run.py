@@ -16,9 +16,14 @@ judging process it would compete with the client for the GIL. `--server threaded
 thread-per-connection `OpenAIServer` instead; `--client litellm` sends the requests through litellm instead
 of the client's direct HTTP path.
 
-    .venv/bin/python benchmarks/arena_throughput/run.py [--models 8] [--latency 0.2] [--concurrency 64]
+    .venv/bin/python benchmarks/arena_throughput/run.py [--models 8] [--latency 0.2] [--concurrency 64] \
+        [--schedule full|adaptive] [--max-in-flight K]
 
 8 invented models on the 16 demo studies: 28 pairs x 16 studies x 2 orders = 896 judgments (14 full waves).
+`--schedule adaptive` runs `AdaptiveScheduler` instead (rounds of 16 comparisons, refitted from the store
+before each); the server's verdict never changes with the order, so every battle is an order-flip tie, the
+ranking never separates and the adaptive run judges the same 896 - the same work, proposed round by round
+(`--max-in-flight 0`) or while earlier rounds are in flight.
 """
 
 from __future__ import annotations
@@ -67,16 +72,18 @@ def write_models(folder: Path, n: int) -> list[str]:
     return specs
 
 
-def judge_once(base_url: str, store: Path, specs: list[str], concurrency: int, client: str) -> tuple[int, float, float]:
-    """One `arena judge --schedule full` run (as the CLI does it): its request count, judging seconds and the
-    wall-clock time (`time.time()`) it started."""
+def judge_once(
+    base_url: str, store: Path, specs: list[str], concurrency: int, client: str, schedule: str, max_in_flight: int
+) -> tuple[int, float, float]:
+    """One `arena judge` run (as the CLI does it): its request count, judging seconds and the wall-clock time
+    (`time.time()`) it started."""
     fld = load_field(TASK, predictions=specs)
     judge = LLMClient(JUDGE, api_base=base_url, timeout_s=30.0, price_per_1k_tokens=0.0)
     judge.direct = client == "direct"  # `litellm` measures the path every non-OpenAI-compatible provider takes
     with CallStore(store) as calls:
         judging = Judging(judge, calls, max_concurrency=concurrency)
         wall_start, start = time.time(), time.perf_counter()
-        report = judge_schedule(fld, judging, plan_path(store))
+        report = judge_schedule(fld, judging, plan_path(store), schedule=schedule, max_in_flight=max_in_flight)
         elapsed = time.perf_counter() - start
     if report.n_failed:
         raise SystemExit(f"{report.n_failed} judgments failed: {report.failures[:3]}")
@@ -136,6 +143,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--server", choices=("asyncio", "threaded"), default="asyncio")
     parser.add_argument("--client", choices=("direct", "litellm"), default="direct")
+    parser.add_argument("--schedule", choices=("full", "adaptive"), default="full")
+    parser.add_argument("--max-in-flight", type=int, default=0, help="adaptive: comparisons in flight when proposing")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -149,10 +158,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             specs = write_models(Path(tmp), args.models)
             store = Path(tmp) / "judgments.sqlite"
-            n_calls, elapsed, wall_start = judge_once(base_url, store, specs, args.concurrency, args.client)
+            run = partial(judge_once, base_url, store, specs, args.concurrency, args.client, args.schedule)
+            n_calls, elapsed, wall_start = run(args.max_in_flight)
             here.send("count")
             n_first, arrivals = here.recv()
-            n_rerun, rerun_s, _ = judge_once(base_url, store, specs, args.concurrency, args.client)
+            n_rerun, rerun_s, _ = run(args.max_in_flight)
             here.send("count")
             n_second = here.recv()[0] - n_first
             floor_s = transport_floor(base_url, n_first, args.concurrency)
@@ -162,7 +172,8 @@ def main() -> None:
     ideal_s = n_first * args.latency / args.concurrency
     print(
         f"{n_first} judgments, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}, "
-        f"server {args.server}, client {args.client}"
+        f"server {args.server}, client {args.client}, schedule {args.schedule}"
+        + (f" (max in flight {args.max_in_flight})" if args.schedule == "adaptive" else "")
     )
     print(
         f"runner {elapsed:.2f} s ({n_first / elapsed:.1f}/s); ideal {ideal_s:.2f} s ({n_first / ideal_s:.1f}/s); "

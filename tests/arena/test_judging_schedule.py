@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,36 @@ def test_adaptive_finishes_what_a_stopped_run_planned(
     with CallStore(store) as opened:
         planned = {e["key"] for e in read_plan(store.with_suffix(".plan.jsonl")) if not e["identical"]}
         assert opened.pending(planned) == []  # everything planned is judged
+
+
+def test_adaptive_keeps_the_pool_busy_while_a_batch_is_in_flight(
+    litellm_ready: None, models: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Batches of 2 comparisons (4 calls), 8 concurrent calls: with --max-in-flight 6 the next batches are
+    proposed while earlier ones are still being judged (the server sees more than one batch's calls at once),
+    with 0 each round waits; either way nothing is asked twice and the run ends separated."""
+    lock, busy, peak = threading.Lock(), [0], [0]
+
+    def slow_fair_judge(body: dict[str, Any]) -> str:
+        with lock:
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        time.sleep(0.05)
+        with lock:
+            busy[0] -= 1
+        return fair_judge(body)
+
+    specs = list(models.values())
+    with OpenAIServer(reply_fn=slow_fair_judge) as server:
+        peaks = {}
+        for in_flight in ("0", "6"):
+            store = tmp_path / f"in-flight-{in_flight}.sqlite"
+            report = run_judge(
+                capsys, store, server, specs, "--schedule", "adaptive", "--batch-size", "2", "--max-in-flight", in_flight
+            )  # fmt: skip
+            prompts = [r.body["messages"][1]["content"] for r in server.chat_requests()[-report["n_requests"] :]]
+            assert report["stop_reason"] == "scheduler done" and report["n_failed"] == 0
+            assert len(prompts) == len(set(prompts)) == report["n_requests"] < n_full_calls(specs)
+            peaks[in_flight], peak[0] = peak[0], 0
+    assert peaks["0"] <= 4, "a round of 2 comparisons is 4 calls: with --max-in-flight 0 the runner waits for it"
+    assert peaks["6"] > 4, f"at most {peaks['6']} calls at once: the runner waited for each batch"

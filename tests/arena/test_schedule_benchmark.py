@@ -86,3 +86,21 @@ def test_design_bound_converges_where_slsqp_once_stopped_early(
     arena = bench.Arena(n_models, n_studies, seed, 30.0, 100.0)
     best, full = bench.design_bound(arena.strength, n_studies)
     assert 0.15 * full < best < full  # a real design between "all on one pair" and the even matrix
+
+
+def test_simulated_adaptive_run_with_a_lag_judges_everything_it_proposes_once(bench: ModuleType) -> None:
+    arena = bench.Arena(5, 200, 3, 100.0, 150.0)
+    judge = arena.judge
+    asked: list[tuple[frozenset[str], str]] = []
+
+    def recorded(a: str, b: str, study: str) -> tuple[int, int, int, float]:
+        asked.append((frozenset((a, b)), study))
+        return judge(a, b, study)
+
+    arena.judge = recorded  # type: ignore[method-assign]
+    for lag in (0, 24):
+        asked.clear()
+        need, total, theta, separated = bench.run_adaptive(arena, 3, 8, lag=lag)
+        assert len(asked) == len(set(asked)) == total < 10 * 200  # each (pair, study) once, well under the matrix
+        assert separated and need is not None and need <= total
+        assert bench.kendall(theta, arena.strength)[0] == 1.0

@@ -284,8 +284,12 @@ class _PendingCalls:
     prompt tokens for the estimate.
 
     Why lazily: a caller can hand over a generator that plans its calls (renders prompts, hashes keys) as
-    they are taken, so the first requests start while the rest is still being planned.
+    they are taken, so the first requests start while the rest is still being planned. It reads only what
+    `take` asks for (at least `MIN_READ`), because a generator may decide its next calls from the answers
+    so far (the adaptive arena schedule): reading further ahead would decide them on staler answers.
     """
+
+    MIN_READ = 16  # calls per store query at least (the runner asks for half a pool's worth or more anyway)
 
     def __init__(self, store: CallStore, calls: Iterable[LLMCall], chunk: int, skipped: Callable[[int], None]):
         self._store, self._calls, self._chunk, self._skipped = store, iter(calls), chunk, skipped
@@ -301,15 +305,15 @@ class _PendingCalls:
     def take(self, n: int) -> list[LLMCall]:
         """Up to `n` pending calls (fewer only at the end)."""
         while len(self._buffer) < n and not self._exhausted:
-            self._read()
+            self._read(n - len(self._buffer))
         return [self._buffer.popleft() for _ in range(min(n, len(self._buffer)))]
 
     def __iter__(self) -> Iterator[LLMCall]:
         while not self.empty:
             yield from self.take(self._chunk)
 
-    def _read(self) -> None:
-        chunk = list(islice(self._calls, self._chunk))
+    def _read(self, want: int) -> None:
+        chunk = list(islice(self._calls, max(want, self.MIN_READ)))
         if not chunk:
             self._exhausted = True
             return
