@@ -104,3 +104,21 @@ def test_simulated_adaptive_run_with_a_lag_judges_everything_it_proposes_once(be
         assert len(asked) == len(set(asked)) == total < 10 * 200  # each (pair, study) once, well under the matrix
         assert separated and need is not None and need <= total
         assert bench.kendall(theta, arena.strength)[0] == 1.0
+
+
+def test_measured_fit_is_the_leaderboards_mle_and_nan_where_it_is_infinite(bench: ModuleType) -> None:
+    from arena.ratings import bradley_terry
+
+    arena = bench.Arena(4, 50, 0, 30.0, 100.0)
+    rng = np.random.default_rng(0)
+    items = [(arena.models[i], arena.models[j], s) for s in arena.studies for i in range(4) for j in range(i + 1, 4)]
+    rows = [arena.judge(*items[k]) for k in rng.permutation(len(items))]
+    marks = [1, 3, 40, 120, len(rows)]
+    theta = bench.Arena.strengths_at(arena, rows, marks)
+    assert np.isnan(theta[0]).all() and np.isnan(theta[1]).all()  # one or three battles: here some model never lost
+    for mark, fitted in zip(marks[2:], theta[2:], strict=True):
+        ratings = bradley_terry(arena.battles(rows[:mark]))  # the leaderboard's default: no prior
+        expect = (np.array([ratings[name] for name in arena.models]) - 1000.0) / bench.FACTOR
+        assert np.allclose(fitted - fitted[0], expect, atol=1e-6)
+    taus = bench.kendall(theta, arena.strength)
+    assert np.isnan(taus[0]) and bench.needed(marks[:2], taus[:2]) is None  # no finite fit is below the target
