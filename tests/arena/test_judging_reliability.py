@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -129,7 +130,19 @@ def test_two_judge_processes_on_one_store_request_each_key_once(
 ) -> None:
     keys = key_of_prompt(specs)
     store = tmp_path / "j.sqlite"
-    with OpenAIServer(reply_fn=slow_verdict) as server:
+    lock, arrived, both = threading.Lock(), [0], threading.Event()
+
+    def verdict_once_both_run(body: dict[str, Any]) -> str:
+        """No answer until more requests arrived than one process may have in flight: the second process has
+        started (however slowly it imported on a loaded machine) before the first can finish the work."""
+        with lock:
+            arrived[0] += 1
+            if arrived[0] > CONCURRENCY:
+                both.set()
+        both.wait(timeout=120)
+        return slow_verdict(body)
+
+    with OpenAIServer(reply_fn=verdict_once_both_run) as server:
         procs = [start(server, store, specs) for _ in range(2)]
         results = [p.communicate(timeout=300) for p in procs]
         for proc, (_, err) in zip(procs, results, strict=True):
