@@ -242,9 +242,11 @@ class MetricJudging:
         if dry_run:
             self.report.estimate = Estimate(len(self.pending(list(battles))), 0, 0, 0.0)
             return self.report
-        if isinstance(battles, list):  # label every text at once (the clinical judge); lazily, per battle
+        todo: set[str] | None = None  # a list: one store query, every pending text labelled at once (clinical)
+        if isinstance(battles, list):
+            todo = set(self.store.pending(b.key for b in battles if not b.identical))
             self.judge.prepare(
-                t for b in battles if not b.identical
+                t for b in battles if b.key in todo
                 for t in (b.identity["reference"], b.identity["text_a"], b.identity["text_b"])
             )  # fmt: skip
         seen: set[str] = set()
@@ -261,7 +263,7 @@ class MetricJudging:
                     continue
                 seen.add(battle.key)
                 self.report.n_unique += 1
-                if not self.store.pending([battle.key]):
+                if not (battle.key in todo if todo is not None else self.store.pending([battle.key])):
                     self.report.n_done_before += 1
                     continue
                 ident = battle.identity
