@@ -245,7 +245,8 @@ def test_a_full_study_in_chromium(
     assert "<img src=x onerror=" in browser.js(f"document.querySelector('#side-{a_side} .steps').textContent")
     assert browser.js("document.body.dataset.pwned") is None
     assert browser.js("document.querySelectorAll('.steps img, .steps b').length") == 0
-    assert browser.js("document.querySelector('#side-left img').naturalWidth") > 0
+    # the X-ray itself loads (its request may still be in flight when the case's text is in place)
+    assert browser.wait("document.querySelector('#side-left img').naturalWidth", "the X-ray image to load") > 0
     # per-step toggles hide that step's boxes; the reference waits behind its button
     browser.click(f"#side-{a_side} .steps li:nth-child(2) input.box-toggle")
     assert (
