@@ -251,7 +251,7 @@ class MetricJudging:
             )  # fmt: skip
         seen: set[str] = set()
         n_decided = 0
-        with progress_bar(len(battles) if isinstance(battles, Sized) else 0, self.judge.model,
+        with progress_bar(len(battles) if isinstance(battles, Sized) else None, self.judge.model,
                           enabled=self.progress) as advance:  # fmt: skip
             for battle in battles:
                 self.report.n_battles += 1

@@ -7,9 +7,12 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(total: int, description: str, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yields `advance(n)`. Rich renders to stderr so stdout stays clean for JSON output."""
-    if not enabled or total <= 0:
+def progress_bar(total: int | None, description: str, *, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """Yields `advance(n)`. Rich renders to stderr so stdout stays clean for JSON output.
+
+    `total=None`: the amount is not known in advance (a lazily proposed stream): the count and elapsed time show.
+    """
+    if not enabled or (total is not None and total <= 0):
         yield lambda n: None
         return
     from rich.console import Console

@@ -409,7 +409,7 @@ class CallRunner:
             self.report.n_leases_recovered += release_dead_leases(self.store)
         if total is None and isinstance(calls, Sized):
             total = len(calls)
-        with progress_bar(total or 0, "LLM calls", enabled=self.progress and not dry_run) as advance:
+        with progress_bar(total, "LLM calls", enabled=self.progress and not dry_run) as advance:
             source = _PendingCalls(self.store, calls, max(64, self.max_concurrency), advance)
             try:
                 if dry_run:
