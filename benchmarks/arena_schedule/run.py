@@ -11,10 +11,9 @@ Measure: after every batch of `--batch` judgments, the Bradley–Terry ratings t
 reports by default (plain MLE; `--prior 1` adds a virtual tie per pair, as this benchmark did before session 4)
 are compared with the true order by Kendall tau (a checkpoint whose MLE is infinite is below the target);
 "judgments needed" is the first checkpoint from which tau stays >= 0.95 until the end of the run. The
-anchor, in the same run, is
-the full matrix (every pair x every study) judged in a random order; the adaptive run goes until
-`AdaptiveScheduler.done` (ranking separated or budget spent). Per arena: mean judgments needed over the
-seeds, the ratio of the means adaptive / full (goal <= 40%) with a 95% bootstrap interval over seeds, and,
+anchor, in the same run, is the full matrix (every pair x every study) judged in a random order; the
+adaptive run goes until `AdaptiveScheduler.done` (ranking separated or budget spent). Per arena: mean
+judgments needed over the seeds, the ratio of the means adaptive / full (goal <= 40%) with a 95% bootstrap interval over seeds, and,
 for the runs the stopping rule ended, tau at the stop against the true order and against the order of the
 whole matrix (the ranking `full` would finally report). A seed where even the whole matrix does not stay
 at tau >= 0.95 has no "needed" for `full` and is left out of the ratio (counted and shown); an adaptive run
@@ -49,7 +48,7 @@ import numpy as np
 
 from arena.adaptive import AdaptiveScheduler
 from arena.battles import Battles
-from arena.ratings import bradley_terry
+from arena.ratings import _newton, _reachable_all, bradley_terry
 from arena.schedule import full_schedule
 
 FACTOR = 400 / math.log(10)
@@ -96,8 +95,8 @@ class Arena:
 
         `prior` virtual ties per pair; with 0 (what `arena leaderboard` reports by default) the plain MLE, and
         NaN where it is infinite (some group of models never lost, or never won, against the rest).
-        One batched, step-limited Newton solve over all checkpoints (the full matrix has ~1,650 of them on
-        12 models); `bradley_terry` on the last checkpoint is the cross-check.
+        One batched solve over all checkpoints with `arena.ratings`' own Newton (the full matrix has ~1,650
+        checkpoints on 12 models); `bradley_terry` on the last checkpoint is the cross-check.
         """
         m = len(self.models)
         arr = np.array(rows, dtype=np.float64)
@@ -106,20 +105,8 @@ class Arena:
         np.add.at(steps, (np.arange(len(rows)), i * m + j), score)
         np.add.at(steps, (np.arange(len(rows)), j * m + i), 1.0 - score)
         wins = np.cumsum(steps, axis=0)[np.array(marks) - 1].reshape(-1, m, m) + prior / 2 * (1.0 - np.eye(m))
-        finite = _strongly_connected(wins > 0)
-        wins = wins[finite]
-        total = wins + np.swapaxes(wins, 1, 2)
-        theta = np.zeros((len(wins), m))
-        for _ in range(200):
-            p = 1.0 / (1.0 + np.exp(-(theta[:, :, None] - theta[:, None, :])))
-            grad = (wins - total * p).sum(axis=2)
-            hess = total * p * (1.0 - p)
-            hess = np.eye(m) * hess.sum(axis=2)[:, :, None] - hess  # minus the Hessian of log L
-            step = np.linalg.solve(hess[:, 1:, 1:], grad[:, 1:, None])[..., 0]
-            size = np.abs(step).max(axis=1, keepdims=True) if len(step) else np.zeros((0, 1))
-            theta[:, 1:] += step * np.minimum(1.0, 2.0 / np.maximum(size, 1e-300))  # at most 2 logits a step
-            if not len(step) or size.max() < 1e-10:
-                break
+        finite = _reachable_all(wins)  # the leaderboard's own finiteness test and solver
+        theta = _newton(wins[finite], anchor=0) if finite.any() else np.zeros((0, m))
         out = np.full((len(marks), m), np.nan)
         out[finite] = theta
         if finite[-1]:
@@ -127,15 +114,6 @@ class Arena:
             expect = (np.array([check[name] for name in self.models]) - 1000.0) / FACTOR
             assert np.allclose(out[-1] - out[-1, 0], expect, atol=1e-6), "batched fit disagrees with bradley_terry"
         return out
-
-
-def _strongly_connected(beats: np.ndarray) -> np.ndarray:
-    """For each (m, m) boolean matrix "i scored against j", whether every model reaches every other."""
-    m = beats.shape[-1]
-    reach = beats | np.eye(m, dtype=bool)
-    for _ in range(max(1, int(np.ceil(np.log2(m))))):
-        reach = np.einsum("kij,kjl->kil", reach.astype(np.int64), reach.astype(np.int64)) > 0
-    return reach.all(axis=(1, 2))
 
 
 def kendall(est: np.ndarray, truth: np.ndarray) -> np.ndarray:
