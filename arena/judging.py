@@ -601,41 +601,47 @@ def _judge_adaptive(
     def judged() -> Any:
         return _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids))
 
-    def proposals(ended: list[str]) -> Iterator[Battle]:
+    def proposals(ended: list[str], so_far: Any) -> Iterator[Battle]:
+        """Batches until done, out of proposals, or more than `max_in_flight` of them unanswered; `so_far`: the
+        judged battles now (the store is exported again only before a proposal that follows answers)."""
         writer = PlanWriter(plan, judge.model)
-        mine: list[tuple[str, str, str]] = []  # the pair keys this stream proposed
+        keys: list[list[str]] = []  # the call keys of each comparison this stream proposed
         while not judging.budget.stopped.is_set():
-            so_far = judged()
+            if keys:  # not the first batch (the caller has checked `so_far`): answers may have come back
+                unanswered = set(judging.store.pending(k for ks in keys for k in ks))  # one indexed query
+                if sum(any(k in unanswered for k in ks) for ks in keys) > max_in_flight:
+                    ended.append("wait")
+                    return
+                so_far = judged()
+                if scheduler.done(so_far):
+                    ended.append("done")
+                    return
             finished = _pair_keys(so_far)
-            if sum(key not in finished for key in mine) > max_in_flight:
-                ended.append("wait")
-                return
-            if scheduler.done(so_far):
-                ended.append("done")
-                return
             pending = [c for key, c in attempted.items() if key not in finished]  # in flight, or failed
             proposed = [c for c in scheduler.propose(so_far, pending=pending) if _pair_key(c) not in attempted]
             if not proposed:
                 return  # all that is left is in flight or failed in this run
             attempted.update((_pair_key(c), c) for c in proposed)
-            mine.extend(_pair_key(c) for c in proposed)
             battles = plan_comparisons(fld, judge.model, judge.params, proposed)
+            keys += [[b.key for b in battles[i : i + 2] if not b.identical] for i in range(0, len(battles), 2)]
             writer.append(battles)
             planned.extend(battles)
             report.n_rounds += 1
             yield from battles
 
+    so_far, ended = judged(), ["start"]
     while True:
-        ended: list[str] = []
-        judging.run(proposals(ended))
         if judging.budget.stopped.is_set():
             report.stop_reason = "budget"
-        elif scheduler.done(judged()):
+        elif scheduler.done(so_far):
             report.stop_reason = "scheduler done"
-        elif ended:  # it waited for answers in flight, or was done before they changed it: go on
-            continue
-        else:
+        elif not ended:  # the last stream ran out of proposals, and what was in flight did not finish it
             report.stop_reason = "only failed comparisons left (retried on the next run)"
+        else:  # starting, or the last stream waited for answers or was done before they changed it: go on
+            ended = []
+            judging.run(proposals(ended, so_far))
+            so_far = judged()
+            continue
         break
     report.estimate = estimate(planned, judge)
     report.flagged = _flagged(planned)
