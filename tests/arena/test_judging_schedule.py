@@ -218,3 +218,25 @@ def test_adaptive_keeps_the_pool_busy_while_a_batch_is_in_flight(
             peaks[in_flight], peak[0] = peak[0], 0
     assert peaks["0"] <= 4, "a round of 2 comparisons is 4 calls: with --max-in-flight 0 the runner waits for it"
     assert peaks["6"] > 4, f"at most {peaks['6']} calls at once: the runner waited for each batch"
+
+
+def test_adaptive_stops_when_only_failed_comparisons_are_left_and_a_rerun_retries_them(
+    litellm_ready: None, models: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs, store = list(models.values()), tmp_path / "j.sqlite"
+    studies = ("--studies", "3")
+    with OpenAIServer(reply_fn=lambda body: "I cannot decide.") as broken:  # never a verdict, not even re-asked
+        capsys.readouterr()
+        args = ["arena", "judge", "--name", "t", "--store", str(store), "--task", TASK, "--judge", JUDGE,
+                "--api-base", broken.base_url, "--json", "--predictions", *specs, *studies, "--schedule", "adaptive",
+                "--batch-size", "4"]  # fmt: skip
+        assert main(args) == 1  # failures make the exit status non-zero
+        failed = json.loads(capsys.readouterr().out)
+        prompts = [r.body["messages"][1]["content"] for r in broken.chat_requests()]
+    assert failed["stop_reason"] == "only failed comparisons left (retried on the next run)"
+    assert failed["n_ok"] == 0 and failed["n_failed"] == len(set(prompts)) > 0
+    assert max(prompts.count(p) for p in prompts) <= 2  # asked once and re-asked once, never proposed again
+    with OpenAIServer(reply_fn=fair_judge) as server:
+        again = run_judge(capsys, store, server, specs, *studies, "--schedule", "adaptive", "--batch-size", "4")
+    assert again["n_failed"] == 0 and again["n_ok"] > 0
+    assert again["stop_reason"] == "scheduler done"
