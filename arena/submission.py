@@ -147,6 +147,8 @@ def _path_problems(value: Any, root: Path | None) -> list[str]:
     for path in paths:
         if not isinstance(path, str) or not path:
             out.append(f"expected a non-empty relative path string, got {path!r}")
+        elif "\x00" in path:  # the OS refuses such a name; Path.resolve would raise ValueError
+            out.append(f"path {path[:60]!r} contains a NUL byte")
         elif root is None:
             out.append(f"path {path!r} given, but the task's dataset has no data root to resolve it in")
         elif Path(path).is_absolute() or ".." in Path(path).parts:
@@ -156,89 +158,57 @@ def _path_problems(value: Any, root: Path | None) -> list[str]:
     return out
 
 
-def _records(path: Path, text: str) -> list[tuple[int | None, str | None, Any]]:
-    """(line, record id, parsed object) of every record: JSONL lines, or the entries of a ReXrank JSON object."""
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict) and not ("id" in whole and "prediction" in whole):
-            return [(None, str(k), {"id": str(k), **v} if isinstance(v, dict) else v) for k, v in whole.items()]
-    out: list[tuple[int | None, str | None, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((lineno, None, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                path, f"invalid JSON ({exc.msg}); expected one JSON object per line", line=lineno
-            ) from None
-    return out
-
-
 def validate_predictions(
     path: str | Path, task: str, samples: list[Sample], root: Path | None, *, max_bytes: int = MAX_BYTES,
     max_chars: int = MAX_CHARS,
 ) -> dict[str, str]:  # fmt: skip
-    """Every study's prediction by id; raises `DataFormatError` naming the line of the first problem (and how
-    many more there are), so a file is either accepted whole or refused with every reason listed."""
+    """Every study's prediction by id; raises `DataFormatError` naming the line of the first problem and listing
+    the others (malformed rows, conflicts, unknown and missing ids, paths, limits), so a file is either accepted
+    whole or refused with every reason at once. The file is read by the one predictions reader."""
+    from xraybench.models.predictions import read_prediction_file
+
     path = Path(path)
-    if not path.is_file():
-        raise XrayBenchError(f"predictions file not found: {path}")
+    if "\x00" in str(path) or not path.is_file():
+        raise XrayBenchError(f"predictions file not found: {str(path)!r}")
     size = path.stat().st_size
     if size > max_bytes:
         raise DataFormatError(path, f"{size} bytes is over the limit of {max_bytes} bytes (--max-bytes)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    report = read_prediction_file(path)
     ids = {s.id for s in samples}
-    problems: list[tuple[int | None, str | None, str]] = []
+    problems: list[tuple[int | None, str | None, str]] = list(report.problems)
     found: dict[str, str] = {}
-    first_line: dict[str, int | None] = {}
-    for line, record, obj in _records(path, text):
-        where = (line, record)
-        if not isinstance(obj, dict):
-            problems.append((*where, "expected a JSON object"))
-            continue
-        pred = obj.get("prediction", obj.get("model_prediction"))
-        sid = obj.get("id")
-        if not isinstance(sid, str | int) or isinstance(sid, bool) or not isinstance(pred, str):
-            problems.append((*where, 'expected "id" (string) and "prediction" (string)'))
-            continue
-        sid = str(sid)
+    for row in report.rows:
+        where, obj, sid, pred = (row.line, row.record), row.fields, row.id, row.text
         extra = sorted(set(obj) - ROW_KEYS - {"model_prediction"})
         if extra:
             problems.append((*where, f"unknown field(s) {', '.join(extra)}; allowed: {', '.join(sorted(ROW_KEYS))}"))
-        if obj.get("task") not in (None, task):
-            problems.append((*where, f"task {obj['task']!r} is not the arena's task {task!r}"))
+        if row.task not in (None, task):
+            problems.append((*where, f"task {row.task!r} is not the arena's task {task!r}"))
             continue
         for key in PATH_KEYS:
             if key in obj:
                 problems.extend((*where, f"{key}: {p}") for p in _path_problems(obj[key], root))
         if sid not in ids:
             problems.append((*where, f"unknown id {sid!r}: not a study of task {task}"))
-        elif sid in found:
-            problems.append((*where, f"duplicate prediction for id {sid!r} (first on line {first_line[sid]})"))
+        elif sid in found:  # one row without a task and one with the arena's task: which one is meant?
+            problems.append((*where, f"a second prediction for id {sid!r} (one with and one without a task)"))
         elif not pred.strip():
             problems.append((*where, f"empty prediction for id {sid!r}"))
         elif len(pred) > max_chars:
             problems.append((*where, f"prediction for {sid!r} has {len(pred)} characters (limit {max_chars})"))
         else:
             found[sid] = pred
-            first_line[sid] = line
     missing = [s.id for s in samples if s.id not in found]
-    if missing and not problems:  # other problems are reported first: they may be why a study is missing
+    if missing:  # listed with the other problems: the fix for all of them is one corrected file
         shown = ", ".join(missing[:SHOWN_PROBLEMS]) + (" ..." if len(missing) > SHOWN_PROBLEMS else "")
-        raise DataFormatError(
-            path, f"no prediction for {len(missing)} of the {len(samples)} studies of task {task}: {shown}"
+        problems.append(
+            (None, None, f"no prediction for {len(missing)} of the {len(samples)} studies of task {task}: {shown}")
         )
     if problems:
         line, record, message = problems[0]
-        more = "; ".join(f"{'line ' + str(ln) if ln else 'record ' + str(rc)}: {m}" for ln, rc, m in problems[1:])
+        more = "; ".join(
+            f"{'line ' + str(ln) if ln else 'record ' + str(rc) if rc else 'file'}: {m}" for ln, rc, m in problems[1:]
+        )
         tail = f" ({len(problems) - 1} more problems: {more[:2000]})" if len(problems) > 1 else ""
         raise DataFormatError(path, message + tail, line=line, record=record)
     return found

@@ -144,10 +144,10 @@ def test_validation_errors(tmp_path: Path, samples: list) -> None:
     ids = [r["id"] for r in good]
     cases: list[tuple[str, list[dict] | str, str, int | None]] = [
         ("missing", good[:-1], f"no prediction for 1 of the 16 studies of task {TASK}: {ids[-1]}", None),
-        ("duplicate", [*good, good[3]], f"duplicate prediction for id '{ids[3]}' \\(first on line 4\\)", 17),
+        ("duplicate", [*good, good[3]], f"a second prediction for id '{ids[3]}' \\(first on line 4, the same text\\)", 17),
         ("unknown", [*good, {"id": "nope", "prediction": "x"}], "unknown id 'nope'", 17),
-        ("schema", [{"id": ids[0], "text": "x"}, *good[1:]], 'expected "id" \\(string\\) and "prediction"', 1),
-        ("not_object", "[1, 2]\n", "expected a JSON object", 1),
+        ("schema", [{"id": ids[0], "text": "x"}, *good[1:]], 'found the field\\(s\\) "id", "text"; expected an object', 1),
+        ("not_object", "[1, 2]\n", "found one JSON array; expected JSONL", 1),
         ("bad_json", '{"id": 1,\n', "invalid JSON", 1),
         ("empty", [{"id": ids[0], "prediction": "  "}, *good[1:]], "empty prediction", 1),
         ("task", [{**good[0], "task": "demo_impression"}, *good[1:]], "not the arena's task", 1),

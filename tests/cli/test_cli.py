@@ -39,8 +39,9 @@ def test_validate_reports_problems(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["validate", "--model", f"predictions:{f}", "--tasks", "demo_classification"]) == 1
     out = capsys.readouterr().out
     assert f"malformed: {f}:{len(samples) + 1}: invalid JSON" in out
-    assert f"demo_classification: {len(samples) - 1}/{len(samples)} covered, 1 missing, 1 duplicated" in out
-    assert "unknown ids (in no task): 1: ghost" in out
+    assert f"malformed: {f}:{len(samples)}: a second prediction for id '{samples[1].id}' (first on line 1" in out
+    assert f"demo_classification: {len(samples) - 1}/{len(samples)} covered, 1 missing" in out
+    assert f"unknown ids (in no task): 1:\n  {f}:{len(samples) + 2}: id 'ghost'" in out
 
 
 def test_validate_clean_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,3 +147,22 @@ def test_compare_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert suite["rel_gain"] == pytest.approx((suite["a"] - suite["b"]) / suite["b"])
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "50"]) == 0
     assert "gain of A over B" in capsys.readouterr().out
+
+
+def test_validate_lists_every_problem_in_one_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Malformed rows, unknown ids with their lines, missing ids and every task without a data root: one run."""
+    samples = load_task("demo_findings").samples
+    f = tmp_path / "p.jsonl"
+    rows = [json.dumps({"id": s.id, "prediction": "x"}) for s in samples[2:]]
+    f.write_text("\n".join([*rows, '{"id": 3.5, "prediction": "x"}', '{"id": "ghost", "prediction": "x"}']) + "\n")
+    tasks = "demo_findings,iu_xray_findings,mimic_cxr_impression"
+    assert main(["validate", "--model", f"predictions:{f}", "--tasks", tasks]) == 1
+    out = capsys.readouterr().out
+    assert f'malformed: {f}:{len(rows) + 1}: "id" must be a string or an integer, found the number 3.5' in out
+    assert f"demo_findings: {len(samples) - 2}/{len(samples)} covered, 2 missing" in out
+    assert "iu_xray_findings: cannot check: dataset 'iu_xray'" in out and "--data-root iu_xray=PATH" in out
+    assert "mimic_cxr_impression: cannot check: dataset 'mimic_cxr'" in out
+    assert "unknown ids are not checked: 2 task(s) could not be loaded" in out
+    assert out.rstrip().endswith("PROBLEMS FOUND")
+    assert main(["validate", "--model", f"predictions:{f}", "--tasks", "demo_findings"]) == 1
+    assert f"{f}:{len(rows) + 2}: id 'ghost'" in capsys.readouterr().out

@@ -33,18 +33,21 @@ def test_malformed_lines_are_all_reported_with_file_and_line(tmp_path: Path) -> 
     f = tmp_path / "p.jsonl"
     f.write_text('{"id": "a", "prediction": "A"}\n{"id": "b"}\nnot json\n{"id": "a", "prediction": "again"}\n')
     report = read_prediction_file(f)
-    assert report.malformed[0] == f'{f}:2: expected an object with "id" and a string "prediction"'
+    assert report.malformed[0].startswith(f'{f}:2: found the field(s) "id"; expected an object with "id"')
     assert report.malformed[1].startswith(f"{f}:3: invalid JSON")
-    with pytest.raises(XrayBenchError, match=r"p.jsonl:2: .* \(and 1 more\)"):
+    assert report.malformed[2].startswith(f"{f}:4: a second prediction for id 'a' (first on line 1")
+    with pytest.raises(XrayBenchError, match=r"p.jsonl:2: .* \(and 2 more\)"):
         PredictionsFile(str(f))
     res = validate_rows(report.rows, "t", [_sample("a"), _sample("z")])
-    assert res.duplicates == ["a"] and res.missing == ["z"] and res.covered == 1 and not res.ok
+    assert res.missing == ["z"] and res.covered == 1 and not res.ok
 
 
 def test_duplicate_id_refused(tmp_path: Path) -> None:
     f = tmp_path / "p.jsonl"
     f.write_text('{"id": "a", "prediction": "A"}\n{"id": "a", "prediction": "B"}\n')
-    with pytest.raises(XrayBenchError, match=r"p.jsonl:2: duplicate prediction for id 'a'"):
+    with pytest.raises(
+        XrayBenchError, match=r"p.jsonl:2: a second prediction for id 'a' \(first on line 1, a different text\)"
+    ):
         PredictionsFile(str(f))
 
 
