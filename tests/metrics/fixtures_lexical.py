@@ -1,12 +1,18 @@
 """Shared fixture sets for the lexical metric tests (and the lexical benchmark's report generator).
 
-All text is invented. `report_pairs` writes radiology-style findings/impressions with negations, sizes,
-laterality and the punctuation real reports carry, deterministically from a seed.
+The sets below are invented. `report_pairs` writes radiology-style findings/impressions with negations,
+sizes, laterality and the punctuation real reports carry, deterministically from a seed. `iu_texts` and
+`iu_report_pairs` read real reports from the IU X-ray / Open-i `indiana_reports.csv` in
+`../shared/data/iu_xray/` (CC BY-NC-ND: read in place and unmodified, never copied into the repository).
 """
 
 from __future__ import annotations
 
+import csv
 import random
+from pathlib import Path
+
+IU_REPORTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "iu_xray" / "indiana_reports.csv"
 
 REALISTIC_HYPS = [
     "The heart size is normal. The mediastinal contours are unremarkable. No focal consolidation, pleural effusion or pneumothorax.",
@@ -131,3 +137,24 @@ def long_set() -> tuple[list[str], list[list[str]]]:
 
 SETS["generated"] = report_pairs(40, seed=3)
 SETS["very_long"] = long_set()
+
+
+def iu_rows(path: Path = IU_REPORTS) -> list[dict[str, str]]:
+    """The rows of `indiana_reports.csv`, in file order."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def iu_texts(path: Path = IU_REPORTS) -> list[str]:
+    """Every non-empty findings and impression text of the file, in file order (findings first per study)."""
+    return [row[column] for row in iu_rows(path) for column in ("findings", "impression") if row[column]]
+
+
+def iu_report_pairs(n: int | None = None, seed: int = 0, path: Path = IU_REPORTS) -> tuple[list[str], list[list[str]]]:
+    """Real (hypothesis, [reference]) pairs: each study's findings + impression text paired with another
+    study's, in a seeded order (study i of the shuffle against study i + 1); the first `n` pairs, or all."""
+    texts = [" ".join(part for part in (row["findings"], row["impression"]) if part) for row in iu_rows(path)]
+    texts = [text for text in texts if text.strip()]
+    random.Random(seed).shuffle(texts)
+    count = len(texts) if n is None else min(n, len(texts))
+    return texts[:count], [[texts[(i + 1) % len(texts)]] for i in range(count)]

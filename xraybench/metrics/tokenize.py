@@ -6,9 +6,10 @@ much as the metric does. The mode is recorded in every lexical result.
 - `coco` reproduces what `pycocoevalcap.tokenizer.ptbtokenizer.PTBTokenizer` produces: the Stanford
   PTBTokenizer of CoreNLP 3.4.1 run as `-preserveLines -lowerCase`, then the removal of the tokens in
   `COCO_PUNCTUATIONS`. It is a native longest-match lexer (the JFlex semantics: the longest match wins,
-  a trailing context counts towards the length, ties go to the earlier rule) whose rules were written
-  from the tokenizer's documented behaviour and checked against the real jar (`tests/metrics/
-  test_tokenize.py`). Outputs worth knowing: brackets become `-lrb-`/`-rrb-`/`-lsb-`/`-rsb-`/`-lcb-`/
+  a trailing context counts towards the length, ties go to the earlier rule) whose rules follow the
+  jar's own spec, PTBLexer.flex of CoreNLP 3.4.1 (its abbreviation lists are copied verbatim), and are
+  checked against the real jar on fuzzed text and on every IU X-ray report (`tests/metrics/
+  test_tokenize.py`, `test_coco_real.py`; docs/tokenizer-conformance.md). Outputs worth knowing: brackets become `-lrb-`/`-rrb-`/`-lsb-`/`-rsb-`/`-lcb-`/
   `-rcb-` after lowercasing, so COCO's upper-case `-LRB-` filter never removes them; `1.5cm` becomes
   `1.5 cm`; `don't` becomes `do n't`; `cannot` becomes `can not`; `£`/`€` become `#`/`$`; characters the
   lexer does not know (most emoji, U+2010, U+2012, U+203C) are deleted. One deliberate difference:
@@ -91,28 +92,96 @@ _NUM = rf"(?:{_DIGIT}*(?:[.:,\u00ad\u066b\u066c]{_DIGIT}+)+|{_DIGIT}+)"
 _APOS = "(?:['\u0092\u2019]|&(?i:apos);)"
 _APOSETC = "(?:['`\u0092\u2019\u0091\u2018\u201b]|&(?i:apos);)"
 _HYPHEN = "[-_\u058a\u2010\u2011]"
-_ACRO = r"(?:[A-Za-z](?:\.[A-Za-z])+|(?i:(?:canada|sino|korean|eu|japan|non)-u\.s|u\.s\.-(?:u\.k|u\.s\.s\.r)))"
-# The abbreviations are kept as word lists too: the fast path must know which words take their period.
-_ABBREV1_WORDS = (
-    r"(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|mon|tues?|wed|thu|thurs|fri|ala|ariz|calif|colo"
-    r"|conn|dak|del|fla|ga|ind|kans?|ky|la|md|mich|minn|mo|mont|neb|nev|okla|pa|penn|tenn|tex|va|vt|wisc?"
-    r"|wyo|inc|cos?|corp|pp?tys?|ltd|plc|bancorp|dept|bhd|assn|univ|intl|sys|ph|tel|est|ext|sq|ft|jr|sr"
-    r"|bros|blvd|rd|esq|etc|al|seq)|[A](?i:rk)|[I](?i:ll)|[M](?i:ass|iss)|[O](?i:re)|[W](?i:ash)"
+
+
+def _caseless(flex: str) -> str:
+    """A Python regex for a regex of the JFlex spec, with the spec's `%caseless` semantics.
+
+    PTBLexer.flex is compiled `%caseless`: a literal letter matches either case, but a character class
+    keeps its case (the spec relies on it: `[A]rk` is `Ark`/`ARK`, never `ark`). So each letter outside
+    a class becomes a two-letter class; classes and escapes are copied as they are.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(flex):
+        char = flex[i]
+        if char == "\\":
+            out.append(flex[i : i + 2])
+            i += 2
+            continue
+        if char == "[":
+            close = i + 1
+            while flex[close] != "]":
+                close += 2 if flex[close] == "\\" else 1
+            out.append(flex[i : close + 1])
+            i = close + 1
+            continue
+        if char == "(":
+            out.append("(?:")
+        elif char.isascii() and char.isalpha():
+            out.append(f"[{char.lower()}{char.upper()}]")
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+# The abbreviation lists and the acronym rule's next words, copied verbatim from PTBLexer.flex of
+# CoreNLP 3.4.1 (the version of the jar pycocoevalcap ships; tag v3.4.1 of stanfordnlp/CoreNLP,
+# src/edu/stanford/nlp/process/PTBLexer.flex) and translated by `_caseless`. They are kept as word
+# lists because the fast path must know which words take their period.
+_FLEX_ABMONTH = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+_FLEX_ABDAYS = "Mon|Tue|Tues|Wed|Thu|Thurs|Fri"
+_FLEX_ABSTATE = (
+    "Ala|Ariz|[A]z|[A]rk|Calif|Colo|Conn|Ct|Dak|[D]el|Fla|Ga|[I]ll|Ind|Kans?|Ky|[L]a|[M]ass|Md|Mich|Minn|[M]iss|Mo"
+    "|Mont|Neb|Nev|Okla|[O]re|[P]a|Penn|Tenn|[T]ex|Va|Vt|[W]ash|Wisc?|Wyo"
 )
-_ABBREV1 = rf"(?:(?i:ed|ph)\.(?i:d)|{_ABBREV1_WORDS})\."
-_ABBREV4_WORDS = (
-    r"(?i:mrs?|ms|drs?|profs?|sens?|reps?|attys?|lt|col|gen|messrs|govs?|adm|rev|maj|sgt|cpl"
-    r"|pvt|mt|capt|ste?|ave|pres|lieut|hon|brig|co?mdr|pfc|spc|supts?|det|vs|alex|wm|jos|cie|a\.k\.a|cf"
-    r"|treas|invt|elec|natl|m[ft]g)|[M](?i:iss)"
+_FLEX_ABCOMP = "Inc|Cos?|Corp|Pp?t[ye]s?|Ltd|Plc|Rt|Bancorp|Bhd|Assn|Univ|Intl|Sys"
+_FLEX_ABNUM = "tel|est|ext|sq"
+_FLEX_ABPTIT = r"Jr|Sr|Bros|(Ed|Ph)\.D|Blvd|Rd|Esq"
+_FLEX_ABBREV1 = "|".join(
+    (_FLEX_ABMONTH, _FLEX_ABDAYS, _FLEX_ABSTATE, _FLEX_ABCOMP, _FLEX_ABNUM, _FLEX_ABPTIT, "etc|al|seq|Bldg")
 )
+_FLEX_ABTITLE = (
+    "Mr|Mrs|Ms|[M]iss|Drs?|Profs?|Sens?|Reps?|Attys?|Lt|Col|Gen|Messrs|Govs?|Adm|Rev|Maj|Sgt|Cpl|Pvt|Capt|Ste?|Ave"
+    "|Pres|Lieut|Hon|Brig|Co?mdr|Pfc|Spc|Supts?|Det|Mt|Ft|Adj|Adv|Asst|Assoc|Ens|Insp|Mlle|Mme|Msgr|Sfc"
+)
+_FLEX_ABCOMP2 = "Invt|Elec|Natl|M[ft]g|Dept"
+_FLEX_ABBREV4 = rf"{_FLEX_ABTITLE}|vs|Alex|Wm|Jos|Cie|a\.k\.a|cf|TREAS|Ph|{_FLEX_ABCOMP2}"  # and {ACRO}
+_FLEX_ABBREV3 = "ca|figs?|prop|nos?|art|bldg|prop|pp|op"
+_FLEX_ACRO2 = r"[A-Za-z](\.[A-Za-z])+|(Canada|Sino|Korean|EU|Japan|non)-U\.S|U\.S\.-(U\.K|U\.S\.S\.R)"
+_FLEX_ACRONYM_NEXT = (
+    r"[A]bout|[A]ccording|[A]dditionally|[A]fter|[A]n|[A]|[A]s|[A]t|[B]ut|[E]arlier|[H]e|[H]er|[H]ere|[H]owever|[I]f"
+    r"|[I]n|[I]t|[L]ast|[M]any|[M]ore|[M]r\.|[M]s\.|[N]ow|[O]nce|[O]ne|[O]ther|[O]ur|[S]he|[S]ince|[S]o|[S]ome"
+    r"|[S]uch|[T]hat|[T]he|[T]heir|[T]hen|[T]here|[T]hese|[T]hey|[T]his|[W]e|[W]hen|[W]hile|[W]hat|[Y]et|[Y]ou"
+)
+#: ACRO2 (`U.S`, `e.g`); the spec's ACRO is ACRO2 or one letter.
+_ACRO = f"(?:{_caseless(_FLEX_ACRO2)})"
+_ABBREV1_WORDS = f"(?:{_caseless(_FLEX_ABBREV1)})"
+_ABBREV1 = rf"{_ABBREV1_WORDS}\."
+_ABBREV4_WORDS = f"(?:{_caseless(_FLEX_ABBREV4)})"
 _ABBREV4 = rf"(?:{_ACRO}|[A-Za-z]|{_ABBREV4_WORDS})"
-_ABBREV3_WORDS = r"(?i:ca|figs?|prop|nos?|art|bldg|pp|op)"
+_ABBREV3_WORDS = f"(?:{_caseless(_FLEX_ABBREV3)})"
 _ABBREV3 = rf"{_ABBREV3_WORDS}\."
 _THING_PART = rf"(?:[dDoOlL]{_APOSETC}{_LETDIG})?{_LETDIG}+"
 _FRAC = rf"(?:{_DIGIT}{{1,4}}[- \u00a0])?{_DIGIT}{{1,4}}(?:\\?\/|\u2044){_DIGIT}{{1,4}}"
 _PHONE = (
     r"(?:\([0-9]{2,3}\)[ \u00a0]?|(?:\+\+?)?(?:[0-9]{2,4}[\- \u00a0])?[0-9]{2,4}[\- \u00a0])[0-9]{3,4}"
     r"[\- \u00a0]?[0-9]{3,5}|(?:(?:\+\+?)?[0-9]{2,4}\.)?[0-9]{2,4}\.[0-9]{3,4}\.[0-9]{3,5}"
+)
+_FILENAME_EXT = _caseless(
+    "bat|bmp|c|class|cgi|cpp|dll|doc|docx|exe|gif|gz|h|htm|html|jar|java|jpeg|jpg|mov|mp3|pdf|php|pl|png|ppt|ps|py"
+    "|sql|tar|txt|wav|x|xml|zip"
+)
+# The trailing context is repeated as a look-ahead: the longest name that the context follows must win
+# (`a.pdf.txtz ` is the name `a.pdf` before `.`), which a greedy match alone would miss.
+_FILENAME = (
+    rf"(?:{_WORD_LETTER}|{_DIGIT})+(?:\.(?:{_WORD_LETTER}|{_DIGIT})+)*\.(?:{_FILENAME_EXT})(?={_SPACENL}|[.?!,])"
+)
+# the spec's ASIANSMILEY, literally (its first alternative reads `x.[^x=~<>]`: the `\[` is escaped there)
+_ASIANSMILEY = (
+    r"[\^x=~<>]\.\[\^[xX]=~<>\]|[\-\^x=~<>']_[\-\^x=~<>']|\([\-\^x=~<>'][_.]?[\-\^x=~<>']\)"
+    r"|\([\^x=~<>']-[\^x=~<>'`]\)"
 )
 _URL_END = '[^ \t\n\f\r"<>|.!?(){},-]'
 _MISC = (
@@ -122,26 +191,11 @@ _MISC = (
     "\u208a-\u208e\u2100-\u214f\u2190-\u21ff\u2200-\u2bff\u3012\u30fb\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40"
     "\uff5b-\uff65]"
 )
-_ACRONYM_NEXT = (
-    "About|According|Additionally|After|An|A|As|At|But|Earlier|He|Her|Here|However|If|In|It|Last|Many|More"
-    r"|Mr\.|Ms\.|Now|Once|One|Other|Our|She|Since|So|Some|Such|That|The|Then|There|These|They|This|We|When"
-    "|While|What|Yet|You"
-)
-
-
-def _acronym_next() -> str:
-    """The capitalised words after which an acronym's period also ends the sentence (case-sensitive first letter)."""
-    words = []
-    for word in _ACRONYM_NEXT.split("|"):
-        words.append(f"[{word[0]}]" + (f"(?i:{word[1:]})" if len(word) > 1 else ""))
-    return "|".join(words)
-
-
 # (name, token regex, trailing-context regex or None, action). Order = priority on equal lengths.
 _RULES: list[tuple[str, str, str | None, str]] = [
     ("proglang", r"(?i:c\+\+|[cf]#)", None, "plain"),
     ("assim3", r"(?i:cannot|'twas)", None, "push3"),
-    ("assim2", rf"(?i:{_APOS}tis|gonna|gotta|lemme|gimme|wanna)", None, "push2"),
+    ("assim2", r"(?i:'tis|gonna|gotta|lemme|gimme|wanna)", None, "push2"),
     ("sgml", _SGML, None, "sgml"),
     ("mdash", "&(?i:md|mdash|ndash);|[\u0096\u0097\u2013\u2014\u2015]", None, "dash"),
     ("amp", "&(?i:amp);", None, "amp"),
@@ -154,12 +208,12 @@ _RULES: list[tuple[str, str, str | None, str]] = [
         rf"{_APOS}(?i:n){_APOS}?|[lLdDjJ]{_APOS}|(?i:dunkin|somethin|ol){_APOS}|{_APOS}(?i:em)"
         rf"|[A-HJ-XZn]{_APOSETC}{_LETTER}{{2,}}|{_APOS}[2-9]0(?i:s)|{_APOS}(?i:till?)"
         rf"|{_LETTER}+[aeiouyAEIOUY]{_APOSETC}[aeiouA-Z]{_LETTER}*|{_APOS}(?i:cause)|(?i:cont'd)\.?"
-        r"|(?i:'twas|nor'easter|c'mon|e'er|s'mores|ev'ry|li'l|nat'l)",
+        rf"|(?i:'twas|nor'easter|c'mon|e'er|s'mores|ev'ry|li'l|nat'l)|[oO]{_APOSETC}[oO]",
         None,
         "plain",
     ),
     ("apoword2", rf"(?i:y){_APOS}", _LETTER, "plain"),
-    ("fullurl", rf"(?i:https?)://[^ \t\n\f\r\"<>|()]+{_URL_END}", None, "plain"),
+    ("fullurl", rf"(?i:https?)://[^ \t\n\f\r\"<>|(){{}}]+{_URL_END}", None, "plain"),
     (
         "likelyurl",
         r"(?:(?i:www)\.(?:[^ \t\n\f\r\"<>|.!?(){},]+\.)+[a-zA-Z]{2,4}|(?:[^ \t\n\f\r\"`'<>|.!?(){},-_$]+\.)+"
@@ -201,7 +255,13 @@ _RULES: list[tuple[str, str, str | None, str]] = [
         None,
         "currency",
     ),
-    ("acronym_end", rf"(?:{_ACRO}|[A-Za-z])\.", rf"{_SPACENL}+(?:{_acronym_next()}|{_SGML}){_SPACENL}", "acronym"),
+    (
+        "acronym_end",
+        rf"(?:{_ACRO}|[A-Za-z])\.",
+        rf"{_SPACENL}+(?:{_caseless(_FLEX_ACRONYM_NEXT)}|{_SGML}){_SPACENL}",
+        "acronym",
+    ),
+    ("pty", r"(?:[pP][tT][eyEY]|[cC][oO])\.", rf"{_SPACE}(?:[lL][tT][dD]|[lL][iI][mM])", "plain"),
     ("abbrev1_end", _ABBREV1, _SENTEND, "sentend"),
     ("abbrev1_any", _ABBREV1, r"[\s\S]{2}", "plain"),
     ("abbrev1", _ABBREV1, None, "plain"),
@@ -210,12 +270,14 @@ _RULES: list[tuple[str, str, str | None, str]] = [
     ("abbrev4", _ABBREV4, _SPACE, "plain"),
     ("acro", _ACRO, _SPACENL, "plain"),
     ("tbspec2", f"{_APOS}[0-9][0-9]", _SPACENL, "plain"),
+    ("filename", _FILENAME, f"{_SPACENL}|[.?!,]", "plain"),
     ("word_dot", rf"{_WORD}\.", "[,;:\u3001]", "word"),
     ("phone", _PHONE, None, "phone"),
     ("dblquot_l", '"|&(?i:quot);', "[A-Za-z0-9$]", "quote_l"),
     ("dblquot", '"|&(?i:quot);', None, "quote_r"),
     ("del", "\x7f", None, "skip"),
     ("smiley", r"[<>]?[:;=][\-o*']?[()DPdpO\\{@|\[\]]", r"[^A-Za-z0-9]", "phone"),
+    ("asiansmiley", _ASIANSMILEY, None, "phone"),
     ("duckfeet", "<<|>>", None, "plain"),
     ("lt", "<|&(?i:lt);", None, "less"),
     ("gt", ">|&(?i:gt);", None, "greater"),
@@ -454,7 +516,8 @@ def _trie(words: set[str]) -> str:
 # rules above provably give one obvious token, so they are cut by one regex in C and every other
 # position goes through the full longest-match step (`_lex_one`). Each alternative decides from the
 # token and the character(s) right after it, and lists only shapes that no rule extends:
-# - `(` not before a digit (`(555) 123-4567` is a phone number), `)`, a line break, `,`/`;`/`:`
+# - `(` not before a digit (`(555) 123-4567` is a phone number) or a character of the Asian smileys
+#   (`(^_^)` is one token), `)`, a line break, `,`/`;`/`:`
 #   before whitespace, `.` before whitespace but not before ` .` (`. . .` is an ellipsis);
 # - an ASCII word of letters and digits before whitespace, a bracket, the end, or `:`/`,`/`;` +
 #   whitespace; before `.` + whitespace only with two or more characters and when it is not an
@@ -475,7 +538,7 @@ _NOT_SPLIT = rf"(?<!{_WHOLE}[gGlLwW](?i:onna|otta|emme|imme|anna))(?<!{_WHOLE}[c
 _END = r"(?:[ \t\n]|\Z)"
 _FAST_PUNCT = rf"[,;:](?={_END})|\.(?=[\t\n]|\Z| (?!\.))"
 _FAST_WORD = (
-    rf"\((?![0-9])|\)"
+    rf"\((?![0-9\-^x=~<>'])|\)"
     rf"|[A-Za-z][A-Za-z0-9]*+(?:(?<![aAeEtT])|{_NOT_SPLIT})"
     rf"(?:(?=[ \t\n()]|[:,;]{_END}|\Z)|(?=\.{_END})(?<=[A-Za-z0-9]{{2}}){_NOT_ABBREVIATION})"
     rf"|(?:[A-Za-z0-9]++(?:-[A-Za-z0-9]++)++|[0-9]++(?:\.[0-9]++)?+)(?=[\t\n)]| (?![0-9])|[.,;:]{_END}|\Z)"
