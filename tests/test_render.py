@@ -56,11 +56,17 @@ def test_box_space_rule() -> None:
     assert box_space(recorded) == (640, 480)
     assert resolve_box_space(recorded).source == "recorded"
     unknown = pred("<think>a [1, 2, 3, 4]</think>b")
-    assert box_space(unknown) == (512, 512)
-    assert "DeepMedix" in resolve_box_space(unknown).describe()
+    # no size recorded: the run's image policy on the file's size (reasoning: <= 262,144 pixels, aspect kept)
+    assert box_space(unknown, "reasoning", (2000, 1000)) == (724, 362)
+    assert resolve_box_space(unknown, "reasoning", (2000, 1000)).source == "policy"
+    assert "image policy" in resolve_box_space(unknown, "reasoning", (2000, 1000)).describe()
+    assert box_space(unknown, "reasoning", (300, 200)) == (300, 200)  # small enough: sent as it is
     assert box_space(unknown, "plain", (300, 200)) == (300, 200)
-    with pytest.raises(XrayBenchError, match="which pixel space"):
-        box_space(unknown, "plain")
+    assert box_space(unknown, "plain", (300, 200), image_size=448) == (448, 448)  # --image-size
+    assert box_space(unknown, "reasoning", None, image_size=448) == (448, 448)
+    for template in ("plain", "reasoning"):
+        with pytest.raises(XrayBenchError, match="which pixel space"):
+            box_space(unknown, template)
 
 
 def test_map_and_clip() -> None:
@@ -114,8 +120,8 @@ def test_non_square_recorded_space(demo: list[Sample]) -> None:
 def test_boxes_outside_are_flagged_and_clipped(demo: list[Sample]) -> None:
     path = demo[0].image_paths[0]
     p = pred("<think>edge [480, 100, 600, 200].\nfar [600, 600, 700, 700].\nbad [50, 50, 10, 60].</think>x")
-    r = render_prediction(path, p, template="reasoning")
-    assert r.space.source == "deepmedix-default"
+    r = render_prediction(path, p, template="reasoning", image_size=512)
+    assert r.space.source == "policy" and r.space.size == (512, 512)
     assert [(b.step, b.status) for b in r.boxes] == [(1, "clipped"), (2, "outside"), (3, "invalid")]
     assert r.boxes[0].drawn_box == [240, 50, 256, 100]
     assert r.image.size[0] == 256 and r.image.size[1] > 256  # legend panel below
@@ -124,7 +130,7 @@ def test_boxes_outside_are_flagged_and_clipped(demo: list[Sample]) -> None:
 
 def test_contact_sheet(demo: list[Sample]) -> None:
     cases = [(s, pred("<think>a [0, 0, 256, 256]</think>x", sample_id=s.id)) for s in demo[:5]]
-    sheet = contact_sheet(cases, tile=100, columns=3)
+    sheet = contact_sheet(cases, tile=100, columns=3, image_size=512)
     assert sheet.size[0] == 300 and sheet.size[1] > 200
     assert sheet.getpixel((1, 40)) == PALETTE[0]  # first tile: [0, 0, 256, 256] in 512 space -> [0, 0, 50, 50]
     with pytest.raises(XrayBenchError, match="no cases"):
@@ -152,6 +158,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, demo: list[Sample]) -> Pat
                 "demo_classification",
                 "--template",
                 "reasoning",
+                "--image-size",
+                "512",
                 "--out",
                 str(out),
                 "--bootstrap-rounds",
@@ -170,7 +178,7 @@ def test_cli_render_one_case(
     sample = next(s for s in demo if s.metadata["bboxes"])
     out = tmp_path / "one.png"
     assert main(["render", "--run", str(run_dir), "--id", sample.id, "--out", str(out), "--no-legend"]) == 0
-    assert "DeepMedix reasoning convention" in capsys.readouterr().out
+    assert "512x512 image the run's image policy sends" in capsys.readouterr().out
     img = Image.open(out).convert("RGB")
     x1, y1, x2, y2 = sample.metadata["bboxes"][0][:4]
     assert img.size == (256, 256)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
-from xraybench.results import align, compute_scores, read_results
+from xraybench.results import completed_items, compute_scores, incomplete_note, read_results
 from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, load_tasks
 
 
@@ -42,11 +42,29 @@ def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, 
                 f"task {name}: the two runs scored different samples (fingerprints "
                 f"{td_a.fingerprint} vs {td_b.fingerprint}); a paired test needs the same items"
             )
-        scores_a, _ = compute_scores(td_a, align(td_a.samples, done_a, config_a.model)[0], config_a)
-        scores_b, _ = compute_scores(td_b, align(td_b.samples, done_b, config_b.model)[0], config_b)
+        # paired on the items both runs completed: a failed item is in no metric (see `completed_items`)
+        kept_a, _, failed_a = completed_items(td_a.samples, done_a)
+        kept_b, _, failed_b = completed_items(td_b.samples, done_b)
+        both = {s.id for s in kept_a} & {s.id for s in kept_b}
+        samples = [s for s in td_a.samples if s.id in both]
+        if not samples:
+            raise XrayBenchError(
+                f"task {name}: no item completed in both runs ({len(failed_a)} failed in {path_a}, "
+                f"{len(failed_b)} in {path_b}); there is nothing to compare"
+            )
+        note = None
+        if failed_a or failed_b:
+            note = (
+                f"incomplete: paired on the {len(samples)} of {len(td_a.samples)} items both runs completed "
+                f"({len(failed_a)} failed in A, {len(failed_b)} in B)"
+            )
+        scores_a, _ = compute_scores(replace(td_a, samples=samples), [done_a[(name, s.id)] for s in samples], config_a)
+        scores_b, _ = compute_scores(replace(td_b, samples=samples), [done_b[(name, s.id)] for s in samples], config_b)
         for row in compare_scores(scores_a, scores_b, n_rounds=rounds, seed=seed):
             data = asdict(row) if is_dataclass(row) else dict(row)
-            rows.append({"task": name, **data, "rel_gain": relative_gain(data["a"], data["b"])})
+            rows.append(
+                {"task": name, **data, "rel_gain": relative_gain(data["a"], data["b"]), "n": len(samples), "note": note}
+            )
     rows.extend(_suite_rows(folder_a, folder_b, relative_gain))
     return rows
 
@@ -55,9 +73,18 @@ def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dic
     paths = folder_a.file(RESULTS_FILE), folder_b.file(RESULTS_FILE)
     if not all(p.exists() for p in paths):
         return []
-    suites_a, suites_b = (read_results(p)["suites"] for p in paths)
+    results_a, results_b = (read_results(p) for p in paths)
+    suites_a, suites_b = results_a["suites"], results_b["suites"]
     rows = []
     for suite in suites_a.keys() & suites_b.keys():
+        notes = [
+            f"{side}: {n}"
+            for side, n in (
+                ("A", incomplete_note(results_a, f"suite:{suite}")),
+                ("B", incomplete_note(results_b, f"suite:{suite}")),
+            )
+            if n
+        ]
         metrics_a, metrics_b = suites_a[suite]["metrics"], suites_b[suite]["metrics"]
         for metric in sorted(metrics_a.keys() & metrics_b.keys()):
             a, b = metrics_a[metric]["value"], metrics_b[metric]["value"]
@@ -73,6 +100,7 @@ def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dic
                     "p_bootstrap": None,
                     "p_randomization": None,
                     "rel_gain": gain(a, b),
+                    "note": "; ".join(notes) or None,
                 }
             )
     return rows

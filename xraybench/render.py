@@ -3,10 +3,10 @@
 Models answer with boxes in the pixel space of the image they were given, which is usually a resized
 copy of the file. `box_space` says which space that is:
 
-1. the size recorded on the prediction (`Prediction.input_size`, written by the model adapters);
-2. else, for the reasoning template, the DeepMedix convention of a 512×512 input (the authors resize
-   every image to 512×512 before the model sees it);
-3. else the file's own size (a model given the unresized image answers in its pixels).
+1. the size recorded on the prediction (`Prediction.input_size`, written by every model adapter);
+2. else the run's image policy applied to the file's size (`xraybench.prompts`: `--image-size N` forces
+   N×N; the reasoning template shrinks to at most 262,144 pixels keeping the aspect ratio, as the
+   DeepMedix-R1 authors' inference does; the plain template sends the file as it is, so its own size).
 
 `map_box` scales a box between two spaces; drawn boxes are clipped to the image, and a box that lies
 wholly outside it (or is degenerate) is listed as flagged instead of drawn. Each reasoning step gets
@@ -24,13 +24,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
-from xraybench.models.images import DEEPMEDIX_IMAGE_SIZE
+from xraybench.prompts import image_policy
 from xraybench.reasoning.cases import load_run_cases
 from xraybench.reasoning.steps import prediction_steps
 from xraybench.records import Prediction, Sample
 
 BoxStatus = Literal["ok", "clipped", "outside", "invalid"]
-SpaceSource = Literal["recorded", "deepmedix-default", "original"]
+SpaceSource = Literal["recorded", "policy", "original"]
 
 # Colour per step (1-based step n uses PALETTE[(n - 1) % len]); distinct on a grey radiograph.
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -60,8 +60,8 @@ class BoxSpace:
         w, h = self.size
         if self.source == "recorded":
             return f"boxes in the {w}x{h} image the model was given (recorded)"
-        if self.source == "deepmedix-default":
-            return f"boxes assumed in a {w}x{h} input (DeepMedix reasoning convention; no size recorded)"
+        if self.source == "policy":
+            return f"boxes assumed in the {w}x{h} image the run's image policy sends (no size recorded)"
         return f"boxes assumed in the original {w}x{h} image (no size recorded)"
 
 
@@ -91,26 +91,35 @@ def step_colour(step: int) -> tuple[int, int, int]:
 
 
 def resolve_box_space(
-    prediction: Prediction, template: str | None = "reasoning", original_size: tuple[int, int] | None = None
+    prediction: Prediction,
+    template: str | None = "reasoning",
+    original_size: tuple[int, int] | None = None,
+    image_size: int | None = None,
 ) -> BoxSpace:
-    """The space of `prediction.boxes` by the rule in the module docstring."""
+    """The space of `prediction.boxes` by the rule in the module docstring (`image_size`: the run's
+    `--image-size`)."""
     if prediction.input_size is not None:
         return BoxSpace((int(prediction.input_size[0]), int(prediction.input_size[1])), "recorded")
-    if template == "reasoning":
-        return BoxSpace((DEEPMEDIX_IMAGE_SIZE, DEEPMEDIX_IMAGE_SIZE), "deepmedix-default")
+    policy = image_policy(template, image_size)
     if original_size is not None:
-        return BoxSpace((int(original_size[0]), int(original_size[1])), "original")
+        size = policy.size_for(int(original_size[0]), int(original_size[1]))
+        return BoxSpace(size, "original" if size == tuple(original_size) else "policy")
+    if policy.image_size is not None:
+        return BoxSpace((policy.image_size, policy.image_size), "policy")
     raise XrayBenchError(
-        f"prediction {prediction.id}: no recorded input size, template {template!r} has no convention and "
-        "the original image size is unknown: cannot tell which pixel space its boxes are in"
+        f"prediction {prediction.id}: no recorded input size and the original image size is unknown: "
+        "cannot tell which pixel space its boxes are in"
     )
 
 
 def box_space(
-    prediction: Prediction, template: str | None = "reasoning", original_size: tuple[int, int] | None = None
+    prediction: Prediction,
+    template: str | None = "reasoning",
+    original_size: tuple[int, int] | None = None,
+    image_size: int | None = None,
 ) -> tuple[int, int]:
     """(width, height) of the pixel space of `prediction.boxes` (see `resolve_box_space`)."""
-    return resolve_box_space(prediction, template, original_size).size
+    return resolve_box_space(prediction, template, original_size, image_size).size
 
 
 def map_box(box: list[float], from_size: tuple[int, int], to_size: tuple[int, int]) -> list[float]:
@@ -226,6 +235,7 @@ def render_prediction(
     legend: bool = True,
     answer: bool = True,
     fit: int | None = None,
+    image_size: int | None = None,
 ) -> Rendering:
     """The X-ray with the prediction's boxes drawn (and a legend panel below): at its original size, or
     shrunk to fit a `fit`-pixel square first so that thin outlines stay sharp in thumbnails."""
@@ -236,7 +246,7 @@ def render_prediction(
         raise XrayBenchError(f"prediction {prediction.id}: image not found: {image_path}") from exc
     except (OSError, ValueError) as exc:
         raise XrayBenchError(f"prediction {prediction.id}: cannot read image {image_path}: {exc}") from exc
-    space = resolve_box_space(prediction, template, image.size)
+    space = resolve_box_space(prediction, template, image.size, image_size)
     if fit is not None:
         image.thumbnail((fit, fit))
     boxes = place_boxes(prediction, space, image.size)
@@ -253,6 +263,7 @@ def contact_sheet(
     template: str | None = "reasoning",
     tile: int = 256,
     columns: int | None = None,
+    image_size: int | None = None,
 ) -> Image.Image:
     """Many renderings (boxes only) scaled into `tile`-pixel cells, each captioned with its id."""
     if not cases:
@@ -266,7 +277,9 @@ def contact_sheet(
     for i, (sample, prediction) in enumerate(cases):
         if not sample.image_paths:
             raise XrayBenchError(f"sample {sample.id} has no image to draw on")
-        image = render_prediction(sample.image_paths[0], prediction, template=template, legend=False, fit=tile).image
+        image = render_prediction(
+            sample.image_paths[0], prediction, template=template, legend=False, fit=tile, image_size=image_size
+        ).image
         x, y = (i % columns) * tile, (i // columns) * (tile + caption)
         sheet.paste(image, (x + (tile - image.size[0]) // 2, y + (tile - image.size[1]) // 2))
         draw.text((x + 4, y + tile + 2), sample.id, fill=LEGEND_TEXT, font=font)
@@ -298,13 +311,15 @@ def render_run(config: RenderConfig) -> Rendering | list[tuple[Sample, Predictio
             if config.ids
             else cases.pick(config.n, config.seed, config.task)
         )
-        contact_sheet(chosen, template=cases.template, tile=config.tile).save(out)
+        contact_sheet(chosen, template=cases.template, tile=config.tile, image_size=cases.image_size).save(out)
         return chosen
     if config.id is None:
         raise XrayBenchError("render: pass --id ID for one case, or --grid with --ids or --n")
     sample, prediction = cases.find(config.id, config.task)
     if not sample.image_paths:
         raise XrayBenchError(f"sample {sample.id} has no image to draw on")
-    rendering = render_prediction(sample.image_paths[0], prediction, template=cases.template, legend=config.legend)
+    rendering = render_prediction(
+        sample.image_paths[0], prediction, template=cases.template, legend=config.legend, image_size=cases.image_size
+    )
     rendering.image.save(out)
     return rendering

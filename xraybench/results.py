@@ -7,6 +7,7 @@ import math
 import platform
 import subprocess
 import time
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ def metric_options(name: str, config: RunConfig) -> dict[str, Any]:
     if name == "answer_score":
         return {"variant": config.answer_variant}
     if name == "grounding":
-        return {"image_size": config.image_size}
+        return config.image_policy().options()
     return {}
 
 
@@ -59,16 +60,30 @@ def summarise(
     return out
 
 
-def align(samples: list[Sample], done: dict[tuple[str, str], Prediction], model: str) -> tuple[list[Prediction], int]:
-    """Predictions in sample order; a missing or failed item scores as an empty output and is counted."""
-    preds, missing = [], 0
+def completed_items(
+    samples: list[Sample], done: dict[tuple[str, str], Prediction]
+) -> tuple[list[Sample], list[Prediction], list[str]]:
+    """The items that have a finished prediction (in sample order), their predictions, and the failed ids.
+
+    The failed-item rule, one for every metric family (report, VQA, classification, grounding and the
+    model-based metrics): a failed or missing item is left out of every headline metric. It is never
+    scored as an empty output, which a labeler reads as "No Finding" and a normal-report reference can
+    match. Its count is reported beside the metrics (`n_failed`) and the run is marked incomplete.
+    """
+    kept, preds, failed = [], [], []
     for s in samples:
         pred = done.get((s.task, s.id))
-        if pred is None:
-            missing += 1
-            pred = Prediction(s.id, s.task, model, raw="", answer="", error="missing")
-        preds.append(pred)
-    return preds, missing
+        if pred is None or pred.error:
+            failed.append(s.id)
+        else:
+            kept.append(s)
+            preds.append(pred)
+    return kept, preds, failed
+
+
+def no_items_reason(n_failed: int) -> str:
+    """Why a task shows no number: none of its items completed (a floor value would be a made-up score)."""
+    return f"no completed item: all {n_failed} failed or are missing; a metric over zero items has no value"
 
 
 def compute_scores(
@@ -125,8 +140,29 @@ def score_task(
     return {"metrics": metrics, "metric_details": details, "skipped_metrics": skipped, "categories": categories}
 
 
+def task_status(n_scored: int, n_failed: int) -> str:
+    """complete (every item scored), incomplete (some failed: metrics over the completed ones), failed (none)."""
+    if not n_failed:
+        return "complete"
+    return "incomplete" if n_scored else "failed"
+
+
+def _with_failed_counts(categories: dict[str, Any], samples: list[Sample], failed: set[str]) -> dict[str, Any]:
+    """Add each category's failed-item count; a category whose items all failed is listed with no metrics."""
+    out = dict(categories)
+    cats = {s.id: s.metadata.get("category") for s in samples}
+    for cat in sorted({c for c in cats.values() if c}):
+        n_failed = sum(1 for sid, c in cats.items() if c == cat and sid in failed)
+        entry = out.get(cat) or {"n": 0, "metrics": {}, "no_metrics_reason": no_items_reason(n_failed)}
+        out[cat] = {**entry, "n_failed": n_failed}
+    return out
+
+
 def suite_aggregates(tasks: dict[str, Any], suites: list[str]) -> dict[str, Any]:
-    """Sample-count-weighted average of each metric over the suite's tasks that report it."""
+    """Sample-count-weighted average of each metric over the suite's tasks that report it.
+
+    A task weighs by the items its value was computed on (`n_scored`: failed items are in no metric);
+    a suite with a failed item is marked incomplete and carries the count."""
     from xraybench.metrics.aggregate import weighted_average
     from xraybench.tasks import SUITES
 
@@ -142,10 +178,49 @@ def suite_aggregates(tasks: dict[str, Any], suites: list[str]) -> dict[str, Any]
                 if m in tasks[t]["metrics"] and tasks[t]["metrics"][m]["value"] is not None
             }
             if values:
-                counts = {t: tasks[t]["n"] for t in values}
+                counts = {t: tasks[t].get("n_scored", tasks[t]["n"]) for t in values}
                 agg[m] = {"value": weighted_average(values, counts), "n": sum(counts.values()), "tasks": len(values)}
-        out[name] = {"tasks": members, "weighting": "sample_count", "metrics": agg}
+        n_failed = sum(tasks[t].get("n_failed", 0) for t in members)
+        entry: dict[str, Any] = {
+            "tasks": members,
+            "weighting": "sample_count",
+            "status": "complete" if not n_failed else "incomplete",
+            "n_failed": n_failed,
+            "metrics": agg,
+        }
+        if not agg:
+            entry["no_metrics_reason"] = no_items_reason(n_failed) if n_failed else "no member task has a metric"
+        out[name] = entry
     return out
+
+
+def incomplete_note(results: dict[str, Any], scope: str | None = None) -> str | None:
+    """A line for anything that shows a run's numbers beside others' (compare, leaderboards): None for a
+    complete run, else how many items failed and that the metrics are over the completed items only.
+
+    `scope` narrows it to one task name or `suite:NAME`; older results without the counts read as complete."""
+    if scope is None:
+        entries = results.get("tasks") or {}
+        n_failed = sum(int(t.get("n_failed") or 0) for t in entries.values())
+        n_total = sum(int(t.get("n") or 0) for t in entries.values())
+        where = "the run"
+    elif scope.startswith("suite:"):
+        suite = (results.get("suites") or {}).get(scope[len("suite:") :]) or {}
+        members = [(results.get("tasks") or {}).get(t) or {} for t in suite.get("tasks") or []]
+        n_failed = sum(int(t.get("n_failed") or 0) for t in members)
+        n_total = sum(int(t.get("n") or 0) for t in members)
+        where = scope
+    else:
+        entry = (results.get("tasks") or {}).get(scope) or {}
+        n_failed, n_total, where = int(entry.get("n_failed") or 0), int(entry.get("n") or 0), scope
+    if not n_failed:
+        return None
+    if n_failed >= n_total:
+        return f"incomplete: all {n_failed} items of {where} failed; it has no metric values"
+    return (
+        f"incomplete: {n_failed} of {n_total} items of {where} failed; "
+        f"its metrics are over the {n_total - n_failed} completed items only"
+    )
 
 
 def package_versions() -> dict[str, str]:
@@ -177,15 +252,22 @@ def score_run(
     n_missing_total = 0
     per_sample: list[dict[str, Any]] = []
     for td in tasks:
-        preds, missing = align(td.samples, done, model_name)
-        n_missing_total += missing
-        scored = score_task(td, preds, config, per_sample)
+        kept, preds, failed = completed_items(td.samples, done)
+        n_missing_total += len(failed)
+        if kept:
+            scored = score_task(replace(td, samples=kept), preds, config, per_sample)
+            scored["categories"] = _with_failed_counts(scored["categories"], td.samples, set(failed))
+        else:  # every item failed: no number at all, the reason instead
+            scored = {"metrics": {}, "metric_details": {}, "skipped_metrics": {}, "categories": {}}
+            scored["no_metrics_reason"] = no_items_reason(len(failed))
         task_results[td.task.name] = {
             "dataset": td.task.dataset,
             "split": td.task.split,
             "version": td.task.version,
             "n": len(td.samples),
-            "n_failed": missing,
+            "n_scored": len(kept),
+            "n_failed": len(failed),
+            "status": task_status(len(kept), len(failed)),
             "population": td.population,
             "sampling": {"limit": len(td.samples) if len(td.samples) < td.population else None, "seed": config.seed},
             "dropped": td.dropped,
@@ -198,6 +280,7 @@ def score_run(
         "schema_version": SCHEMA_VERSION,
         "run_id": folder.run_id(),
         "status": "complete" if n_missing_total == 0 else "incomplete",
+        "n_failed": n_missing_total,
         "resumed": resumed,
         "model": {"spec": config.model, "name": model_name},
         "template": config.template,
@@ -207,6 +290,7 @@ def score_run(
         "uncertain_as": config.uncertain_as,
         "answer_variant": config.answer_variant,
         "image_size": config.image_size,
+        "image_policy": {**config.image_policy().options(), "description": config.image_policy().describe()},
         "bootstrap_rounds": config.bootstrap_rounds,
         "dataset_fingerprints": {n: t["fingerprint"] for n, t in task_results.items()},
         "packages": package_versions(),

@@ -21,7 +21,7 @@ from xraybench.config import option
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
 from xraybench.parsing import parse_output
-from xraybench.prompts import render_prompt
+from xraybench.prompts import ImagePolicy, get_template, image_policy
 from xraybench.records import Generation, Prediction, Sample
 from xraybench.retry import RetryPolicy, call_with_retries
 from xraybench.taskdata import TaskData, load_task, parse_data_roots
@@ -62,7 +62,11 @@ class RunConfig:
     tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
     answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
-    image_size: int = option(512, help="side of the model's square image space in which boxes are given")
+    image_size: int | None = option(
+        None,
+        help="resize every image to SIZE x SIZE before the model sees it (its boxes are then in that space); "
+        "default: the template's policy (reasoning: at most 262,144 pixels, aspect kept; plain: as is)",
+    )
     extra_metrics: list[str] = option(
         [],
         help="comma-separated metric families to add to every report task, "
@@ -87,7 +91,12 @@ class RunConfig:
             "top_p": self.top_p,
             "max_new_tokens": self.max_new_tokens,
             "api_base": self.api_base,
+            "image_size": self.image_size,
         }
+
+    def image_policy(self) -> ImagePolicy:
+        """How images are sized for the model: `--image-size`, else the template's policy."""
+        return image_policy(self.template, self.image_size)
 
     def model_options(self) -> ModelOptions:
         return ModelOptions(
@@ -97,7 +106,7 @@ class RunConfig:
             max_new_tokens=self.max_new_tokens,
             api_base=self.api_base,
             api_key_env=self.api_key_env,
-            extra={"seed": self.seed},
+            extra={"seed": self.seed, **self.image_policy().options()},
         )
 
 
@@ -225,6 +234,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
     """Ask the model for every unfinished item; return wall time per task."""
     done = folder.load_predictions()
     policy = RetryPolicy(max_attempts=config.max_attempts)
+    template = get_template(config.template)
     batch_size = config.batch_size or getattr(model, "batch_size", 1)
     concurrency = config.concurrency or getattr(model, "concurrency", 1)
     todo: list[list[Sample]] = []
@@ -239,7 +249,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
     failures = _Appender(folder.file(FAILURES_FILE))
 
     def call(batch: list[Sample]) -> list[Generation]:
-        prompts = [render_prompt(s.prompt, config.template) for s in batch]
+        prompts = [template.render(s.prompt) for s in batch]
         start = time.perf_counter()
         gens = call_with_retries(lambda: model.generate(batch, prompts), policy)
         if len(gens) != len(batch):
@@ -322,6 +332,8 @@ def run(config: RunConfig) -> dict[str, Any]:
     started = time.perf_counter()
     for name in (*config.skip_metrics, *config.extra_metrics):
         METRICS.entry(name)  # a typo gets "did you mean" before any work is done
+    config.image_policy()  # an unknown template or a bad --image-size fails before any work too
+    get_template(config.template)
     tasks, suites = load_tasks(config)
     folder = RunFolder(config.out)
     resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})

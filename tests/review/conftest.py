@@ -1,5 +1,5 @@
 """Two small fake run folders over the demo suite's findings task, written by hand: model A reasons in
-grounded steps (reasoning template: boxes in 512x512), model B in one paragraph (plain template: boxes in the
+grounded steps (reasoning template run with --image-size 512: boxes in 512x512), model B in one paragraph (plain template: boxes in the
 256x256 demo image); one of B's items failed, and A's outputs carry hostile markup."""
 
 from __future__ import annotations
@@ -17,14 +17,22 @@ TASK = "demo_findings"
 HOSTILE = "<img src=x onerror=\"document.body.dataset.pwned='yes'\"></script><b>bold</b>"
 
 
-def _write_run(folder: Path, model: str, template: str, outputs: dict[str, str], failed: set[str]) -> Path:
+def _write_run(
+    folder: Path, model: str, template: str, outputs: dict[str, str], failed: set[str], image_size: int | None = None
+) -> Path:
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(
         json.dumps(
             {
                 "run_id": f"run-{model}",
                 "identity": {},
-                "config": {"model": model, "tasks": [TASK], "data_roots": [], "template": template},
+                "config": {
+                    "model": model,
+                    "tasks": [TASK],
+                    "data_roots": [],
+                    "template": template,
+                    "image_size": image_size,
+                },
             }
         )
     )
@@ -52,6 +60,6 @@ def runs(tmp_path: Path) -> tuple[Path, Path]:
             "\\boxed{The lungs are clear.}"
         )
     failed = {samples[1].id}
-    a = _write_run(tmp_path / "run_a", "model-alpha", "reasoning", a_out, set())
+    a = _write_run(tmp_path / "run_a", "model-alpha", "reasoning", a_out, set(), image_size=512)
     b = _write_run(tmp_path / "run_b", "model-beta", "plain", b_out, failed)
     return a, b

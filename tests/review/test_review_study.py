@@ -46,7 +46,7 @@ def test_create_samples_answered_cases_and_hashes_tokens(tmp_path: Path, runs: t
         stored = {r[0] for r in conn.execute("SELECT token_hash FROM reviewers")}
     assert stored == {hash_token(t) for t in tokens.values()}
     case = store.case(cases[0])
-    assert case.outputs["A"]["box_space"] == [512, 512]  # reasoning template: the DeepMedix 512x512 input
+    assert case.outputs["A"]["box_space"] == [512, 512]  # no size recorded: the run's --image-size 512
     assert case.outputs["B"]["box_space"] == [256, 256]  # plain template, no recorded size: the image's own
     assert [len(s["boxes"]) for s in case.outputs["A"]["steps"]] == [1, 2, 0]
     assert [len(s["boxes"]) for s in case.outputs["B"]["steps"]] == [1, 0]

@@ -44,6 +44,8 @@ def print_results(results: dict[str, Any]) -> None:
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")
     for task, tr in results["tasks"].items():
+        if not tr["metrics"] and tr.get("no_metrics_reason"):  # every item failed: no number, the reason
+            table.add_row(task, f"{tr['n']} ({tr['n_failed']} failed)", "—", "none", tr["no_metrics_reason"][:60])
         names = [m for m in HEADLINE if m in tr["metrics"]] or sorted(tr["metrics"])
         for i, m in enumerate(names):
             v = tr["metrics"][m]
@@ -57,6 +59,11 @@ def print_results(results: dict[str, Any]) -> None:
     for suite, agg in results["suites"].items():
         shown = {m: v["value"] for m, v in agg["metrics"].items() if m in HEADLINE}
         console.print(f"suite {suite} (sample-count weighted): " + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
+    from xraybench.results import incomplete_note
+
+    note = incomplete_note(results)
+    if note:  # failed items are in no metric: say so next to the numbers, not only in the exit code
+        console.print(f"[yellow]{note}; rerun the same command to retry them[/yellow]")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,8 +1,11 @@
 """Grounding: are the boxes a model cites in its reasoning valid, and do they land on the finding?
 
 Boxes come from `prediction.boxes` (parsed from the reasoning by `xraybench.parsing`) in the image space
-the model saw: the size recorded with the prediction (`input_size`, set by the adapters that resize), else a
-square of `image_size` pixels (512 for the paper's models). Per output:
+the model saw: the size recorded with the prediction (`input_size`, which every adapter writes), else the
+run's image policy applied to the sample's original size (`image_size` forces a square, `max_pixels` shrinks
+keeping the aspect ratio: the reasoning template's 262,144 pixels; see `xraybench.prompts`). An output whose
+space cannot be known (nothing recorded, no original size, no forced square) gets NaN in every grounding
+value (counted in `details["unknown_box_space"]`), never a guess. Per output:
 
 - `grounding_format_valid`: 1 when every box is valid (four finite numbers, 0 <= x1 < x2 <= width,
   0 <= y1 < y2 <= height), so an output without boxes counts as valid; `grounding_has_boxes` says how
@@ -103,17 +106,39 @@ class GroundingMetric:
 
     name = "grounding"
 
-    def __init__(self, image_size: int = 512):
-        self.image_size = image_size
+    def __init__(self, image_size: int | None = None, max_pixels: int | None = None):
+        from xraybench.prompts import ImagePolicy
+
+        self.image_size, self.max_pixels = image_size, max_pixels
+        self.policy = ImagePolicy(image_size=image_size, max_pixels=max_pixels)
+
+    def box_space(self, sample: Sample, prediction: Prediction) -> tuple[float, float] | None:
+        """(width, height) the prediction's boxes are in: recorded, else the policy on the original size."""
+        if prediction.input_size:
+            return float(prediction.input_size[0]), float(prediction.input_size[1])
+        original = sample.metadata.get("image_size")
+        if isinstance(original, (list, tuple)) and len(original) == 2 and min(original) > 0:
+            w, h = self.policy.size_for(int(original[0]), int(original[1]))
+            return float(w), float(h)
+        if self.image_size is not None:
+            return float(self.image_size), float(self.image_size)
+        return None
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
         check_aligned(samples, predictions, self.name)
-        square = (float(self.image_size), float(self.image_size))
-        n_boxes, n_valid, ious, hits, points = [], [], [], [], []
+        nan = float("nan")
+        n_boxes, n_valid, ious, hits, points, unknown = [], [], [], [], [], []
         for sample, prediction in zip(samples, predictions, strict=True):
-            recorded = prediction.input_size
-            size = (float(recorded[0]), float(recorded[1])) if recorded else square
             boxes = [list(b) for b in prediction.boxes]
+            size = self.box_space(sample, prediction)
+            unknown.append(size is None)
+            if size is None:  # validity and overlap cannot be judged in an unknown space
+                n_boxes.append(len(boxes))
+                n_valid.append(nan)
+                ious.append(nan)
+                hits.append(nan)
+                points.append(nan)
+                continue
             n_boxes.append(len(boxes))
             n_valid.append(sum(box_valid(b, size) for b in boxes))
             refs = reference_boxes(sample, size)
@@ -132,16 +157,18 @@ class GroundingMetric:
             )
         count = np.asarray(n_boxes, dtype=np.float64)
         valid = np.asarray(n_valid, dtype=np.float64)
-        rate = RatioOfSums(valid, count)
-        per_sample_rate = np.where(count > 0, valid / np.maximum(count, 1), np.nan)
+        known = ~np.asarray(unknown, dtype=bool)
+        rate = RatioOfSums(np.where(known, valid, 0.0), np.where(known, count, 0.0))
+        per_sample_rate = np.where((count > 0) & known, valid / np.maximum(count, 1), np.nan)
         details = {
             "image_size": self.image_size,
+            "max_pixels": self.max_pixels,
             "recorded_input_sizes": sum(p.input_size is not None for p in predictions),
+            "unknown_box_space": int((~known).sum()),
         }
+        format_valid = np.where(known, (valid == count).astype(np.float64), np.nan)
         return {
-            "grounding_format_valid": Scores.mean(
-                "grounding_format_valid", (valid == count).astype(np.float64), **details
-            ),
+            "grounding_format_valid": nanmean_scores("grounding_format_valid", format_valid, **details),
             "grounding_has_boxes": Scores.mean("grounding_has_boxes", (count > 0).astype(np.float64), **details),
             "grounding_boxes_per_answer": Scores.mean("grounding_boxes_per_answer", count, **details),
             "grounding_valid_box_rate": Scores(

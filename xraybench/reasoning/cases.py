@@ -21,6 +21,7 @@ class RunCases:
     model: str
     cases: dict[tuple[str, str], tuple[Sample, Prediction]]
     samples: dict[str, list[Sample]]
+    image_size: int | None = None  # the run's --image-size: with the template, the space of unrecorded boxes
 
     def find(self, sample_id: str, task: str | None = None) -> tuple[Sample, Prediction]:
         hits = [key for key in self.cases if key[1] == sample_id and (task is None or key[0] == task)]
@@ -55,4 +56,4 @@ def load_run_cases(run: str | Path) -> RunCases:
             pred = done.get((sample.task, sample.id))
             if pred is not None:
                 cases[(sample.task, sample.id)] = (sample, pred)
-    return RunCases(config.template, config.model, cases, samples)
+    return RunCases(config.template, config.model, cases, samples, config.image_size)

@@ -70,7 +70,9 @@ def open_study(root: str | Path, name: str) -> ReviewStore:
     return store
 
 
-def case_output(pred: Prediction, template: str | None, image_path: str) -> dict[str, Any]:
+def case_output(
+    pred: Prediction, template: str | None, image_path: str, image_size: int | None = None
+) -> dict[str, Any]:
     """What the page shows of one model's answer: its steps (the shared splitter, so step numbers and colours
     match `xraybench render`), the answer, and the pixel space its boxes are in (the SVG overlay's viewBox)."""
     from PIL import Image
@@ -85,7 +87,7 @@ def case_output(pred: Prediction, template: str | None, image_path: str) -> dict
         "steps": steps,
         "answer": pred.answer,
         "has_reasoning": pred.reasoning is not None,
-        "box_space": list(box_space(pred, template, size)),
+        "box_space": list(box_space(pred, template, size, image_size)),
     }
 
 
@@ -203,7 +205,9 @@ def create_study(config: CreateConfig) -> tuple[Path, dict[str, str]]:
         sample = samples[sid]
         image = _image_of(sample.image_paths, sid)
         outputs = {
-            slot: case_output(run.predictions[sid], run.config.get("template", "plain"), image)
+            slot: case_output(
+                run.predictions[sid], run.config.get("template", "plain"), image, run.config.get("image_size")
+            )
             for slot, run in (("A", run_a), ("B", run_b))
         }
         cases.append(
