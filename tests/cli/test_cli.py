@@ -166,3 +166,49 @@ def test_validate_lists_every_problem_in_one_pass(tmp_path: Path, capsys: pytest
     assert out.rstrip().endswith("PROBLEMS FOUND")
     assert main(["validate", "--model", f"predictions:{f}", "--tasks", "demo_findings"]) == 1
     assert f"{f}:{len(rows) + 2}: id 'ghost'" in capsys.readouterr().out
+
+
+def test_score_keeps_an_empty_last_hypothesis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`printf 'a.\\nb.\\n\\n'` holds three hypotheses, the last one empty (a legal empty hypothesis)."""
+    hyps, refs = tmp_path / "h.txt", tmp_path / "r.txt"
+    hyps.write_text("no effusion.\nheart is normal.\n\n")
+    refs.write_text("no effusion.\nheart is normal.\nlungs are clear.\n")
+    assert (
+        main(["score", "--hyps", str(hyps), "--refs", str(refs), "--metrics", "rouge_l", "--json", "--per-sample"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 3 and out["per_sample"]["rouge_l"] == [1.0, 1.0, 0.0]
+
+
+def test_score_offers_rouge_score_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rouge_score.rouge_scorer import RougeScorer
+
+    hyps, refs = tmp_path / "h.txt", tmp_path / "r.txt"
+    pairs = [("small left effusions seen", "small left pleural effusion"), ("heart size normal", "the heart is normal")]
+    hyps.write_text("".join(h + "\n" for h, _ in pairs))
+    refs.write_text("".join(r + "\n" for _, r in pairs))
+    argv = ["score", "--hyps", str(hyps), "--refs", str(refs), "--json"]
+    assert main([*argv, "--metrics", "rouge1,rouge2,rougeL"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    scorer = RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    for key in ("rouge1", "rouge2", "rougeL"):
+        expected = sum(scorer.score(r, h)[key].fmeasure for h, r in pairs) / len(pairs)
+        assert abs(out[key] - expected) < 1e-9
+    assert main([*argv, "--metrics", "rouge2", "--no-stemmer"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "rouge1" not in out and "rouge2" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "the file is empty"), (b"fine\nbad \xff byte\n", "h.txt:2: not UTF-8 text")],
+)
+def test_score_refuses_empty_and_non_utf8_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    hyps, refs = tmp_path / "h.txt", tmp_path / "r.txt"
+    hyps.write_bytes(content)
+    refs.write_text("a\nb\n")
+    assert main(["score", "--hyps", str(hyps), "--refs", str(refs), "--metrics", "rouge_l"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

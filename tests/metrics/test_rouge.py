@@ -87,3 +87,19 @@ def test_lcs_matches_dynamic_programming() -> None:
 def test_stemmer_needs_beta_one() -> None:
     with pytest.raises(XrayBenchError, match="beta=1.0"):
         score_texts(["a"], [["a"]], ["rouge_l"], options={"rouge_l": {"stemmer": True}})
+
+
+@pytest.mark.parametrize("stemmer", [False, True])
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_rouge_score_family_equals_rouge_score(name: str, stemmer: bool) -> None:
+    """`rouge_score` gives rouge-score's rouge1 / rouge2 / rougeL F (score_multi) under rouge-score's names."""
+    from rouge_score.rouge_scorer import RougeScorer
+
+    hyps, refs = SETS[name]
+    scorer = RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=stemmer)
+    ours = score_texts(hyps, refs, ["rouge_score"], options={"rouge_score": {"stemmer": stemmer}})
+    assert sorted(ours) == ["rouge1", "rouge2", "rougeL"]
+    for key in ("rouge1", "rouge2", "rougeL"):
+        expected = [scorer.score_multi(rs, h)[key].fmeasure for h, rs in zip(hyps, refs, strict=False)]
+        np.testing.assert_allclose(ours[key].per_sample, expected, atol=1e-9)
+        assert ours[key].details["stemmer"] is stemmer

@@ -11,9 +11,14 @@ _r("bleu", "xraybench.metrics.bleu:BleuMetric", help="BLEU-1..4, corpus level, C
 _r(
     "meteor",
     "xraybench.metrics.meteor:MeteorMetric",
-    help="METEOR 1.5 (pycocoevalcap's jar; needs Java) [extra: meteor]",
+    help="METEOR 1.5 (pycocoevalcap semantics; a native port, no Java needed; backend=jar uses Java) [extra: meteor]",
 )
 _r("rouge_l", "xraybench.metrics.rouge:RougeLMetric", help="ROUGE-L F (beta 1.2 as COCO, or 1.0 as rouge-score)")
+_r(
+    "rouge_score",
+    "xraybench.metrics.rouge:RougeScoreMetric",
+    help="ROUGE-1, ROUGE-2, ROUGE-L F as Google's rouge-score (scores rouge1, rouge2, rougeL; Porter stemmer)",
+)
 _r("cider", "xraybench.metrics.cider:CiderMetric", help="CIDEr-D, COCO semantics, IDF from the scored set")
 _r("chexpert", "xraybench.metrics.clinical:ChexpertMetric", help="clinical efficacy P/R/F1 from our offline labeler")
 _r("vqa", "xraybench.metrics.vqa:VqaMetric", help="closed accuracy, open token F1 / exact match, list set-F1")

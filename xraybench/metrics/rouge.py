@@ -277,3 +277,59 @@ class RougeLMetric:
         per_sample = np.asarray(values, dtype=np.float64)
         value = float(np.mean(per_sample)) if len(per_sample) else float("nan")
         return {"rouge_l": Scores("rouge_l", value, per_sample, NanMean(per_sample), details)}
+
+
+def rouge_n_f(hyp: Sequence[str], refs: Sequence[Sequence[str]], n: int) -> float:
+    """rouge-score's rougeN F with `score_multi`: clipped n-gram overlap, P and R over each side's n-gram
+    count (at least 1), F = 2PR/(P+R), the reference with the highest F."""
+    from collections import Counter
+
+    def grams(tokens: Sequence[str]) -> Counter:
+        return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+    hyp_grams = grams(hyp)
+    best = 0.0
+    for index, ref in enumerate(refs):
+        ref_grams = grams(ref)
+        overlap = sum((hyp_grams & ref_grams).values())
+        p = overlap / max(sum(hyp_grams.values()), 1)
+        r = overlap / max(sum(ref_grams.values()), 1)
+        f = 2 * p * r / (p + r) if p + r > 0 else 0.0
+        if index == 0 or f > best:
+            best = f
+    return best
+
+
+ROUGE_SCORE_NAMES = ("rouge1", "rouge2", "rougeL")
+
+
+class RougeScoreMetric:
+    """`rouge_score`: ROUGE-1, ROUGE-2 and ROUGE-L F exactly as Google's rouge-score computes them
+    (`RougeScorer([...], use_stemmer=stemmer).score_multi`), under rouge-score's own names `rouge1`, `rouge2`,
+    `rougeL`, beside COCO's `rouge_l`. Its tokenizer is rouge-score's, whatever `--tokenizer` says."""
+
+    name = "rouge_score"
+
+    def __init__(self, stemmer: bool = True, names: Sequence[str] = ROUGE_SCORE_NAMES):
+        self.stemmer = bool(stemmer)
+        unknown = [n for n in names if n not in ROUGE_SCORE_NAMES]
+        if unknown:
+            raise XrayBenchError(f"rouge_score: unknown score(s) {unknown}; choose from {list(ROUGE_SCORE_NAMES)}")
+        self.names = tuple(names)
+
+    def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
+        check_aligned(samples, predictions, self.name)
+        hyps = [rouge_score_tokens(p.answer or "", self.stemmer) for p in predictions]
+        refs = [[rouge_score_tokens(r, self.stemmer) for r in s.all_references()] for s in samples]
+        compute: dict[str, Callable[[Sequence[str], Sequence[Sequence[str]]], float]] = {
+            "rouge1": lambda h, rs: rouge_n_f(h, rs, 1),
+            "rouge2": lambda h, rs: rouge_n_f(h, rs, 2),
+            "rougeL": rouge_score_f,
+        }
+        details = {"tokenizer": "rouge_score", "stemmer": self.stemmer, "variant": "rouge-score F (score_multi)"}
+        out: dict[str, Scores] = {}
+        for name in self.names:
+            per_sample = np.asarray([compute[name](h, rs) for h, rs in zip(hyps, refs, strict=True)], dtype=np.float64)
+            value = float(np.mean(per_sample)) if len(per_sample) else float("nan")
+            out[name] = Scores(name, value, per_sample, NanMean(per_sample), dict(details))
+        return out
