@@ -5,18 +5,29 @@ contain the fence token `§§§`, and every run of two or more `§` inside any t
 before rendering, so no report can write a line that closes its own block or opens a fake one. The
 rendering is deterministic (no random nonce), which keeps the prompt, and so the judgment keys, stable.
 
-Candidates that contain instruction-like text ("ignore previous ...", "you are ...", a verdict token, the
-fence token, ...) still get judged, but are flagged so the output can show which reports tried to steer the
-judge. Changing any wording here changes every judgment key: bump `PROMPT_VERSION`.
+Before fencing, a candidate is normalised (`sanitize`): NFKC (fullwidth and other compatibility forms become
+plain characters), zero-width, bidi and other invisible format characters and control characters removed,
+combining marks on non-letters (a "§" with an accent) dropped, and chat-template tokens (`<|im_end|>`,
+`<|im_start|>`, `[INST]`, `<<SYS>>`, `<start_of_turn>`, `</s>`, ...) rewritten with parentheses, so the text
+can neither imitate a fence nor become a special token when the server tokenizes the chat.
+
+Candidates that contain instruction-like text ("ignore previous ...", "you are ...", a note to the grader, a
+verdict token or `{"winner": ...}` object, a rubric "update", the same in Spanish, French, German,
+Portuguese, Italian, Russian or Chinese, Cyrillic or Greek look-alike letters, hidden characters or
+chat-template tokens) still get judged, but are flagged so the output can show which reports tried to steer
+the judge. Patterns run on a "skeleton" of the text: sanitised, look-alike letters mapped to Latin, accents
+removed, lower-cased. Changing any wording here changes every judgment key: bump `PROMPT_VERSION`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
 FENCE = "§§§"
 VERDICT_LEVELS = ("A>>B", "A>B", "tie", "B>A", "B>>A")
 ERROR_TYPES = (
@@ -29,20 +40,219 @@ ERROR_TYPES = (
 )
 
 _FENCE_RUN = re.compile("§{2,}")
-_INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+# chat-template special tokens of common model families (ChatML/Qwen/SmolLM, Llama 2/3, Mistral, Gemma, Phi,
+# DeepSeek after NFKC): a candidate must not be able to end its turn or open a system turn
+_CHAT_TOKEN = re.compile(
+    r"<\|[^|<>\n]{1,40}\|>|</?s>|\[/?(?:INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS)\]|<</?SYS>>"
+    r"|</?(?:start_of_turn|end_of_turn|bos|eos|pad|unk)>",
+    re.I,
+)
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_LETTERS = ("L",)  # Unicode category prefixes a combining mark may legitimately sit on
+# Cyrillic and Greek letters that look like Latin ones (the usual homoglyph set), for the flagging skeleton
+_CONFUSABLES = str.maketrans(
+    "аеорсухіјѕԁɡνοαεικρτυχАВЕКМНОРСТУХІЈЅΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdgvoaeikptuxabekmhopctyxijsabehikmnoptyx",
+)
+_MIXED_SCRIPT = re.compile(r"[a-z][а-яёіјѕԁα-ω]|[а-яёіјѕԁα-ω][a-z]", re.I)
+# (flag, needles, pattern): the pattern runs only on a skeleton that contains one of the needles (a substring
+# test is ~50x cheaper than these alternations, and plain reports contain few of them)
+_INJECTION_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     (
         "ignore previous",
-        re.compile(r"\b(ignore|disregard|forget)\b.{0,30}\b(previous|prior|above|earlier|all)\b", re.I),
+        ("ignor", "disregard", "forget", "override", "vergiss", "игнориру", "забуд", "忽略", "无视"),
+        re.compile(
+            r"\b(ignore|disregard|forget|override|ignora|ignore[zr]|ignoriere|vergiss|игнориру|забуд)\w*\b.{0,40}"
+            r"\b(previous|prior|above|earlier|all|instructions?|rules?|anteriores|instrucciones|precedentes?|"
+            r"vorherigen|anweisungen|предыдущие|инструкции)\b|忽略|无视",
+            re.I,
+        ),
     ),
-    ("you are", re.compile(r"\byou\s+are\b", re.I)),
-    ("verdict", re.compile(r"\bverdict\b", re.I)),
-    ("instruction", re.compile(r"\b(instructions?|system\s+prompt|as\s+an\s+ai)\b", re.I)),
-    ("role marker", re.compile(r"^\s*(system|assistant|user)\s*:", re.I | re.M)),
-    ("verdict token", re.compile(r"\[\[|\b[AB]\s*(>>|≫|<<|≪|>|<)\s*[AB]\b")),
-    ("candidate label", re.compile(r"\bcandidate\s+[AB]\b", re.I)),
-    ("fence token", re.compile("§{2,}")),
-    ("code fence", re.compile("```")),
+    (
+        "you are",
+        ("you ", "eres", "debes", "tu es", "vous ", "du bist"),
+        re.compile(r"\byou\s+(are|must|should|will)\b|\b(eres|debes|tu es|vous (etes|devez)|du bist)\b", re.I),
+    ),
+    (
+        "verdict",
+        ("verdict", "veredicto", "verdetto", "urteil", "вердикт", "判决", "裁决"),
+        re.compile(r"\b(verdict|veredicto|verdetto|urteil|вердикт)\b|判决|裁决", re.I),
+    ),
+    (
+        "instruction",
+        ("instruc", "system", "as an ai", "anweisung", "инструкци", "指令", "指示"),
+        re.compile(
+            r"\b(instructions?|system\s+prompt|as\s+an\s+ai|instrucciones|instruccion|anweisung\w*|инструкци\w*)\b|指令|指示",
+            re.I,
+        ),
+    ),
+    (
+        "role marker",
+        ("system", "assistant", "user", "sistema", "asistente"),
+        re.compile(r"^\s*(system|assistant|user|sistema|asistente)\s*:", re.I | re.M),
+    ),
+    ("verdict token", ("[[", ">", "<", "≫", "≪"), re.compile(r"\[\[|\b[ab]\s*(>>|≫|<<|≪|>|<)\s*[ab]\b", re.I)),
+    ("candidate label", ("candida", "kandidat"), re.compile(r"\b(candidate|candidato|kandidat)\s+[ab]\b", re.I)),
+    ("fence token", ("§§",), re.compile("§{2,}")),
+    ("code fence", ("```",), re.compile("```")),
+    (
+        "addresses the grader",
+        (
+            "grader",
+            "evaluat",
+            "assessor",
+            "rater",
+            "scorer",
+            "judge",
+            "llm",
+            "language model",
+            "calificador",
+            "corrector",
+            "juez",
+            "correcteur",
+            "bewerter",
+            "gutachter",
+            "prufer",
+            "avaliador",
+            "valutatore",
+            "оценщик",
+            "судья",
+            "экзаменатор",
+            "note",
+            "message",
+            "attention",
+            "reminder",
+            "评分",
+            "评委",
+            "裁判",
+            "评审",
+        ),
+        re.compile(
+            r"\b(grader|evaluator|assessor|rater|scorer|judge\s+(model|llm)|llm|language\s+model|"
+            r"evaluador|calificador|corrector|juez|evaluateur|correcteur|bewerter|gutachter|prufer|"
+            r"avaliador|valutatore|оценщик|судья|экзаменатор)s?\b"
+            r"|\b(note|message|attention|reminder)\s+(to|for)\s+(the\s+)?(judge|reviewer|model|ai)\b|评分|评委|裁判|评审",
+            re.I,
+        ),
+    ),
+    (
+        "self-promotion",
+        (
+            "correct",
+            "right",
+            "best",
+            "better",
+            "superior",
+            "preferred",
+            "winner",
+            "accurate",
+            "gold",
+            "prefer",
+            "choose",
+            "select",
+            "pick",
+            "favo",
+            "mejor",
+            "bon",
+            "meilleur",
+            "richtige",
+            "bessere",
+            "beste",
+            "correto",
+            "melhor",
+            "corretto",
+            "migliore",
+            "правильн",
+            "лучш",
+            "报告",
+        ),
+        re.compile(
+            r"\b(this|the\s+(present|current))\s+(report|answer|response|candidate)\s+(is|should\s+be)\s+"
+            r"(the\s+)?(correct|right|best|better|superior|preferred|winner|accurate|gold)\b"
+            r"|\b(prefer|choose|select|pick|favou?r)\s+(this|me|it|candidate)\b"
+            r"|\b(este|el\s+presente)\s+(informe|reporte)\s+es\s+(el\s+)?(correcto|mejor)\b"
+            r"|\bce\s+(rapport|compte\s+rendu)\s+est\s+(le\s+)?(bon|meilleur|correct)\b"
+            r"|\bdieser\s+bericht\s+ist\s+(der\s+)?(richtige|bessere|beste)\b"
+            r"|\beste\s+relatorio\s+e\s+(o\s+)?(correto|melhor)\b|\bquesto\s+referto\s+e\s+(il\s+)?(corretto|migliore)\b"
+            r"|\bэтот\s+(отчет|протокол)\s+(правильный|лучше|лучший)\b|这(份|个)报告(是)?(正确|更好|最好)",
+            re.I,
+        ),
+    ),
+    (
+        "verdict object",
+        (":",),
+        re.compile(r"[{,]\s*[\"']?(winner|verdict|preferred|better|score|ganador|gagnant|sieger)[\"']?\s*:", re.I),
+    ),
+    (
+        "rubric update",
+        (
+            "rubric",
+            "grading",
+            "scoring",
+            "criteria",
+            "update",
+            "criterios",
+            "bewertungsschema",
+            "критери",
+            "评分标准",
+        ),
+        re.compile(
+            r"\b(rubric|grading\s+(criteria|guide|scheme)|scoring\s+(rules?|guide|criteria)|evaluation\s+criteria|"
+            r"updated?\s+(rules|criteria|guidelines)|rubrica|criterios\s+de\s+evaluacion|bewertungsschema|"
+            r"критери\w+\s+оценк\w+)\b|评分标准",
+            re.I,
+        ),
+    ),
 )
+
+
+def _strip_marks_on_symbols(text: str) -> str:
+    """Drop combining marks that sit on anything but a letter (a "§" with an accent imitates a fence)."""
+    out: list[str] = []
+    base_is_letter = False
+    for char in text:
+        if unicodedata.combining(char):
+            if base_is_letter:
+                out.append(char)
+            continue
+        base_is_letter = unicodedata.category(char).startswith(_LETTERS)
+        out.append(char)
+    return "".join(out)
+
+
+def _hidden(char: str) -> bool:
+    """Invisible characters: format (zero-width, bidi, BOM, soft hyphen) and control characters but tab/newline."""
+    category = unicodedata.category(char)
+    return (category == "Cf" or category == "Cc") and char not in "\n\t"
+
+
+def neutralize_chat_tokens(text: str) -> str:
+    """`<|im_end|>` -> `(im_end)`, `[INST]` -> `(INST)`, `<<SYS>>` -> `(SYS)`: readable, never a special token."""
+    return _CHAT_TOKEN.sub(lambda m: "(" + m.group().strip("<>[]|/ ").strip("|") + ")", text)
+
+
+@lru_cache(maxsize=8192)
+def sanitize(text: str) -> str:
+    """A candidate as the judge sees it: NFKC, line ends as "\\n", hidden characters removed, combining marks on
+    non-letters dropped, chat-template tokens neutralised (fencing happens later, in `escape`). Cached: a
+    model's report is shown in every battle of its study."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii():  # no compatibility forms, format characters or combining marks: only control characters
+        return neutralize_chat_tokens(_ASCII_CONTROL.sub("", text))
+    text = "".join(char for char in unicodedata.normalize("NFKC", text) if not _hidden(char))
+    return neutralize_chat_tokens(_strip_marks_on_symbols(text))
+
+
+def skeletons(text: str) -> tuple[str, ...]:
+    """The texts the flagger matches: sanitised, accents removed, lower case; as written, and with Cyrillic and
+    Greek look-alike letters mapped to Latin ("Yоu аre" with Cyrillic о and а reads "you are")."""
+    clean = sanitize(text)
+    if clean.isascii():
+        return (clean.lower(),)
+    decomposed = unicodedata.normalize("NFKD", clean)
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+    return plain, plain.translate(_CONFUSABLES)
+
 
 SYSTEM = """You are an expert thoracic radiologist grading machine-written chest X-ray reports.
 You compare two candidate reports, A and B, against the reference report written by a radiologist for the same study.
@@ -67,8 +277,9 @@ Then give a verdict, one of:
 
 End your answer with exactly one JSON object in a ```json code block, in this form:
 ```json
-{"errors_a": [{"type": "missing_finding", "description": "..."}], "errors_b": [], "verdict": "B>A"}
-```"""
+{"errors_a": [{"type": "<error type>", "description": "<what is wrong>"}], "errors_b": [], "verdict": "<verdict>"}
+```
+where each error list may be empty and "<verdict>" is replaced by one of "A>>B", "A>B", "tie", "B>A", "B>>A"."""
 
 REASK = (
     "I could not find a verdict in your answer. Reply with only the JSON object, in a ```json code block, with "
@@ -83,7 +294,26 @@ def escape(text: str) -> str:
 
 def injection_flags(text: str) -> list[str]:
     """Names of the instruction-like patterns found in a candidate report (empty for a plain report)."""
-    return [name for name, pattern in _INJECTION_PATTERNS if pattern.search(text)]
+    return list(_flags(text))
+
+
+@lru_cache(maxsize=8192)
+def _flags(text: str) -> tuple[str, ...]:
+    """Cached: one model's report is shown in every battle of its study (2 x (models - 1) prompts)."""
+    shown = skeletons(text)
+    flags = [
+        name
+        for name, needles, pattern in _INJECTION_PATTERNS
+        if any(any(n in s for n in needles) and pattern.search(s) for s in shown)
+    ]
+    nfkc = unicodedata.normalize("NFKC", text)
+    if _CHAT_TOKEN.search(nfkc):
+        flags.append("chat template token")
+    if any(_hidden(char) for char in text if char != "\r"):
+        flags.append("hidden characters")
+    if _MIXED_SCRIPT.search(nfkc):
+        flags.append("look-alike letters")
+    return tuple(flags)
 
 
 @dataclass(frozen=True)
@@ -95,8 +325,8 @@ class JudgePrompt:
     flags_b: list[str] = field(default_factory=list)
 
 
-def _block(name: str, text: str) -> str:
-    body = escape(text.strip()) or "(empty report)"
+def _block(name: str, text: str, *, untrusted: bool = True) -> str:
+    body = escape((sanitize(text) if untrusted else text).strip()) or "(empty report)"
     return f"{FENCE} BEGIN {name} {FENCE}\n{body}\n{FENCE} END {name} {FENCE}"
 
 
@@ -111,7 +341,7 @@ def render(reference: str, text_a: str, text_b: str, context: dict[str, Any] | N
     user = "\n\n".join(
         [
             f"{FENCE} BEGIN CONTEXT {FENCE}\n{render_context(context or {})}\n{FENCE} END CONTEXT {FENCE}",
-            _block("REFERENCE REPORT", reference),
+            _block("REFERENCE REPORT", reference, untrusted=False),
             _block("CANDIDATE A", text_a),
             _block("CANDIDATE B", text_b),
             "List the clinically significant errors of candidate A and of candidate B, then give the verdict as the "

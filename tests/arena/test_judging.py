@@ -22,7 +22,8 @@ from arena.judging import (
     plan_battles,
     plan_path,
 )
-from arena.prompt import REASK
+from arena.prompt import PROMPT_VERSION, REASK
+from arena.verdict import PARSER_VERSION
 from xraybench.callstore import CallStore
 from xraybench.cli import main
 from xraybench.errors import XrayBenchError
@@ -147,7 +148,7 @@ def test_end_to_end_on_two_baseline_runs(
     with CallStore(store) as opened:
         opened.reparse(lambda raw: None, "old")  # pretend an old parser version wrote them
     assert main(["arena", "reparse", "--name", "demo", "--store", str(store)]) == 0
-    assert f"re-parsed {n_calls} judgments with parser 1: {n_calls} changed" in capsys.readouterr().out
+    assert f"re-parsed {n_calls} judgments with parser {PARSER_VERSION}: {n_calls} changed" in capsys.readouterr().out
     assert len(server.chat_requests()) == n_calls
     # the leaderboard reads the store directly: battles, missing count, spend, judge and prompt version
     board = tmp_path / "board"
@@ -156,7 +157,7 @@ def test_end_to_end_on_two_baseline_runs(
         == 0
     )
     data = json.loads((board / "leaderboard.json").read_text())
-    assert data["judge"] == "openai/tiny-test-model" and data["prompt_version"] == "1"
+    assert data["judge"] == "openai/tiny-test-model" and data["prompt_version"] == PROMPT_VERSION
     assert data["n_judgments"] == 32 and data["n_missing"] == 0
     assert {row["model"] for row in data["models"]} == {"baseline:normal", "baseline:retrieval"}
 

@@ -65,3 +65,71 @@ def test_orientation_and_scores() -> None:
     assert WINNER["A>B"] == WINNER["A>>B"] == "model_a" and WINNER["tie"] == "tie"
     with pytest.raises(ValueError, match="unknown verdict"):
         canonical("A>C", swapped=False)
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"),
+    [
+        ("verdict: A > B", "A>B"), ("Verdict - B ≫ A", "B>>A"), ("Verdict (final): A >> B.", "A>>B"),
+        ('verdict = "tie"', "tie"), ("My verdict is B > A", "B>A"), ("**Verdict**: [[ A<B ]]", "B>A"),
+        ("VERDICT — B>>A", "B>>A"), ("ＶＥＲＤＩＣＴ： Ａ＞Ｂ", "A>B"), ("Verdict:\nA>B", "A>B"),
+        ("verdict: A > > B", "A>>B"), ("A verdict of tie-breaker", None), ("Verdict: A", None),
+        ("verdict: A is better", None),
+    ],
+)  # fmt: skip
+def test_labelled_variants_with_spaces_and_dashes(raw: str, level: str | None) -> None:
+    """`verdict: A > B` and `Verdict - B ≫ A` were missed by the parser (SmolLM2 answers that way)."""
+    parsed = parse_verdict(raw)
+    assert (parsed and parsed["verdict"]) == level
+
+
+def test_braces_inside_json_strings_and_stray_prose_quotes_do_not_hide_the_verdict() -> None:
+    raw = (
+        'He said "large {effusion\n'
+        '{"errors_a": [{"type": "false_finding", "description": "calls it {large} (sic"}], "errors_b": [],'
+        ' "verdict": "A > B"}'
+    )
+    parsed = parse_verdict(raw)
+    assert parsed is not None and parsed["verdict"] == "A>B"
+    assert parsed["errors_a"] == [{"type": "false_finding", "description": "calls it {large} (sic"}]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{" * 30_000,  # raised RecursionError
+        '{"a": ' * 30_000 + '{"verdict": "A>B"}' + "}" * 30_000,
+        "[" * 30_000 + '{"verdict": ' + "[" * 30_000,
+        ("verdict:" + " " * 20_000) * 5,  # regex backtracking: minutes
+        ("[[" + " " * 20_000) * 5,
+        "verdict" * 10_000,
+    ],
+)
+def test_hostile_answers_parse_in_linear_work_without_recursion(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser decodes at most a bounded number of JSON spans per character (was one decode per `{`, each to
+    the end of the text, recursing without bound)."""
+    import arena.verdict as verdict
+
+    decoded: list[int] = []
+    real_loads = verdict.json.loads
+
+    def counting_loads(text: str) -> object:
+        decoded.append(len(text))
+        return real_loads(text)
+
+    monkeypatch.setattr(verdict.json, "loads", counting_loads)
+    result = parse_verdict(raw)
+    assert sum(decoded) <= (verdict.MAX_DEPTH + 2) * len(raw)
+    assert result is None or result["verdict"] in SCORE
+    deep = '{"a": ' * 30_000 + '{"verdict": "A>B"}' + "}" * 30_000
+    if raw == deep:
+        assert result is not None and result["verdict"] == "A>B"  # the innermost object is shallow: still read
+
+
+def test_deeply_nested_verdict_objects_are_not_decoded() -> None:
+    """A verdict object nested deeper than MAX_DEPTH inside an unbroken run is skipped, not recursed into."""
+    from arena.verdict import MAX_DEPTH, object_spans
+
+    text = '{"x": ' * (MAX_DEPTH + 5) + "1" + "}" * (MAX_DEPTH + 5)
+    spans = object_spans(text)
+    assert len(spans) == MAX_DEPTH + 1  # the innermost MAX_DEPTH + 1 objects only
