@@ -21,6 +21,7 @@ calls").
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -38,6 +39,8 @@ from xraybench.errors import XrayBenchError
 from xraybench.llm.client import LLMAnswer, LLMClient
 from xraybench.progress import progress_bar
 from xraybench.retry import RetryPolicy, call_with_retries
+
+log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4
 # one image part, counted once rather than by its (base64) data URL: a 512x512 image costs 255 tokens at
@@ -515,7 +518,10 @@ class CallRunner:
         if answer.finish_reason in TRUNCATED_FINISH_REASONS:
             outcome.error = f"truncated answer (finish_reason={answer.finish_reason!r}); never counted as a result"
             return
-        parsed = call.parse(answer.text)
+        parsed, crash = _parse(call, answer.text)
+        if crash is not None:
+            outcome.error = crash
+            return
         if parsed is None and call.reask is not None:
             with self._lock:
                 self.report.n_reasked += 1
@@ -523,7 +529,10 @@ class CallRunner:
             if answer.finish_reason in TRUNCATED_FINISH_REASONS:
                 outcome.error = f"truncated answer to the re-ask (finish_reason={answer.finish_reason!r})"
                 return
-            parsed = call.parse(answer.text)
+            parsed, crash = _parse(call, answer.text)
+            if crash is not None:
+                outcome.error = crash
+                return
         if parsed is None:
             again = ", also after one re-ask" if call.reask is not None else ""
             outcome.error = f"no parseable answer{again}"
@@ -614,6 +623,16 @@ class _Finished:
     call: LLMCall
     outcome: _Outcome
     result: CallResult
+
+
+def _parse(call: LLMCall, text: str) -> tuple[Any, str | None]:
+    """(`call.parse(text)`, None), or (None, why) when the parser raised on hostile text: a failure of this call
+    that keeps its paid answer (re-parsing it later costs no call), not a crash that drops the answers in flight."""
+    try:
+        return call.parse(text), None
+    except Exception as exc:  # RecursionError included
+        log.warning("the parser of call %s raised on its answer", call.key, exc_info=True)
+        return None, f"the answer could not be parsed: the parser raised {type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _unique(calls: list[LLMCall]) -> list[LLMCall]:

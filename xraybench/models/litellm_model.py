@@ -9,11 +9,20 @@ connections) or `XrayBenchError` (bad request, context length, authentication) w
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.lazy import require
+from xraybench.llm.completion import (
+    Completion,
+    OddAnswer,
+    check_text_size,
+    max_answer_bytes,
+    parse_completion,
+)
+from xraybench.llm.transport import call_with_deadline
 from xraybench.models.base import ModelContext, ModelOptions
 from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.models.openai_compat import chat_messages
@@ -22,17 +31,54 @@ from xraybench.retry import parse_retry_after
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 TRANSIENT_NAMES = ("RateLimitError", "Timeout", "APIConnectionError", "ServiceUnavailableError", "InternalServerError")
+# litellm's first completion in a process imports and sets up its provider SDKs (seconds, 11 s on a busy CI
+# machine): that CPU time is not the server's, so the first call's deadline gets this much on top
+FIRST_CALL_GRACE_S = 60.0
+_warm = threading.Event()
 
 
-def message_text(message: Any) -> str:
+def message_text(completion: Completion) -> str:
     """The answer as the model wrote it: litellm moves a leading `<think>…</think>` block (or a provider's
     separate reasoning) into `reasoning_content`; it is put back in front, so the output parser, the format and
     coordinate rewards and a teacher's filter see the reasoning."""
-    content = getattr(message, "content", None) or ""
-    reasoning = getattr(message, "reasoning_content", None)
+    content, reasoning = completion.text, completion.reasoning
     if reasoning and not content.lstrip().startswith("<think>"):
         return f"<think>{reasoning}</think>{content}"
     return content
+
+
+def litellm_completion(response: Any) -> Completion:
+    """litellm's response object read by the one parser (its pydantic dump is the OpenAI JSON shape);
+    `OddAnswer` when it is not a usable chat completion."""
+    dump = getattr(response, "model_dump", None)
+    try:
+        data = dump() if callable(dump) else response
+    except Exception as exc:  # a response object litellm built from an odd body may not even dump
+        raise OddAnswer(f"litellm could not read the answer ({type(exc).__name__}: {exc})") from None
+    return parse_completion(data)
+
+
+def complete_with_deadline(litellm: Any, kwargs: dict[str, Any], timeout_s: float, where: str) -> Completion:
+    """`litellm.completion(**kwargs)` held to a wall-clock deadline (litellm's own `timeout` is per read), its
+    errors mapped (`map_litellm_error`), its answer read by the one parser: an odd one is a `TransientError`
+    with the reason, one over `max_answer_bytes` an `AnswerTooLarge`."""
+    limit = max_answer_bytes(kwargs.pop("max_answer_bytes", None))
+    deadline = timeout_s if _warm.is_set() else timeout_s + FIRST_CALL_GRACE_S
+    try:
+        response = call_with_deadline(lambda: litellm.completion(**kwargs), deadline, where)
+    except TransientError:
+        raise
+    except Exception as exc:  # litellm raises its own hierarchy (and sometimes plain httpx/openai errors)
+        _warm.set()
+        raise map_litellm_error(litellm, exc, where) from exc
+    _warm.set()
+    try:
+        completion = litellm_completion(response)
+    except OddAnswer as exc:
+        raise TransientError(f"{where}: InternalServerError: the answer is not a chat completion: {exc}") from None
+    check_text_size(where, completion.text, limit)
+    check_text_size(where, completion.reasoning or "", limit)
+    return completion
 
 
 def import_litellm() -> Any:
@@ -53,11 +99,17 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
+def _short(message: str, limit: int = 600) -> str:
+    """litellm puts whole tracebacks (and the odd body) into its messages: keep the part before them, cut."""
+    message = message.split("Traceback (most recent call last)", 1)[0].strip() or message
+    return message if len(message) <= limit else message[:limit] + " ..."
+
+
 def map_litellm_error(litellm: Any, exc: BaseException, where: str) -> XrayBenchError:
     """The error to raise for a litellm exception: transient ones are worth retrying, the rest are not."""
     status = getattr(exc, "status_code", None)
     transient_types = tuple(getattr(litellm, name) for name in TRANSIENT_NAMES if hasattr(litellm, name))
-    message = getattr(exc, "message", None) or str(exc)
+    message = _short(str(getattr(exc, "message", None) or exc))
     if isinstance(exc, transient_types) or (isinstance(status, int) and (status in RETRYABLE_STATUS or status >= 500)):
         return TransientError(f"{where}: {type(exc).__name__}: {message}", _retry_after(exc))
     return XrayBenchError(f"{where}: {type(exc).__name__}: {message}")
@@ -79,6 +131,7 @@ class LiteLLMModel:
         self.concurrency = int(options.extra.get("concurrency", 8))
         self.system_prompt = options.extra.get("system_prompt")
         self.image_kwargs = image_options(options.extra)
+        self.max_answer_bytes = max_answer_bytes(options.extra.get("max_answer_bytes"))
         self.api_key = os.environ.get(options.api_key_env) if options.api_key_env else None
         if options.api_key_env and self.api_key is None:
             raise XrayBenchError(f"litellm:{arg} needs an API key in the environment variable {options.api_key_env}")
@@ -109,18 +162,14 @@ class LiteLLMModel:
         kwargs = self._kwargs(sample, prompt)
         where = f"litellm:{self.model} (sample {sample.id})"
         start = time.perf_counter()
-        try:
-            response = self._litellm.completion(**kwargs)
-        except Exception as exc:  # litellm raises its own hierarchy (and sometimes plain httpx/openai errors)
-            raise map_litellm_error(self._litellm, exc, where) from exc
+        kwargs["max_answer_bytes"] = self.max_answer_bytes
+        completion = complete_with_deadline(self._litellm, kwargs, self.options.timeout_s, where)
         latency = time.perf_counter() - start
-        choice = response.choices[0]
-        usage = getattr(response, "usage", None)
         return Generation(
-            text=message_text(choice.message),
+            text=message_text(completion),
             latency_s=latency,
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
-            finish_reason=choice.finish_reason,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            finish_reason=completion.finish_reason,
             input_size=input_size(sample.image_paths, sample.id, **self.image_kwargs),
         )

@@ -2,19 +2,22 @@
 
 One synchronous httpx request per sample; the runner supplies threads (`concurrency`) and retries. Failures
 are sorted here into worth-retrying (`TransientError`: 408/409/429/5xx, timeouts, dropped connections, a
-cut-off body) and not (`XrayBenchError` with the server's own message: 400 such as a context-length error,
-401/403, 404), because only the adapter can see the HTTP status.
+cut-off body, a 200 body that is not a chat completion) and not (`XrayBenchError` with the server's own
+message: 400 such as a context-length error, 401/403, 404; an answer over `max_answer_bytes`), because only
+the adapter can see the HTTP status. The request goes through the shared `xraybench.llm.transport` (`--timeout-s`
+is a wall-clock deadline per request; the answer is read at most `max_answer_bytes`, `--model-arg
+max_answer_bytes=N`) and the body is read by the one parser, `xraybench.llm.completion.parse_completion`.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
-
-import httpx
+from urllib.parse import urlparse
 
 from xraybench.errors import TransientError, XrayBenchError
+from xraybench.llm.completion import OddAnswer, decode_body, parse_completion
+from xraybench.llm.transport import HTTPTransport, error_text
 from xraybench.models.base import ModelContext, ModelOptions
 from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.records import Generation, Sample
@@ -35,26 +38,8 @@ def chat_messages(prompt: str, image_urls: list[str], system: str | None = None)
     return messages
 
 
-def _error_message(response: httpx.Response) -> str:
-    """The server's own error text: OpenAI's `{"error": {"message": ...}}`, else the body, shortened."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return response.text[:500]
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-        if payload.get("message"):
-            return str(payload["message"])
-    return response.text[:500]
-
-
 def _is_local(api_base: str) -> bool:
-    host = httpx.URL(api_base).host
-    return host in LOCAL_HOSTS
+    return (urlparse(api_base).hostname or "") in LOCAL_HOSTS
 
 
 class OpenAIModel:
@@ -73,11 +58,16 @@ class OpenAIModel:
         self.concurrency = int(options.extra.get("concurrency", 8))
         self.system_prompt = options.extra.get("system_prompt")
         self.image_kwargs = image_options(options.extra)
-        headers = {"Content-Type": "application/json"}
+        headers = {}
         key = self._api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self._client = httpx.Client(timeout=options.timeout_s, headers=headers)
+        self._transport = HTTPTransport(
+            self.api_base,
+            headers=headers,
+            timeout_s=options.timeout_s,
+            max_answer_bytes=options.extra.get("max_answer_bytes"),
+        )
 
     def _api_key(self) -> str | None:
         env = self.options.api_key_env or DEFAULT_KEY_ENV
@@ -107,45 +97,34 @@ class OpenAIModel:
         return [self._complete(sample, prompt) for sample, prompt in zip(samples, prompts, strict=True)]
 
     def _complete(self, sample: Sample, prompt: str) -> Generation:
-        url = f"{self.api_base}/chat/completions"
+        url = self._transport.url
         body = self.payload(sample, prompt)
-        start = time.perf_counter()
         try:
-            response = self._client.post(url, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{url}: no answer within {self.options.timeout_s:g}s ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"{url}: connection failed: {exc!r}") from exc
-        latency = time.perf_counter() - start
-        status = response.status_code
+            answer = self._transport.post_json(body)
+        except TransientError as exc:
+            raise TransientError(f"sample {sample.id}: {exc}") from exc
+        except XrayBenchError as exc:  # over the size cap
+            raise XrayBenchError(f"sample {sample.id}: {exc}") from exc
+        status = answer.status
         if status in RETRYABLE_STATUS or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise TransientError(f"{url} returned {status}: {_error_message(response)}", retry_after)
+            retry_after = parse_retry_after(answer.retry_after)
+            raise TransientError(f"{url} returned {status}: {error_text(answer.body)[0]}", retry_after)
         if status >= 400:
-            raise XrayBenchError(f"{url} returned {status} for sample {sample.id}: {_error_message(response)}")
+            raise XrayBenchError(f"{url} returned {status} for sample {sample.id}: {error_text(answer.body)[0]}")
         try:
-            data = response.json()
-        except ValueError as exc:
-            raise TransientError(f"{url} returned a body that is not JSON: {response.text[:200]!r}") from exc
-        generation = self._parse(data, url, sample, latency)
-        generation.input_size = input_size(sample.image_paths, sample.id, **self.image_kwargs)
-        return generation
-
-    @staticmethod
-    def _parse(data: Any, url: str, sample: Sample, latency: float) -> Generation:
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise XrayBenchError(f"{url} answered sample {sample.id} without choices: {str(data)[:300]}")
-        choice = choices[0]
-        message = choice.get("message") or {}
-        usage = data.get("usage") or {}
+            completion = parse_completion(decode_body(answer.body))
+        except OddAnswer as exc:
+            raise TransientError(
+                f"{url} answered sample {sample.id} with 200 but no usable chat completion: {exc}"
+            ) from None
         return Generation(
-            text=message.get("content") or "",
-            latency_s=latency,
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            finish_reason=choice.get("finish_reason"),
+            text=completion.text,
+            latency_s=answer.latency_s,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            finish_reason=completion.finish_reason,
+            input_size=input_size(sample.image_paths, sample.id, **self.image_kwargs),
         )
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()

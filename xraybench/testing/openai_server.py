@@ -20,7 +20,41 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULT_KINDS = ("ok", "rate_limit", "server_error", "timeout", "length", "context_length", "bad_request", "malformed")
+FAULT_KINDS = (
+    "ok", "rate_limit", "server_error", "timeout", "length", "context_length", "bad_request", "malformed",
+    "odd", "drip", "huge",
+)  # fmt: skip
+# 200 answers a client must survive (each a recorded failure with its reason, never a crash); `parts` is legitimate
+ODD_BODIES: dict[str, Any] = {
+    "choices_dict": {"choices": {"0": {"message": {"content": "x"}, "finish_reason": "stop"}}},
+    "choices_empty": {"choices": []},
+    "choice_string": {"choices": ["no acute findings"]},
+    "message_string": {"choices": [{"message": "no acute findings", "finish_reason": "stop"}]},
+    "content_number": {"choices": [{"message": {"content": 42}, "finish_reason": "stop"}]},
+    "content_dict": {"choices": [{"message": {"content": {"text": "x"}}, "finish_reason": "stop"}]},
+    "finish_reason_list": {"choices": [{"message": {"content": "x"}, "finish_reason": ["stop"]}]},
+    "body_list": [{"message": {"content": "x"}}],
+    "body_string": "no acute findings",
+    "deeply_nested": b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "nested_in_content": b'{"choices": [{"message": {"content": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}]}",
+}
+# 200 answers with something odd beside a usable answer: the answer is kept, the odd part ignored
+USABLE_ODD_BODIES: dict[str, tuple[Any, str]] = {
+    "content_parts": (
+        {"choices": [{"message": {"content": [{"type": "text", "text": "no acute "}, {"type": "text", "text": "findings"}]},
+                      "finish_reason": "stop"}]},
+        "no acute findings",
+    ),
+    "usage_list": ({"choices": [{"message": {"content": "clear lungs"}, "finish_reason": "stop"}], "usage": [1, 2]},
+                   "clear lungs"),
+    "usage_string": ({"choices": [{"message": {"content": "clear lungs"}, "finish_reason": "stop"}], "usage": "lots"},
+                     "clear lungs"),
+    "usage_counts_odd": (
+        {"choices": [{"message": {"content": "clear lungs"}, "finish_reason": "stop"}],
+         "usage": {"prompt_tokens": "9", "completion_tokens": [2]}},
+        "clear lungs",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -31,7 +65,10 @@ class Fault:
     `server_error` (`status`, default 500), `timeout` (sleep `delay_s` before answering, to outlast the
     client's timeout), `length` (answer cut to `max_words` words with `finish_reason: "length"`),
     `context_length` (400, OpenAI's context-length error), `bad_request` (400 with `message`),
-    `malformed` (200 with a body that is not JSON).
+    `malformed` (200 with a body that is not JSON), `odd` (200 with `body`: JSON-able or raw bytes, e.g. one
+    of `ODD_BODIES`), `drip` (a normal answer sent one byte every `delay_s`, to outlast a per-read timeout),
+    `huge` (a normal answer whose text is `size` bytes, streamed; without a `Content-Length` header when
+    `declare_length` is False).
     """
 
     kind: str
@@ -40,6 +77,9 @@ class Fault:
     delay_s: float = 5.0
     max_words: int = 3
     message: str = "bad request"
+    body: Any = None
+    size: int = 0
+    declare_length: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -56,6 +96,18 @@ class Fault:
     @classmethod
     def timeout(cls, delay_s: float) -> Fault:
         return cls("timeout", delay_s=delay_s)
+
+    @classmethod
+    def odd(cls, body: Any) -> Fault:
+        return cls("odd", body=body)
+
+    @classmethod
+    def drip(cls, interval_s: float) -> Fault:
+        return cls("drip", delay_s=interval_s)
+
+    @classmethod
+    def huge(cls, size: int, *, declare_length: bool = True) -> Fault:
+        return cls("huge", size=size, declare_length=declare_length)
 
 
 @dataclass
@@ -229,10 +281,57 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, fault.message, "invalid_request_error")
         elif fault.kind == "malformed":
             self._send_raw(200, b'{"id": "chatcmpl-broken", "choices": [{"index": 0, "mess', "application/json")
+        elif fault.kind == "odd":
+            data = fault.body if isinstance(fault.body, bytes) else json.dumps(fault.body).encode()
+            self._send_raw(200, data, "application/json")
+        elif fault.kind == "drip":
+            self._drip(json.dumps(state._completion(body, fault)).encode(), fault.delay_s)
+        elif fault.kind == "huge":
+            self._send_huge(fault.size, fault.declare_length)
         else:
             if fault.kind == "timeout" and state._closing.wait(fault.delay_s):
                 return
             self._send_json(200, state._completion(body, fault))
+
+    def _drip(self, data: bytes, interval_s: float) -> None:
+        """Headers at once, then the body one byte per `interval_s` (until done, the client leaves, or stop)."""
+        state = self.server_state
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                if state._closing.wait(interval_s):
+                    return
+        except OSError:
+            pass  # the client gave up: what this fault is for
+
+    def _send_huge(self, size: int, declare_length: bool) -> None:
+        """A valid chat completion whose text is `size` bytes, written in 1 MiB pieces (never built whole)."""
+        head = b'{"object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "'
+        tail = b'"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}'
+        piece = b"a" * (1 << 20)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if declare_length:
+                self.send_header("Content-Length", str(len(head) + size + len(tail)))
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(head)
+            left = size
+            while left > 0:
+                self.wfile.write(piece[: min(left, len(piece))])
+                left -= len(piece)
+            self.wfile.write(tail)
+        except OSError:
+            pass  # the client refused the rest: what this fault is for
 
     def _send_error(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
         payload = {"error": {"message": message, "type": code, "param": None, "code": code}}
