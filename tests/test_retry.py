@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +100,37 @@ def test_parse_retry_after_seconds(header: str | None, expected: float | None) -
 def test_parse_retry_after_http_date() -> None:
     now = 1_700_000_000.0  # 2023-11-14 22:13:20 GMT
     assert parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now=now) == pytest.approx(30.0)
+
+
+def test_retries_are_logged_with_attempt_numbers(caplog: pytest.LogCaptureFixture) -> None:
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransientError("connection refused")
+        return "ok"
+
+    with caplog.at_level("WARNING", logger="xraybench.retry"):
+        assert (
+            call_with_retries(flaky, RetryPolicy(max_attempts=4, jitter=False, base_delay_s=0.0), sleep=lambda s: None)
+            == "ok"
+        )
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "connection refused; retrying (attempt 2 of 4) in 0.0 s",
+        "connection refused; retrying (attempt 3 of 4) in 0.0 s",
+    ]
+
+
+def test_refused_api_base_says_it_is_retrying(tmp_path: Path) -> None:
+    """A real `xraybench run` against a closed port prints each retry on stderr while it retries."""
+    with socket.socket() as sock:  # a port that was free a moment ago: connections to it are refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [sys.executable, "-m", "xraybench", "run", "--model", "openai:m", "--api-base", f"http://127.0.0.1:{port}",
+            "--tasks", "demo_vqa", "--limit", "1", "--max-attempts", "3", "--out", str(tmp_path / "r"), "--no-progress"]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3  # the run ends incomplete (the item is a recorded failure), not with a traceback
+    assert "Connection refused" in proc.stderr or "connection refused" in proc.stderr.lower()
+    assert "retrying (attempt 2 of 3)" in proc.stderr and "retrying (attempt 3 of 3)" in proc.stderr

@@ -7,6 +7,7 @@ caller decides how long to wait. Keeping the policy in one place means one set o
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import TypeVar
 from xraybench.errors import TransientError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ def call_with_retries(
 ) -> T:
     """Call `fn` until it succeeds, retrying only `TransientError`s, at most `policy.max_attempts` calls.
 
-    `on_retry(retry_number, error, wait_s)` is called before each wait (for logs and progress bars). Any other
+    `on_retry(retry_number, error, wait_s)` is called before each wait (for logs and progress bars); without it
+    each retry is logged as a warning, "retrying (attempt k of n)", so a refused connection is never silent. Any other
     exception propagates at once; when the attempts run out the last `TransientError` propagates.
     """
     policy = policy or RetryPolicy()
@@ -71,6 +74,8 @@ def call_with_retries(
             wait = policy.delay(attempt, exc.retry_after, rng)
             if on_retry is not None:
                 on_retry(attempt, exc, wait)
+            else:
+                log.warning("%s; retrying (attempt %d of %d) in %.1f s", exc, attempt + 1, policy.max_attempts, wait)
             sleep(wait)
     raise AssertionError("unreachable: the loop either returns or raises")
 
