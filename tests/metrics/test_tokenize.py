@@ -27,6 +27,8 @@ TRICKY = [
     "",
     "   ",
     "Impression: U.S.\tMr.!!  etc.",
+    "Seen on CT. Mme. Mlle. Az. AZ. az. Pty. Ltd co. lim Dept. Their report1.pdf, 12.png 1.2.jpg. (^_^) (xx) x_x",
+    "’tis O'o http://a.b/{x}y <a b=c> <a b='c d'> Ph. The Ft. The U.S. Their",
 ]
 
 
@@ -78,6 +80,14 @@ def test_lookahead_crosses_caption_boundaries_like_pycocoevalcap() -> None:
     texts = ["Stable etc.", "The heart is normal.", "Seen at 10 a.m.", "The end etc."]
     assert coco_tokenize_batch(texts) == _java_ptb(texts)
     assert coco_tokenize_batch(texts)[0] == ["stable", "etc."]
+
+
+@pytest.mark.java
+@needs_java
+def test_a_tag_left_open_runs_over_captions_like_pycocoevalcap() -> None:
+    texts = ["one <a b='c", "two", "three d'> here <x y=\"1", '2"> end', "see <a b=c> here"]
+    assert coco_tokenize_batch(texts) == _java_ptb(texts)
+    assert coco_tokenize_batch(texts)[1] == ["two"]
 
 
 def test_coco_examples() -> None:

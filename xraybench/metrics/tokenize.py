@@ -83,7 +83,7 @@ _SPACE = "[ \t\u00a0\u2000-\u200a\u3000]"
 _SPACENL = "[ \t\u00a0\u2000-\u200a\u3000\n]"
 _SGML_NAME = "[A-Za-z][A-Za-z0-9_:.-]*"
 _SGML = (
-    rf"<(?:[!?][A-Za-z-][^>\r\n]*|{_SGML_NAME}(?:[ ]+(?:{_SGML_NAME}[ ]*=[ ]*(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|{_SGML_NAME})"
+    rf"<(?:[!?][A-Za-z-][^>\r\n]*|{_SGML_NAME}(?:[ ]+(?:{_SGML_NAME}[ ]*=[ ]*(?:'[^']*'|\"[^\"]*\")"
     rf"|{_SGML_NAME}))*[ ]*/?|/{_SGML_NAME})[ ]*>"
 )
 _UPPER = "[" + _bmp_class(c for c in filter(str.isupper, _BMP) if unicodedata.category(c) == "Lu") + "]"
@@ -580,8 +580,9 @@ def _lex_one(text: str, pos: int, tokens: list[str]) -> int:
     return pos + consumed
 
 
-def _lex_span(text: str, pos: int, end: int) -> list[str]:
-    """PTBTokenizer 3.4.1 tokens starting in `text[pos:end]`; `end` is the text's end or a line break.
+def _lex_span(text: str, pos: int, end: int) -> tuple[list[str], int]:
+    """PTBTokenizer 3.4.1 tokens starting in `text[pos:end]` (`end` is the text's end or a line break),
+    and the position after the last one: past `end` when that token ran over the line break.
 
     The lexer has no state: the token at a position depends only on the text from there on. So a run
     of fast tokens is found with one `match` and read with one `findall` over that run alone (every
@@ -599,12 +600,12 @@ def _lex_span(text: str, pos: int, end: int) -> list[str]:
             pos = _lex_one(text, pos, tokens)
             if text[pos - 1] not in _ALNUM:
                 break
-    return tokens
+    return tokens, pos
 
 
 def _lex(text: str) -> list[str]:
     """PTBTokenizer 3.4.1 tokens of a document; each line break is returned as a `"\\n"` token."""
-    return _lex_span(text, 0, len(text))
+    return _lex_span(text, 0, len(text))[0]
 
 
 def ptb_tokens(text: str) -> list[str]:
@@ -625,19 +626,39 @@ def coco_tokenize_batch(texts: Sequence[str]) -> list[list[str]]:
     decide as they would before the line break). Such tokens are ASCII, so lowering the joined caption
     lowers each token, and the only ones COCO drops are the one-character punctuation ones, which
     `_FAST_KEPT` returns as "". Any other caption is lexed in place in the whole document.
+
+    One token can run over a line end: an SGML tag whose quoted attribute value is left open
+    (`<a b='x` ... `y'>`). The jar prints it with its line break inside, so pycocoevalcap gives its first
+    piece to the caption where it starts and its last piece to the caption where it ends (and lexing goes
+    on from there); captions wholly inside it get its middle pieces. That is done here too.
     """
     lines = [text.replace("\n", " ") for text in texts]
     document = "\n".join(lines)
     out: list[list[str]] = []
     start = 0
+    resume = 0  # where lexing goes on: inside a caption after a token that ran over line ends
+    pieces: list[str] = []  # the rest of such a token, one piece per following caption
     for line in lines:
-        found = _FAST_KEPT.findall(line)
-        if sum(map(len, found)) + found.count("") == len(line) - line.count(" ") - line.count("\t"):
-            out.append(" ".join(found).lower().replace("(", "-lrb-").replace(")", "-rrb-").split())
+        end = start + len(line)
+        tokens: list[str] = []
+        if pieces:
+            tokens.append(pieces.pop(0))
         else:
-            lowered = (token.lower() for token in _lex_span(document, start, start + len(line)))
-            out.append([token for token in lowered if token not in COCO_PUNCTUATIONS])
-        start += len(line) + 1
+            found = _FAST_KEPT.findall(line)
+            if sum(map(len, found)) + found.count("") == len(line) - line.count(" ") - line.count("\t"):
+                out.append(" ".join(found).lower().replace("(", "-lrb-").replace(")", "-rrb-").split())
+                start = end + 1
+                continue
+        if not pieces:
+            lexed, pos = _lex_span(document, max(start, resume), end)
+            if pos > end:
+                pieces = lexed[-1].split("\n")
+                lexed[-1] = pieces.pop(0)
+                resume = pos
+            tokens += lexed
+        lowered = (token.lower() for token in tokens)
+        out.append([token for token in lowered if token and token not in COCO_PUNCTUATIONS])
+        start = end + 1
     return out
 
 
