@@ -335,9 +335,11 @@ def run(config: RunConfig) -> dict[str, Any]:
     config.image_policy()  # an unknown template or a bad --image-size fails before any work too
     get_template(config.template)
     tasks, suites = load_tasks(config)
+    # The model first: one that refuses to start (a malformed predictions file, a bad key) leaves no run.json
+    # that would block the corrected rerun.
+    model = build_model(config, [td.task.name for td in tasks])
     folder = RunFolder(config.out)
     resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})
-    model = build_model(config, [td.task.name for td in tasks])
     timings = generate_all(config, model, folder, tasks)
     results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
     timings["total_s"] = time.perf_counter() - started

@@ -139,3 +139,31 @@ def test_every_command_refuses_with_file_and_line(
         text = captured.out + captured.err
         assert f"{bad}:{line}: " in text and words in text, (command, text)
         assert "Traceback" not in text
+
+
+def test_refused_run_leaves_nothing_that_blocks_the_corrected_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(_good_rows()[:-1]) + '\n{"id": 3.5, "prediction": "x"}\n')
+    out = tmp_path / "run"
+    argv = [
+        "run",
+        "--model",
+        f"predictions:{bad}",
+        "--tasks",
+        TASK,
+        "--out",
+        str(out),
+        "--no-progress",
+        "--skip-metrics",
+        "meteor",
+    ]
+    assert main(argv) == 1
+    assert f"{bad}:16: " in capsys.readouterr().err
+    assert not (out / "run.json").exists()
+    fixed = tmp_path / "fixed.jsonl"  # the corrected file, under another name
+    fixed.write_text("\n".join(_good_rows()) + "\n")
+    argv[2] = f"predictions:{fixed}"
+    assert main(argv) == 0
+    assert json.loads((out / "results.json").read_text())["status"] == "complete"
