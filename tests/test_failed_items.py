@@ -185,3 +185,23 @@ def test_suite_average_weighs_tasks_by_completed_items() -> None:
     suite = suite_aggregates(tasks, ["demo"])["demo"]
     assert suite["metrics"]["m"] == {"value": 0.25, "n": 8, "tasks": 2}  # (1.0 * 2 + 0.0 * 6) / 8
     assert (suite["status"], suite["n_failed"]) == ("incomplete", 12)
+
+
+def test_compare_commands_say_a_run_is_incomplete(
+    tmp_path: Path, roots: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xraybench.cli import main
+
+    samples = load_task("iu_xray_findings", {"iu_xray": roots[0].split("=", 1)[1]}, limit=10).samples
+    full = _predictions(tmp_path / "a.jsonl", [(s.id, s.reference) for s in samples])
+    part = _predictions(tmp_path / "b.jsonl", [(s.id, s.reference) for s in samples[:7]])
+    common = {"tasks": ["iu_xray_findings"], "data_roots": roots, "limit": 10, "skip_metrics": ["meteor", "chexpert"]}
+    run(_config(tmp_path / "a", model=full, **common))
+    run(_config(tmp_path / "b", model=part, **common))
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "20"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "paired on the 7 of 10 items both runs completed (0 failed in A, 3 in B)" in out
+    assert main(["compare", str(tmp_path / "b"), "published:deepmedix-r1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "3 of 10 items of iu_xray_findings failed; its metrics are over the 7 completed items only" in out

@@ -185,10 +185,11 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
 
     One row per (run scope, published metric, matching run metric); `published` maps model -> value.
     """
-    from xraybench.results import read_results
+    from xraybench.results import incomplete_note, read_results
 
     pub = get_published(name)
-    values = run_values(read_results(run_dir))
+    results = read_results(run_dir)
+    values = run_values(results)
     rows: list[dict[str, Any]] = []
     for scope, metrics in values.items():
         for table in pub.tables:
@@ -198,7 +199,7 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
                         rows.append(
                             {"task": scope, "metric": ours, "published_metric": metric.label, "table": table.id,
                              "run": metrics[ours], "published": {m: v[i] for m, v in table.rows.items()},
-                             "source": pub.source, "note": MARK}
+                             "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope)}
                         )  # fmt: skip
     if not rows:
         wanted = sorted({m for t in pub.tables for x in t.metrics for m in x.run_metrics})

@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
             fmt(r["p_bootstrap"], ".4f"),
             fmt(r["p_randomization"], ".4f"),
         )
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    for task, note in dict.fromkeys((r["task"], r.get("note")) for r in rows if r.get("note")):
+        console.print(f"[yellow]{task}: {note}[/yellow]")  # an incomplete run is never shown as complete
     return 0
 
 
@@ -95,4 +98,6 @@ def _run_published(args: argparse.Namespace) -> int:
                           *(f"{r['published'][m]:.3f}" for m in models))  # fmt: skip
         out.print(table)
     out.print(f"Published values: {MARK}. {pub.note}. Source: {pub.source}. No significance test is possible.")
+    for note in dict.fromkeys(r["run_note"] for r in rows if r.get("run_note")):
+        out.print(f"[yellow]this run: {note}[/yellow]")
     return 0
