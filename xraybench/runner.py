@@ -59,6 +59,10 @@ class RunConfig:
     batch_size: int | None = option(None, help="items per model call (default: the adapter's)")
     concurrency: int | None = option(None, help="model calls in flight at once (default: the adapter's)")
     max_attempts: int = option(6, help="attempts per item on transient errors (429, 5xx, timeouts)")
+    timeout_s: float = option(120.0, help="API models: deadline in seconds for each whole request (docs/limits.md)")
+    max_answer_bytes: int | None = option(
+        None, help="API models: refuse answers over this many bytes (default $XRAYBENCH_MAX_ANSWER_BYTES or 4 MiB)"
+    )
     tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
     answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
@@ -106,7 +110,12 @@ class RunConfig:
             max_new_tokens=self.max_new_tokens,
             api_base=self.api_base,
             api_key_env=self.api_key_env,
-            extra={"seed": self.seed, **self.image_policy().options()},
+            timeout_s=self.timeout_s,
+            extra={
+                "seed": self.seed,
+                **self.image_policy().options(),
+                **({} if self.max_answer_bytes is None else {"max_answer_bytes": self.max_answer_bytes}),
+            },
         )
 
 

@@ -70,7 +70,7 @@ def too_large(where: str, size: int | str, limit: int) -> AnswerTooLarge:
     """The failure for an answer over the cap, naming both knobs that raise it."""
     return AnswerTooLarge(
         f"{where}: answer of {size} bytes is over the {limit}-byte cap; it was not stored "
-        f"(raise it with --model-arg max_answer_bytes=N, or ${MAX_ANSWER_BYTES_ENV} for judges and teachers)"
+        f"(raise it with --max-answer-bytes N or ${MAX_ANSWER_BYTES_ENV}; see docs/limits.md)"
     )
 
 

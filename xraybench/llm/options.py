@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from xraybench.retry import RetryPolicy
 
 GROUP = "LLM calls"
-CLIENT_OPTIONS = ("api_base", "api_key_env", "temperature", "max_tokens", "timeout_s", "price_per_1k_tokens")
+CLIENT_OPTIONS = (
+    "api_base", "api_key_env", "temperature", "max_tokens", "timeout_s", "price_per_1k_tokens", "max_answer_bytes",
+)  # fmt: skip
 _SAME = object()
 
 
@@ -46,7 +48,10 @@ class LLMOptions:
     api_key_env: str | None = option(None, help="environment variable holding the model's API key")
     temperature: float = option(0.0, help="sampling temperature (part of every call key)")
     max_tokens: int = option(1024, help="answer token limit (an answer cut off by it is a failure)")
-    timeout_s: float = option(120.0, help="seconds per request")
+    timeout_s: float = option(120.0, help="deadline in seconds for each whole request (docs/limits.md)")
+    max_answer_bytes: int | None = option(
+        None, help="refuse answers over this many bytes (default $XRAYBENCH_MAX_ANSWER_BYTES or 4 MiB)"
+    )
     price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (default: litellm's price map)")
     budget_usd: float | None = option(None, help="hard cap in USD: no request starts that could take the spend past it")
     max_concurrency: int = option(8, help="requests in flight at once")
