@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,48 @@ def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, 
                 {"task": name, **data, "rel_gain": relative_gain(data["a"], data["b"]), "n": len(samples), "note": note}
             )
     rows.extend(_suite_rows(folder_a, folder_b, relative_gain))
-    return rows
+    return [explain_missing(row, rounds) for row in rows]
+
+
+NUMBERS = ("a", "b", "diff", "ci_low", "ci_high", "p_bootstrap", "p_randomization", "rel_gain")
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def explain_missing(row: dict[str, Any], rounds: int) -> dict[str, Any]:
+    """The row with every NaN replaced by None and `why` mapping each such field to the reason, so no output
+    shows a bare `nan` (and `--json` stays valid JSON)."""
+    why: dict[str, str] = {}
+    a, b, metric = row.get("a"), row.get("b"), row.get("metric")
+    for side, value in (("a", a), ("b", b)):
+        if _missing(value):
+            why[side] = (
+                f"run {side.upper()} has no {metric} value: it is undefined on these items (no item or no case it counts)"
+            )
+    value_missing = _missing(a) or _missing(b)
+    if _missing(row.get("diff")):
+        why["diff"] = "no difference: a value is missing"
+    if _missing(row.get("rel_gain")):
+        why["rel_gain"] = "no relative gain: B is 0" if b == 0 else "no relative gain: a value is missing"
+    for key in ("ci_low", "ci_high", "p_bootstrap", "p_randomization"):
+        if not _missing(row.get(key)):
+            continue
+        if value_missing:
+            why[key] = "no test: a value is missing"
+        elif rounds <= 0:
+            why[key] = "no test: --rounds 0"
+        elif key == "p_randomization":
+            why[key] = (
+                "no randomisation test: this corpus-level metric's statistics cannot be swapped between the runs "
+                "item by item (see the bootstrap p)"
+            )
+        else:
+            why[key] = "no test: no bootstrap resample gave a finite difference"
+    out = {k: (None if k in NUMBERS and _missing(v) else v) for k, v in row.items()}
+    out["why"] = why or None
+    return out
 
 
 def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dict[str, Any]]:

@@ -147,6 +147,21 @@ def test_compare_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert suite["rel_gain"] == pytest.approx((suite["a"] - suite["b"]) / suite["b"])
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "50"]) == 0
     assert "gain of A over B" in capsys.readouterr().out
+    # values that cannot be computed are null with a reason, never a bare NaN (invalid JSON) or "p = nan"
+    assert main(["compare", str(tmp_path / "b"), str(tmp_path / "a"), "--rounds", "50", "--json"]) == 0
+
+    def no_nan(constant: str) -> None:
+        raise AssertionError(f"compare --json wrote {constant}")
+
+    strict = json.loads(capsys.readouterr().out, parse_constant=no_nan)
+    zero_b = next(r for r in strict if r["b"] == 0 and r["a"] != 0)  # the normal baseline's chexpert_*_5 are 0
+    assert zero_b["rel_gain"] is None and zero_b["why"]["rel_gain"] == "no relative gain: B is 0"
+    corpus = next(r for r in strict if r["metric"] == "chexpert_micro_f1_5" and r["task"] == "demo_findings")
+    assert corpus["p_randomization"] is None and "randomisation" in corpus["why"]["p_randomization"]
+    assert main(["compare", str(tmp_path / "b"), str(tmp_path / "a"), "--rounds", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower().replace("nan ", "") and "+nan%" not in out
+    assert "no relative gain: B is 0" in out and "no randomisation test" in out
 
 
 def test_validate_lists_every_problem_in_one_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

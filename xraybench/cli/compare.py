@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     rows = compare_runs(args.run_a, args.run_b, rounds=args.rounds, seed=args.seed)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, allow_nan=False))  # NaN is null with its reason in "why"
         return 0
     from rich.table import Table
 
@@ -47,24 +47,40 @@ def run(args: argparse.Namespace) -> int:
     ):
         table.add_column(col, justify="right" if col not in ("task", "metric") else "left")
 
-    def fmt(value: float | None, spec: str) -> str:
-        return "" if value is None else format(value, spec)
+    labels = {"a": "A", "b": "B", "diff": "A − B", "ci_low": "95% CI", "ci_high": "95% CI",
+              "rel_gain": "gain of A over B", "p_bootstrap": "p (bootstrap)", "p_randomization": "p (randomisation)"}  # fmt: skip
+    reasons: dict[tuple[str, str], list[str]] = {}  # (column, reason) -> where: each reason printed once
+
+    def fmt(r: dict, key: str, spec: str) -> str:
+        if r[key] is not None:
+            return format(r[key], spec)
+        why = (r.get("why") or {}).get(key)
+        if why is None:
+            return ""  # not computed for this kind of row (a suite has no per-sample test)
+        where = f"{r['task']} {r['metric']}"
+        places = reasons.setdefault((labels[key], why), [])
+        if where not in places:
+            places.append(where)
+        return "n/a"
 
     for r in rows:
-        ci = f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" if r["ci_low"] is not None else ""
+        ci = f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" if r["ci_low"] is not None else fmt(r, "ci_low", "")
         table.add_row(
             r["task"],
             r["metric"],
-            fmt(r["a"], ".4f"),
-            fmt(r["b"], ".4f"),
-            fmt(r["diff"], "+.4f"),
+            fmt(r, "a", ".4f"),
+            fmt(r, "b", ".4f"),
+            fmt(r, "diff", "+.4f"),
             ci,
-            fmt(r["rel_gain"], "+.1%"),
-            fmt(r["p_bootstrap"], ".4f"),
-            fmt(r["p_randomization"], ".4f"),
+            fmt(r, "rel_gain", "+.1%"),
+            fmt(r, "p_bootstrap", ".4f"),
+            fmt(r, "p_randomization", ".4f"),
         )
     console = make_console()
     console.print(table)
+    for (column, why), places in reasons.items():
+        shown = ", ".join(places[:6]) + (f" and {len(places) - 6} more" if len(places) > 6 else "")
+        console.print(f"n/a in {column} ({shown}): {why}")
     for task, note in dict.fromkeys((r["task"], r.get("note")) for r in rows if r.get("note")):
         console.print(f"[yellow]{task}: {note}[/yellow]")  # an incomplete run is never shown as complete
     return 0
