@@ -96,7 +96,9 @@ def test_valid_findings(tmp_path: Path) -> None:
     assert result.dropped == {"empty_findings": 1}
     first = result.samples[0]
     assert first.credentialed and first.dataset == "chexpert_plus" and first.split == "valid"
-    assert first.image_paths[0].endswith("valid/patient64541/study1/view1_frontal.jpg")  # frontal first
+    # frontal first; no image exists here, so the path is the release's PNG one
+    assert first.image_paths[0] == str(root / "valid/patient64541/study1/view1_frontal.png")
+    assert first.metadata["missing_images"] == 2
     assert first.metadata["views"] == ["Frontal", "Lateral"]
     assert result.samples[1].reference == "Mild edema."
 
@@ -133,3 +135,30 @@ def test_absent_split_and_missing_file(tmp_path: Path) -> None:
         load_chexpert_plus(tmp_path, task="t", split="valid")
     with pytest.raises(DataFormatError, match="unknown split 'test'"):
         load_chexpert_plus(root, task="t", split="test")
+
+
+def test_images_found_as_pngs_under_png_root(tmp_path: Path) -> None:
+    """The CSV names .jpg files; the release ships PNG/<split>/patientN/studyN/viewK.png."""
+    root = make_chexpert(tmp_path / "cp")
+    for name in ("valid/patient64541/study1/view1_frontal.png", "valid/patient64541/study1/view2_lateral.png"):
+        (root / "PNG" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "PNG" / name).write_bytes(b"png")
+    first = load_chexpert_plus(root, task="t", split="valid").samples[0]
+    assert first.image_paths == [
+        str(root / "PNG/valid/patient64541/study1/view1_frontal.png"),
+        str(root / "PNG/valid/patient64541/study1/view2_lateral.png"),
+    ]
+    assert first.metadata["missing_images"] == 0
+    # an image_root that is the PNG folder itself, or holds it, finds the same files
+    for image_root in (root / "PNG", root):
+        again = load_chexpert_plus(root, task="t", split="valid", image_root=str(image_root)).samples[0]
+        assert again.image_paths == first.image_paths
+
+
+def test_jpg_copies_are_used_when_they_exist(tmp_path: Path) -> None:
+    root = make_chexpert(tmp_path / "cp")
+    jpg = root / "valid/patient64541/study1/view1_frontal.jpg"
+    jpg.parent.mkdir(parents=True)
+    jpg.write_bytes(b"jpg")
+    first = load_chexpert_plus(root, task="t", split="valid").samples[0]
+    assert first.image_paths[0] == str(jpg) and first.metadata["missing_images"] == 1

@@ -110,3 +110,44 @@ def test_real_lists_and_boxes() -> None:
     assert (len(train_val), len(test)) == (86524, 25596)
     assert not set(train_val) & set(test)
     assert (SHARED / "label_names.txt").read_text().split() == list(LABELS)
+
+
+def test_patient_sex_header(tmp_path: Path) -> None:
+    root = make_cxr14(tmp_path / "nih")
+    entry = root / "Data_Entry_2017.csv"
+    entry.write_text(ENTRY.replace("Patient Gender", "Patient Sex"))
+    (sample,) = load_cxr14(root, task="t", split="test").samples
+    assert sample.metadata["gender"] == "F"
+    entry.write_text(ENTRY.replace("Patient Gender,", "").replace(",M,PA", ",PA").replace(",F,AP", ",AP"))
+    with pytest.raises(DataFormatError, match=r"Data_Entry_2017.csv:1: no patient sex column"):
+        load_cxr14(root, task="t", split="test")
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared NIH ChestX-ray14 label lists not present (../shared/data)")
+def test_real_official_lists_with_a_patient_sex_entry_file(tmp_path: Path) -> None:
+    """The official lists and boxes, used in place, with an entry file in the 'Patient Sex' spelling whose
+    labels come from the shared per-image label lists (an early release of the same labels)."""
+    labels: dict[str, list[str]] = {}
+    for part in ("train", "val", "test"):
+        for raw in (SHARED / f"arnoweng_chexnet_{part}_list.txt").read_text().splitlines():
+            name, *flags = raw.split()
+            labels[name] = [label for label, flag in zip(LABELS, flags, strict=True) if flag == "1"]
+    rows = [
+        f"{name},{'|'.join(found) or 'No Finding'},0,{name[:8]},50,{'MF'[i % 2]},PA,2500,2048,0.14,0.14"
+        for i, (name, found) in enumerate(sorted(labels.items()))
+    ]
+    root = tmp_path / "nih"
+    root.mkdir()
+    header = "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Sex,View Position,"
+    header += "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]"
+    (root / "Data_Entry_2017.csv").write_text("\n".join([header, *rows]) + "\n")
+    (root / "test_list.txt").symlink_to(SHARED / "official_test_list_DERIVED.txt")
+    (root / "BBox_List_2017.csv").symlink_to(SHARED / "BBox_List_2017.csv")
+    samples = load_cxr14(root, task="cxr14", split="test").samples
+    assert len(samples) == 25596
+    assert {s.metadata["gender"] for s in samples} == {"M", "F"}
+    by_id = {s.id: s for s in samples}
+    for name in ("00000003_000.png", "00000013_005.png", "00002763_031.png"):
+        assert by_id[name].reference == ("|".join(sorted(labels[name])) or "No Finding")
+    boxed = [s for s in samples if "bboxes" in s.metadata]
+    assert len(boxed) == 880  # every boxed image is in the official test list

@@ -148,7 +148,7 @@ def test_missing_split_key(tmp_path: Path) -> None:
     root = tmp_path / "iu"
     root.mkdir()
     (root / "annotation.json").write_text(json.dumps({"train": [], "test": []}))
-    with pytest.raises(DataFormatError, match="missing split 'val'"):
+    with pytest.raises(DataFormatError, match=r"missing split\(s\) \['val'\]"):
         load_iu_xray(root, task="t", split="test")
 
 
@@ -170,3 +170,52 @@ def test_duplicate_uid_names_line(tmp_path: Path) -> None:
 def test_no_known_files(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="annotation.json"):
         load_iu_xray(tmp_path, task="t", split="test")
+
+
+def test_r2gen_blank_test_key_uses_the_records_split(tmp_path: Path) -> None:
+    """Copies exist whose "test" key is four spaces; every record under it says split "test"."""
+    root = tmp_path / "iu"
+    root.mkdir()
+    data = {"train": ANNOTATION["train"], "val": ANNOTATION["val"], "    ": ANNOTATION["test"]}
+    (root / "annotation.json").write_text(json.dumps(data))
+    result = load_iu_xray(root, task="t", split="test")
+    assert [s.id for s in result.samples] == ["CXR3_IM-1384"]
+    assert result.samples[0].reference == "No focal consolidation."
+    assert result.dropped == {"empty_findings": 1}
+    assert [s.id for s in load_iu_xray(root, task="t", split="train").samples] == ["CXR1_1_IM-0001"]
+
+
+def test_r2gen_blank_key_records_spread_over_missing_splits(tmp_path: Path) -> None:
+    root = tmp_path / "iu"
+    root.mkdir()
+    data = {"train": ANNOTATION["train"], "": ANNOTATION["val"] + ANNOTATION["test"]}
+    (root / "annotation.json").write_text(json.dumps(data))
+    assert [s.id for s in load_iu_xray(root, task="t", split="val").samples] == ["CXR2_IM-0652"]
+    assert [s.id for s in load_iu_xray(root, task="t", split="test").samples] == ["CXR3_IM-1384"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # a blank-key record without a split: cannot be placed
+        (
+            {"train": [], "val": [], "    ": [{"id": "CXR3_IM-1", "report": "x", "image_path": []}]},
+            r"\(record '    '\[0\]\): record under the blank key '    ' has split None",
+        ),
+        # the blank key claims a split that a named key already gives
+        (
+            {"train": [], "val": [], "test": [], " ": [ANNOTATION["test"][0]]},
+            r"split 'test' is given twice \(by keys 'test' and ' '\)",
+        ),
+        # two keys that are the same split once stripped
+        ({"train": [], "val": [], "test": [], "test ": []}, r"split 'test' is given twice"),
+        # an empty blank key says nothing
+        ({"train": [], "val": [], "  ": []}, r"the blank key '  ' holds no records"),
+    ],
+)
+def test_r2gen_ambiguous_keys_are_refused(tmp_path: Path, data: dict, message: str) -> None:
+    root = tmp_path / "iu"
+    root.mkdir()
+    (root / "annotation.json").write_text(json.dumps(data))
+    with pytest.raises(DataFormatError, match=message):
+        load_iu_xray(root, task="t", split="test")

@@ -149,3 +149,17 @@ def test_unknown_section(tmp_path: Path) -> None:
     root = make_mimic(tmp_path / "m")
     with pytest.raises(DataFormatError, match="unknown report section"):
         load_mimic_cxr(root, task="t", split="test", section="technique")
+
+
+@pytest.mark.parametrize("version_dir", ["2.1.0", "mimic-cxr-jpg/2.1.0"])
+def test_mimic_cxr_jpg_2_1_0_download_folders(tmp_path: Path, version_dir: str) -> None:
+    """A PhysioNet download of MIMIC-CXR-JPG 2.1.0 keeps the 2.0.0 file names inside a 2.1.0/ folder."""
+    release = make_mimic(tmp_path / "physionet" / version_dir, gz=True)
+    make_mimic(tmp_path / "physionet" / version_dir.replace("2.1.0", "2.0.0"))  # an older copy beside it
+    (release / "files" / "p10" / "p10000002" / "s50000003.txt").unlink()  # tells the two copies apart
+    result = load_mimic_cxr(tmp_path / "physionet", task="t", split="test", section="impression")
+    assert [s.id for s in result.samples] == ["s50000001", "s50000002"]  # from 2.1.0, newest first
+    assert result.dropped == {"missing_report": 1}
+    first = result.samples[0]
+    assert first.image_paths[0] == str(release / "files/p10/p10000001/s50000001/pa-a.jpg")
+    assert first.metadata["views"] == ["PA", "LATERAL"]  # the 2.1.0 folder's metadata file was read

@@ -223,7 +223,8 @@ def test_medical_cxr_vqa_with_split_column(tmp_path: Path) -> None:
     test = load_medical_cxr_vqa(root, task="cxr_vqa", split="test")
     assert [s.id for s in test.samples] == ["s50000001_q1", "s50000001_q2"]
     assert test.dropped == {"empty_answer": 1}
-    assert test.samples[0].reference == "pleural effusion, edema"
+    assert test.samples[0].reference == "edema|pleural effusion"  # ", "-joined findings are a set
+    assert test.samples[0].metadata["answer_format"] == "list"
     assert [s.metadata["answer_type"] for s in test.samples] == ["open", "closed"]
     assert test.samples[1].metadata["category"] == "presence" and test.samples[1].credentialed
     train = load_medical_cxr_vqa(root, task="t", split="train")
@@ -288,3 +289,107 @@ def test_vqa_rad_fixture_errors(tmp_path: Path) -> None:
     )
     result = load_vqa_rad(tmp_path, task="t", split="test")
     assert result.samples == [] and result.dropped == {"not_xray": 2}
+
+
+# The released record layouts, exactly (values invented): MIMIC-Ext-MIMIC-CXR-VQA's generate_answer.py writes
+# ids as strings, image_path relative to MIMIC-CXR-JPG's files/ folder, answer a list of lower-cased strings.
+EXT_RELEASE_RECORD = {
+    "split": "test",
+    "idx": 12,
+    "subject_id": "10000001",
+    "study_id": "50000001",
+    "image_id": "aaaa1111-bbbb2222-cccc3333-dddd4444-eeee5555",
+    "image_path": "p10/p10000001/s50000001/aaaa1111-bbbb2222-cccc3333-dddd4444-eeee5555.jpg",
+    "question": "Are there signs of both pleural effusion and atelectasis in the left lower lung zone?",
+    "semantic_type": "verify",
+    "content_type": "attribute",
+    "template": "Are there signs of both ${attribute_1} and ${attribute_2} in the ${object}?",
+    "template_program": "program_5",
+    "template_arguments": {
+        "object": {"0": "left lower lung zone"},
+        "attribute": {"0": "pleural effusion", "1": "atelectasis"},
+        "category": {},
+        "viewpos": {},
+        "gender": {},
+    },
+    "answer": ["no"],
+}
+
+
+def test_mimic_ext_vqa_release_layout(tmp_path: Path) -> None:
+    query = {
+        **EXT_RELEASE_RECORD,
+        "idx": 13,
+        "question": "List all anatomical findings in the right lung.",
+        "semantic_type": "query",
+        "content_type": "anatomy",
+        "answer": ["lung opacity", "atelectasis"],
+    }
+    empty = {**query, "idx": 14, "answer": []}
+    _write(tmp_path / "jpg" / "mimiccxrvqa" / "dataset" / "test.json", [EXT_RELEASE_RECORD, query, empty])
+    (tmp_path / "jpg" / "files").mkdir()
+    result = load_mimic_ext_vqa(tmp_path / "jpg", task="ext_vqa", split="test")
+    assert [s.id for s in result.samples] == ["12", "13"] and result.dropped == {"empty_answer": 1}
+    verify, listed = result.samples
+    image = "files/p10/p10000001/s50000001/aaaa1111-bbbb2222-cccc3333-dddd4444-eeee5555.jpg"
+    assert verify.image_paths == [str(tmp_path / "jpg" / image)]
+    assert (verify.reference, verify.metadata["answer_type"], verify.metadata["category"]) == (
+        "no",
+        "closed",
+        "attribute",
+    )
+    assert verify.metadata["template_program"] == "program_5" and verify.metadata["subject_id"] == "10000001"
+    assert (listed.reference, listed.metadata["answer_type"]) == ("atelectasis|lung opacity", "open")
+    # image_root may also be the files/ folder itself
+    again = load_mimic_ext_vqa(tmp_path / "jpg", task="t", split="test", image_root=tmp_path / "jpg" / "files")
+    assert again.samples[0].image_paths == verify.image_paths
+
+
+def test_mimic_ext_vqa_release_layout_refusals(tmp_path: Path) -> None:
+    path = tmp_path / "test.json"
+    _write(path, [{**EXT_RELEASE_RECORD, "split": "train"}])
+    with pytest.raises(DataFormatError, match=r"record #0\): record of split 'train' in the 'test' file"):
+        load_mimic_ext_vqa(tmp_path, task="t", split="test")
+    _write(path, [{**EXT_RELEASE_RECORD, "semantic_type": "describe"}])
+    with pytest.raises(DataFormatError, match=r"semantic_type 'describe' is not one of"):
+        load_mimic_ext_vqa(tmp_path, task="t", split="test")
+    _write(path, [{**EXT_RELEASE_RECORD, "answer": ["yes", 1]}])
+    with pytest.raises(DataFormatError, match=r"'answer' should be a list of strings"):
+        load_mimic_ext_vqa(tmp_path, task="t", split="test")
+    _write(path, [{**EXT_RELEASE_RECORD, "image_path": ["a.jpg"]}])
+    with pytest.raises(DataFormatError, match=r"key 'image_path' should be str"):
+        load_mimic_ext_vqa(tmp_path, task="t", split="test")
+
+
+def test_medical_cxr_vqa_release_layout(tmp_path: Path) -> None:
+    """The released CSV: dicom_id, subject_id, study_id, question, question_type, answer, split."""
+    (tmp_path / "medical-cxr-vqa-questions.csv").write_text(
+        "dicom_id,subject_id,study_id,question,question_type,answer,split\n"
+        'dcm-1,10000001,50000001,what abnormalities are seen in this image?,abnormality,"edema, pleural effusion, '
+        'atelectasis",test\n'
+        "dcm-1,10000001,50000001,what abnormalities are seen in the left lung?,abnormality,atelectasis,test\n"
+        "dcm-1,10000001,50000001,is there evidence of any abnormalities in this image?,abnormality,yes,test\n"
+        "dcm-1,10000001,50000001,is there pneumothorax?,presence,no,test\n"
+        "dcm-1,10000001,50000001,which view is this image taken?,view,PA,test\n"
+        "dcm-1,10000001,50000001,where is the pleural effusion?,location,left lower lobe,test\n"
+        "dcm-1,10000001,50000001,what level is the pleural effusion?,level,small,test\n"
+        "dcm-1,10000001,50000001,what type is the atelectasis?,type,bibasilar,test\n"
+        "dcm-2,10000002,50000002,is there edema?,presence,yes,train\n"
+    )
+    samples = load_medical_cxr_vqa(tmp_path, task="cxr_vqa", split="test").samples
+    assert [s.metadata["category"] for s in samples] == [
+        "abnormality",
+        "abnormality",
+        "abnormality",
+        "presence",
+        "view",
+        "location",
+        "level",
+        "type",
+    ]
+    assert samples[0].reference == "atelectasis|edema|pleural effusion"
+    assert [s.metadata["answer_format"] for s in samples[:3]] == ["list", "list", "text"]
+    assert [s.metadata["answer_type"] for s in samples[2:5]] == ["closed", "closed", "open"]
+    assert samples[5].reference == "left lower lobe"
+    assert samples[0].image_paths == [str(tmp_path / "files/p10/p10000001/s50000001/dcm-1.jpg")]
+    assert [s.id for s in samples] == [f"s50000001_q{k}" for k in range(1, 9)]

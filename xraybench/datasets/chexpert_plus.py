@@ -4,17 +4,24 @@ Layout (Stanford AIMI): `df_chexpert_plus_<date>.csv` with one row per image: `p
 (`train/patient00001/study1/view1_frontal.jpg`), `split` (train/valid), `section_findings`,
 `section_impression` and more. Rows are grouped into studies by the patient and study folders of
 `path_to_image`; the sample id is `patientNNNNN_studyN`. Every row of a study carries the same report,
-so the first non-empty section text is used. Images are expected under `image_root` (default `root`),
-frontal views (`frontal_lateral` column, or "frontal" in the file name) first.
+so the first non-empty section text is used. Frontal views (`frontal_lateral` column, or "frontal" in the
+file name) come first.
+
+Images: the CSV names `.jpg` files, but the release ships PNGs under `PNG/` (`PNG/valid/patient64541/
+study1/view1_frontal.png`; ReXrank's CheXpert Plus test file uses the same `PNG` root). Each image is
+looked for under `image_root` (if given: it and its `PNG/`), else `root/PNG` and `root`, as the CSV's
+`.jpg` and as `.png`; the first file that exists is used. When none exists the path is the PNG one
+(under `PNG/` when that folder exists) and the sample counts in `metadata["missing_images"]`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from xraybench.datasets.base import LoadResult
-from xraybench.datasets.common import clean_text, normalise_split, read_csv, report_prompt
+from xraybench.datasets.common import clean_text, local_path, normalise_split, read_csv, report_prompt
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
 
@@ -36,6 +43,19 @@ def _csv(root: Path) -> Path:
     return found[-1]  # the newest release date sorts last
 
 
+def _find_image(bases: list[Path], relative: str, csv_path: Path) -> tuple[str, bool]:
+    """(absolute path, whether it exists) of one image named by `path_to_image` (see the module doc)."""
+    name = relative.replace("\\", "/").lstrip("/")
+    png = os.path.splitext(name)[0] + ".png"
+    for base in bases:
+        for candidate in (name, png):
+            path = local_path(base, candidate, csv_path)
+            if os.path.isfile(path):
+                return path, True
+    fallback = next((b for b in bases if b.name == "PNG" and b.is_dir()), bases[-1])
+    return local_path(fallback, png, csv_path), False
+
+
 def load_chexpert_plus(
     root: Path, *, task: str, split: str, section: str = "findings", image_root: str | Path | None = None
 ) -> LoadResult:
@@ -45,7 +65,8 @@ def load_chexpert_plus(
     wanted = normalise_split(split, SPLITS)
     path = _csv(root)
     column = f"section_{section}"
-    image_base = Path(image_root) if image_root else (root if root.is_dir() else root.parent)
+    folder = root if root.is_dir() else root.parent
+    bases = [Path(image_root), Path(image_root) / "PNG"] if image_root else [folder / "PNG", folder]
     studies: dict[str, _Study] = {}
     splits_seen: set[str] = set()
     for line, row in read_csv(path, required=("path_to_image", "split", column)):
@@ -73,6 +94,8 @@ def load_chexpert_plus(
             result.drop(f"empty_{section}")
             continue
         images = sorted(study.images)
+        paths = [_find_image(bases, p, path) for _, p, _ in images]
+        missing = sum(not found for _, found in paths)
         result.samples.append(
             Sample(
                 id=study_id,
@@ -81,8 +104,8 @@ def load_chexpert_plus(
                 split=wanted,
                 prompt=prompt,
                 reference=study.text,
-                image_paths=[str((image_base / p).resolve()) for _, p, _ in images],
-                metadata={"section": section, "views": [v for _, _, v in images]},
+                image_paths=[p for p, _ in paths],
+                metadata={"section": section, "views": [v for _, _, v in images], "missing_images": missing},
                 credentialed=True,
             )
         )

@@ -7,11 +7,14 @@ one place so that each loader stays a short description of its layout.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,16 @@ def normalise_split(split: str, aliases: dict[str, str], path: str | Path = "<ta
     return aliases[key]
 
 
+def local_path(base: Path, name: str, source: Path, *, line: int | None = None, record: str | None = None) -> str:
+    """`base / name` as an absolute path string (images are not opened here). A name no file system can
+    hold (a NUL byte, a lone surrogate) is a `DataFormatError` naming the `source` file and line/record."""
+    try:
+        return str((base / name).resolve())
+    except (ValueError, OSError) as exc:  # UnicodeEncodeError is a ValueError
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise DataFormatError(source, f"unusable file name {shown!r} ({exc})", line=line, record=record) from None
+
+
 def find_file(root: Path, names: Sequence[str], what: str, *, subdirs: Sequence[str] = ()) -> Path:
     """Return the first of `names` (or its `.gz`) found in `root` or one of `subdirs` of it."""
     for base in [root, *(root / s for s in subdirs)]:
@@ -76,10 +89,103 @@ def optional_file(root: Path, names: Sequence[str], *, subdirs: Sequence[str] = 
         return None
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+# Why these limits: real layouts nest JSON at most ~6 levels deep; anything far deeper is corruption and
+# would overflow the interpreter's stack in whatever code walks it next (repr, json.dumps, a loader).
+MAX_JSON_DEPTH = 64
+# What a damaged or hostile file can raise while it is read: a broken gzip stream, a file that vanished,
+# a CSV quirk, an integer longer than Python converts (ValueError), nesting past the stack (RecursionError).
+_READ_ERRORS = (OSError, EOFError, zlib.error, csv.Error, ValueError, RecursionError)
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason for a read failure (the raw exception text can be the whole bad line)."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}"
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError, line: int, column: int) -> DataFormatError:
+    """The error for undecodable bytes: file, line and the byte's column (counted in bytes)."""
+    byte = exc.object[exc.start]
+    return DataFormatError(path, f"not valid UTF-8: byte 0x{byte:02x} at column {column}", line=line)
+
+
+_BLOCK = 1 << 20  # bytes decoded at once; blocks end at a newline byte, never inside a UTF-8 sequence
+
+
+def _text_blocks(path: Path) -> Iterator[str]:
+    """The decoded text of a UTF-8 file (or its `.gz`; a leading BOM is dropped) in blocks of whole lines.
+
+    Every way the bytes can be unreadable (not UTF-8, a broken gzip stream, a read error) is a
+    `DataFormatError` naming the file and the line (lines counted by \\n).
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    line = 1
+    try:
+        with opener(path, "rb") as handle:
+            block = handle.read(_BLOCK)
+            if block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+            while block:
+                if not block.endswith(b"\n"):
+                    block += handle.readline()
+                try:
+                    text = block.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    start = block.rfind(b"\n", 0, exc.start) + 1
+                    raise _not_utf8(path, exc, line + block.count(b"\n", 0, exc.start), exc.start - start + 1) from None
+                line += block.count(b"\n")
+                yield text
+                block = handle.read(_BLOCK)
+    except _READ_ERRORS as exc:
+        raise DataFormatError(path, f"unreadable file: {_reason(exc)}", line=line) from exc
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """Lines with their endings, split at \\n, \\r\\n or \\r as text mode with `newline=""` does."""
+    return itertools.chain.from_iterable(io.StringIO(text, newline="") for text in _text_blocks(path))
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield `(line, text without its ending)` of a UTF-8 text file (see `_text_blocks` for errors)."""
+    for number, text in enumerate(_text_lines(path), start=1):
+        yield number, text.rstrip("\r\n")
+
+
+def _bad_value(data: Any, locate: bool) -> tuple[str, str] | None:
+    """(location, problem) of the first value a loader cannot use safely: nesting deeper than
+    MAX_JSON_DEPTH, or a string with a lone surrogate (a `\\udXXX` escape that is no character: it
+    cannot be written to a file, a terminal or a file name). None when the data is clean. Locations
+    are only built when `locate` (a second pass after a problem was found), so clean data costs little."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return where or "top level", "a string holds a lone surrogate (\\udXXX escape), not text"
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            return where or "top level", f"values nested more than {MAX_JSON_DEPTH} levels deep"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and not key.isascii():
+                stack.append((key, depth, f"{where}.<key>" if locate else ""))
+            if isinstance(item, (str, dict, list)):
+                stack.append((item, depth + 1, f"{where}[{key!r}]" if locate else ""))
+    return None
+
+
+def check_values(data: Any, path: Path, *, line: int | None = None, record: str | None = None) -> Any:
+    """`data` if every nested value is safe to use (see `_bad_value`), else a `DataFormatError`."""
+    if isinstance(data, (str, dict, list)) and _bad_value(data, locate=False) is not None:
+        where, what = _bad_value(data, locate=True) or ("", "")
+        where = where if len(where) <= 120 else where[:117] + "..."
+        raise DataFormatError(path, f"{what} (at {where})", line=line, record=record)
+    return data
 
 
 def read_csv(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
@@ -87,57 +193,76 @@ def read_csv(path: Path, required: Sequence[str] = ()) -> Iterator[tuple[int, di
 
     Raises `DataFormatError` (file and line) for a missing required column or a row with more
     non-empty fields than the header names (trailing empty fields are tolerated: some official
-    files end every row with a comma).
+    files end every row with a comma), and for bytes that are not UTF-8 (see `read_lines`).
     """
+    line = 1
     try:
-        with _open_text(path) as handle:
-            reader = csv.reader(handle)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                raise DataFormatError(path, "empty file; expected a CSV header line", line=1) from None
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise DataFormatError(path, f"missing column(s) {missing}; header has {header}", line=1)
-            line = reader.line_num + 1
-            for fields in reader:
-                start, line = line, reader.line_num + 1
-                if not any(f.strip() for f in fields):
-                    continue
-                if len(fields) > len(header) and any(f.strip() for f in fields[len(header) :]):
-                    raise DataFormatError(
-                        path, f"row has {len(fields)} fields but the header names {len(header)}", line=start
-                    )
-                if len(fields) < len(header) and any(c in required for c in header[len(fields) :]):
-                    raise DataFormatError(
-                        path, f"row has {len(fields)} fields, expected {len(header)} ({header})", line=start
-                    )
-                yield start, {h: f.strip() for h, f in zip(header, fields, strict=False) if h}
-    except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
-        raise DataFormatError(path, f"unreadable CSV: {exc}") from exc
+        reader = csv.reader(_text_lines(path))
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataFormatError(path, "empty file; expected a CSV header line", line=1) from None
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataFormatError(path, f"missing column(s) {missing}; header has {header}", line=1)
+        line = reader.line_num + 1
+        for fields in reader:
+            start, line = line, reader.line_num + 1
+            if not any(f.strip() for f in fields):
+                continue
+            if len(fields) > len(header) and any(f.strip() for f in fields[len(header) :]):
+                raise DataFormatError(
+                    path, f"row has {len(fields)} fields but the header names {len(header)}", line=start
+                )
+            if len(fields) < len(header) and any(c in required for c in header[len(fields) :]):
+                raise DataFormatError(
+                    path, f"row has {len(fields)} fields, expected {len(header)} ({header})", line=start
+                )
+            row = dict(zip(header, map(str.strip, fields), strict=False))
+            row.pop("", None)  # unnamed columns (trailing commas) are not data
+            yield start, row
+    except csv.Error as exc:
+        raise DataFormatError(path, f"unreadable CSV: {_reason(exc)}", line=line) from exc
 
 
 def load_json(path: Path) -> Any:
-    """Parse a JSON file; a syntax error names its line and column."""
+    """Parse a JSON file; a syntax error names its line and column. The parsed data is checked with
+    `check_values` (depth, lone surrogates), so loaders only ever see values they can print and store."""
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with _open_text(path) as handle:
-            return json.load(handle)
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except _READ_ERRORS as exc:
+        raise DataFormatError(path, f"unreadable JSON file: {_reason(exc)}") from exc
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        raise _not_utf8(path, exc, raw.count(b"\n", 0, exc.start) + 1, exc.start - line_start + 1) from None
+    del raw
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataFormatError(path, f"invalid JSON ({exc.msg}, column {exc.colno})", line=exc.lineno) from exc
-    except (UnicodeDecodeError, OSError, EOFError) as exc:
-        raise DataFormatError(path, f"unreadable JSON file: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise DataFormatError(path, f"unreadable JSON: {_reason(exc)}") from exc
+    return check_values(data, path)
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield `(line, object)` for each non-blank line of a JSON Lines file."""
-    with _open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield number, json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(path, f"invalid JSON line ({exc.msg})", line=number) from exc
+    """Yield `(line, object)` for each non-blank line of a JSON Lines file (checked as `load_json`'s)."""
+    for number, raw in read_lines(path):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(path, f"invalid JSON line ({exc.msg}, column {exc.colno})", line=number) from exc
+        except (ValueError, RecursionError) as exc:
+            raise DataFormatError(path, f"unreadable JSON line: {_reason(exc)}", line=number) from exc
+        yield number, check_values(value, path, line=number)
 
 
 def strip_keys(record: object, path: Path, record_id: str) -> dict[str, Any]:

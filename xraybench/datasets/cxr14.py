@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from xraybench.datasets.base import LoadResult
-from xraybench.datasets.common import find_file, normalise_split, optional_file, read_csv
+from xraybench.datasets.common import find_file, local_path, normalise_split, optional_file, read_csv, read_lines
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
 
@@ -47,19 +47,19 @@ PROMPT = (
 SPLITS = {"train": "train", "train_val": "train", "trainval": "train", "test": "test"}
 _LIST_FILES = {"train": "train_val_list.txt", "test": "test_list.txt"}
 _BOX_ALIASES = {"Infiltrate": "Infiltration"}
+_GENDER_COLUMNS = ("Patient Gender", "Patient Sex")
 
 
 def read_image_list(path: Path) -> list[str]:
     """Image names of an official list file, one per line."""
     names: list[str] = []
-    with open(path, encoding="utf-8") as handle:
-        for line, raw in enumerate(handle, start=1):
-            name = raw.strip()
-            if not name:
-                continue
-            if not name.endswith(".png") or len(name.split()) != 1:
-                raise DataFormatError(path, f"expected one image name like 00000001_000.png, got {name!r}", line=line)
-            names.append(name)
+    for line, raw in read_lines(path):
+        name = raw.strip()
+        if not name:
+            continue
+        if not name.endswith(".png") or len(name.split()) != 1:
+            raise DataFormatError(path, f"expected one image name like 00000001_000.png, got {name!r}", line=line)
+        names.append(name)
     return names
 
 
@@ -113,7 +113,7 @@ def _image_index(root: Path) -> dict[str, Path]:
 def _number(value: str) -> int | None:
     try:
         return int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # empty, "nan", "1e999"
         return None
 
 
@@ -128,6 +128,15 @@ def load_cxr14(root: Path, *, task: str, split: str) -> LoadResult:
     entries: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in read_csv(entry_csv, required=("Image Index", "Finding Labels")):
         entries[row["Image Index"]] = (line, row)
+    # the 2017 file says "Patient Gender", some re-exports "Patient Sex"; neither is an error, not ""
+    first = next(iter(entries.values()), (0, {}))[1]
+    gender_column = next((c for c in _GENDER_COLUMNS if c in first), None)
+    if entries and gender_column is None:
+        raise DataFormatError(
+            entry_csv,
+            f"no patient sex column: expected one of {list(_GENDER_COLUMNS)}; header has {list(first)}",
+            line=1,
+        )
     located = _image_index(root)
     result = LoadResult(samples=[])
     for name in read_image_list(list_file):
@@ -141,7 +150,7 @@ def load_cxr14(root: Path, *, task: str, split: str) -> LoadResult:
             "patient_id": row.get("Patient ID", ""),
             "follow_up": _number(row.get("Follow-up #", "")),
             "age": _number(row.get("Patient Age", "")),
-            "gender": row.get("Patient Gender", ""),
+            "gender": row.get(gender_column or "", ""),
             "original_size": [_number(row.get("OriginalImage[Width", "")), _number(row.get("Height]", ""))],
             "image_size": list(RELEASED_SIZE),
         }
@@ -156,7 +165,7 @@ def load_cxr14(root: Path, *, task: str, split: str) -> LoadResult:
                 split=wanted,
                 prompt=PROMPT,
                 reference="|".join(labels) if labels else NO_FINDING,
-                image_paths=[str(image.resolve())],
+                image_paths=[local_path(image.parent, image.name, list_file)],
                 metadata=metadata,
             )
         )

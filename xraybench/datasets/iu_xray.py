@@ -31,6 +31,7 @@ from xraybench.datasets.common import (
     expect_list,
     field,
     load_json,
+    local_path,
     normalise_split,
     optional_file,
     read_csv,
@@ -43,6 +44,7 @@ from xraybench.records import Sample
 SPLITS = {"train": "train", "val": "val", "valid": "val", "validate": "val", "validation": "val", "test": "test"}
 _R2GEN_UID = re.compile(r"^CXR(\d+)_")
 _IMAGE_DIRS = ("images/images_normalized", "images_normalized", "images")
+_R2GEN_SPLITS = ("train", "val", "test")
 
 
 def seeded_split(uid: str) -> str:
@@ -51,17 +53,52 @@ def seeded_split(uid: str) -> str:
     return "train" if fraction < 0.7 else "val" if fraction < 0.8 else "test"
 
 
-def _read_annotation(path: Path) -> dict[str, list[dict[str, Any]]]:
+def _read_annotation(path: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The train/val/test records of an R2Gen annotation.json as `(locator, record)` pairs.
+
+    Copies exist whose key for one split is blank (four spaces where "test" should be) while every record
+    under it carries `"split": "test"`: records under a blank key are placed by their own `split`. What
+    stays ambiguous is refused: a blank-key record without a known split, a split given both by its key
+    and by blank-key records, or two keys that name the same split once stripped.
+    """
     data = load_json(path)
     if not isinstance(data, dict):
         raise DataFormatError(path, f"expected an object with train/val/test lists, got {type(data).__name__}")
-    data = {str(k).strip(): v for k, v in data.items()}
-    splits: dict[str, list[dict[str, Any]]] = {}
-    for name in ("train", "val", "test"):
-        if name not in data:
-            raise DataFormatError(path, f"missing split {name!r}; keys are {sorted(data)}")
-        records = expect_list(data[name], path, f"{name} records")
-        splits[name] = [strip_keys(r, path, f"{name}[{i}]") for i, r in enumerate(records)]
+    splits: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    source: dict[str, str] = {}  # split -> the raw key it came from
+    for raw_key, value in data.items():
+        key = raw_key.strip()
+        if key and key not in _R2GEN_SPLITS:
+            continue  # other keys (none in known copies) are not splits
+        records = expect_list(value, path, f"{key or 'blank-key'} records")
+        placed: dict[str, list[tuple[str, dict[str, Any]]]] = {key: []} if key else {}
+        for index, item in enumerate(records):
+            where = f"{raw_key!r}[{index}]" if not key else f"{key}[{index}]"
+            record = strip_keys(item, path, where)
+            name = key
+            if not key:
+                name = clean_text(record.get("split")) if isinstance(record.get("split"), str) else ""
+                if name not in _R2GEN_SPLITS:
+                    raise DataFormatError(
+                        path,
+                        f"record under the blank key {raw_key!r} has split {record.get('split')!r}; "
+                        f"it needs one of {list(_R2GEN_SPLITS)} to be placed",
+                        record=where,
+                    )
+            placed.setdefault(name, []).append((where, record))
+        if not key and not records:
+            raise DataFormatError(
+                path, f"the blank key {raw_key!r} holds no records, so no split can be read from them"
+            )
+        for name, items in placed.items():
+            if name in splits:
+                raise DataFormatError(
+                    path, f"split {name!r} is given twice (by keys {source[name]!r} and {raw_key!r}); which is meant?"
+                )
+            splits[name], source[name] = items, raw_key
+    missing = [name for name in _R2GEN_SPLITS if name not in splits]
+    if missing:
+        raise DataFormatError(path, f"missing split(s) {missing}; keys are {[str(k) for k in data]}")
     return splits
 
 
@@ -74,8 +111,7 @@ def _r2gen_samples(path: Path, task: str, split: str, section: str) -> LoadResul
         )
     image_dir = path.parent / "images"
     result = LoadResult(samples=[])
-    for index, record in enumerate(_read_annotation(path)[split]):
-        where = f"{split}[{index}]"
+    for where, record in _read_annotation(path)[split]:
         sample_id = clean_text(field(record, "id", path, where))
         report = clean_text(field(record, "report", path, where))
         images = field(record, "image_path", path, where, list)
@@ -92,8 +128,8 @@ def _r2gen_samples(path: Path, task: str, split: str, section: str) -> LoadResul
                 split=split,
                 prompt=report_prompt(section),
                 reference=report,
-                image_paths=[str((image_dir / i.strip()).resolve()) for i in images],
-                metadata={"section": section, "layout": "r2gen"},
+                image_paths=[local_path(image_dir, i.strip(), path, record=where) for i in images],
+                metadata={"section": section, "layout": "r2gen", "split_source": "r2gen"},
             )
         )
     return result
@@ -102,11 +138,11 @@ def _r2gen_samples(path: Path, task: str, split: str, section: str) -> LoadResul
 def _r2gen_split_by_uid(path: Path) -> dict[str, str]:
     by_uid: dict[str, str] = {}
     for name, records in _read_annotation(path).items():
-        for index, record in enumerate(records):
-            rid = clean_text(field(record, "id", path, f"{name}[{index}]"))
+        for where, record in records:
+            rid = clean_text(field(record, "id", path, where))
             match = _R2GEN_UID.match(rid)
             if not match:
-                raise DataFormatError(path, f"id {rid!r} is not of the form CXR<uid>_...", record=f"{name}[{index}]")
+                raise DataFormatError(path, f"id {rid!r} is not of the form CXR<uid>_...", record=where)
             by_uid[match.group(1)] = name
     return by_uid
 
@@ -152,7 +188,7 @@ def _indiana_samples(
                 split=split,
                 prompt=report_prompt(section),
                 reference=text,
-                image_paths=[str((image_dir / name).resolve()) for name, _ in files],
+                image_paths=[local_path(image_dir, name, projections) for name, _ in files],
                 metadata={
                     "section": section,
                     "layout": "indiana",

@@ -3,6 +3,9 @@
 Layout (PhysioNet): `mimic-cxr-2.0.0-split.csv[.gz]` (dicom_id, study_id, subject_id, split),
 optional `mimic-cxr-2.0.0-metadata.csv[.gz]` (dicom_id, ViewPosition, ...), reports at
 `files/pNN/pNNNNNNNN/sNNNNNNNN.txt` and images at `files/pNN/pNNNNNNNN/sNNNNNNNN/<dicom_id>.jpg`.
+MIMIC-CXR-JPG 2.1.0 keeps these file names; the split file is looked for in `root` and in the version
+folders a PhysioNet download creates (`2.1.0/`, `mimic-cxr-jpg/2.1.0/`, then the same for 2.0.0), newest
+first, and the folder where it is found is where `files/` is expected.
 
 MIMIC-CXR-JPG ships without reports, which come from the MIMIC-CXR (DICOM) project's
 `mimic-cxr-reports.zip`. Reports are looked up, in order, under `reports_root` (an option), `root`,
@@ -16,7 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from xraybench.datasets.base import LoadResult
-from xraybench.datasets.common import find_file, normalise_split, optional_file, read_csv, report_prompt
+from xraybench.datasets.common import (
+    find_file,
+    local_path,
+    normalise_split,
+    optional_file,
+    read_csv,
+    report_prompt,
+)
 from xraybench.datasets.sections import parse_report
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
@@ -30,7 +40,9 @@ SPLITS = {
     "test": "test",
 }
 _VIEW_RANK = {"PA": 0, "AP": 1}
-_SUBDIRS = ("mimic-cxr-jpg", "2.0.0", "mimic-cxr-jpg/2.0.0")
+_VERSIONS = ("2.1.0", "2.0.0")  # newest first
+_SUBDIRS = ("mimic-cxr-jpg", *_VERSIONS, *(f"mimic-cxr-jpg/{v}" for v in _VERSIONS))
+_SPLIT_NAMES = [f"mimic-cxr-{v}-split.csv" for v in ("2.0.0", "2.1.0")]
 
 
 def _digits(value: str, column: str, path: Path, line: int) -> str:
@@ -66,7 +78,8 @@ def load_mimic_cxr(
     root = Path(root)
     prompt = report_prompt(section)
     wanted = normalise_split(split, SPLITS)
-    split_csv = find_file(root, ["mimic-cxr-2.0.0-split.csv"], "the MIMIC-CXR-JPG split file", subdirs=_SUBDIRS)
+    split_csv = find_file(root, _SPLIT_NAMES, "the MIMIC-CXR-JPG split file", subdirs=_SUBDIRS)
+    base = split_csv.parent  # the release folder: files/ and the metadata file sit beside the split file
     studies: dict[str, tuple[str, list[str]]] = {}
     for line, row in read_csv(split_csv, required=("dicom_id", "study_id", "subject_id", "split")):
         row_split = normalise_split(row["split"], SPLITS, f"{split_csv}:{line}")
@@ -79,10 +92,12 @@ def load_mimic_cxr(
             raise DataFormatError(split_csv, f"study {study} belongs to subjects {known[0]} and {subject}", line=line)
         known[1].append(row["dicom_id"])
 
-    meta_csv = optional_file(root, ["mimic-cxr-2.0.0-metadata.csv"], subdirs=_SUBDIRS)
+    meta_names = [n.replace("split", "metadata") for n in _SPLIT_NAMES]
+    meta_csv = optional_file(base, meta_names) or optional_file(root, meta_names, subdirs=_SUBDIRS)
     views = _view_positions(meta_csv, {d for _, dicoms in studies.values() for d in dicoms})
-    report_bases = [Path(reports_root)] if reports_root else [root, root / "mimic-cxr-reports"]
-    image_base = Path(image_root) if image_root else root
+    candidates = [root, base, root / "mimic-cxr-reports", base / "mimic-cxr-reports"]
+    report_bases = [Path(reports_root)] if reports_root else list(dict.fromkeys(candidates))
+    image_base = Path(image_root) if image_root else base
 
     result = LoadResult(samples=[])
     for study, (subject, dicoms) in studies.items():
@@ -108,7 +123,7 @@ def load_mimic_cxr(
                 split=wanted,
                 prompt=prompt,
                 reference=reference,
-                image_paths=[str((image_base / relative / f"{d}.jpg").resolve()) for d in ordered],
+                image_paths=[local_path(image_base / relative, f"{d}.jpg", split_csv) for d in ordered],
                 metadata={
                     "section": section,
                     "subject_id": subject,

@@ -20,6 +20,7 @@ from xraybench.datasets.common import (
     find_file,
     join_answers,
     load_json,
+    local_path,
     normalise_split,
     optional_file,
     read_csv,
@@ -65,6 +66,8 @@ EXT_VQA_SPLITS = {
     "test": "test",
 }
 EXT_VQA_CATEGORIES = ("presence", "abnormality", "attribute", "anatomy", "size", "plane", "gender")
+EXT_VQA_SEMANTIC_TYPES = ("verify", "choose", "query")
+_EXT_VQA_IDS = ("subject_id", "study_id", "image_id")  # strings in the release (numbers in some exports)
 
 
 def _qid_answer(record: dict[str, Any], path: Path, where: str, seen: set[str]) -> tuple[str, str, str]:
@@ -78,10 +81,27 @@ def _qid_answer(record: dict[str, Any], path: Path, where: str, seen: set[str]) 
     return sample_id, answer, answer_type
 
 
+def _ext_vqa_image(image_base: Path, image_path: str, path: Path, where: str) -> str:
+    """The released `image_path` is `pNN/pNNNNNNNN/sNNNNNNNN/<image_id>.jpg`, relative to MIMIC-CXR-JPG's
+    `files/` folder; `image_base` may be that folder or the release folder holding it. A path that already
+    starts with `files/` is taken relative to the release folder."""
+    relative = image_path.strip().replace("\\", "/")
+    if relative.startswith("files/") or image_base.name == "files":
+        return local_path(image_base, relative, path, record=where)
+    return local_path(image_base / "files", relative, path, record=where)
+
+
 def load_mimic_ext_vqa(root: Path, *, task: str, split: str, image_root: str | Path | None = None) -> LoadResult:
-    """MIMIC-Ext-MIMIC-CXR-VQA (PhysioNet): `{train,valid,test}.json` in `root`, `root/dataset` or
-    `root/mimiccxrvqa/dataset`; `image_path` is relative to the MIMIC-CXR-JPG folder `image_root`
-    (default `root`). Semantic type "query" is an open question, "verify"/"choose" closed ones."""
+    """MIMIC-Ext-MIMIC-CXR-VQA (PhysioNet; built by github.com/baeseongsu/mimic-cxr-vqa).
+
+    `{train,valid,test}.json` in `root`, `root/dataset` or `root/mimiccxrvqa/dataset`: a list of records
+    `split, idx, subject_id, study_id, image_id, image_path, question, semantic_type, content_type,
+    template, template_program, template_arguments, answer`, where `answer` is a list of lower-cased
+    strings (`["yes"]`, `["no"]`, the items of a list answer, or `[]`). The sample id is `idx`; the
+    reference is the sorted items joined with '|'; an empty list is dropped as `empty_answer`. A record
+    whose `split` is not the file's is an error. Semantic type "query" is an open question,
+    "verify"/"choose" closed ones. Images: see `_ext_vqa_image` (`image_root`, default `root`).
+    """
     root = Path(root)
     wanted = normalise_split(split, EXT_VQA_SPLITS)
     path = _split_file(root, [f"{wanted}.json"], ("dataset", "mimiccxrvqa/dataset"), f"the {wanted} QA file", wanted)
@@ -92,18 +112,32 @@ def load_mimic_ext_vqa(root: Path, *, task: str, split: str, image_root: str | P
         where = f"#{index}"
         idx = field(record, "idx", path, where, int)
         question = clean_text(field(record, "question", path, where))
-        answer = join_answers(field(record, "answer", path, where, (list, str)))
+        raw_answer = field(record, "answer", path, where, (list, str))
+        if isinstance(raw_answer, list) and not all(isinstance(a, str) for a in raw_answer):
+            raise DataFormatError(path, "'answer' should be a list of strings", record=where)
+        answer = join_answers(raw_answer)
         category = clean_text(field(record, "content_type", path, where)).lower()
         if category not in EXT_VQA_CATEGORIES:
             raise DataFormatError(path, f"content_type {category!r} is not one of {EXT_VQA_CATEGORIES}", record=where)
+        semantic = clean_text(field(record, "semantic_type", path, where)).lower() if "semantic_type" in record else ""
+        if semantic and semantic not in EXT_VQA_SEMANTIC_TYPES:
+            raise DataFormatError(
+                path, f"semantic_type {semantic!r} is not one of {EXT_VQA_SEMANTIC_TYPES}", record=where
+            )
+        if "split" in record:
+            record_split = normalise_split(clean_text(field(record, "split", path, where)), EXT_VQA_SPLITS, path)
+            if record_split != wanted:
+                raise DataFormatError(
+                    path, f"record of split {record_split!r} in the {wanted!r} file; which is meant?", record=where
+                )
         sample_id = str(idx)
         _check_unique(sample_id, seen, path, where)
         if not answer:
             result.drop("empty_answer")
             continue
-        semantic = clean_text(record.get("semantic_type", "")).lower()
         closed = semantic in ("verify", "choose") or (not semantic and answer.lower() in _YES_NO)
-        image = record.get("image_path")
+        image = field(record, "image_path", path, where, str) if record.get("image_path") is not None else ""
+        ids = {k: clean_text(field(record, k, path, where, (str, int))) for k in _EXT_VQA_IDS if k in record}
         result.samples.append(
             Sample(
                 id=sample_id,
@@ -112,14 +146,18 @@ def load_mimic_ext_vqa(root: Path, *, task: str, split: str, image_root: str | P
                 split=wanted,
                 prompt=question,
                 reference=answer,
-                image_paths=[str((image_base / str(image).strip()).resolve())] if image else [],
+                image_paths=[_ext_vqa_image(image_base, image, path, where)] if image.strip() else [],
                 metadata={
                     "answer_type": "closed" if closed else "open",
                     "category": category,
                     "semantic_type": semantic,
-                    "template": record.get("template", ""),
-                    "study_id": str(record.get("study_id", "")),
-                    "image_id": str(record.get("image_id", "")),
+                    "template": clean_text(record.get("template", ""))
+                    if isinstance(record.get("template"), str)
+                    else "",
+                    "template_program": clean_text(record["template_program"])
+                    if isinstance(record.get("template_program"), str)
+                    else "",
+                    **ids,
                 },
                 credentialed=True,
             )
@@ -165,13 +203,16 @@ def _cxr_vqa_rows(path: Path) -> list[tuple[str, dict[str, str]]]:
 
 
 def load_medical_cxr_vqa(root: Path, *, task: str, split: str, image_root: str | Path | None = None) -> LoadResult:
-    """Medical-CXR-VQA (Hu et al., MedIA 2024; PhysioNet).
+    """Medical-CXR-VQA (Hu et al., MedIA 2024; PhysioNet; github.com/Holipori/Medical-CXR-VQA).
 
-    Layout assumed from the authors' generation code (the PhysioNet page was not reachable):
-    `medical_cxr_vqa_questions.csv` with columns study_id, subject_id, question_type, question, answer,
-    plus optional `split`, `id` and `image_path`/`dicom_id`. Without a `split` column the study's MIMIC-CXR
-    split is read from `mimic-cxr-2.0.0-split.csv` placed next to the questions, which also gives the
-    study's images (`files/pNN/pNNNNNNNN/sNNNNNNNN/<dicom_id>.jpg` under `image_root`, default `root`).
+    The release: `medical_cxr_vqa_questions.csv` (or `medical-cxr-vqa-questions.csv`) with columns
+    `dicom_id, subject_id, study_id, question, question_type, answer, split`; question types abnormality,
+    presence, view, location, level, type. An abnormality answer that is not yes/no lists the findings
+    joined with ", " (the generator's `', '.join`): it becomes the sorted items joined with '|', scored as
+    a set (`metadata["answer_format"] = "list"`). `id` and `image_path` columns are used when present.
+    Without a `split` column the study's MIMIC-CXR split is read from `mimic-cxr-2.0.0-split.csv` placed
+    next to the questions, which also gives the study's images. Images are
+    `files/pNN/pNNNNNNNN/sNNNNNNNN/<dicom_id>.jpg` under `image_root` (default `root`).
     Ids are the `id` column or `s<study_id>_q<k>` (k-th question of the study in file order).
     """
     root = Path(root)
@@ -214,6 +255,9 @@ def load_medical_cxr_vqa(root: Path, *, task: str, split: str, image_root: str |
         if not answer:
             result.drop("empty_answer")
             continue
+        is_list = category == "abnormality" and answer.lower() not in _YES_NO
+        if is_list:
+            answer = join_answers(answer.split(","))
         study_dir = image_base / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
         images = [image_base / row["image_path"]] if row.get("image_path") else [study_dir / f"{d}.jpg" for d in dicoms]
         result.samples.append(
@@ -224,12 +268,14 @@ def load_medical_cxr_vqa(root: Path, *, task: str, split: str, image_root: str |
                 split=wanted,
                 prompt=clean_text(row["question"]),
                 reference=answer,
-                image_paths=[str(p.resolve()) for p in images],
+                image_paths=[local_path(p.parent, p.name, path, record=where) for p in images],
                 metadata={
                     "answer_type": "closed" if answer.lower() in _YES_NO else "open",
+                    "answer_format": "list" if is_list else "text",
                     "category": category,
                     "study_id": study,
                     "subject_id": subject,
+                    "dicom_ids": dicoms,
                 },
                 credentialed=True,
             )
@@ -324,7 +370,7 @@ def load_vqa_rad(root: Path, *, task: str, split: str, organ: str = "CHEST", xra
                 split=wanted,
                 prompt=clean_text(field(record, "question", path, where)),
                 reference=answer,
-                image_paths=[str((image_dir / image).resolve())],
+                image_paths=[local_path(image_dir, image, path, record=where)],
                 metadata={
                     "answer_type": answer_type,
                     "category": types[0].lower() if types else "",
@@ -381,7 +427,9 @@ def load_slake(root: Path, *, task: str, split: str, lang: str = "en", modality:
                 split=wanted,
                 prompt=clean_text(field(record, "question", path, where)),
                 reference=answer,
-                image_paths=[str((image_dir / clean_text(field(record, "img_name", path, where))).resolve())],
+                image_paths=[
+                    local_path(image_dir, clean_text(field(record, "img_name", path, where)), path, record=where)
+                ],
                 metadata={
                     "answer_type": answer_type,
                     "category": clean_text(field(record, "content_type", path, where)).lower(),

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.datasets.base import LoadResult
-from xraybench.datasets.common import clean_text, join_answers, load_json, read_jsonl
+from xraybench.datasets.common import check_values, clean_text, join_answers, load_json, local_path, read_jsonl
 from xraybench.errors import DataFormatError
 from xraybench.lazy import require
 from xraybench.records import Sample
@@ -99,9 +99,12 @@ def _arrow_rows(path: Path, keep_bytes: bool) -> Iterator[dict[str, Any]]:
                 table = pa.ipc.open_stream(path).read_all()  # datasets.save_to_disk writes the stream format
             except pa.ArrowInvalid:
                 table = pa.ipc.open_file(path).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataFormatError(path, f"unreadable {path.suffix[1:]} file: {exc}") from exc
-    yield from (table if keep_bytes else _without_bytes(table, pa)).to_pylist()
+        rows = (table if keep_bytes else _without_bytes(table, pa)).to_pylist()
+    except (pa.ArrowException, OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = str(exc)[:300]
+        raise DataFormatError(path, f"unreadable {path.suffix[1:]} file: {type(exc).__name__}: {reason}") from exc
+    for index, row in enumerate(rows):
+        yield check_values(row, path, record=f"row {index}")
 
 
 def _rows(path: Path, keep_bytes: bool) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -126,20 +129,25 @@ def _column(row: dict[str, Any], role: str) -> str | None:
     return next((lowered[name] for name in COLUMNS[role] if name in lowered), None)
 
 
-def _images(value: Any, base: Path, sample_id: str, extract_to: Path | None) -> tuple[list[str], int]:
+def _images(
+    value: Any, base: Path, sample_id: str, extract_to: Path | None, source: Path, where: str
+) -> tuple[list[str], int]:
     """Image paths from a path, a HF image struct or a list of either; returns (paths, embedded count)."""
     items = value if isinstance(value, list) else [value] if value is not None else []
     paths: list[str] = []
     embedded = 0
     for k, item in enumerate(items):
         if isinstance(item, str) and item.strip():
-            paths.append(str((base / item.strip()).resolve()))
+            paths.append(local_path(base, item.strip(), source, record=where))
         elif isinstance(item, dict) and item.get("path") and not item.get("bytes"):
-            paths.append(str((base / str(item["path"])).resolve()))
+            paths.append(local_path(base, str(item["path"]), source, record=where))
         elif isinstance(item, dict) and item.get("bytes"):
-            if extract_to is None:
+            if extract_to is None:  # (arrow rows carry a has-bytes flag here, see _without_bytes)
                 embedded += 1
                 continue
+            if not isinstance(item["bytes"], bytes):
+                kind = type(item["bytes"]).__name__
+                raise DataFormatError(source, f"image 'bytes' should be binary data, got {kind}", record=where)
             suffix = Path(str(item.get("path") or "x.png")).suffix or ".png"
             target = extract_to / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', sample_id)}_{k}{suffix}"
             if not target.exists():
@@ -201,7 +209,7 @@ def load_xraybench_export(
                 result.drop("empty_answer")
                 continue
             image_value = row[columns["image"]] if columns["image"] else None
-            images, embedded = _images(image_value, base, sample_id, extract)
+            images, embedded = _images(image_value, base, sample_id, extract, path, where)
             used = {c for c in columns.values() if c}
             metadata: dict[str, Any] = {
                 k: v for k, v in row.items() if k not in used and isinstance(v, (str, int, float, bool))
