@@ -25,6 +25,8 @@ import random
 import re
 from pathlib import Path
 
+from xraybench.metrics.chexpert.evaluate import join_sections
+
 HERE = Path(__file__).parent
 IU_REPORTS = HERE.parents[2] / ".." / "shared" / "data" / "iu_xray" / "indiana_reports.csv"
 SEED = 14
@@ -52,9 +54,8 @@ HARD_WORDING = {
 
 
 def report_text(row: dict[str, str]) -> str:
-    """Findings and impression of one IU row, as the benchmark and the eval test read them."""
-    parts = [(row.get(col) or "").strip() for col in ("findings", "impression")]
-    return "\n".join(p if p.endswith((".", "?", "!")) else p + "." for p in parts if p)
+    """Findings and impression of one IU row, as `xraybench label --eval`, the benchmark and the tests read them."""
+    return join_sections(row.get(col) or "" for col in ("findings", "impression"))
 
 
 def read_rows(path: Path = IU_REPORTS) -> list[dict[str, str]]:

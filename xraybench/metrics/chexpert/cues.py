@@ -26,6 +26,8 @@ class Cue(IntEnum):
     CONJ = 9  # "and"/"or": lists continue through it unless a verb came first or a new clause starts
     CLAUSE = 10  # "the"/"a"/"with" right after a comma or conjunction start a new clause
     NOOP = 11  # matched so that its words cannot be read as a mention ("pericardial effusion")
+    ALT = 12  # "or": outside a negation the mentions it joins are alternatives, so uncertain (CheXpert)
+    NORMAL = 13  # "normal", "within limits of normal" right after a verb negate the clause's mentions
 
 
 CUES: list[tuple[Cue, tuple[str, ...]]] = [
@@ -46,6 +48,12 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
             "{differential includes|differential diagnosis includes|differential diagnosis|differential considerations include|differential considerations|differential|considerations include|consider|considered|consideration of}",
             "{rule out|to rule out|r/o|evaluate for|evaluation for|to evaluate for|assess for|to assess for|assessment for}",
             "{may represent|may reflect|could represent|could reflect|might represent|may ~ due to|may ~ related to|may indicate|may ~ secondary to}",
+            # CheXpert: "correlate clinically for (symptoms of) X" is uncertain
+            "{correlate clinically for|clinically correlate for|clinical correlation for|correlate for|correlation for|correlate clinically as to|symptoms of}",
+            # IU X-ray's de-identification replaced every "likely" with XXXX: "xxxx representing pneumonia"
+            "xxxx {representing|represents|represent|reflecting|reflects|reflect|due to|secondary to|related to}",
+            # a resolving finding is on its way out: neither clearly present nor gone
+            "{resolving|resolving or developing|developing or resolving}",
             "{questioned|a consideration|difficult to exclude|a possibility|suggested|favored|favoring}",
             "{cannot|can not|could not|can't} ~ {excluded|ruled out}",
             "{not ~ excluded|not ~ ruled out}",
@@ -89,6 +97,13 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
             "{is|are|was|were|has|have|had|remains|remain|appears|appear|seen|noted|present|identified|demonstrated|shows|show|measures|visualized|unchanged|stable|increased|decreased|improved|worsened}",
         ),
     ),
-    (Cue.CONJ, ("{and|or|and/or|as well as}",)),
+    (Cue.CONJ, ("{and|as well as}",)),
+    (Cue.ALT, ("{or|and or}",)),
+    (
+        Cue.NORMAL,
+        (
+            "{normal|within normal limits|within limits of normal|within the limits of normal|unremarkable|normal in size|of normal size}",
+        ),
+    ),
     (Cue.CLAUSE, ("{the|this|these|it|a|an|with}",)),
 ]

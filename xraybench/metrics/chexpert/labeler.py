@@ -19,6 +19,8 @@ from xraybench.metrics.chexpert.phrases import (
     CHEXPERT_LABELS,
     FIXED,
     HEDGE_SLOT_WORDS,
+    HEDGED,
+    HEDGED_MENTIONS,
     MENTIONS,
     NF,
     SD,
@@ -79,6 +81,8 @@ def _tables() -> _Tables:
 
     for templates, observations in MENTIONS:
         add_all(templates, Entry(tuple((obs, None) for obs in observations)))
+    for templates, observations in HEDGED_MENTIONS:
+        add_all(templates, Entry(tuple((obs, HEDGED) for obs in observations)))
     for templates, observations, status in FIXED:
         add_all(templates, Entry(tuple((obs, status) for obs in observations)))
     add_all(UNMENTIONS, Entry(cue=Cue.NOOP))
@@ -92,18 +96,24 @@ def _tables() -> _Tables:
         clash = slot_words.intersection(words) if len(words) > 1 else set()
         if clash:
             raise ValueError(f"phrase {key!r} contains slot words {sorted(clash)}; use a ~ slot instead")
-    regex = re.compile(r"\b(?:" + trie_regex(set(phrases), slot_regex(all_slot_words)) + r")\b|([.;?!:](?=\s|$))|(,)")
+    # a sentence ends at . ; ? ! : before a space, or at a full stop glued to the next word ("seen.Heart")
+    regex = re.compile(
+        r"\b(?:" + trie_regex(set(phrases), slot_regex(all_slot_words)) + r")\b"
+        r"|([.;?!:](?=\s|$)|(?<=[a-z]{2})\.(?=[a-z]{2}))|(,)"
+    )
     hedge = re.compile(r"\b(?:" + "|".join(HEDGE_SLOT_WORDS) + r")\b")
     return _Tables(regex, entries, re.compile(strip_regex(all_slot_words)), hedge)
 
 
-_HYPHENS = re.compile(r"[-\u2010-\u2015]")
-_SPACES = re.compile(r"\s+")
+_HYPHENS = str.maketrans({c: " " for c in "-\u2010\u2011\u2012\u2013\u2014\u2015"})
+# "atelectasis/infiltrate", "and/or": a slash between two words is an "or" ("r/o" keeps its slash)
+_SLASH = re.compile(r"(?:\band ?)?(?<=[a-z]{2}) ?/ ?(?=[a-z]{2})")
 
 
 def normalise(text: str) -> str:
-    """Lower case, hyphens as spaces ("ground-glass"), single spaces: the form phrases are written in."""
-    return _SPACES.sub(" ", _HYPHENS.sub(" ", text.lower())).strip()
+    """Lower case, hyphens as spaces ("ground-glass"), word/word as "word or word", single spaces."""
+    text = " ".join(text.lower().translate(_HYPHENS).split())
+    return _SLASH.sub(" or ", text) if "/" in text else text
 
 
 def _items(text: str, tables: _Tables) -> list[tuple[int, Entry | None]]:
@@ -138,7 +148,7 @@ def _mention_follows(items: list[tuple[int, Entry | None]], i: int) -> bool:
     for kind, entry in items[i + 1 :]:
         if kind == _MENTION:
             assert entry is not None
-            return any(status is None for _, status in entry.mentions)
+            return any(status is None or status == HEDGED for _, status in entry.mentions)
         if kind in (_END, _COMMA, Cue.TERM, Cue.VERB, Cue.CONJ):
             return False
     return False
@@ -158,6 +168,7 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
     scope: int | None = None  # status imposed by the open forward scope
     strong = False  # a strong scope runs through list commas; a weak one ends at any comma
     mention_in_scope = verb_in_scope = verb_pending = False
+    alt_next = False  # the next mention is the second half of an "X or Y" outside a negation
 
     for i, (kind, entry) in enumerate(items):
         if kind == _MENTION:
@@ -166,25 +177,45 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
                 window = []
                 verb_pending = False
             for obs, fixed in entry.mentions:
-                if fixed is not None:
+                if fixed is not None and fixed != HEDGED:
                     found.append([obs, fixed])
                     continue
-                record = [obs, POSITIVE if scope is None else scope]
+                status = POSITIVE if scope is None else scope
+                if (fixed == HEDGED or alt_next) and status == POSITIVE:
+                    status = UNCERTAIN
+                record = [obs, status]
                 found.append(record)
                 window.append(record)
+            alt_next = False
             if scope is not None:
                 mention_in_scope = True
         elif kind == _END:
-            window, scope, verb_pending = [], None, False
+            window, scope, verb_pending, alt_next = [], None, False, False
         elif kind == _COMMA:
-            window = []
+            window, alt_next = [], False
             if scope is not None and (not strong or verb_in_scope or _starts_clause(items, i)):
                 scope = None
         elif kind == Cue.CONJ:
+            alt_next = False
             if scope is not None and (verb_in_scope or _starts_clause(items, i)):
                 scope = None
+        elif kind == Cue.ALT:
+            if scope is not None and (verb_in_scope or _starts_clause(items, i)):
+                scope = None
+            if scope is None:  # "atelectasis or scarring": both halves are only possible (CheXpert)
+                if items[i - 1][0] == _MENTION and window:
+                    for record in window:
+                        if record[1] == POSITIVE:
+                            record[1] = UNCERTAIN
+                alt_next = True
+        elif kind == Cue.NORMAL:
+            # "heart size and vascular engorgement appear within limits of normal": the predicate
+            # negates every mention of its subject; a bare "normal" elsewhere is an adjective
+            if i > 0 and items[i - 1][0] == Cue.VERB:
+                for record in window:
+                    record[1] = NEGATIVE
         elif kind == Cue.TERM:
-            window, scope, verb_pending = [], None, False
+            window, scope, verb_pending, alt_next = [], None, False, False
         elif kind == Cue.VERB:
             verb_pending = True
             if scope is not None and mention_in_scope:

@@ -97,14 +97,10 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
     (
         (
             "edema",
-            "{pulmonary|interstitial|alveolar|perihilar|airspace|air space|pulmonary interstitial} edema",
-            "{pulmonary vascular|vascular|pulmonary venous|venous|pulmonary} congestion",
-            "congestion",
-            "{congestive heart failure|chf|fluid overload|volume overload|cephalization}",
+            "{pulmonary|interstitial|alveolar|perihilar|airspace|air space|pulmonary interstitial|pulmonary alveolar} edema",
+            "{congestive heart failure|heart failure|chf}",
             "kerley {b |}lines",
             "septal lines",
-            "{pulmonary vascular|vascular|venous} {engorgement|redistribution}",
-            "pulmonary venous hypertension",
         ),
         (ED,),
     ),
@@ -122,16 +118,19 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
     (
         (
             "{atelectasis|atelectases|atelectatic|atelectatic change|atelectatic changes}",
-            "{collapse|collapsed|volume loss}",
+            "{collapse|collapsed}",
         ),
         (AT,),
     ),
     (
-        ("{pneumothorax|pneumothoraces|pneumothoraxes|ptx}",),
+        (
+            "{pneumothorax|pneumothoraces|pneumothoraxes|ptx}",
+            "pleural air {collection|collections}",
+        ),
         (PX,),
     ),
     (
-        ("{hydropneumothorax|hydropneumothoraces}",),
+        ("{hydropneumothorax|hydropneumothoraces|hemopneumothorax|hemopneumothoraces}",),
         (PX, PE),
     ),
     (
@@ -140,11 +139,6 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
             "pleural {effusion|effusions|fluid}",
             "{hydrothorax|hemothorax|hydrothoraces}",
             "{fluid|effusion} in the {left |right |}pleural space",
-            "blunting of the {left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci}",
-            "blunting of {left |right |bilateral |both |}{costophrenic|cp} {angle|angles|sulcus|sulci}",
-            "blunted {left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci}",
-            "{left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci} blunting",
-            "{left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci} ~ blunted",
         ),
         (PE,),
     ),
@@ -173,11 +167,44 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
     ),
 ]
 
+# Status of a mention that is uncertain unless a negation covers it (then 0).
+HEDGED = 2
+
+# Mentions that are only a sign of an observation: uncertain unless negated. CheXpert's explicit rule
+# for Edema ("vascular congestion", "pulmonary congestion", "vascular prominence", "indistinctness"
+# are uncertain), extended to the other wordings of the same vascular signs.
+_VESSELS = "{vascularity|vasculature|vascular markings|vessels|vascular structures}"
+_WHERE = "{pulmonary |central |central pulmonary |lung |hilar |perihilar |}"
+HEDGED_MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
+    (
+        (
+            "{pulmonary vascular|vascular|pulmonary venous|venous|pulmonary|central vascular|central pulmonary vascular|interstitial} congestion",
+            "congestion",
+            "{central |pulmonary |central pulmonary |}vascular {congestive changes|prominence|engorgement|redistribution|indistinctness|fullness}",
+            "{pulmonary |}venous {hypertension|engorgement|distension}",
+            "{fluid overload|volume overload|cephalization|indistinctness}",
+            f"{{prominent|increased|accentuated|engorged|indistinct|congested|prominence of the|engorgement of the|indistinctness of the}} {_WHERE}{_VESSELS}",
+            f"{_WHERE}{_VESSELS} ~ {{prominent|increased|accentuated|engorged|indistinct|congested}}",
+        ),
+        (ED,),
+    ),
+    (  # CheXpert: blunting of the costophrenic angle is uncertain (effusion or pleural thickening)
+        (
+            "blunting of the {left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci|recess|recesses|xxxx}",
+            "blunting of {left |right |bilateral |both |}{costophrenic|cp} {angle|angles|sulcus|sulci|recess|recesses|xxxx}",
+            "blunted {left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci|recess|recesses|xxxx}",
+            "{left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci|recess|recesses|xxxx} blunting",
+            "{left |right |bilateral |}{costophrenic|cp} {angle|angles|sulcus|sulci|recess|recesses|xxxx} ~ blunted",
+        ),
+        (PE,),
+    ),
+]
+
 # Phrases that are a verdict on their own: (templates, observations, status).
 NORMAL_SUBJECT_CARDIAC = "{heart|heart size|cardiac silhouette|cardiac size|cardiac shadow|size of the heart|cardiac contour|cardiac contours|heart contour|heart size and pulmonary vascularity|heart and pulmonary vascularity|heart size and pulmonary vasculature|heart and lungs}"
 NORMAL_SUBJECT_MEDIASTINAL = "{mediastinum|mediastinal contour|mediastinal contours|mediastinal silhouette|mediastinal silhouettes|mediastinal and hilar contours|hilar and mediastinal contours|mediastinal and hilar silhouettes|mediastinal width}"
 NORMAL_SUBJECT_BOTH = "{cardiomediastinal silhouette|cardio mediastinal silhouette|cardiomediastinal contour|cardiomediastinal contours|cardiomediastinal silhouettes|cardiomediastinal and hilar contours|cardiomediastinal and hilar silhouettes|cardiac and mediastinal contours|cardiac and mediastinal silhouettes|heart and mediastinum|heart size and mediastinum|heart size and mediastinal contours|heart size and mediastinal contour|heart size and cardiomediastinal contours|heart and mediastinal contours|heart size mediastinal and hilar contours|heart mediastinum and hila|cardiomediastinal silhouette and pulmonary vasculature|cardiomediastinal silhouette and pulmonary vascularity|cardiomediastinal contours and pulmonary vascularity|heart size mediastinal contours and pulmonary vascularity}"
-_NORMAL_PREDICATE = "~ {normal|normal in size|of normal size|normal in size and contour|normal in size and configuration|within normal limits|unremarkable|not ~ enlarged|top normal|upper normal|top normal in size|at the upper limits of normal|within normal limits for size|normal size}"
+_NORMAL_PREDICATE = "~ {normal|within limits of normal|within the limits of normal|normal in size|of normal size|normal in size and contour|normal in size and configuration|within normal limits|unremarkable|not ~ enlarged|top normal|upper normal|top normal in size|at the upper limits of normal|within normal limits for size|normal size}"
 _NORMAL_PREFIX = "{normal|unremarkable}"
 
 FIXED: list[tuple[tuple[str, ...], tuple[int, ...], int]] = [
@@ -248,4 +275,7 @@ UNMENTIONS: tuple[str, ...] = (
     "{vertebral|vertebral body} collapse",
     "breast {mass|masses|implant|implants|prosthesis}",
     "nipple {shadow|shadows|marker|markers}",
+    # infection that names no pneumonia: an old granulomatous or tuberculous one
+    "{prior|previous|old|remote|healed|past} {granulomatous |tuberculous |tuberculosis |fungal |}{infection|infections|infectious process|infectious disease}",
+    "{granulomatous|tuberculous|tuberculosis|fungal|mycobacterial|histoplasmosis} {infection|infections|infectious process}",
 )
