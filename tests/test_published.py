@@ -75,7 +75,7 @@ def test_compare_rows(tmp_path: Path) -> None:
 
 
 def test_compare_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    run = _run(tmp_path, None, {"demo_findings": _metrics(rouge_l=0.31), "demo_vqa": _metrics(vqa_accuracy=0.5)})
+    run = _run(tmp_path, None, {"iu_xray_findings": _metrics(rouge_l=0.31), "ext_vqa": _metrics(vqa_accuracy=0.5)})
     assert main(["compare", str(run), "published:deepmedix-r1"]) == 0
     out = capsys.readouterr().out
     assert MARK in out and "0.3100" in out and "DeepMedix-R1" in out and "No significance test" in out
@@ -90,3 +90,24 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(XrayBenchError, match="none of the metrics"):
         compare_published(_run(tmp_path, None, {"t": _metrics(cider=1.0)}), "deepmedix-r1")
     assert main(["compare", "published:deepmedix-r1", "published:deepmedix-r1"]) == 1
+
+
+def test_compare_only_on_the_published_datasets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A demo-suite run is never put beside the paper's MIMIC-CXR / IU X-ray numbers; a run on part of the data
+    is compared with a loud coverage note, and scopes on other data are listed as left out."""
+    demo = _run(tmp_path / "demo", {"demo": _metrics(rouge_l=0.3, answer_score=0.5)}, {})
+    with pytest.raises(XrayBenchError, match="nothing to compare .* suite:demo on demo, but the published numbers"):
+        compare_published(demo, "deepmedix-r1")
+    assert main(["compare", str(demo), "published:deepmedix-r1"]) == 1
+    assert "measured on other data (report: mimic_cxr, iu_xray" in capsys.readouterr().err
+    mixed = _run(tmp_path / "mixed", None, {"iu_xray_findings": _metrics(rouge_l=0.3),
+                                            "demo_findings": _metrics(rouge_l=0.2)})  # fmt: skip
+    rows = compare_published(mixed, "deepmedix-r1")
+    assert [(r["task"], r["run"]) for r in rows] == [("iu_xray_findings", 0.3)]
+    assert rows[0]["coverage"].startswith("partial: this run's report tasks cover iu_xray")
+    assert rows[0]["left_out"] == {"demo_findings": ["demo"]}
+    assert main(["compare", str(mixed), "published:deepmedix-r1"]) == 0
+    out = capsys.readouterr().out
+    assert "left out: demo_findings (demo)" in out and "partial: this run's report tasks cover iu_xray" in out
+    full = _run(tmp_path / "full", {"xraybench": _metrics(rouge_l=0.3)}, {})
+    assert compare_published(full, "deepmedix-r1")[0]["coverage"] is None

@@ -13,6 +13,7 @@ Regenerate the committed files with `python -m xraybench.published` (a test keep
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -39,7 +40,8 @@ class PublishedMetric:
 class PublishedTable:
     id: str
     title: str
-    scope: str
+    scope: str  # the task kind the table measures: report | vqa | review
+    datasets: tuple[str, ...]  # the datasets the numbers were measured on (a run is compared on these only)
     metrics: tuple[PublishedMetric, ...]
     rows: dict[str, tuple[float, ...]]  # model -> one value per metric
 
@@ -64,7 +66,7 @@ def _table(raw: dict[str, Any], where: str) -> PublishedTable:
         if len(values) != len(metrics) or not all(isinstance(v, int | float) for v in values):
             raise XrayBenchError(f"{where}: table {raw['id']!r} row {model!r} needs {len(metrics)} numbers")
         rows[model] = tuple(float(v) for v in values)
-    return PublishedTable(raw["id"], raw["title"], raw["scope"], metrics, rows)
+    return PublishedTable(raw["id"], raw["title"], raw["scope"], tuple(raw.get("datasets", ())), metrics, rows)
 
 
 @cache
@@ -116,6 +118,7 @@ def leaderboard_data(pub: Published) -> dict[str, Any]:
                 "id": t.id,
                 "title": t.title,
                 "scope": t.scope,
+                "datasets": list(t.datasets),
                 "metrics": [m.id for m in t.metrics],
                 "models": list(t.rows),
             }
@@ -135,7 +138,10 @@ def render_markdown(pub: Published) -> str:
     out += [f"Source: {pub.source}.", ""]
     for table in pub.tables:
         headers = ["Model", *(m.label for m in table.metrics)]
-        out += [f"## {table.title}", "", "| " + " | ".join(headers) + " |"]
+        out += [f"## {table.title}", ""]
+        if table.datasets:
+            out += [f"Measured on: {', '.join(table.datasets)}.", ""]
+        out.append("| " + " | ".join(headers) + " |")
         out.append("|" + "|".join(":---" if h == "Model" else "---:" for h in headers) + "|")
         digits = max(_decimals(v) for values in table.rows.values() for v in values)
         for model, values in table.rows.items():
@@ -180,10 +186,42 @@ def run_values(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     return out
 
 
-def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
-    """For every published metric our run also measured: the run's value beside each published model's.
+def _finite(value: float | None) -> float | None:
+    """None for a NaN value (no value), so JSON output stays valid."""
+    return None if value is None or math.isnan(value) else value
 
-    One row per (run scope, published metric, matching run metric); `published` maps model -> value.
+
+def scope_datasets(results: dict[str, Any], scope: str, kind: str) -> set[str]:
+    """Datasets of the run's tasks of one kind (report, vqa, ...) behind a scope (`suite:NAME` or a task)."""
+    from xraybench.tasks import SUITES, TASKS
+
+    tasks = results.get("tasks") or {}
+    if scope.startswith("suite:"):
+        suite = scope[len("suite:") :]
+        members = ((results.get("suites") or {}).get(suite) or {}).get("tasks")
+        if not members:
+            members = list(SUITES[suite].tasks) if suite in SUITES else []
+    else:
+        members = [scope]
+    out = set()
+    for name in members:
+        known = TASKS.get(name)
+        if known is not None and known.kind != kind:
+            continue
+        dataset = (tasks.get(name) or {}).get("dataset") or (known.dataset if known is not None else None)
+        if dataset and known is not None:
+            out.add(dataset)
+    return out
+
+
+def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
+    """For every published metric our run also measured on the same datasets: the run's value beside each
+    published model's.
+
+    One row per (run scope, published metric, matching run metric); `published` maps model -> value. A scope
+    whose datasets the published table was not measured on is left out (a demo-suite number beside the paper's
+    MIMIC-CXR/IU X-ray numbers would compare nothing); if nothing is left the comparison is refused with why. A
+    scope that covers only some of the table's datasets gets a `coverage` note.
     """
     from xraybench.results import incomplete_note, read_results
 
@@ -191,21 +229,46 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
     results = read_results(run_dir)
     values = run_values(results)
     rows: list[dict[str, Any]] = []
+    elsewhere: dict[str, set[str]] = {}  # scope -> datasets of matching metrics measured on other data
     for scope, metrics in values.items():
         for table in pub.tables:
-            for i, metric in enumerate(table.metrics):
-                for ours in metric.run_metrics:
-                    if ours in metrics:
-                        rows.append(
-                            {"task": scope, "metric": ours, "published_metric": metric.label, "table": table.id,
-                             "run": metrics[ours], "published": {m: v[i] for m, v in table.rows.items()},
-                             "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope)}
-                        )  # fmt: skip
+            matched = [(i, m, ours) for i, m in enumerate(table.metrics) for ours in m.run_metrics if ours in metrics]
+            if not matched:
+                continue
+            ours_ds = scope_datasets(results, scope, table.scope)
+            shared = ours_ds & set(table.datasets)
+            if not shared:
+                elsewhere.setdefault(scope, set()).update(ours_ds or {"unknown"})
+                continue
+            coverage = None
+            if ours_ds != set(table.datasets):
+                coverage = (
+                    f"partial: this run's {table.scope} tasks cover {', '.join(sorted(shared))}"
+                    + (f" (and {', '.join(sorted(ours_ds - shared))}, not published)" if ours_ds - shared else "")
+                    + f"; the published numbers are over {', '.join(table.datasets)}"
+                )
+            for i, metric, ours in matched:
+                rows.append(
+                    {"task": scope, "metric": ours, "published_metric": metric.label, "table": table.id,
+                     "run": _finite(metrics[ours]), "published": {m: v[i] for m, v in table.rows.items()},
+                     "datasets": sorted(ours_ds), "published_datasets": list(table.datasets), "coverage": coverage,
+                     "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope)}
+                )  # fmt: skip
+    if not rows and elsewhere:
+        measured = "; ".join(f"{t.scope}: {', '.join(t.datasets)}" for t in pub.tables if t.datasets)
+        ran = "; ".join(f"{scope} on {', '.join(sorted(ds))}" for scope, ds in elsewhere.items())
+        raise XrayBenchError(
+            f"{run_dir}: nothing to compare with {PREFIX}{pub.name}: the run scored {ran}, but the published numbers "
+            f"were measured on other data ({measured}). Run the same datasets (e.g. --tasks xraybench with "
+            "--data-root for each) to compare"
+        )
     if not rows:
         wanted = sorted({m for t in pub.tables for x in t.metrics for m in x.run_metrics})
         raise XrayBenchError(
             f"{run_dir}: the run has none of the metrics that {PREFIX}{pub.name} reports ({', '.join(wanted)})"
         )
+    for row in rows:
+        row["left_out"] = {scope: sorted(ds) for scope, ds in elsewhere.items()} or None
     return rows
 
 

@@ -99,7 +99,11 @@ def _run_published(args: argparse.Namespace) -> int:
     rows = compare_published(run_dir, name)
     pub = get_published(name)
     if args.json:
-        print(json.dumps({"run": run_dir, "published": pub.name, "note": pub.note, "rows": rows}, indent=2))
+        print(
+            json.dumps(
+                {"run": run_dir, "published": pub.name, "note": pub.note, "rows": rows}, indent=2, allow_nan=False
+            )
+        )
         return 0
     out = make_console()
     for table_id in dict.fromkeys(r["table"] for r in rows):
@@ -116,4 +120,9 @@ def _run_published(args: argparse.Namespace) -> int:
     out.print(f"Published values: {MARK}. {pub.note}. Source: {pub.source}. No significance test is possible.")
     for note in dict.fromkeys(r["run_note"] for r in rows if r.get("run_note")):
         out.print(f"[yellow]this run: {note}[/yellow]")
+    for scope, note in dict.fromkeys((r["task"], r["coverage"]) for r in rows if r.get("coverage")):
+        out.print(f"[bold yellow]{scope}: {note}[/bold yellow]")
+    for scope, datasets in (rows[0].get("left_out") or {}).items():  # never beside numbers from other data
+        out.print(f"[bold red]left out: {scope} ({', '.join(datasets)}): not the data the published numbers were "
+                  "measured on[/bold red]")  # fmt: skip
     return 0
