@@ -123,7 +123,31 @@ def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--judge", help="judge that produced the battles; a metric: judge is marked as a proxy")
     board.add_argument("--prompt-version", help="judge prompt version shown on the leaderboard")
     board.add_argument("--runs", nargs="+", default=[], metavar="MODEL=RUN_DIR", help="benchmark run of each model")
+    _add_config_options(board)
+    board.add_argument(
+        "--min-verdicts", type=int, metavar="N",
+        help="refuse a leaderboard from the store with fewer judge verdicts (default: arena.leaderboard.MIN_VERDICTS,"
+        " 1); ties between identical reports are not verdicts",
+    )  # fmt: skip
+    board.add_argument(
+        "--min-verdict-share", type=float, metavar="F",
+        help="refuse it when the judge gave a verdict on less than this share of the judgments it answered or failed "
+        "(default: arena.leaderboard.MIN_VERDICT_SHARE, 0.5)",
+    )  # fmt: skip
+    board.add_argument(
+        "--allow-few-verdicts", action="store_true", help="write it anyway, with a warning banner on every page"
+    )
     _add_rating_options(board)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Which judge configuration (judge, decoding parameters, output protocol, prompt version) to export."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--judge-config", metavar="LABEL",
+        help="only this judge configuration (default: the one judged most recently; the others are listed)",
+    )  # fmt: skip
+    group.add_argument("--all-configs", action="store_true", help="mix every judge configuration (each is named)")
 
 
 def _add_rating_options(parser: argparse.ArgumentParser) -> None:
@@ -183,12 +207,25 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     runs = _parse_runs(args.runs)
     n_missing: int | None = None
     cost_usd: float | None = None
+    counts: dict[str, Any] | None = None
+    banner: str | None = None
     judge, prompt_version = args.judge, args.prompt_version
     if args.battles:
         battles = read_battles(args.battles)
         source = args.battles
     else:
-        battles, n_missing, cost_usd, judges, source = _store_battles(name, args.store)
+        from arena.leaderboard import MIN_VERDICT_SHARE, MIN_VERDICTS, check_verdicts
+
+        battles, export, cost_usd, judges, source = _store_battles(
+            name, args.store, args.judge_config, args.all_configs
+        )
+        counts, n_missing = export.counts(), export.n_missing
+        banner = check_verdicts(
+            counts,
+            min_verdicts=MIN_VERDICTS if args.min_verdicts is None else args.min_verdicts,
+            min_share=MIN_VERDICT_SHARE if args.min_verdict_share is None else args.min_verdict_share,
+            allow_few=args.allow_few_verdicts, source=source,
+        )  # fmt: skip
         judge = judge or (judges[0] if len(judges) == 1 else ", ".join(judges))
         if prompt_version is None:
             from arena.metric_judge import VERSION, is_metric_judge
@@ -217,13 +254,21 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         cost_usd=cost_usd,
         metrics=metrics,
         proxy_note=proxy,
+        counts=counts,
+        banner=banner,
     )
     print(f"wrote {len(written)} files to {out}")
+    if counts is not None:
+        _print_counts(counts)
+    if banner:
+        print(f"WARNING: {banner}")
     return 0
 
 
-def _store_battles(name: str, store: str | None) -> tuple[Any, int, float, list[str], str]:
-    """Battles judged in an arena's store, its missing-judgment count, total spend and judges."""
+def _store_battles(
+    name: str, store: str | None, config: str | None = None, mix: bool = False
+) -> tuple[Any, Any, float, list[str], str]:
+    """Battles judged in an arena's store (one judge configuration unless `mix`), their export, spend, judges."""
     from arena.battles import from_records
     from arena.judging import export_battles, plan_path, store_path
     from xraybench.callstore import CallStore
@@ -233,7 +278,7 @@ def _store_battles(name: str, store: str | None) -> tuple[Any, int, float, list[
     if not path.exists():
         raise XrayBenchError(f"no judgment store {path}: pass --battles FILE, or run `xraybench arena judge` first")
     with CallStore(path) as calls:
-        export = export_battles(calls, plan_path(path))
+        export = export_battles(calls, plan_path(path), config=config, mix=mix)
         cost = calls.totals().cost_usd
     if not export.rows:
         raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
@@ -241,7 +286,21 @@ def _store_battles(name: str, store: str | None) -> tuple[Any, int, float, list[
         (i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")}) for i, r in enumerate(export.rows, start=1)
     ]
     judges = sorted({r["judge"] for r in export.rows})
-    return from_records(records, path), export.n_missing, cost, judges, str(path)
+    return from_records(records, path), export, cost, judges, str(path)
+
+
+def _print_counts(counts: dict[str, Any]) -> None:
+    """Judge verdicts, automatic ties and failures apart, and the judge configuration(s) they come from."""
+    print(
+        f"{counts['n_verdicts']} judge verdicts, {counts['n_identical']} automatic ties between identical reports "
+        f"(no call), {counts['n_failed']} failed, {counts['n_missing']} missing"
+    )
+    used = counts["judge_configs"]
+    print(("mixes judge configurations: " if len(used) > 1 else "judge configuration: ") + "; ".join(used))
+    for other in counts["other_judge_configs"]:
+        print(f"left out (pass --judge-config or --all-configs): {other}")
+    for item in counts["flagged"]:
+        print(f"flagged: {item['model']} on study {item['study_id']} ({', '.join(item['flags'])})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -338,6 +397,7 @@ def _add_battles_parser(sub: argparse._SubParsersAction) -> None:
     battles.add_argument("--out", required=True, help="battle file to write (JSONL)")
     battles.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
     battles.add_argument("--judge", help="only this judge's battles")
+    _add_config_options(battles)
     battles.add_argument("--view", choices=("both", "consistent"), default="both", help="both orders, or one per pair")
 
 
@@ -403,16 +463,18 @@ def _battles(args: argparse.Namespace) -> int:
     if not path.exists():
         raise XrayBenchError(f"no judgment store {path}: run `xraybench arena judge --name {args.name} ...` first")
     with CallStore(path) as store:
-        export = export_battles(store, plan_path(path), args.judge)
+        export = export_battles(store, plan_path(path), args.judge, args.judge_config, mix=args.all_configs)
     rows = export.consistent_rows if args.view == "consistent" else export.rows
     if not rows:
         raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
     write_battles(rows, args.out)
-    print(f"wrote {len(rows)} battles to {args.out} ({export.n_missing} planned judgments missing)")
+    print(f"wrote {len(rows)} battles to {args.out}")
+    _print_counts(export.counts())
     for judge, rate in export.flip_rate.items():
         shown = "n/a" if rate is None else f"{rate:.1%}"
         print(
-            f"order-flip rate of {judge}: {shown} over {export.n_pairs_both_orders[judge]} pairs judged in both orders"
+            f"order-flip rate of {judge}: {shown} over {export.n_pairs_both_orders[judge]} pairs with judge verdicts "
+            "in both orders (ties between identical reports excluded)"
         )
     return 0
 
@@ -438,5 +500,8 @@ def _reparse(args: argparse.Namespace) -> int:
         raise XrayBenchError(f"no judgment store {path}")
     with CallStore(path) as store:
         result = store.reparse(parse_verdict, PARSER_VERSION, kind=KIND)
-    print(f"re-parsed {result.n_rows} judgments with parser {PARSER_VERSION}: {result.n_changed} changed")
+    print(
+        f"re-parsed {result.n_rows} judgments with parser {PARSER_VERSION}: {result.n_changed} changed, "
+        f"{result.n_recovered} failed judgments recovered from their stored answers (no call)"
+    )
     return 0

@@ -36,6 +36,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
 h1 { font-size: 1.5rem; }
 .meta p { margin: 0.2rem 0; color: #444; }
 .proxy { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.5rem 0.8rem; }
+.warning { background: #fde2e1; border-left: 4px solid #c0392b; padding: 0.5rem 0.8rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums; }
 th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
 th { cursor: pointer; user-select: none; background: #f4f4f4; position: sticky; top: 0; }
@@ -125,6 +126,20 @@ def render_html(data: Mapping[str, Any]) -> str:
     proxy = (
         f'<p class="proxy"><strong>Proxy judge.</strong> {escape(data["proxy_note"])}</p>' if data["proxy_note"] else ""
     )
+    if data.get("banner"):
+        proxy = f'<p class="warning" role="alert"><strong>Warning.</strong> {escape(data["banner"])}</p>\n{proxy}'
+    flagged = ""
+    if data.get("flagged"):
+        items = "".join(
+            f'<tr><td class="model">{escape(i["model"])}</td><td class="model">{escape(str(i["study_id"]))}</td>'
+            f'<td>{i["n_battles"]}</td><td class="model">{escape(", ".join(i["flags"]))}</td></tr>'
+            for i in data["flagged"]
+        )
+        flagged = (
+            "<h2>Flagged reports</h2>\n<p>Reports with instruction-like text (judged all the same):</p>\n"
+            '<table id="flagged"><thead><tr><th class="model">Model</th><th class="model">Study</th><th>Battles</th>'
+            f'<th class="model">Flags</th></tr></thead>\n<tbody>{items}</tbody></table>\n'
+        )
     figures = "".join(
         f'<figure><img src="{escape(FIGURES[key])}" alt="{escape(title)}"><figcaption>{escape(title)}</figcaption>'
         "</figure>"
@@ -140,6 +155,7 @@ def render_html(data: Mapping[str, Any]) -> str:
         f'<table id="leaderboard" data-sorted="rating:descending">\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
         '<p class="hint">Click a column header to sort; click again to reverse.</p>\n'
+        f"{flagged}"
         f'<div class="figures">{figures}</div>\n'
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
     )

@@ -140,7 +140,7 @@ class Battle:
         return {
             "key": self.key, "judge": judge, "task": self.task, "study_id": self.study_id, "model_x": self.model_x,
             "model_y": self.model_y, "swapped": self.swapped, "identical": self.identical, "flags_x": flags_x,
-            "flags_y": flags_y,
+            "flags_y": flags_y, "params": self.identity["params"], "prompt_version": self.identity["prompt_version"],
         }  # fmt: skip
 
 
@@ -431,29 +431,101 @@ def _flagged(battles: list[Battle]) -> list[dict[str, Any]]:
 # -- export -------------------------------------------------------------------------------------------------
 
 
+def config_label(judge: str, params: dict[str, Any] | None, prompt_version: str | None) -> str:
+    """A short, stable name of one judge configuration: judge, scalar decoding parameters, structured output,
+    a hash of any other parameters, and the prompt version ("openai/m (max_tokens=512, temperature=0.7,
+    output=json_schema; prompt v2)"). Two runs that differ in any of them are two configurations."""
+    if params is None:
+        return f"{judge} (configuration not recorded)"
+    parts, rest = [], {}
+    for name, value in sorted(params.items()):
+        if name == "response_format":
+            parts.append(f"output={value.get('type', '?') if isinstance(value, dict) else value}")
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            parts.append(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")
+        else:
+            rest[name] = value
+    if rest:
+        parts.append(f"params#{CallStore.key_of(kind='params', **rest)[:8]}")
+    return f"{judge} ({', '.join(parts)}; prompt v{prompt_version})"
+
+
 @dataclass
 class BattleExport:
-    """Battles in model orientation, the per-judge order-flip rate and how many planned judgments are missing."""
+    """Battles in model orientation of one judge configuration (or of the ones named in `configs_used`), the
+    per-judge order-flip rate over pairs with judge verdicts in both orders, and what the plan holds besides.
+
+    `n_verdicts` rows are the judge's own verdicts; `n_identical` rows are ties between identical reports that no
+    judge was asked about (they never count as verdicts, in flip rates or in "judgments"); `n_failed` planned
+    judgments have only failures stored, `n_missing` were never answered. `configs` counts every configuration
+    the plan holds; `flagged` lists each (model, study) whose report has instruction-like text, with its flags.
+    """
 
     rows: list[dict[str, Any]]
     consistent_rows: list[dict[str, Any]]
     flip_rate: dict[str, float | None]
     n_pairs_both_orders: dict[str, int]
     n_missing: int
+    n_verdicts: int = 0
+    n_identical: int = 0
+    n_failed: int = 0
+    configs_used: list[str] = field(default_factory=list)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flagged: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def mixed(self) -> bool:
+        return len(self.configs_used) > 1
+
+    def counts(self) -> dict[str, Any]:
+        """What a leaderboard states about where its battles came from."""
+        return {
+            "n_verdicts": self.n_verdicts, "n_identical": self.n_identical, "n_failed": self.n_failed,
+            "n_missing": self.n_missing, "judge_configs": list(self.configs_used),
+            "other_judge_configs": [c for c in self.configs if c not in self.configs_used], "flagged": self.flagged,
+        }  # fmt: skip
 
 
-def export_battles(store: CallStore, plan: Path, judge: str | None = None) -> BattleExport:
+def _entry_config(entry: dict[str, Any], identities: dict[str, dict[str, Any]]) -> str | None:
+    """The configuration of a plan entry: recorded in the entry, else in its stored call; None for a tie between
+    identical reports planned before configurations were recorded (no call, so nothing says which)."""
+    if "params" in entry:
+        return config_label(entry["judge"], entry["params"], entry.get("prompt_version"))
+    identity = identities.get(entry["key"])
+    if identity is None:
+        return None
+    return config_label(entry["judge"], identity.get("params"), identity.get("prompt_version"))
+
+
+def export_battles(
+    store: CallStore,
+    plan: Path,
+    judge: str | None = None,
+    config: str | None = None,
+    *,
+    mix: bool = False,
+    strict: bool = True,
+) -> BattleExport:
     """Every planned judgment with an answer, as a battle row for `arena.ratings` (ties from identical reports).
 
+    One judge configuration only (`config_label`): `config` if given, else the one judged most recently (an
+    arena rerun at another temperature or prompt version does not mix into the first run's battles); `mix`
+    takes every configuration and names them in `configs_used`. A `config` the plan does not hold is an error
+    unless `strict` is False (then nothing is exported: a run that has not judged anything yet). Ties between identical reports are kept once
+    per (study, pair, order) and are marked `"source": "identical"`, judge verdicts `"source": "judge"`.
     `rows` has one battle per judged order; `consistent_rows` one per (study, pair) where a pair whose two
     orders disagree on the winner counts as a tie (a pair judged in one order only keeps that verdict).
     """
     if not plan.exists():
         raise XrayBenchError(f"no plan file {plan}: run `xraybench arena judge` for this arena first")
-    verdicts = {r["key"]: r["parsed"] for r in store.export(kind=KIND, status="ok") if r["parsed"]}
-    rows: list[dict[str, Any]] = []
+    records = store.export(kind=KIND)
+    verdicts = {r["key"]: r["parsed"] for r in records if r["status"] == "ok" and r["parsed"]}
+    failed = {r["key"] for r in records if r["status"] == "failed"}
+    identities = {r["key"]: r["identity"] for r in records}
+    latest = {r["key"]: r["updated_at"] for r in records if r["status"] == "ok"}
+    entries: list[tuple[dict[str, Any], str | None]] = []
+    configs: dict[str, dict[str, Any]] = {}
     seen: set[tuple[str, str, str]] = set()
-    n_missing = 0
     for entry in read_plan(plan):
         if judge is not None and entry["judge"] != judge:
             continue
@@ -461,25 +533,85 @@ def export_battles(store: CallStore, plan: Path, judge: str | None = None) -> Ba
         if ident in seen:
             continue
         seen.add(ident)
+        label = _entry_config(entry, identities)
+        entries.append((entry, label))
+        if label is not None:
+            info = configs.setdefault(label, {"n_verdicts": 0, "n_identical": 0, "n_failed": 0, "n_missing": 0,
+                                              "last_judged": 0.0})  # fmt: skip
+            if entry["identical"]:
+                info["n_identical"] += 1
+            elif entry["key"] in verdicts:
+                info["n_verdicts"] += 1
+                info["last_judged"] = max(info["last_judged"], latest.get(entry["key"], 0.0))
+            else:
+                info["n_failed" if entry["key"] in failed else "n_missing"] += 1
+    if config is not None and config not in configs and strict:
+        known = "; ".join(configs) or "none"
+        raise XrayBenchError(f"{plan}: no judgments of judge configuration {config!r} (the plan holds: {known})")
+    if mix:
+        used = sorted(configs)
+    elif config is not None:
+        used = [config]
+    else:
+        used = [max(configs, key=lambda c: (configs[c]["last_judged"], c))] if configs else []
+    rows: list[dict[str, Any]] = []
+    ties_seen: set[tuple[str, str, str, str, str, bool]] = set()
+    n_missing = n_failed = n_identical = 0
+    for entry, label in entries:
+        if label is not None and label not in used:
+            continue
         if entry["identical"]:
-            level = "tie"
+            tie = (
+                entry["judge"],
+                entry["task"],
+                entry["study_id"],
+                entry["model_x"],
+                entry["model_y"],
+                entry["swapped"],
+            )
+            if tie in ties_seen:  # the same pair of identical reports, planned again under another configuration
+                continue
+            ties_seen.add(tie)
+            level, source = "tie", "identical"
+            n_identical += 1
         elif entry["key"] in verdicts:
-            level = canonical(verdicts[entry["key"]]["verdict"], entry["swapped"])
+            level, source = canonical(verdicts[entry["key"]]["verdict"], entry["swapped"]), "judge"
         else:
-            n_missing += 1
+            if entry["key"] in failed:
+                n_failed += 1
+            else:
+                n_missing += 1
             continue
         rows.append(
             {"model_a": entry["model_x"], "model_b": entry["model_y"], "winner": WINNER[level], "verdict": level,
              "study_id": entry["study_id"], "task": entry["task"], "judge": entry["judge"],
-             "order": "yx" if entry["swapped"] else "xy"}
+             "order": "yx" if entry["swapped"] else "xy", "source": source, "judge_config": label or "unrecorded"}
         )  # fmt: skip
     consistent, flip_rate, n_both = _consistent_view(rows)
-    return BattleExport(rows, consistent, flip_rate, n_both, n_missing)
+    return BattleExport(
+        rows, consistent, flip_rate, n_both, n_missing, n_verdicts=sum(r["source"] == "judge" for r in rows),
+        n_identical=n_identical, n_failed=n_failed, configs_used=used, configs=configs,
+        flagged=_plan_flags([e for e, label in entries if label is None or label in used]),
+    )  # fmt: skip
+
+
+def _plan_flags(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each (model, study) whose report has instruction-like text, once, with its flags and battle count."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in entries:
+        for model, flags in ((e["model_x"], e.get("flags_x")), (e["model_y"], e.get("flags_y"))):
+            if flags:
+                item = seen.setdefault((model, e["study_id"]), {"model": model, "study_id": e["study_id"],
+                                                                "flags": list(flags), "n_battles": 0})  # fmt: skip
+                item["n_battles"] += 1
+    return [seen[k] for k in sorted(seen)]
 
 
 def _consistent_view(
     rows: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], dict[str, float | None], dict[str, int]]:
+    """One row per (judge, study, pair); the flip rate counts only pairs with judge verdicts in both orders (a
+    tie between identical reports has no order to flip)."""
     groups: dict[tuple[str, str, str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["judge"], row["task"], row["study_id"], row["model_a"], row["model_b"]), []).append(row)
@@ -488,9 +620,10 @@ def _consistent_view(
     both: dict[str, int] = {}
     for (judge, *_), group in groups.items():
         winners = {r["winner"] for r in group}
-        if len(group) >= 2:
+        judged = [r for r in group if r["source"] == "judge"]
+        if len({r["order"] for r in judged}) >= 2:
             both[judge] = both.get(judge, 0) + 1
-            flips[judge] = flips.get(judge, 0) + (len(winners) > 1)
+            flips[judge] = flips.get(judge, 0) + (len({r["winner"] for r in judged}) > 1)
         winner = winners.pop() if len(winners) == 1 else "tie"
         first = group[0]
         out.append({**first, "winner": winner, "verdict": first["verdict"] if winner == first["winner"] else "tie",
@@ -598,8 +731,10 @@ def _judge_adaptive(
         judging.run(planned)
     attempted: dict[tuple[str, str, str], tuple[str, str, str]] = {_pair_key(c): c for c in leftover}
 
+    current = config_label(judge.model, judge.params, PROMPT_VERSION)
+
     def judged() -> Any:
-        return _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids))
+        return _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids), current)
 
     def proposals(ended: list[str], so_far: Any) -> Iterator[Battle]:
         """Batches until done, out of proposals, or more than `max_in_flight` of them unanswered; `so_far`: the
@@ -681,14 +816,17 @@ def _unfinished_comparisons(
     return list(dict.fromkeys((e["model_x"], e["model_y"], e["study_id"]) for e in entries if e["key"] in todo))
 
 
-def _judged_battles(store: CallStore, plan: Path, judge: str, task: str, models: set[str], ids: set[str]) -> Any:
-    """The judged battles of this field as `arena.battles.Battles`, one per (pair, study): an order flip is a tie."""
+def _judged_battles(
+    store: CallStore, plan: Path, judge: str, task: str, models: set[str], ids: set[str], config: str
+) -> Any:
+    """The judged battles of this field by this judge configuration as `arena.battles.Battles`, one per (pair,
+    study): an order flip is a tie."""
     from arena.battles import from_records
 
     if not plan.exists():
         return None
     rows = [
-        r for r in export_battles(store, plan, judge).consistent_rows
+        r for r in export_battles(store, plan, judge, config, strict=False).consistent_rows
         if r["task"] == task and r["model_a"] in models and r["model_b"] in models and r["study_id"] in ids
     ]  # fmt: skip
     if not rows:

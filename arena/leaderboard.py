@@ -133,6 +133,54 @@ def proxy_note_for(judge: str | None) -> str | None:
     return f"reference-based proxy judge ({', '.join(proxies)}), not an LLM judgment"
 
 
+MIN_VERDICTS = 1  # default: a leaderboard needs at least this many judge verdicts ...
+MIN_VERDICT_SHARE = 0.5  # ... and verdicts on at least this share of the judge calls that were answered or failed
+
+
+def verdict_shortfall(
+    counts: Mapping[str, Any], min_verdicts: int = MIN_VERDICTS, min_share: float = MIN_VERDICT_SHARE
+) -> str | None:
+    """Why a leaderboard's judge gave too few real verdicts to rank anything (None when it gave enough).
+
+    Ties between identical reports need no call and say nothing about the judge; a judge whose answers could not
+    be read left only those ties, and every model "rated" 1000 with a CI of [1000, 1000] (issue 15)."""
+    verdicts, failed = int(counts.get("n_verdicts") or 0), int(counts.get("n_failed") or 0)
+    asked = verdicts + failed
+    if verdicts < min_verdicts:
+        return (
+            f"the judge gave {verdicts} verdicts (minimum {min_verdicts}); {counts.get('n_identical') or 0} automatic "
+            f"ties between identical reports and {failed} failed judgments do not rank models"
+        )
+    if asked and verdicts / asked < min_share:
+        return (
+            f"the judge gave a verdict on {verdicts} of {asked} judgments it was asked ({verdicts / asked:.0%}; "
+            f"minimum {min_share:.0%}): {failed} answers could not be read as a verdict"
+        )
+    return None
+
+
+def check_verdicts(
+    counts: Mapping[str, Any],
+    *,
+    min_verdicts: int = MIN_VERDICTS,
+    min_share: float = MIN_VERDICT_SHARE,
+    allow_few: bool = False,
+    source: str = "the store",
+) -> str | None:
+    """Refuse (XrayBenchError) a leaderboard whose judge gave too few verdicts; with `allow_few`, return the
+    banner to print on every page instead. None when the verdicts are enough."""
+    short = verdict_shortfall(counts, min_verdicts, min_share)
+    if short is None:
+        return None
+    if not allow_few:
+        raise XrayBenchError(
+            f"{source}: not publishing a leaderboard: {short}. Fix the judge (`xraybench arena reparse` after a "
+            "parser fix, --structured-output, a stronger judge) and rerun `arena judge`, or pass "
+            "--allow-few-verdicts to write it with a warning banner"
+        )
+    return f"Too few judge verdicts: {short}. These ratings do not rank the models."
+
+
 def leaderboard_data(
     ratings: Ratings,
     *,
@@ -144,11 +192,20 @@ def leaderboard_data(
     cost_usd: float | None,
     metrics: Mapping[str, Mapping[str, float | None]] | None,
     proxy_note: str | None,
+    counts: Mapping[str, Any] | None = None,
+    banner: str | None = None,
 ) -> dict[str, Any]:
     """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds).
 
     A `metric:` judge is always marked as a proxy (`proxy_note_for`), also when no `proxy_note` is given.
+    `counts` (from `arena.judging.BattleExport.counts`) separates the judge's verdicts from automatic ties
+    between identical reports and from failed judgments, names the judge configuration(s) and lists flagged
+    reports; `n_judgments` is then the number of judge verdicts. `banner` is a warning shown on every page.
     """
+    counts = dict(counts or {})
+    if counts:
+        n_judgments = counts.get("n_verdicts", n_judgments)
+        n_missing = counts.get("n_missing", n_missing)
     metrics = metrics or {}
     proxy_note = proxy_note or proxy_note_for(judge)
     unknown = sorted(set(metrics) - set(ratings.models))
@@ -171,6 +228,12 @@ def leaderboard_data(
         "n_missing": n_missing,
         "cost_usd": cost_usd,
         "proxy_note": proxy_note,
+        "banner": banner,
+        "n_identical": counts.get("n_identical"),
+        "n_failed": counts.get("n_failed"),
+        "judge_configs": counts.get("judge_configs", []),
+        "other_judge_configs": counts.get("other_judge_configs", []),
+        "flagged": counts.get("flagged", []),
         "metric_columns": columns,
         **base,
         "figures": FIGURES,
@@ -195,9 +258,9 @@ def cell_value(row: Mapping[str, Any], key: str) -> Any:
 
 
 def render_csv(data: Mapping[str, Any]) -> str:
-    """The table; with a proxy judge, a last `proxy_judge` column carries the note on every row."""
+    """The table; with a proxy judge or a warning banner, a last `proxy_judge` column carries them on every row."""
     columns = table_columns(data)
-    note = data.get("proxy_note")
+    note = "; ".join(n for n in (data.get("banner"), data.get("proxy_note")) if n) or None
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([header for _, header, _ in columns] + (["proxy_judge"] if note else []))
@@ -216,7 +279,9 @@ def describe(data: Mapping[str, Any]) -> list[str]:
     cost = data["cost_usd"]
     lines = [
         f"Judge: {data['judge'] or 'n/a'}; prompt version: {data['prompt_version'] or 'n/a'}; "
-        f"judgments: {fmt(data['n_judgments'], 'd', 'n/a')}; missing: {fmt(data['n_missing'], 'd', 'n/a')}; "
+        f"judge verdicts: {fmt(data['n_judgments'], 'd', 'n/a')}; "
+        f"automatic ties (identical reports, no call): {fmt(data.get('n_identical'), 'd', 'n/a')}; "
+        f"failed: {fmt(data.get('n_failed'), 'd', 'n/a')}; missing: {fmt(data['n_missing'], 'd', 'n/a')}; "
         f"cost: {'n/a' if cost is None else f'${cost:.4f}'}",
         f"Bradley-Terry ratings on the Elo scale, anchor {data['anchor']} = {s['anchor_rating']:g}; "
         f"{s['n_battles']} battles; 95% CIs from {s['rounds_used']} bootstrap rounds over "
@@ -224,6 +289,18 @@ def describe(data: Mapping[str, Any]) -> list[str]:
         "Win rate: mean over opponents of the observed win fraction (ties count half); predicted win rate: "
         "mean Bradley-Terry win probability against every other model.",
     ]
+    configs = data.get("judge_configs") or []
+    if len(configs) > 1:
+        lines.append(f"Mixes {len(configs)} judge configurations: {'; '.join(configs)}.")
+    elif configs:
+        lines.append(f"Judge configuration: {configs[0]}.")
+    if data.get("other_judge_configs"):
+        lines.append(f"Left out (other judge configurations in the store): {'; '.join(data['other_judge_configs'])}.")
+    if data.get("flagged"):
+        lines.append(
+            f"{len(data['flagged'])} reports contain instruction-like text (possible prompt injection); see "
+            "Flagged reports."
+        )
     if s.get("rounds_degenerate"):
         lines.append(f"{s['rounds_degenerate']} bootstrap rounds had infinite ratings and were left out.")
     if data.get("length_coef") is not None:
@@ -247,6 +324,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         headers.append("Length-controlled")
     headers += [_md_escape(m) for m in data["metric_columns"]]
     out = [f"# Report Arena leaderboard: {_md_escape(data['name'])}", ""]
+    if data.get("banner"):
+        out += [f"> **Warning.** {data['banner']}", ""]
     if data["proxy_note"]:
         out += [f"> **Proxy judge.** {data['proxy_note']}", ""]
     out += [line + "  " for line in describe(data)]
@@ -269,6 +348,14 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             cells.append(fmt(row["length_controlled_rating"], ".1f", "-"))
         cells += [fmt(row["metrics"][m], METRIC_FORMAT, "-") for m in data["metric_columns"]]
         out.append("| " + " | ".join(cells) + " |")
+    if data.get("flagged"):
+        out += ["", "## Flagged reports", "", "Reports with instruction-like text (judged all the same):", ""]
+        out += ["| Model | Study | Battles | Flags |", "|:---|:---|---:|:---|"]
+        for item in data["flagged"]:
+            out.append(
+                f"| {_md_escape(item['model'])} | {_md_escape(str(item['study_id']))} | {item['n_battles']} | "
+                f"{_md_escape(', '.join(item['flags']))} |"
+            )
     out += ["", "## Figures", ""]
     for key, title in FIGURE_TITLES.items():
         out += [f"![{title}]({FIGURES[key]})", ""]
@@ -378,6 +465,8 @@ def write_leaderboard(
     cost_usd: float | None,
     metrics: Mapping[str, Mapping[str, float | None]] | None,
     proxy_note: str | None,
+    counts: Mapping[str, Any] | None = None,
+    banner: str | None = None,
 ) -> list[Path]:
     """Write every leaderboard file into `out_dir` (created if needed); returns the paths written."""
     from arena.html import render_html
@@ -392,6 +481,8 @@ def write_leaderboard(
         cost_usd=cost_usd,
         metrics=metrics,
         proxy_note=proxy_note,
+        counts=counts,
+        banner=banner,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

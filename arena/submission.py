@@ -311,7 +311,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
         "predictions": {"file": str(pred_path), "sha256": _sha256(pred_path), "bytes": pred_path.stat().st_size,
                         "n_predictions": len(texts)},
         "run_dir": str(run_dir), "metrics": results, "n_field_models": len(field.texts),
-        "n_judgments": len(new_rows), "n_missing": export.n_missing, "n_failed": report.n_failed,
+        "n_judgments": sum(r["source"] == "judge" for r in new_rows), "n_missing": export.n_missing, "n_failed": report.n_failed,
         "cost_usd": report.cost_usd, "leaderboard": str(board), "files": [str(p) for p in written],
         "xraybench_version": __version__, "config": {k: v for k, v in asdict(config).items() if k != "api_key_env"},
     }  # fmt: skip
@@ -365,6 +365,7 @@ def _leaderboard(
     return write_leaderboard(
         board, ratings, name=config.arena, judge=judge, prompt_version=_prompt_version(judge),
         n_judgments=len(export.rows), n_missing=export.n_missing, cost_usd=cost, metrics=metrics, proxy_note=None,
+        counts=export.counts(),
     )  # fmt: skip
 
 

@@ -34,9 +34,10 @@ from typing import Any
 
 from xraybench.errors import XrayBenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `first_text`, the first answer of a call that was re-asked
 APPLICATION_ID = 0x58524353  # "XRCS": marks the file as an xraybench call store
 TRUNCATED_FINISH_REASONS = frozenset({"length", "max_tokens"})
+UNPARSEABLE = "no parseable answer"  # how a failed call whose answers could not be parsed begins its error
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's bound-parameter limit
 
 _SCHEMA = """
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS calls (
     latency_s REAL,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    first_text TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_kind_status ON calls (kind, status);
 CREATE TABLE IF NOT EXISTS claims (
@@ -67,7 +69,7 @@ CREATE TABLE IF NOT EXISTS claims (
 """
 _COLUMNS = (
     "key, kind, identity, status, raw_text, parsed, parser_version, error, finish_reason, prompt_tokens, "
-    "completion_tokens, cost_usd, latency_s, attempts, created_at, updated_at"
+    "completion_tokens, cost_usd, latency_s, attempts, created_at, updated_at, first_text"
 )
 
 
@@ -128,6 +130,7 @@ class CallRecord:
     attempts: int
     created_at: float
     updated_at: float
+    first_text: str | None = None  # the first answer when it could not be parsed and a re-ask followed
 
     @property
     def ok(self) -> bool:
@@ -156,6 +159,7 @@ class ReparseResult:
 
     n_rows: int
     n_changed: int
+    n_recovered: int = 0  # failures that the new parser turned into answers
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ class CallResult:
     cost_usd: float = 0.0
     latency_s: float | None = None
     attempts: int = 1
+    first_text: str | None = None
 
 
 def _row_to_record(row: tuple[Any, ...]) -> CallRecord:
@@ -248,6 +253,9 @@ class CallStore:
                     f"{self.path}: call store schema version {version} is newer than this xraybench"
                     f" understands ({SCHEMA_VERSION}); upgrade xraybench"
                 )
+            elif version < 2:  # version 1 kept only a re-asked call's last answer: add the column, lose nothing
+                conn.execute("ALTER TABLE calls ADD COLUMN first_text TEXT")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -513,7 +521,7 @@ class CallStore:
         return (
             result.key, result.identity, identity_json, status, result.raw_text, parsed_json, parser_version, error,
             result.finish_reason, int(result.prompt_tokens or 0), int(result.completion_tokens or 0),
-            result.cost_usd, result.latency_s, result.attempts,
+            result.cost_usd, result.latency_s, result.attempts, result.first_text,
         )  # fmt: skip
 
     @staticmethod
@@ -534,15 +542,16 @@ class CallStore:
         cost_usd: float,
         latency_s: float | None,
         attempts: int,
+        first_text: str | None = None,
     ) -> None:
         """Insert a result, or add to a stored key (an answer is never replaced by a failure); end the lease.
         Runs inside the caller's write transaction."""
         old = conn.execute("SELECT status FROM calls WHERE key = ?", (key,)).fetchone()
         if old is None:
             conn.execute(
-                f"INSERT INTO calls ({_COLUMNS}) VALUES ({','.join('?' * 16)})",
+                f"INSERT INTO calls ({_COLUMNS}) VALUES ({','.join('?' * 17)})",
                 (key, identity["kind"], identity_json, status, raw_text, parsed_json, parser_version, error,
-                 finish_reason, p_tok, c_tok, cost_usd, latency_s, attempts, now, now),
+                 finish_reason, p_tok, c_tok, cost_usd, latency_s, attempts, now, now, first_text),
             )  # fmt: skip
         elif old[0] == "ok":
             conn.execute(
@@ -554,36 +563,57 @@ class CallStore:
             conn.execute(
                 "UPDATE calls SET status = ?, raw_text = ?, parsed = ?, parser_version = ?, error = ?,"
                 " finish_reason = ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
-                " cost_usd = cost_usd + ?, latency_s = ?, attempts = attempts + ?, updated_at = ? WHERE key = ?",
+                " cost_usd = cost_usd + ?, latency_s = ?, attempts = attempts + ?, updated_at = ?, first_text = ?"
+                " WHERE key = ?",
                 (status, raw_text, parsed_json, parser_version, error, finish_reason, p_tok, c_tok, cost_usd,
-                 latency_s, attempts, now, key),
+                 latency_s, attempts, now, first_text, key),
             )  # fmt: skip
         conn.execute("DELETE FROM claims WHERE key = ?", (key,))
 
-    def reparse(self, parser_fn: Callable[[str], Any], parser_version: str, kind: str | None = None) -> ReparseResult:
+    def reparse(
+        self, parser_fn: Callable[[str], Any], parser_version: str, kind: str | None = None, *, recover: bool = True
+    ) -> ReparseResult:
         """Re-parse the stored raw text of every answer (of `kind`) not yet at `parser_version`, in one transaction.
 
         No call is made: this is how a parser fix reaches old judgments for free. `parser_fn(raw_text)` returns
-        the new parsed value (JSON-serialisable); if it raises, nothing is changed.
+        the new parsed value (JSON-serialisable) or None; if it raises, nothing is changed. A call that was
+        re-asked keeps its first answer too (`first_text`), read when the last one does not parse. With
+        `recover`, failures whose answers could not be parsed (`UNPARSEABLE`; never a truncated answer) are
+        parsed as well and become answers when the new parser reads one of them (`n_recovered`).
         """
-        query = "SELECT key, raw_text, parsed FROM calls WHERE status = 'ok' AND parser_version IS NOT ?"
-        args: tuple[Any, ...] = (parser_version,)
+        query = (
+            "SELECT key, status, raw_text, first_text, parsed, finish_reason FROM calls WHERE "
+            "((status = 'ok' AND parser_version IS NOT ?) OR (status = 'failed' AND ? AND error LIKE ?))"
+        )
+        args: tuple[Any, ...] = (parser_version, int(recover), UNPARSEABLE + "%")
         if kind is not None:
             query += " AND kind = ?"
             args += (kind,)
-        n_rows = n_changed = 0
+        n_rows = n_changed = n_recovered = 0
         with self._write("reparse") as conn:
             now = self._clock()
-            for key, raw, old in conn.execute(query, args).fetchall():
+            for key, status, raw, first, old, finish_reason in conn.execute(query, args).fetchall():
                 value = parser_fn(raw or "")
+                if value is None and first:
+                    value = parser_fn(first)
                 new = None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
-                conn.execute(
-                    "UPDATE calls SET parsed = ?, parser_version = ?, updated_at = ? WHERE key = ?",
-                    (new, parser_version, now, key),
-                )
-                n_rows += 1
-                n_changed += new != old
-        return ReparseResult(n_rows, n_changed)
+                if status == "ok":
+                    conn.execute(
+                        "UPDATE calls SET parsed = ?, parser_version = ?, updated_at = ? WHERE key = ?",
+                        (new, parser_version, now, key),
+                    )
+                    n_rows += 1
+                    n_changed += new != old
+                elif new is not None and finish_reason not in TRUNCATED_FINISH_REASONS:
+                    conn.execute(
+                        "UPDATE calls SET status = 'ok', parsed = ?, parser_version = ?, error = NULL, updated_at = ?"
+                        " WHERE key = ?",
+                        (new, parser_version, now, key),
+                    )
+                    n_rows += 1
+                    n_changed += 1
+                    n_recovered += 1
+        return ReparseResult(n_rows, n_changed, n_recovered)
 
     # -- summaries --------------------------------------------------------------------------------------------
 

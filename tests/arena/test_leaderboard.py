@@ -74,7 +74,10 @@ def test_writes_every_file(board: Path, ratings: Ratings) -> None:
 def test_markdown_table_rows(board: Path, ratings: Ratings) -> None:
     md = (board / "leaderboard.md").read_text()
     assert md.startswith("# Report Arena leaderboard: unit\n")
-    assert "Judge: gpt-judge; prompt version: v2; judgments: 800; missing: 3; cost: $1.5000" in md
+    assert (
+        "Judge: gpt-judge; prompt version: v2; judge verdicts: 800; automatic ties (identical reports, no call): n/a; "
+        "failed: n/a; missing: 3; cost: $1.5000" in md
+    )
     rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Rank")]
     assert len(rows) == len(ratings.models)
     for line, i in zip(rows, ratings.order(), strict=True):

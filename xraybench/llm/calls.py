@@ -34,7 +34,7 @@ from itertools import islice
 from queue import SimpleQueue
 from typing import Any, Generic, TypeVar
 
-from xraybench.callstore import TRUNCATED_FINISH_REASONS, CallResult, CallStore, default_owner
+from xraybench.callstore import TRUNCATED_FINISH_REASONS, UNPARSEABLE, CallResult, CallStore, default_owner
 from xraybench.errors import XrayBenchError
 from xraybench.llm.client import LLMAnswer, LLMClient
 from xraybench.progress import progress_bar
@@ -346,6 +346,7 @@ class _Outcome:
     parsed: Any = None
     spend: list[LLMAnswer] = field(default_factory=list)
     requests: int = 0
+    first_text: str | None = None  # the unparseable first answer, when a re-ask followed (stored for `reparse`)
 
 
 class CallRunner:
@@ -525,6 +526,7 @@ class CallRunner:
         if parsed is None and call.reask is not None:
             with self._lock:
                 self.report.n_reasked += 1
+            outcome.first_text = answer.text
             answer = self._ask(call.reask(answer.text), outcome)
             if answer.finish_reason in TRUNCATED_FINISH_REASONS:
                 outcome.error = f"truncated answer to the re-ask (finish_reason={answer.finish_reason!r})"
@@ -535,7 +537,7 @@ class CallRunner:
                 return
         if parsed is None:
             again = ", also after one re-ask" if call.reask is not None else ""
-            outcome.error = f"no parseable answer{again}"
+            outcome.error = f"{UNPARSEABLE}{again}"
             return
         outcome.ok, outcome.parsed = True, parsed
 
@@ -593,7 +595,7 @@ class CallRunner:
             completion_tokens=sum(a.completion_tokens for a in spend),
             cost_usd=sum(a.cost_usd for a in spend),
             latency_s=sum(a.latency_s for a in spend) or None,
-            attempts=max(1, outcome.requests),
+            attempts=max(1, outcome.requests), first_text=outcome.first_text,
         )  # fmt: skip
         assert self._committer is not None  # set for the whole of `_run`
         self._committer.submit(_Finished(call, outcome, result))
