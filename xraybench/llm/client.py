@@ -92,6 +92,9 @@ class LLMClient:
         self.timeout_s = timeout_s
         self.price_per_1k_tokens = price_per_1k_tokens
         self.max_answer_bytes = _answer_cap(max_answer_bytes)
+        # OpenAI's `response_format` (a JSON schema the server constrains the answer to), passed through when set;
+        # the arena sets it for judges whose endpoint supports it (`arena.judge.use_structured_output`)
+        self.response_format: dict[str, Any] | None = None
         self.api_key = os.environ.get(api_key_env) if api_key_env else None
         if api_key_env and self.api_key is None:
             raise XrayBenchError(f"model {model} needs an API key in the environment variable {api_key_env}")
@@ -117,7 +120,10 @@ class LLMClient:
     @property
     def params(self) -> dict[str, Any]:
         """The decoding parameters that decide an answer (part of every call key)."""
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.response_format is not None:
+            params["response_format"] = self.response_format
+        return params
 
     def prices(self) -> tuple[float, float] | None:
         """(input, output) USD per token: the user's price, else litellm's map, else None (unknown)."""
@@ -185,6 +191,8 @@ class LLMClient:
             "num_retries": 0,
             "max_answer_bytes": self.max_answer_bytes,
         }
+        if self.response_format is not None:
+            kwargs["response_format"] = self.response_format
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.api_key:
@@ -217,6 +225,8 @@ class LLMClient:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if self.response_format is not None:
+            body["response_format"] = self.response_format
         try:
             answer = self._transport.post_json(body)
         except TransientError as exc:
