@@ -47,6 +47,11 @@ class JudgeConfig(LLMOptions, DryRun):
     )  # fmt: skip
     seed: int = option(0, help="seed of the study sample and the adaptive schedule")
     store: str | None = option(None, help="judgment store file (default: arenas/NAME/judgments.sqlite)")
+    structured_output: str = option(
+        "auto", choices=("auto", "json_schema", "json_object", "off"),
+        help="ask for the verdict JSON schema: json_schema (OpenAI, vLLM, SGLang, Ollama, llama.cpp), json_object "
+        "(llama-cpp-python), off (text protocol); auto probes a --api-base endpoint once, asks litellm otherwise",
+    )  # fmt: skip
     data_root: list[str] = option([], repeat=True, metavar="NAME=PATH", help="dataset root")
 
 
@@ -68,8 +73,12 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
         judge = MetricJudge(config.judge)
     else:
         judge = config.client(config.judge)
+        from arena.judge import use_structured_output
+
         config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
     path = store_path(config.name, config.store)
+        # the probe is one tiny request: skipped in a dry run unless the endpoint is local (free)
+        use_structured_output(judge, config.structured_output, probe=not config.dry_run or judge.local)
     with CallStore(path) as store:
         if isinstance(judge, MetricJudge):
             judging: Any = MetricJudging(judge, store, progress=progress)

@@ -595,6 +595,18 @@ def export_battles(
     )  # fmt: skip
 
 
+def recorded_response_format(plan: Path, judge: str) -> dict[str, Any] | None:
+    """The structured output (`response_format`) of the arena's latest planned judgment by `judge`, so a later
+    run (a submission) asks the same way and its judgments share the field's configuration."""
+    if not plan.exists():
+        return None
+    for entry in reversed(read_plan(plan)):
+        if entry["judge"] == judge and "params" in entry:
+            value = entry["params"].get("response_format")
+            return value if isinstance(value, dict) else None
+    return None
+
+
 def _plan_flags(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each (model, study) whose report has instruction-like text, once, with its flags and battle count."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}

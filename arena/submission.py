@@ -236,8 +236,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sample]) -> Any:
-    """The arena's judge: an offline metric judge, or an LLM judge under the usual governance and caps."""
+def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sample], plan: Path | None = None) -> Any:
+    """The arena's judge: an offline metric judge, or an LLM judge under the usual governance and caps, asked
+    for the structured output the arena's judgments recorded in `plan` (so its keys match the field's)."""
     from arena.metric_judge import MetricJudge, MetricJudging, is_metric_judge
 
     if is_metric_judge(judge_name):
@@ -250,6 +251,10 @@ def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sa
 
 
 def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:
+    if plan is not None:
+        from arena.judging import recorded_response_format
+
+        client.response_format = recorded_response_format(plan, judge_name)
     """Metric columns of the arena's current leaderboard, kept when it is regenerated."""
     path = board / "leaderboard.json"
     if not path.exists():
@@ -299,9 +304,9 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
     results = _score(config, pred_path, field.task, run_dir)
     fld = Field(field.task, {s.id: s for s in task.samples}, {**field.texts, name: texts})
     with CallStore(store_file) as store:
-        judging = _judging(config, field.judge, store, task.samples)
+        judging = _judging(config, field.judge, store, task.samples, field.plan)
         report = judge_schedule(fld, judging, field.plan, schedule=config.schedule, seed=config.seed, new_model=name)
-        export = export_battles(store, field.plan, field.judge)
+        export = export_battles(store, field.plan, field.judge, mix=True)  # every configuration, each named
         new_rows = [r for r in export.rows if name in (r["model_a"], r["model_b"])]
     board = Path(config.leaderboards) / config.arena
     written = _leaderboard(config, board, export, field.judge, {name: run_dir}, store_file)
