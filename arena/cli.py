@@ -72,13 +72,13 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
     if is_metric_judge(config.judge):
         judge = MetricJudge(config.judge)
     else:
-        judge = config.client(config.judge)
         from arena.judge import use_structured_output
 
+        judge = config.client(config.judge)
         config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
-    path = store_path(config.name, config.store)
         # the probe is one tiny request: skipped in a dry run unless the endpoint is local (free)
         use_structured_output(judge, config.structured_output, probe=not config.dry_run or judge.local)
+    path = store_path(config.name, config.store)
     with CallStore(path) as store:
         if isinstance(judge, MetricJudge):
             judging: Any = MetricJudging(judge, store, progress=progress)
