@@ -246,15 +246,15 @@ def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sa
     from arena.judging import Judging
 
     client = config.client(judge_name)
+    if plan is not None:
+        from arena.judging import recorded_response_format
+
+        client.response_format = recorded_response_format(plan, judge_name)
     config.check_governance(samples, client)
     return Judging(client, store, **config.runner_options())
 
 
 def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:
-    if plan is not None:
-        from arena.judging import recorded_response_format
-
-        client.response_format = recorded_response_format(plan, judge_name)
     """Metric columns of the arena's current leaderboard, kept when it is regenerated."""
     path = board / "leaderboard.json"
     if not path.exists():
