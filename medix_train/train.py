@@ -11,6 +11,8 @@ Why things are done this way (see /work/shared/probes/README.md):
   `AutoProcessor` can silently return a bare tokenizer and the video processor needs torchvision;
 - "assistant turn only" is done by splitting each chat into prompt + completion and TRL's completion-only loss:
   TRL's own `assistant_only_loss` needs `{% generation %}` markers in the chat template, which Qwen's lacks;
+- a resume loads the checkpoint's weights with `checkpoints.load_weights` (`strict_resume`), not with the
+  Trainer's own non-strict loader, which silently skips keys saved in the hub layout (see medix_train.checkpoints);
 - GRPO's reference model is reloaded by TRL from the policy's own path, which is why the policy is always loaded
   from a saved folder (never built in memory), and a resumed run keeps the stage's input as its reference.
 """
@@ -99,7 +101,7 @@ def run_grpo(config: GRPOStageConfig, *, force: bool = False) -> StageResult:
                 else {}
             ),
         )
-        return trl.GRPOTrainer(
+        return strict_resume(trl.GRPOTrainer)(
             model=model,
             args=grpo_args,
             reward_funcs=funcs,
@@ -136,7 +138,7 @@ def _run_sft_stage(stage: str, config: SFTStageConfig, force: bool) -> StageResu
             completion_only_loss=config.assistant_only_loss,
             packing=False,
         )
-        return trl.SFTTrainer(
+        return strict_resume(trl.SFTTrainer)(
             model=model,
             args=sft_args,
             train_dataset=dataset,
@@ -148,6 +150,37 @@ def _run_sft_stage(stage: str, config: SFTStageConfig, force: bool) -> StageResu
 
 
 Builder = Callable[[Any, Any, dict[str, Any], list[str]], Any]
+
+
+def strict_resume(trainer_cls: type) -> type:
+    """`trainer_cls` whose resume loads the checkpoint's weights strictly, under the live model's own key names.
+
+    Only the single-process / DDP path is replaced: DeepSpeed and FSDP resume through their own state files,
+    which hold the live keys and are loaded strictly by them.
+    """
+
+    class StrictResume(trainer_cls):  # type: ignore[misc, valid-type]
+        def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+            if self.is_fsdp_enabled or self.is_deepspeed_enabled:
+                super()._load_from_checkpoint(resume_from_checkpoint, model)
+                return
+            checkpoints.load_weights(self.model if model is None else model, Path(resume_from_checkpoint))
+
+        # TRL's SFTTrainer counts its logged `num_tokens` in an attribute that a resume would restart at 0; it is
+        # saved beside each checkpoint (before the Trainer's own files, so a complete checkpoint always has it)
+        def _save_checkpoint(self, model: Any, trial: Any) -> None:
+            if hasattr(self, "_total_train_tokens") and self.args.should_save:
+                folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+                checkpoints.write_counters(folder, {"num_tokens": int(self._total_train_tokens)})
+            super()._save_checkpoint(model, trial)
+
+        def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+            super()._load_optimizer_and_scheduler(checkpoint)
+            if checkpoint is not None and hasattr(self, "_total_train_tokens"):
+                self._total_train_tokens = checkpoints.read_counters(Path(checkpoint))["num_tokens"]
+
+    StrictResume.__name__ = StrictResume.__qualname__ = f"StrictResume{trainer_cls.__name__}"
+    return StrictResume
 
 
 def _run_stage(stage: str, config: StageConfig, force: bool, build: Builder) -> StageResult:
@@ -247,7 +280,8 @@ def _load_model(config: StageConfig) -> Any:
     kwargs: dict[str, Any] = {"dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)}
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
-    model = transformers.AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+    model, info = transformers.AutoModelForImageTextToText.from_pretrained(path, output_loading_info=True, **kwargs)
+    checkpoints.check_keys(path, info["missing_keys"], info["unexpected_keys"], info.get("mismatched_keys", ()))
     if config.freeze_vision_tower:
         for name, param in model.named_parameters():
             if ".visual." in f".{name}":

@@ -29,9 +29,12 @@ class TinyPipeline:
     grpo: Path
 
 
-def train_cli(stage: str, *, model: Path, data: Path, out: Path, extra: tuple[str, ...] = ()) -> int:
-    """`xraybench train STAGE --config tiny-cpu/STAGE.yaml` with model, data and output redirected."""
-    argv = ["train", stage, "--config", str(CONFIGS / f"{stage}.yaml"), "--model", str(model), "--data", str(data),
+def train_cli(
+    stage: str, *, model: Path, data: Path, out: Path, extra: tuple[str, ...] = (), config: Path | None = None
+) -> int:
+    """`xraybench train STAGE --config tiny-cpu/STAGE.yaml` (or `config`) with model, data and output redirected."""
+    config = config or CONFIGS / f"{stage}.yaml"
+    argv = ["train", stage, "--config", str(config), "--model", str(model), "--data", str(data),
             "--output-dir", str(out), *extra]  # fmt: skip
     return main(argv)
 
