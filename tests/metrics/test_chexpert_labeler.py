@@ -183,6 +183,8 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
     ("Cardiomegaly and/or pericardial effusion.", {"Cardiomegaly": -1}),
     ("Right basilar infiltrate or atelectasis, and small bilateral pleural effusions.",
      {"Lung Opacity": -1, "Atelectasis": -1, "Pleural Effusion": 1}),
+    ("No significant change in pneumothorax or right pleural fluid.", {"Pneumothorax": 1, "Pleural Effusion": 1}),
+    ("Small left pleural effusion/hemothorax.", {"Pleural Effusion": 1}),  # both alternatives are effusions
     # a full stop glued to the next word still ends the sentence
     ("Increased right base atelectasis.Catheter may be outside the patient.", {"Atelectasis": 1, "Support Devices": -1}),
     # synonyms seen in real reports

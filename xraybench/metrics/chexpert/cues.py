@@ -38,6 +38,7 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
             "{free of|clear of|negative for|resolution of|removal of|no longer|no definite|no definitive|no convincing|no other|no new|no acute|no significant|no residual|no focal|no visible|no large|no evidence for}",
             "{lungs|lung fields} ~ {clear of|free of}",
             "{there ~ no|without evidence of|with no|rather than|instead of|interval resolution of|interval removal of}",
+            "{history of|known history of|sequela of|sequelae of}",  # CheXpert: "history of X" is no finding now
         ),
     ),
     (
@@ -52,10 +53,13 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
             "{correlate clinically for|clinically correlate for|clinical correlation for|correlate for|correlation for|correlate clinically as to|symptoms of}",
             # IU X-ray's de-identification replaced every "likely" with XXXX: "xxxx representing pneumonia"
             "xxxx {representing|represents|represent|reflecting|reflects|reflect|due to|secondary to|related to}",
+            "most xxxx",
             # a resolving finding is on its way out: neither clearly present nor gone
             "{resolving|resolving or developing|developing or resolving}",
             "{questioned|a consideration|difficult to exclude|a possibility|suggested|favored|favoring}",
             "{cannot|can not|could not|can't} ~ {excluded|ruled out}",
+            "{difficult to|cannot|can not|could not} ~ exclude",
+            "another consideration",
             "{not ~ excluded|not ~ ruled out}",
             "{may|might|could} ~ {present|seen|there}",
         ),

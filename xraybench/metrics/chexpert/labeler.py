@@ -169,6 +169,8 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
     strong = False  # a strong scope runs through list commas; a weak one ends at any comma
     mention_in_scope = verb_in_scope = verb_pending = False
     alt_next = False  # the next mention is the second half of an "X or Y" outside a negation
+    alt_prev: list[list[int]] = []  # the first half's records, made uncertain by that "or"
+    listing = False  # after "no change in": "X or Y" lists what is unchanged, no alternatives
 
     for i, (kind, entry) in enumerate(items):
         if kind == _MENTION:
@@ -181,16 +183,21 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
                     found.append([obs, fixed])
                     continue
                 status = POSITIVE if scope is None else scope
-                if (fixed == HEDGED or alt_next) and status == POSITIVE:
+                if alt_next and status == POSITIVE and fixed != HEDGED:
+                    same = [r for r in alt_prev if r[0] == obs]
+                    for r in same:  # "effusion/hemothorax": both alternatives are an effusion
+                        r[1] = POSITIVE
+                    status = POSITIVE if same else UNCERTAIN
+                elif fixed == HEDGED and status == POSITIVE:
                     status = UNCERTAIN
                 record = [obs, status]
                 found.append(record)
                 window.append(record)
-            alt_next = False
+            alt_next, alt_prev = False, []
             if scope is not None:
                 mention_in_scope = True
         elif kind == _END:
-            window, scope, verb_pending, alt_next = [], None, False, False
+            window, scope, verb_pending, alt_next, listing = [], None, False, False, False
         elif kind == _COMMA:
             window, alt_next = [], False
             if scope is not None and (not strong or verb_in_scope or _starts_clause(items, i)):
@@ -202,11 +209,12 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
         elif kind == Cue.ALT:
             if scope is not None and (verb_in_scope or _starts_clause(items, i)):
                 scope = None
-            if scope is None:  # "atelectasis or scarring": both halves are only possible (CheXpert)
+            if scope is None and not listing:  # "atelectasis or scarring": both only possible (CheXpert)
+                alt_prev = []
                 if items[i - 1][0] == _MENTION and window:
-                    for record in window:
-                        if record[1] == POSITIVE:
-                            record[1] = UNCERTAIN
+                    alt_prev = [record for record in window if record[1] == POSITIVE]
+                    for record in alt_prev:
+                        record[1] = UNCERTAIN
                 alt_next = True
         elif kind == Cue.NORMAL:
             # "heart size and vascular engorgement appear within limits of normal": the predicate
@@ -215,13 +223,13 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
                 for record in window:
                     record[1] = NEGATIVE
         elif kind == Cue.TERM:
-            window, scope, verb_pending, alt_next = [], None, False, False
+            window, scope, verb_pending, alt_next, listing = [], None, False, False, False
         elif kind == Cue.VERB:
-            verb_pending = True
+            verb_pending, listing = True, False
             if scope is not None and mention_in_scope:
                 verb_in_scope = True
         elif kind == Cue.PSEUDO:
-            scope = None
+            scope, listing = None, True
         elif kind == Cue.NEG_PRE:
             scope, strong, mention_in_scope, verb_in_scope = NEGATIVE, True, False, False
         elif kind in (Cue.UNC, Cue.UNC_REL):
