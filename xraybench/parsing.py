@@ -2,6 +2,12 @@
 
 Shared by the metrics, the runner and the trainer's rewards. Box syntax follows the authors'
 released reward: `[` + four numbers `[-+]?\\d*\\.?\\d+` + `]`, whitespace allowed only after commas.
+
+Model output is hostile input (a model can loop on `<think>` or digits for 100k tokens), so every function
+here runs in time linear in the text and without recursion: think blocks and `\\boxed{}` are found with
+`str.find` scans, and the box pattern is written so that a number can match its digits one way only, which
+keeps the regex engine's backtracking linear (the released pattern `\\d*\\.?\\d+` splits a digit run every
+way and took minutes on `[` + 80,000 digits; the strings both match are the same).
 """
 
 from __future__ import annotations
@@ -9,8 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
-_NUM = r"[-+]?\d*\.?\d+"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# the released `[-+]?\d*\.?\d+` (digits, digits.digits or .digits) spelled with one way to match each number:
+# a failed attempt gives characters back one at a time (linear), never re-splitting a digit run (quadratic)
+_NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)"
 BOX = re.compile(rf"\[({_NUM}),\s*({_NUM}),\s*({_NUM}),\s*({_NUM})\]")
 BOXED_OPEN = "\\boxed{"
 
@@ -25,7 +33,17 @@ class ParsedOutput:
 
 
 def think_blocks(text: str) -> list[str]:
-    return THINK_BLOCK.findall(text)
+    """The contents of `<think>…</think>` blocks, left to right, each closed by the first `</think>` after it
+    (what `re.findall(r"<think>(.*?)</think>", text, re.DOTALL)` returns, in linear time)."""
+    blocks: list[str] = []
+    pos = 0
+    while (start := text.find(THINK_OPEN, pos)) >= 0:
+        end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
+        if end < 0:  # no later opener can be closed either
+            break
+        blocks.append(text[start + len(THINK_OPEN) : end])
+        pos = end + len(THINK_CLOSE)
+    return blocks
 
 
 def find_boxes(text: str) -> list[list[float]]:

@@ -33,12 +33,19 @@ class Step:
 
 
 def _cuts(text: str, pattern: re.Pattern[str], protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(start, end) of each separator match that lies outside every protected span."""
-    return [
-        (m.start(), m.end())
-        for m in pattern.finditer(text)
-        if not any(a < m.end() and m.start() < b for a, b in protected)
-    ]
+    """(start, end) of each separator match that lies outside every protected span.
+
+    Both come in text order and the spans do not overlap, so one pass over each suffices (testing every match
+    against every span was quadratic: minutes for a long output of boxes and line breaks)."""
+    cuts: list[tuple[int, int]] = []
+    i = 0
+    for m in pattern.finditer(text):
+        while i < len(protected) and protected[i][1] <= m.start():
+            i += 1  # spans that end before this match cannot overlap it or any later one
+        if i < len(protected) and protected[i][0] < m.end():
+            continue
+        cuts.append((m.start(), m.end()))
+    return cuts
 
 
 def _split(text: str, cuts: list[tuple[int, int]]) -> list[str]:
