@@ -1,10 +1,10 @@
 """Pairwise battles as columnar arrays, read from CSV or JSONL files.
 
 A battle file has one battle per row/line with `model_a`, `model_b` and `winner` in {`model_a`, `model_b`,
-`tie`}; optional `study_id` (the bootstrap resamples studies when present) and optional `length_a`,
-`length_b` (report lengths, for length-controlled ratings). Optional columns are all-or-none: a file where
-only some rows carry them is rejected, since a silently partial column would bias the bootstrap or the
-length model.
+`tie`, `tie (bothbad)`} (the last as FastChat exports write it); optional `study_id` (the bootstrap resamples
+studies when present) and optional `length_a`, `length_b` (report lengths, for length-controlled ratings).
+Optional columns are all-or-none: a file where only some rows carry them is rejected, since a silently partial
+column would bias the bootstrap or the length model.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 
 from xraybench.errors import DataFormatError
 
-WINNERS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5}
+# FastChat / Chatbot Arena exports also write "tie (bothbad)" (both answers bad): a tie for the ratings.
+WINNERS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 REQUIRED = ("model_a", "model_b", "winner")
 
 
@@ -78,7 +79,7 @@ def from_records(records: Iterable[tuple[int, Mapping[str, object]]], source: st
             raise DataFormatError(where, f"missing {', '.join(missing)} (expected {', '.join(REQUIRED)})", line=line)
         model_a, model_b, winner = str(rec["model_a"]).strip(), str(rec["model_b"]).strip(), str(rec["winner"]).strip()
         if winner not in WINNERS:
-            raise DataFormatError(where, f"winner must be one of model_a, model_b, tie, got {winner!r}", line=line)
+            raise DataFormatError(where, f"winner must be one of {', '.join(WINNERS)}, got {winner!r}", line=line)
         if model_a == model_b:
             raise DataFormatError(where, f"a model cannot battle itself ({model_a!r})", line=line)
         study = None if _blank(rec.get("study_id")) else str(rec["study_id"]).strip()

@@ -165,9 +165,13 @@ def _add_rating_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--anchor-rating", type=float, default=1000.0)
     parser.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (0: no CIs)")
     parser.add_argument("--seed", type=int, default=0)
+    from arena.ratings import DEFAULT_PRIOR
+
     parser.add_argument(
-        "--prior", type=float, default=0.0, help="virtual ties per model pair (0: plain MLE; > 0 keeps ratings finite)"
-    )
+        "--prior", type=float, default=DEFAULT_PRIOR,
+        help=f"virtual ties per model pair (default {DEFAULT_PRIOR:g}: always finite; 0: plain MLE, infinite when a "
+        "model never wins)",
+    )  # fmt: skip
     parser.add_argument(
         "--length-control",
         action="store_true",
@@ -248,7 +252,9 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
             f"--runs names models with no battles in {source}: {', '.join(unknown)} "
             f"(models: {', '.join(battles.models)})"
         )
-    metrics = {model: run_metrics(path) for model, path in sorted(runs.items())}
+    # the arena's task columns for every model (a suite run would give other columns than a submitted task run)
+    tasks = [] if args.battles else sorted({r["task"] for r in export.rows})
+    metrics = {model: run_metrics(path, tasks[0] if len(tasks) == 1 else None) for model, path in sorted(runs.items())}
     result = _rate(battles, args)
     proxy = proxy_note_for(judge)
     out = Path(args.out) if args.out else Path("leaderboards") / name
@@ -378,6 +384,7 @@ def _print_table(result: Ratings, source: str) -> None:
         notes.append(f"length coefficient {result.length_coef:+.3f} log-odds per unit log length ratio")
     if s["rounds_degenerate"]:
         notes.append(f"{s['rounds_degenerate']} bootstrap rounds had infinite ratings and were left out")
+    notes.append(str(s["prior_statement"]))
     for note in notes:
         out.print(note)
 

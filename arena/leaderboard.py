@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.ratings import Ratings
+from arena.ratings import Ratings, prior_statement
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 
@@ -94,13 +94,20 @@ def _rounded(obj: Any) -> Any:
     return obj
 
 
-def run_metrics(run_dir: str | Path) -> dict[str, float | None]:
-    """Headline metric values of one run: per suite when the run scored suites, else per task."""
+def run_metrics(run_dir: str | Path, task: str | None = None) -> dict[str, float | None]:
+    """Headline metric values of one run: of `task` when given (an arena's task: every model of the arena then
+    gets the same columns, whether its run scored a suite or the one task), else per suite when the run scored
+    suites, else per task."""
     from xraybench.results import read_results
 
     results = read_results(run_dir)
     suites = results.get("suites") or {}
-    scope = suites if suites else results.get("tasks") or {}
+    tasks = results.get("tasks") or {}
+    if task is not None and task not in tasks:
+        raise XrayBenchError(
+            f"{run_dir}: the run did not score the arena's task {task!r} (it scored {', '.join(tasks)})"
+        )
+    scope = {task: tasks[task]} if task is not None else suites if suites else tasks
     out: dict[str, float | None] = {}
     for group in sorted(scope):
         values = scope[group].get("metrics") or {}
@@ -284,6 +291,7 @@ def describe(data: Mapping[str, Any]) -> list[str]:
         f"failed: {fmt(data.get('n_failed'), 'd', 'n/a')}; missing: {fmt(data['n_missing'], 'd', 'n/a')}; "
         f"cost: {'n/a' if cost is None else f'${cost:.4f}'}",
         f"Bradley-Terry ratings on the Elo scale, anchor {data['anchor']} = {s['anchor_rating']:g}; "
+        f"{prior_statement(float(s.get('prior') or 0.0))}; "
         f"{s['n_battles']} battles; 95% CIs from {s['rounds_used']} bootstrap rounds over "
         f"{UNIT_PLURAL.get(s['bootstrap_unit'], s['bootstrap_unit'])} (seed {s['seed']}), relative to the anchor.",
         "Win rate: mean over opponents of the observed win fraction (ties count half); predicted win rate: "

@@ -13,7 +13,9 @@ unless named.
 The MLE exists only when every split of the models into two groups has each group winning (or tying) at
 least once against the other; otherwise some rating is infinite and the fit says so. `prior > 0` adds that
 many virtual ties between every pair of models, which always makes the MLE finite (a shrinkage towards equal
-strengths; 0, the default, is the plain MLE).
+strengths; 0, this module's default, is the plain MLE). Every command (`arena ratings`, `arena leaderboard`,
+`submit`) defaults to `DEFAULT_PRIOR`, so a model that never wins still gets a finite rating, and every output
+states the prior it used (`prior_statement`).
 
 Confidence intervals: 95% percentile intervals from a bootstrap that resamples studies with replacement
 (all battles of a study stay together, because they share a reference report and case difficulty), or
@@ -32,6 +34,17 @@ import numpy as np
 
 from arena.battles import Battles
 from xraybench.errors import XrayBenchError
+
+DEFAULT_PRIOR = 1.0  # virtual ties per model pair in every command's ratings: always finite, weak shrinkage
+
+
+def prior_statement(prior: float) -> str:
+    """How the ratings were regularised, in words: printed with every rating output."""
+    if not prior:
+        return "prior: none (plain maximum likelihood; infinite when a model never wins or never loses)"
+    ties = "tie" if prior == 1 else "ties"
+    return f"prior: {prior:g} virtual {ties} per model pair (shrinks towards equal strengths; keeps ratings finite)"
+
 
 RTOL = 1e-10
 MAX_ITER = 100
@@ -398,6 +411,7 @@ def compute_ratings(
         "scale": scale,
         "base": base,
         "prior": prior,
+        "prior_statement": prior_statement(prior),
         "rounds": rounds,
         "rounds_used": int(len(thetas)),
         "rounds_degenerate": degenerate,

@@ -59,7 +59,11 @@ class SubmitConfig(LLMOptions):
     schedule: str = option("full", help="full: the new model against every field model on every study; adaptive")
     seed: int = option(0, help="seed of the adaptive schedule and the bootstrap")
     rounds: int = option(1000, help="bootstrap rounds of the regenerated leaderboard")
-    prior: float = option(0.0, help="virtual ties per model pair in the ratings (> 0 keeps ratings finite)")
+    prior: float | None = option(
+        None,
+        help="virtual ties per model pair in the ratings (default: the prior of the arena's current leaderboard, "
+        "else arena.ratings.DEFAULT_PRIOR; > 0 keeps ratings finite)",
+    )
     max_bytes: int = option(MAX_BYTES, help="largest predictions file accepted, in bytes")
     max_chars: int = option(MAX_CHARS, help="longest prediction accepted, in characters")
     progress: bool = option(True, help="show progress bars")
@@ -254,6 +258,21 @@ def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sa
     return Judging(client, store, **config.runner_options())
 
 
+def _prior(config: SubmitConfig, board: Path) -> float:
+    """The prior the user chose: `--prior`, else the one the arena's leaderboard was built with (so a submission
+    does not silently re-rate the arena with another), else `DEFAULT_PRIOR`."""
+    from arena.ratings import DEFAULT_PRIOR
+
+    if config.prior is not None:
+        return config.prior
+    path = board / "leaderboard.json"
+    if path.exists():
+        prior = (json.loads(path.read_text(encoding="utf-8")).get("settings") or {}).get("prior")
+        if isinstance(prior, int | float) and not isinstance(prior, bool):
+            return float(prior)
+    return DEFAULT_PRIOR
+
+
 def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:
     """Metric columns of the arena's current leaderboard, kept when it is regenerated."""
     path = board / "leaderboard.json"
@@ -362,9 +381,10 @@ def _leaderboard(
 
     keep = ("model_a", "model_b", "winner", "study_id")
     battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(export.rows, start=1)), store_file)
-    ratings = compute_ratings(battles, rounds=config.rounds, seed=config.seed, prior=config.prior)
+    ratings = compute_ratings(battles, rounds=config.rounds, seed=config.seed, prior=_prior(config, board))
     metrics = {m: v for m, v in _existing_metrics(board).items() if m in battles.models}
-    metrics.update({model: run_metrics(path) for model, path in runs.items()})
+    tasks = sorted({r["task"] for r in export.rows})  # the arena's task: the same columns as the field's
+    metrics.update({model: run_metrics(path, tasks[0] if len(tasks) == 1 else None) for model, path in runs.items()})
     with CallStore(store_file) as store:
         cost = store.totals().cost_usd
     return write_leaderboard(
