@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.files import write_atomic
 from xraybench.metrics import Scores
 from xraybench.records import MetricValue, Prediction, Sample
 
@@ -302,16 +303,16 @@ def score_run(
     }
 
 
+# what a full disk while scoring leaves safe: scoring reads only the stored predictions
+_SCORING_SAFE = "every prediction is kept in predictions.jsonl, and the rerun scores it without asking the model again"
+
+
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(path)
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), safe=_SCORING_SAFE)
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(results, indent=2, ensure_ascii=False), safe=_SCORING_SAFE)
 
 
 def read_results(path: str | Path) -> dict[str, Any]:

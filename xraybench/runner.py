@@ -19,18 +19,20 @@ from typing import Any
 
 from xraybench.config import option
 from xraybench.errors import TransientError, XrayBenchError
+from xraybench.files import DiskFullError, FolderLock, JsonlAppender, is_disk_full, write_atomic
 from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
 from xraybench.parsing import parse_output
 from xraybench.prompts import ImagePolicy, get_template, image_policy
 from xraybench.records import Generation, Prediction, Sample
 from xraybench.retry import RetryPolicy, call_with_retries
-from xraybench.taskdata import TaskData, load_task, parse_data_roots
+from xraybench.taskdata import TaskData, data_source_option, load_task, parse_data_roots
 from xraybench.tasks import expand
 
 RUN_FILE = "run.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 FAILURES_FILE = "failures.jsonl"
 RESULTS_FILE = "results.json"
+LOCK_FILE = "run.lock"  # held (flock) by the one process writing the folder; see `xraybench.files.FolderLock`
 # A model that fails this many whole batches in a row (bad key, wrong model name, server down past all
 # retries) stops the run instead of marking every remaining item failed; a rerun resumes.
 ABORT_AFTER_FAILED_BATCHES = 5
@@ -41,13 +43,7 @@ class RunConfig:
     model: str = option(help="model spec, e.g. baseline:normal, hf:PATH, openai:MODEL, predictions:FILE")
     tasks: list[str] = option(help="comma-separated tasks and/or suites (see `xraybench list`)", split_commas=True)
     out: str = option(help="run folder: created if absent, resumed if it holds the same unfinished run")
-    data_roots: list[str] = option(
-        [],
-        flag="--data-root",
-        metavar="NAME=PATH",
-        repeat=True,
-        help="where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg (repeatable)",
-    )
+    data_roots: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     limit: int | None = option(None, help="score a seeded sample of at most N items per task")
     seed: int = option(0, help="seed for sampling items, decoding and bootstrap")
     template: str = option("plain", help="prompt template: plain | reasoning")
@@ -126,6 +122,27 @@ class RunFolder:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def check_not_foreign(self) -> None:
+        """Refuse a non-empty folder that holds no run (a user's own folder) before writing anything in it."""
+        if self.file(RUN_FILE).exists() or not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise XrayBenchError(f"{self.path} exists and is not a folder: refusing to write there")
+        if any(p.name != LOCK_FILE for p in self.path.iterdir()):
+            raise XrayBenchError(f"{self.path} exists, is not empty and holds no {RUN_FILE}: refusing to write there")
+
+    def lock(self) -> FolderLock:
+        """The folder's exclusive lock (use as `with folder.lock():`): a second `xraybench run` on the same
+        folder is refused with the holder's pid instead of asking every item a second time."""
+        self.check_not_foreign()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(self.path, "nothing was written yet") from None
+            raise XrayBenchError(f"cannot create the run folder {self.path}: {exc.strerror or exc}") from None
+        return FolderLock(self.file(LOCK_FILE), what=f"run folder {self.path}")
+
     def prepare(self, config: RunConfig, fingerprints: dict[str, str]) -> bool:
         """Create or check the folder; return True when resuming."""
         identity = {**config.identity(), "fingerprints": fingerprints}
@@ -141,8 +158,7 @@ class RunFolder:
                     "Use another --out folder, or delete this one to start over."
                 )
             return True
-        if self.path.exists() and any(self.path.iterdir()):
-            raise XrayBenchError(f"{self.path} exists, is not empty and holds no {RUN_FILE}: refusing to write there")
+        self.check_not_foreign()
         self.path.mkdir(parents=True, exist_ok=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
         record = {
@@ -151,9 +167,7 @@ class RunFolder:
             "identity": identity,
             "config": asdict(config),
         }
-        tmp = run_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2))
-        tmp.replace(run_file)
+        write_atomic(run_file, json.dumps(record, indent=2), safe="no item was asked yet")
         return False
 
     def run_id(self) -> str:
@@ -183,23 +197,6 @@ def _cut_torn_tail(path: Path) -> None:
         data = fh.read()
         if data and not data.endswith(b"\n"):
             fh.truncate(data.rfind(b"\n") + 1)
-
-
-class _Appender:
-    """Appends JSON lines and makes them durable before returning (one flush + fsync per batch)."""
-
-    def __init__(self, path: Path):
-        self.fh = path.open("a", encoding="utf-8")
-
-    def write(self, records: list[dict[str, Any]]) -> None:
-        if not records:
-            return
-        self.fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-
-    def close(self) -> None:
-        self.fh.close()
 
 
 def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Prediction:
@@ -254,8 +251,14 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
     timings: dict[str, float] = {}
     if not total:
         return timings
-    preds = _Appender(folder.file(PREDICTIONS_FILE))
-    failures = _Appender(folder.file(FAILURES_FILE))
+    preds = JsonlAppender(
+        folder.file(PREDICTIONS_FILE),
+        safe="every prediction written before is intact in it (the items of the batch that could not be "
+        "written will be asked again)",
+    )
+    failures = JsonlAppender(
+        folder.file(FAILURES_FILE), safe=f"every finished prediction is intact in {folder.file(PREDICTIONS_FILE)}"
+    )
 
     def call(batch: list[Sample]) -> list[Generation]:
         prompts = [template.render(s.prompt) for s in batch]
@@ -344,14 +347,15 @@ def run(config: RunConfig) -> dict[str, Any]:
     config.image_policy()  # an unknown template or a bad --image-size fails before any work too
     get_template(config.template)
     tasks, suites = load_tasks(config)
-    # The model first: one that refuses to start (a malformed predictions file, a bad key) leaves no run.json
-    # that would block the corrected rerun.
-    model = build_model(config, [td.task.name for td in tasks])
     folder = RunFolder(config.out)
-    resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})
-    timings = generate_all(config, model, folder, tasks)
-    results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
-    timings["total_s"] = time.perf_counter() - started
-    results["timings"] = {**results.get("timings", {}), **timings}
-    write_results(folder.file(RESULTS_FILE), results)
+    with folder.lock():  # one process per run folder, before any model is loaded or item asked
+        # The model before run.json: one that refuses to start (a malformed predictions file, a bad key) leaves
+        # no run.json that would block the corrected rerun (a folder holding only the lock file is not foreign).
+        model = build_model(config, [td.task.name for td in tasks])
+        resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})
+        timings = generate_all(config, model, folder, tasks)
+        results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
+        timings["total_s"] = time.perf_counter() - started
+        results["timings"] = {**results.get("timings", {}), **timings}
+        write_results(folder.file(RESULTS_FILE), results)
     return results

@@ -61,6 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        from xraybench.files import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        # a writer that does not name its file itself (they should: `xraybench.files`); never a raw traceback
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(
+            f"error: no space left on device{where}. What was finished before is kept (every store and run folder"
+            " is written append-only or replaced atomically); free some space and rerun the same command.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
