@@ -273,6 +273,12 @@ class CallStore:
             )
         elif "not a database" in low or "malformed" in low or "corrupt" in low:
             hint = "the file is corrupt or is not an xraybench call store; move it away or choose another file"
+        elif "full" in low:  # SQLITE_FULL: the transaction was rolled back, every earlier commit is intact
+            return XrayBenchError(
+                f"could not write {self.path}: no space left on device (call store {action}). Nothing finished "
+                "was lost: every answer stored before is intact in it, and the one not stored is asked again. "
+                "Free some space and rerun the same command to resume."
+            )
         elif "readonly" in low or "unable to open" in low or "disk i/o" in low:
             hint = "check that the file and its folder exist and are writable"
         else:
