@@ -39,6 +39,7 @@ from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions
 from xraybench.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from xraybench.records import Sample
+from xraybench.taskdata import data_source_option
 
 CORRECT = "correct"
 FILLER = "filler"
@@ -62,7 +63,7 @@ class AuditConfig(LLMOptions, DryRun):
     synthetic: bool = option(False, help="also judge synthetic models of known quality and report Kendall tau")
     pairs: bool = option(False, help="also judge error types against each other (across harm tiers, both orders)")
     qualities: str = option(",".join(f"{q:g}" for q in DEFAULT_QUALITIES), help="qualities of the synthetic models")
-    data_root: list[str] = option([], repeat=True, metavar="NAME=PATH", help="dataset root (repeatable)")
+    data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
 
     def out_dir(self) -> Path:
         if self.out:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from xraybench.config import option
 from xraybench.llm.options import DryRun, LLMOptions
+from xraybench.taskdata import data_source_option
 
 if TYPE_CHECKING:
     from arena.judging import JudgeReport
@@ -52,7 +53,7 @@ class JudgeConfig(LLMOptions, DryRun):
         help="ask for the verdict JSON schema: json_schema (OpenAI, vLLM, SGLang, Ollama, llama.cpp), json_object "
         "(llama-cpp-python), off (text protocol); auto probes a --api-base endpoint once, asks litellm otherwise",
     )  # fmt: skip
-    data_root: list[str] = option([], repeat=True, metavar="NAME=PATH", help="dataset root")
+    data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
 
 
 def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeReport, Path]:

@@ -29,6 +29,7 @@ from xraybench.config import option
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
+from xraybench.taskdata import data_source_option
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MAX_BYTES = 64 * 1024 * 1024
@@ -51,7 +52,7 @@ class SubmitConfig(LLMOptions):
     judge: str | None = option(None, help="judge (default: the arena's judge, when it has exactly one)")
     task: str | None = option(None, help="the arena task (default: the arena's task, when it has exactly one)")
     store: str | None = option(None, help="judgment store file (default: arenas/ARENA/judgments.sqlite)")
-    data_roots: list[str] = option([], flag="--data-root", metavar="NAME=PATH", repeat=True, help="dataset root")
+    data_roots: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     run_dir: str | None = option(None, help="run folder for the metrics (default: arenas/ARENA/submissions/NAME)")
     leaderboards: str = option("leaderboards", help="folder of leaderboards and submission manifests")
     skip_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families not to compute")

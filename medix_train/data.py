@@ -30,7 +30,7 @@ from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.progress import progress_bar
 from xraybench.prompts import render_prompt
 from xraybench.records import Sample
-from xraybench.taskdata import load_task, parse_data_roots
+from xraybench.taskdata import data_source_option, load_task, parse_data_roots
 from xraybench.tasks import TASKS, get_task
 
 STAGES = ("sft", "coldstart", "grpo")
@@ -52,8 +52,7 @@ class BuildDataConfig:
     stage: str = option("sft", help="sft, coldstart (the teacher's prompts) or grpo")
     tasks: list[str] = option([], help="tasks whose train split is used (names from `xraybench list`)",
                               split_commas=True)  # fmt: skip
-    data_roots: list[str] = option([], help="NAME=PATH of a dataset's files (repeatable)", flag="--data-root",
-                                   repeat=True)  # fmt: skip
+    data_roots: list[str] = data_source_option()  # --data-root NAME=PATH, --data-option NAME.KEY=VALUE
     out_dir: str = option("medix_data", help="output folder")
     out: str | None = option(None, help="output file (default: OUT_DIR/<stage>.jsonl; coldstart_prompts.jsonl)")
     split: str = option("train", help="split the records are built from")

@@ -22,7 +22,7 @@ def option(
     default: Any = dataclasses.MISSING,
     *,
     help: str,
-    flag: str | None = None,
+    flag: str | tuple[str, ...] | None = None,
     metavar: str | None = None,
     repeat: bool = False,
     split_commas: bool = False,
@@ -35,7 +35,8 @@ def option(
     """A config field with its CLI help. `repeat`: a list option given several times (`--data-root A --data-root B`);
     `split_commas`: a list option given as `A,B`; `several`: a list option given as `--runs A B`; `choices`: the
     values allowed; `one_of`: fields sharing this name are mutually exclusive and exactly one must be given on the
-    command line; `kw_only`: keyword-only in `__init__` (for fields overriding a keyword-only base field)."""
+    command line; `kw_only`: keyword-only in `__init__` (for fields overriding a keyword-only base field);
+    `flag`: the option's flag, or several flags filling the one field (e.g. `--data-root` and `--data-option`)."""
     meta = {
         "help": help,
         "flag": flag,
@@ -87,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         origin = typing.get_origin(kind) or kind
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = None if required else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-        name = meta["flag"] or "--" + f.name.replace("_", "-")
+        flags = meta["flag"] or "--" + f.name.replace("_", "-")
+        names = (flags,) if isinstance(flags, str) else tuple(flags)
         kwargs: dict[str, Any] = {"help": meta["help"], "dest": f.name}
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
@@ -122,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.update(type=kind if kind in (int, float) else str, default=default)
         if required:
             kwargs["required"] = True
-        target.add_argument(name, **kwargs)
+        target.add_argument(*names, **kwargs)
 
 
 def from_namespace(cls: type[C], ns: argparse.Namespace) -> C:

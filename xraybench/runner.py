@@ -25,7 +25,7 @@ from xraybench.parsing import parse_output
 from xraybench.prompts import ImagePolicy, get_template, image_policy
 from xraybench.records import Generation, Prediction, Sample
 from xraybench.retry import RetryPolicy, call_with_retries
-from xraybench.taskdata import TaskData, load_task, parse_data_roots
+from xraybench.taskdata import TaskData, data_source_option, load_task, parse_data_roots
 from xraybench.tasks import expand
 
 RUN_FILE = "run.json"
@@ -43,13 +43,7 @@ class RunConfig:
     model: str = option(help="model spec, e.g. baseline:normal, hf:PATH, openai:MODEL, predictions:FILE")
     tasks: list[str] = option(help="comma-separated tasks and/or suites (see `xraybench list`)", split_commas=True)
     out: str = option(help="run folder: created if absent, resumed if it holds the same unfinished run")
-    data_roots: list[str] = option(
-        [],
-        flag="--data-root",
-        metavar="NAME=PATH",
-        repeat=True,
-        help="where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg (repeatable)",
-    )
+    data_roots: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     limit: int | None = option(None, help="score a seeded sample of at most N items per task")
     seed: int = option(0, help="seed for sampling items, decoding and bootstrap")
     template: str = option("plain", help="prompt template: plain | reasoning")

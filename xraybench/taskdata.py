@@ -2,19 +2,75 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import json
 import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from xraybench.config import option
 from xraybench.datasets import LOADERS
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
 from xraybench.tasks import Task, get_task
 
 ROOTLESS_DATASETS = {"demo"}  # generated on the fly, no user data needed
+
+# Where a dataset lives and how to read it, given on the command line of every command that loads data.
+# Both flags fill one list (one config field, one parser): `--data-root NAME=PATH` and
+# `--data-option NAME.KEY=VALUE` (a loader option such as mimic_cxr.reports_root or iu_xray.layout).
+DATA_SOURCE_FLAGS = ("--data-root", "--data-option")
+DATA_SOURCE_METAVAR = "NAME[.KEY]=VALUE"
+DATA_SOURCE_HELP = (
+    "--data-root NAME=PATH: where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg; "
+    "--data-option NAME.KEY=VALUE: a loader option, e.g. mimic_cxr.reports_root=/data/reports "
+    "(`xraybench list datasets` shows each loader's options; both repeatable)"
+)
+
+
+def data_source_option(help: str = DATA_SOURCE_HELP) -> Any:
+    """The config field for `--data-root` / `--data-option` (one shared definition for every command)."""
+    return option([], flag=DATA_SOURCE_FLAGS, metavar=DATA_SOURCE_METAVAR, repeat=True, help=help)
+
+
+class DataRoots(dict[str, str]):
+    """Dataset name -> data root, plus `options`: dataset name -> loader options from `--data-option`.
+
+    A dict so that every caller that reads roots keeps working; `load_task` also applies `options`.
+    """
+
+    def __init__(self, roots: dict[str, str] | None = None, options: dict[str, dict[str, Any]] | None = None):
+        super().__init__(roots or {})
+        self.options: dict[str, dict[str, Any]] = options or {}
+
+
+def loader_options(dataset: str) -> dict[str, inspect.Parameter]:
+    """The options a dataset's loader accepts (its keyword parameters besides root, task and split)."""
+    params = inspect.signature(LOADERS.get(dataset)).parameters
+    return {n: p for n, p in params.items() if n not in ("root", "task", "split") and p.kind is p.KEYWORD_ONLY}
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _option_value(dataset: str, key: str, text: str, default: Any) -> Any:
+    """`text` as the type of the option's default (bool, int, float); paths and names stay strings."""
+    if isinstance(default, bool):
+        if text.strip().lower() not in _TRUE | _FALSE:
+            raise XrayBenchError(f"--data-option {dataset}.{key} expects true or false, got {text!r}")
+        return text.strip().lower() in _TRUE
+    if isinstance(default, (int, float)):
+        try:
+            return type(default)(text)
+        except ValueError:
+            raise XrayBenchError(
+                f"--data-option {dataset}.{key} expects {type(default).__name__}, got {text!r}"
+            ) from None
+    return text
 
 
 @dataclass
@@ -26,15 +82,32 @@ class TaskData:
     fingerprint: str = ""
 
 
-def parse_data_roots(items: list[str] | None) -> dict[str, str]:
-    """`["mimic_cxr=/data/mimic", ...]` -> {"mimic_cxr": "/data/mimic"}; names must be known datasets."""
-    roots: dict[str, str] = {}
+def parse_data_roots(items: list[str] | None) -> DataRoots:
+    """`["mimic_cxr=/data/mimic", "mimic_cxr.reports_root=/data/reports", ...]` -> roots and loader options.
+
+    `NAME=PATH` sets a data root, `NAME.KEY=VALUE` a loader option (`--data-option`); names must be known
+    datasets and keys options of that dataset's loader ("did you mean" for both).
+    """
+    roots = DataRoots()
     for item in items or []:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise XrayBenchError(f"--data-root expects NAME=PATH (e.g. mimic_cxr=/data/mimic-cxr-jpg), got {item!r}")
+        left, sep, value = item.partition("=")
+        name, dot, key = left.strip().partition(".")
+        if not sep or not name or not value or (dot and not key):
+            raise XrayBenchError(
+                "expected --data-root NAME=PATH (e.g. mimic_cxr=/data/mimic-cxr-jpg) or --data-option "
+                f"NAME.KEY=VALUE (e.g. mimic_cxr.reports_root=/data/reports), got {item!r}"
+            )
         LOADERS.entry(name)  # unknown names get "did you mean"
-        roots[name] = path
+        if not dot:
+            roots[name] = value
+            continue
+        known = loader_options(name)
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            listed = ", ".join(sorted(known)) or "none"
+            raise XrayBenchError(f"unknown option {key!r} for dataset {name!r}.{hint} Its options: {listed}")
+        roots.options.setdefault(name, {})[key] = _option_value(name, key, value, known[key].default)
     return roots
 
 
@@ -83,7 +156,14 @@ def load_task(
     task = get_task(name)
     root = resolve_root(task.dataset, data_roots or {})
     loader = LOADERS.get(task.dataset)
-    result = loader(root, task=task.name, split=split or task.split, **task.options)
+    extra = getattr(data_roots, "options", {}).get(task.dataset, {})
+    fixed = sorted(set(extra) & set(task.options))
+    if fixed:  # e.g. `section`: the task is what decides it, another value would be another task
+        raise XrayBenchError(
+            f"--data-option {task.dataset}.{fixed[0]} cannot be set: task {name} fixes it to "
+            f"{task.options[fixed[0]]!r} (choose another task instead)"
+        )
+    result = loader(root, task=task.name, split=split or task.split, **task.options, **extra)
     seen: set[str] = set()
     for sample in result.samples:
         if sample.id in seen:

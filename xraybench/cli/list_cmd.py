@@ -11,6 +11,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _options_note(dataset: str) -> str:
+    """The loader's options as `--data-option` accepts them (NAME.KEY=VALUE), with their defaults."""
+    from xraybench.taskdata import loader_options
+
+    options = loader_options(dataset)
+    shown = ", ".join(f"{k}={'' if p.default is None else p.default}" for k, p in options.items())
+    return f" [--data-option {dataset}.KEY=VALUE: {shown}]" if shown else ""
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -27,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             for t in TASKS.values()
         ],
         "suites": [(s.name, f"{', '.join(s.tasks)} — {s.description}") for s in SUITES.values()],
-        "datasets": [(e.name, e.help) for e in LOADERS.entries()],
+        "datasets": [(e.name, e.help + _options_note(e.name)) for e in LOADERS.entries()],
         "models": [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in MODELS.entries()],
         "metrics": [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in METRICS.entries()],
     }

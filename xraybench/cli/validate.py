@@ -15,7 +15,16 @@ SHOWN_IDS = 10
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="predictions:FILE", help="the predictions file to check")
     parser.add_argument("--tasks", required=True, help="comma-separated tasks/suites the file answers")
-    parser.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH", dest="data_roots")
+    from xraybench.taskdata import DATA_SOURCE_FLAGS, DATA_SOURCE_HELP, DATA_SOURCE_METAVAR
+
+    parser.add_argument(
+        *DATA_SOURCE_FLAGS,
+        action="append",
+        default=[],
+        metavar=DATA_SOURCE_METAVAR,
+        dest="data_roots",
+        help=DATA_SOURCE_HELP,
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
 

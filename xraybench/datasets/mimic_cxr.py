@@ -140,6 +140,6 @@ def load_mimic_cxr(
         raise DataFormatError(
             root,
             f"no report files (files/pNN/pNNNNNNNN/sNNNNNNNN.txt) found under {looked}; "
-            "unzip mimic-cxr-reports there or pass reports_root",
+            "unzip mimic-cxr-reports there or pass --data-option mimic_cxr.reports_root=PATH",
         )
     return result

@@ -21,7 +21,7 @@ from xraybench.records import Prediction
 from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, STUDY_FILE
 from xraybench.review.store import Assignment, Case, ReviewStore, hash_token
 from xraybench.runner import RUN_FILE, RunFolder
-from xraybench.taskdata import load_task, parse_data_roots
+from xraybench.taskdata import data_source_option, load_task, parse_data_roots
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 IMAGE_TYPES = {
@@ -48,12 +48,8 @@ class CreateConfig:
         "cases so each is rated by K reviewers",
     )
     root: str = option(DEFAULT_ROOT, help="folder holding the studies")
-    data_roots: list[str] = option(
-        [],
-        flag="--data-root",
-        metavar="NAME=PATH",
-        repeat=True,
-        help="where a dataset lives (default: the runs' own --data-root)",
+    data_roots: list[str] = data_source_option(
+        "where a dataset lives (NAME=PATH) and loader options (--data-option NAME.KEY=VALUE); default: the runs' own"
     )
     url: str = option(f"http://127.0.0.1:{DEFAULT_PORT}", help="server address printed in the reviewer links")
 
@@ -187,11 +183,10 @@ def create_study(config: CreateConfig) -> tuple[Path, dict[str, str]]:
     run_a, run_b = (read_run(r, config.task) for r in config.runs)
     if run_a.path.resolve() == run_b.path.resolve():
         raise XrayBenchError("--runs names the same run folder twice")
-    roots = {
-        **parse_data_roots(run_b.config.get("data_roots")),
-        **parse_data_roots(run_a.config.get("data_roots")),
-        **parse_data_roots(config.data_roots),
-    }
+    # later settings win: run B's, then run A's, then this command's (one list keeps loader options too)
+    roots = parse_data_roots(
+        [*(run_b.config.get("data_roots") or []), *(run_a.config.get("data_roots") or []), *config.data_roots]
+    )
     samples = {s.id: s for s in load_task(config.task, roots).samples}
     common = sorted(set(run_a.predictions) & set(run_b.predictions) & set(samples))
     if len(common) < config.cases:

@@ -1,0 +1,116 @@
+"""`--data-option NAME.KEY=VALUE`: loader options from the command line of every command that loads data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from xraybench.cli import COMMANDS, build_parser, main
+from xraybench.errors import XrayBenchError
+from xraybench.taskdata import DataRoots, load_task, parse_data_roots
+
+IU = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "iu_xray"
+
+
+def _mimic_without_reports(root: Path, reports: Path) -> None:
+    """A MIMIC-CXR-JPG folder (split file, no reports) and the reports unzipped elsewhere (texts invented)."""
+    root.mkdir(parents=True)
+    (root / "mimic-cxr-2.0.0-split.csv").write_text(
+        "dicom_id,study_id,subject_id,split\nd1,50000001,10000001,test\nd2,50000002,10000002,test\n"
+    )
+    for subject, study, text in (("10000001", "50000001", "Clear lungs."), ("10000002", "50000002", "Small effusion.")):
+        path = reports / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}.txt"
+        path.parent.mkdir(parents=True)
+        path.write_text(f"FINAL REPORT\n FINDINGS: {text}\n\n IMPRESSION: Stable.\n")
+
+
+def test_parse_roots_and_typed_options() -> None:
+    roots = parse_data_roots(
+        [
+            "mimic_cxr=/data/jpg",
+            "mimic_cxr.reports_root=/data/reports",
+            "vqa_rad.xray_only=false",
+            "iu_xray.layout=r2gen",
+        ]
+    )
+    assert isinstance(roots, DataRoots) and dict(roots) == {"mimic_cxr": "/data/jpg"}
+    assert roots.options == {
+        "mimic_cxr": {"reports_root": "/data/reports"},
+        "vqa_rad": {"xray_only": False},  # typed from the loader's default, not the string "false"
+        "iu_xray": {"layout": "r2gen"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            "mimic_cxr.report_root=/x",
+            r"unknown option 'report_root' for dataset 'mimic_cxr'\. Did you mean 'reports_root'",
+        ),
+        ("mimik_cxr.reports_root=/x", r"unknown dataset 'mimik_cxr'\. Did you mean 'mimic_cxr'"),
+        ("vqa_rad.xray_only=perhaps", r"vqa_rad.xray_only expects true or false, got 'perhaps'"),
+        ("mimic_cxr.=x", r"expected --data-root NAME=PATH .* or --data-option NAME.KEY=VALUE"),
+        ("mimic_cxr.reports_root", r"expected --data-root NAME=PATH"),
+    ],
+)
+def test_bad_data_options_say_what_was_meant(item: str, message: str) -> None:
+    with pytest.raises(XrayBenchError, match=message):
+        parse_data_roots([item])
+
+
+def test_options_reach_the_loader_and_task_fixed_keys_are_refused(tmp_path: Path) -> None:
+    _mimic_without_reports(tmp_path / "jpg", tmp_path / "reports")
+    with pytest.raises(XrayBenchError, match=r"--data-option mimic_cxr.reports_root=PATH"):
+        load_task("mimic_cxr_findings", parse_data_roots([f"mimic_cxr={tmp_path / 'jpg'}"]))
+    roots = parse_data_roots([f"mimic_cxr={tmp_path / 'jpg'}", f"mimic_cxr.reports_root={tmp_path / 'reports'}"])
+    data = load_task("mimic_cxr_findings", roots)
+    assert [s.reference for s in data.samples] == ["Clear lungs.", "Small effusion."]
+    with pytest.raises(XrayBenchError, match=r"task mimic_cxr_findings fixes it to 'findings'"):
+        load_task("mimic_cxr_findings", parse_data_roots([f"mimic_cxr={tmp_path}", "mimic_cxr.section=impression"]))
+
+
+def test_samples_command_takes_data_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _mimic_without_reports(tmp_path / "jpg", tmp_path / "reports")
+    argv = ["samples", "--task", "mimic_cxr_findings", "--data-root", f"mimic_cxr={tmp_path / 'jpg'}", "--jsonl"]
+    assert main(argv) == 1
+    assert "--data-option mimic_cxr.reports_root=PATH" in capsys.readouterr().err
+    assert main([*argv, "--data-option", f"mimic_cxr.reports_root={tmp_path / 'reports'}"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in rows] == ["s50000001", "s50000002"]
+
+
+@pytest.mark.skipif(not IU.is_dir(), reason="shared IU X-ray reports not present (../shared/data)")
+def test_layout_option_on_the_real_iu_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """The real Indiana CSVs have no annotation.json: forcing the R2Gen layout must say so, not load."""
+    argv = ["samples", "--task", "iu_xray_findings", "--data-root", f"iu_xray={IU}", "--jsonl", "--limit", "3"]
+    assert main(argv) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main([*argv, "--data-option", "iu_xray.layout=r2gen"]) == 1
+    assert "expected annotation.json (R2Gen)" in capsys.readouterr().err
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, set[str]]:
+    """Option flags of every (nested) sub-command, keyed by its path ("run", "arena judge", ...)."""
+    found: dict[str, set[str]] = {}
+
+    def walk(p: argparse.ArgumentParser, path: str) -> None:
+        found[path] = {flag for action in p._actions for flag in action.option_strings}
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, f"{path} {name}".strip())
+
+    walk(parser, "")
+    return found
+
+
+def test_every_command_with_data_root_takes_data_option() -> None:
+    flags = _flags(build_parser())
+    with_root = {path for path, names in flags.items() if "--data-root" in names}
+    assert {"run", "samples", "validate", "submit"} <= with_root  # the commands are all seen
+    assert {path for path in with_root if "--data-option" not in flags[path]} == set()
+    assert set(COMMANDS) >= {path.split()[0] for path in with_root}
