@@ -214,10 +214,9 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     from arena.battles import read_battles
     from arena.leaderboard import proxy_note_for, run_metrics, write_leaderboard
     from xraybench.errors import XrayBenchError
+    from xraybench.names import check_name
 
-    name = args.name.strip()
-    if not name or name in (".", "..") or any(c in name for c in "/\\"):
-        raise XrayBenchError(f"--name must be a plain folder name, got {args.name!r}")
+    name = check_name(args.name.strip(), "--name")
     runs = _parse_runs(args.runs)
     n_missing: int | None = None
     cost_usd: float | None = None

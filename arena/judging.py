@@ -50,8 +50,14 @@ CONTEXT_KEYS = ("section", "view", "indication", "comparison")
 
 
 def store_path(name: str, store: str | None = None) -> Path:
-    """`arenas/<name>/judgments.sqlite` unless a store file is given."""
-    return Path(store) if store else Path("arenas") / name / STORE_FILE
+    """`arenas/<name>/judgments.sqlite` unless a store file is given; the arena name is checked either way
+    (it also names `leaderboards/<name>/` and submission folders: `../../x` must not leave them)."""
+    from xraybench.names import check_name, name_path
+
+    if store:
+        check_name(name, "arena name")
+        return Path(store)
+    return name_path("arenas", name, STORE_FILE, what="arena name")
 
 
 def plan_path(store: Path) -> Path:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +30,6 @@ from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
 from xraybench.taskdata import data_source_option
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MAX_BYTES = 64 * 1024 * 1024
 MAX_CHARS = 20_000
 PATH_KEYS = ("image", "images", "image_path", "image_paths", "path")
@@ -137,12 +135,10 @@ def read_arena(store_path: Path, task: str | None = None, judge: str | None = No
 
 
 def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name or ""):
-        raise XrayBenchError(
-            f"model name {name!r} is not allowed: use 1-64 characters of A-Z a-z 0-9 . _ + -, starting with a "
-            "letter or digit"
-        )
-    return name
+    """A submitted model's name (it names its manifest and run folder): the one rule of `xraybench.names`."""
+    from xraybench.names import check_name as check
+
+    return check(name, "model name")
 
 
 def _path_problems(value: Any, root: Path | None) -> list[str]:

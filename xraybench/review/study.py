@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -17,13 +16,13 @@ from typing import Any
 
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
+from xraybench.names import check_name, name_path
 from xraybench.records import Prediction
 from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, STUDY_FILE
 from xraybench.review.store import Assignment, Case, ReviewStore, hash_token
 from xraybench.runner import RUN_FILE, RunFolder
 from xraybench.taskdata import data_source_option, load_task, parse_data_roots
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -35,7 +34,7 @@ IMAGE_TYPES = {
 
 @dataclass
 class CreateConfig:
-    name: str = option(help="study name (letters, digits, _ . -): the study lives in ROOT/NAME/")
+    name: str = option(help="study name (letters, digits, _ . + -): the study lives in ROOT/NAME/")
     task: str = option(help="the task whose cases are reviewed (both runs must have answered it)")
     cases: int = option(help="number of cases to sample")
     reviewers: list[str] = option(help="comma-separated reviewer names, e.g. a,b,c", split_commas=True)
@@ -55,9 +54,7 @@ class CreateConfig:
 
 
 def study_file(root: str | Path, name: str) -> Path:
-    if not NAME.match(name):
-        raise XrayBenchError(f"study name {name!r}: use 1-64 letters, digits, '_', '.', '-' (starting alnum)")
-    return Path(root) / name / STUDY_FILE
+    return name_path(root, name, STUDY_FILE, what="study name")
 
 
 def open_study(root: str | Path, name: str) -> ReviewStore:
@@ -149,8 +146,7 @@ def _check_reviewers(reviewers: list[str]) -> None:
     if not reviewers:
         raise XrayBenchError("--reviewers needs at least one name")
     for r in reviewers:
-        if not NAME.match(r):
-            raise XrayBenchError(f"reviewer name {r!r}: use letters, digits, '_', '.', '-'")
+        check_name(r, "reviewer name")
     if len(set(reviewers)) != len(reviewers):
         raise XrayBenchError(f"--reviewers lists a name twice: {','.join(reviewers)}")
 
