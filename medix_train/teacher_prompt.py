@@ -13,8 +13,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from xraybench import prompts
 from xraybench.lazy import require
-from xraybench.prompts import REASONING_SUFFIX
 
 PROMPT_VERSION = "synth-v1"
 CHECK_VERSION = "synth-check-v1"
@@ -49,7 +49,7 @@ reaches the answer). Reply with one word: yes or no."""
 
 def question_of(prompt_text: str) -> str:
     """The bare question of a prompt rendered with the "reasoning" template (the teacher gets its own rules)."""
-    return prompt_text[: -len(REASONING_SUFFIX)] if prompt_text.endswith(REASONING_SUFFIX) else prompt_text
+    return prompts.question_of(prompt_text, "reasoning")
 
 
 def format_box(box: Sequence[float]) -> str:
