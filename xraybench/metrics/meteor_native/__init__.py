@@ -86,7 +86,7 @@ class NativeMeteor:
         vocab = {w for ws in tests for w in ws} | {w for rs in refs for ws in rs for w in ws}
         for word in vocab:
             self.lexicon.add(word)
-        para = Paraphrases.of(self.paraphrases.lookup(vocab))
+        para = Paraphrases.of(self.paraphrases.lookup([*tests, *(ws for rs in refs for ws in rs)]))
         self._align_missing([(tuple(t), tuple(r)) for t, rs in zip(tests, refs, strict=True) for r in rs], para)
         out = np.zeros((len(tests), N_STATS))
         for n, (test, rs) in enumerate(zip(tests, refs, strict=True)):

@@ -17,12 +17,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from xraybench.metrics.meteor_native.normalize import java_tokens, parse_prefixes
+from xraybench.metrics.meteor_native.paraphrase import build_phrase_index
 from xraybench.metrics.meteor_paraphrase import ParaphraseIndex, cache_root
 
-FORMAT = 1  # bump when the cache layout changes
+FORMAT = 2  # bump when the cache layout changes (2: side hashes of the paraphrase entries)
 
 
 @dataclass(frozen=True)
@@ -71,28 +70,6 @@ def _stat_key(*paths: Path) -> str:
     return hashlib.sha256(f"{FORMAT}|{'|'.join(parts)}".encode()).hexdigest()[:16]
 
 
-def _rare_index(index: ParaphraseIndex, out: Path) -> None:
-    """Group the table's entries by their rarest word, so a batch only inspects entries it might use.
-
-    An entry can only match when every word of it occurs in the batch, in particular its rarest word;
-    candidates are therefore the groups of the batch's words, a few thousand entries instead of 5 million.
-    """
-    ids = np.asarray(index.ids, dtype=np.int64)
-    bounds = np.asarray(index.bounds, dtype=np.int64)
-    n_words = len(index.hashes)
-    freq = np.bincount(ids, minlength=n_words).astype(np.int64)
-    keys = freq[ids] * n_words + ids
-    starts = bounds[0:-1:2]  # entry e spans ids[bounds[2e]:bounds[2e+2]] (phrase, then paraphrase)
-    if np.any(np.diff(bounds) == 0):
-        raise ValueError("paraphrase table has an empty phrase; the native METEOR index does not support it")
-    rare = np.minimum.reduceat(keys, starts) % n_words
-    order = np.argsort(rare, kind="stable").astype(np.int32)
-    group = np.zeros(n_words + 1, dtype=np.int64)
-    group[1:] = np.cumsum(np.bincount(rare, minlength=n_words))
-    np.save(out / "rare_order.npy", order)
-    np.save(out / "rare_group.npy", group)
-
-
 def cache_dir(jar: Path, table: Path) -> Path:
     """Build the cache once (a few seconds plus the paraphrase index) and return its folder."""
     out = cache_root() / f"native-{_stat_key(jar, table)}"
@@ -102,8 +79,9 @@ def cache_dir(jar: Path, table: Path) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "resources.marshal").write_bytes(marshal.dumps(_parse(jar)))
     index = ParaphraseIndex(table)
-    _rare_index(index, tmp)
-    (tmp / "meta.json").write_text(json.dumps({"paraphrase_index": str(index.dir), "format": FORMAT}))
+    longest = build_phrase_index(index.ids, index.bounds, tmp)
+    meta = {"paraphrase_index": str(index.dir), "format": FORMAT, "longest_side": longest}
+    (tmp / "meta.json").write_text(json.dumps(meta))
     try:
         tmp.rename(out)
     except OSError:  # another process finished first
