@@ -272,6 +272,7 @@ def score_run(
             "population": td.population,
             "sampling": {"limit": len(td.samples) if len(td.samples) < td.population else None, "seed": config.seed},
             "dropped": td.dropped,
+            "data_notes": td.notes,  # e.g. a seeded split instead of the official one (also printed)
             "fingerprint": td.fingerprint,
             "credentialed": any(s.credentialed for s in td.samples),
             **scored,

@@ -80,6 +80,7 @@ class TaskData:
     population: int  # samples available before limit/size sampling
     dropped: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
+    notes: list[str] = field(default_factory=list)  # what the loader says a reader of the scores must know
 
 
 def parse_data_roots(items: list[str] | None) -> DataRoots:
@@ -170,4 +171,4 @@ def load_task(
             raise XrayBenchError(f"task {name}: the {task.dataset} loader produced id {sample.id!r} twice")
         seen.add(sample.id)
     chosen = seeded_subset(result.samples, limit, seed)
-    return TaskData(task, chosen, len(result.samples), dict(result.dropped), fingerprint(chosen))
+    return TaskData(task, chosen, len(result.samples), dict(result.dropped), fingerprint(chosen), list(result.notes))

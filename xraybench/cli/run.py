@@ -59,6 +59,9 @@ def print_results(results: dict[str, Any]) -> None:
     for suite, agg in results["suites"].items():
         shown = {m: v["value"] for m, v in agg["metrics"].items() if m in HEADLINE}
         console.print(f"suite {suite} (sample-count weighted): " + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
+    for task, tr in results["tasks"].items():  # e.g. a seeded split instead of the official one
+        for data_note in tr.get("data_notes", []):
+            console.print(f"[yellow]{task}: {data_note}[/yellow]")
     from xraybench.results import incomplete_note
 
     note = incomplete_note(results)

@@ -89,6 +89,7 @@ def load_chexpert_plus(
     if wanted not in splits_seen:
         raise DataFormatError(path, f"no rows with split {wanted!r}; the file has {sorted(splits_seen)}")
     result = LoadResult(samples=[])
+    missing_total = total = 0
     for study_id, study in studies.items():
         if not study.text:
             result.drop(f"empty_{section}")
@@ -96,6 +97,7 @@ def load_chexpert_plus(
         images = sorted(study.images)
         paths = [_find_image(bases, p, path) for _, p, _ in images]
         missing = sum(not found for _, found in paths)
+        missing_total, total = missing_total + missing, total + len(paths)
         result.samples.append(
             Sample(
                 id=study_id,
@@ -108,5 +110,11 @@ def load_chexpert_plus(
                 metadata={"section": section, "views": [v for _, _, v in images], "missing_images": missing},
                 credentialed=True,
             )
+        )
+    if missing_total:
+        looked = " and ".join(str(b) for b in bases)
+        result.note(
+            f"{missing_total} of {total} CheXpert Plus images were not found under {looked} (as .jpg or .png); "
+            "pass --data-option chexpert_plus.image_root=PATH"
         )
     return result

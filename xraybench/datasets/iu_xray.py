@@ -47,6 +47,12 @@ _IMAGE_DIRS = ("images/images_normalized", "images_normalized", "images")
 _R2GEN_SPLITS = ("train", "val", "test")
 
 
+SEEDED_SPLIT_NOTE = (
+    "IU X-ray split is xraybench's seeded 70/10/20 split by uid (no R2Gen annotation.json next to "
+    "indiana_reports.csv): these scores are not comparable with numbers on R2Gen's split"
+)
+
+
 def seeded_split(uid: str) -> str:
     """The documented 70/10/20 split of layout (b) when no R2Gen annotation is available."""
     fraction = int(hashlib.sha256(f"xraybench-iu-xray:{uid}".encode()).hexdigest()[:8], 16) / 2**32
@@ -162,10 +168,12 @@ def _indiana_samples(
     root = reports.parent
     image_dir = next((root / d for d in _IMAGE_DIRS if (root / d).is_dir()), root / _IMAGE_DIRS[0])
     result = LoadResult(samples=[])
+    if r2gen is None:
+        result.note(SEEDED_SPLIT_NOTE)
     seen: set[str] = set()
     for line, row in read_csv(reports, required=("uid", "findings", "impression")):
         uid = row["uid"]
-        if not uid.isdigit():
+        if not (uid.isascii() and uid.isdigit()):
             raise DataFormatError(reports, f"column 'uid' should be a number, got {uid!r}", line=line)
         if uid in seen:
             raise DataFormatError(reports, f"duplicate uid {uid}", line=line)

@@ -16,6 +16,7 @@ and `root/mimic-cxr-reports`; so either unzip the reports into the JPG folder, o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from xraybench.datasets.base import LoadResult
@@ -46,8 +47,8 @@ _SPLIT_NAMES = [f"mimic-cxr-{v}-split.csv" for v in ("2.0.0", "2.1.0")]
 
 
 def _digits(value: str, column: str, path: Path, line: int) -> str:
-    if not value.isdigit():
-        raise DataFormatError(path, f"column {column!r} should be a number, got {value!r}", line=line)
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:  # real ids have 8 digits
+        raise DataFormatError(path, f"column {column!r} should be a number (8 digits), got {value[:40]!r}", line=line)
     return value
 
 
@@ -103,7 +104,12 @@ def load_mimic_cxr(
     for study, (subject, dicoms) in studies.items():
         relative = _study_dir(subject, study)
         report = next(
-            (b / relative.with_suffix(".txt") for b in report_bases if (b / relative.with_suffix(".txt")).is_file()),
+            # os.path.isfile: False (not an exception) for a name the file system refuses
+            (
+                b / relative.with_suffix(".txt")
+                for b in report_bases
+                if os.path.isfile(b / relative.with_suffix(".txt"))
+            ),
             None,
         )
         if report is None:

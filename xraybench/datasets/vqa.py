@@ -232,7 +232,7 @@ def load_medical_cxr_vqa(root: Path, *, task: str, split: str, image_root: str |
     per_study: dict[str, int] = {}
     for where, row in rows:
         study, subject = row["study_id"], row["subject_id"]
-        if not study.isdigit() or not subject.isdigit():
+        if not (study.isascii() and study.isdigit() and subject.isascii() and subject.isdigit()):
             raise DataFormatError(
                 path, f"study_id/subject_id should be numbers, got {study!r}/{subject!r}", record=where
             )
