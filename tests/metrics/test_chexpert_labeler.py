@@ -132,6 +132,7 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
     ("Lungs are clear.", {"Lung Opacity": 0, "No Finding": 1}),
     ("Sharp costophrenic angles.", {"Pleural Effusion": 0, "No Finding": 1}),
     ("Borderline heart size.", {"Cardiomegaly": -1}),
+    ("Heart size is upper limits of normal.", {"Cardiomegaly": 0, "No Finding": 1}),  # CheXpert: negative
     # synonyms
     ("The cardiac silhouette is mildly enlarged.", {"Cardiomegaly": 1}),
     ("Heart size is moderately to severely enlarged.", {"Cardiomegaly": 1}),
