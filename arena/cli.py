@@ -54,6 +54,9 @@ class JudgeConfig(LLMOptions, DryRun):
         "(llama-cpp-python), off (text protocol); auto probes a --api-base endpoint once, asks litellm otherwise",
     )  # fmt: skip
     data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
+    raise_budget: bool = option(
+        False, help="allow --budget-usd above the arena's stored budget (the budget is the arena's total spend)"
+    )
 
 
 def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeReport, Path]:
@@ -84,7 +87,12 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
         if isinstance(judge, MetricJudge):
             judging: Any = MetricJudging(judge, store, progress=progress)
         else:
-            judging = Judging(judge, store, **config.runner_options())
+            from arena.budget import budgeted_runner_options
+
+            options, _ = budgeted_runner_options(
+                config.runner_options(), path, store, raise_budget=config.raise_budget, persist=not config.dry_run
+            )
+            judging = Judging(judge, store, **options)
         report = judge_schedule(
             fld, judging, plan_path(path), schedule=config.schedule, studies=config.studies, seed=config.seed,
             new_model=config.new_model, batch_size=config.batch_size, max_in_flight=config.max_in_flight,
@@ -431,6 +439,12 @@ def _judge(args: argparse.Namespace) -> int:
     if is_metric_judge(config.judge):
         print(f"{config.judge}: a reference-based proxy judge (offline, free), not an LLM judgment")
     _print_judge_report(report, path, config.dry_run)
+    if not is_metric_judge(config.judge):
+        from arena.budget import ArenaBudget, stored_cap
+        from xraybench.callstore import CallStore
+
+        with CallStore(path) as store:
+            print(ArenaBudget(stored_cap(path), store.totals().cost_usd).describe())
     return 1 if report.n_failed else 0
 
 

@@ -66,6 +66,7 @@ class SubmitConfig(LLMOptions):
     max_bytes: int = option(MAX_BYTES, help="largest predictions file accepted, in bytes")
     max_chars: int = option(MAX_CHARS, help="longest prediction accepted, in characters")
     progress: bool = option(True, help="show progress bars")
+    raise_budget: bool = option(False, help="allow --budget-usd above the arena's stored budget (its total spend)")
 
 
 # -- the arena's field --------------------------------------------------------------------------------------
@@ -252,7 +253,13 @@ def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sa
 
         client.response_format = recorded_response_format(plan, judge_name)
     config.check_governance(samples, client)
-    return Judging(client, store, **config.runner_options())
+    from arena.budget import budgeted_runner_options
+
+    # the arena's budget (stored beside its store) also caps a submission's judgments
+    options, _ = budgeted_runner_options(
+        config.runner_options(), Path(store.path), store, raise_budget=config.raise_budget, persist=True
+    )
+    return Judging(client, store, **options)
 
 
 def _prior(config: SubmitConfig, board: Path) -> float:
