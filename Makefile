@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
-# The CPU build of torch is installed first so that nothing later pulls a multi-GB CUDA build.
+# The CPU build of torch is installed first so that nothing later pulls a multi-GB CUDA build: PyPI's Linux torch
+# IS the CUDA build (+ ~15 nvidia-* packages), so torch alone comes from PyTorch's CPU wheel index. Where that index
+# is unreachable (an offline mirror), torch comes from pip's configured indexes, but only after a dry run shows no
+# nvidia-* package in the plan. GPU machines: see README "Install".
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: demo demo-arena test setup setup-dev lint clean
+.PHONY: demo demo-arena test setup setup-dev chromium lint clean
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +18,21 @@ $(VENV)/.core: pyproject.toml
 	$(PIP) -e '.[meteor]'
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.core
-	$(PIP) $(TORCH)
+$(VENV)/.torch: $(VENV)/.core
+	@if $(PY) -c "import urllib.request; urllib.request.urlopen('$(TORCH_INDEX)/torch/', timeout=10)" 2>/dev/null; then \
+	  echo "$(TORCH): CPU build from $(TORCH_INDEX)"; \
+	  $(PIP) --index-url $(TORCH_INDEX) $(TORCH); \
+	else \
+	  echo "$(TORCH_INDEX) unreachable: $(TORCH) from pip's configured indexes if that is a CPU build"; \
+	  $(PIP) --dry-run --report $(VENV)/torch-plan.json $(TORCH) && \
+	  $(PY) -c "import json, sys; plan = [i['metadata']['name'] for i in json.load(open('$(VENV)/torch-plan.json'))['install']]; \
+	    cuda = [n for n in plan if n.lower().startswith('nvidia-')]; \
+	    sys.exit(f'refusing: that torch is a CUDA build (it brings {\", \".join(cuda)}); make TORCH_INDEX=<a reachable CPU wheel index> test' if cuda else 0)" && \
+	  $(PIP) $(TORCH); \
+	fi
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.torch
 	$(PIP) -e '.[hf,judge,arena,train,dev]'
 	touch $@
 
@@ -31,7 +48,20 @@ demo-arena: setup
 	$(PIP) -e '.[meteor,arena]'
 	$(VENV)/bin/xraybench arena demo
 
-test: setup-dev
+# The browser tests (leaderboard page, reader study) need Debian's chromium: installed where apt-get may be used
+# (root or password-less sudo), as .ci/run does; elsewhere they are skipped and pytest's summary says why.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  echo "chromium not found: installing it for the browser tests"; \
+	  ($$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium) \
+	    || echo "WARNING: chromium could not be installed; the browser tests will be skipped"; \
+	else \
+	  echo "chromium not found and apt-get not usable here: the browser tests will be skipped"; \
+	fi
+
+test: setup-dev chromium
 	$(VENV)/bin/pytest -q
 
 lint: setup-dev
