@@ -273,7 +273,8 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
 
     failed_in_a_row = [0]
 
-    def record(batch: list[Sample], gens: list[Generation] | None, error: str | None) -> None:
+    def record(batch: list[Sample], gens: list[Generation] | None, error: str | None) -> int:
+        """Write the batch's outcomes; returns how many of its items failed (for the progress line)."""
         failed_in_a_row[0] = failed_in_a_row[0] + 1 if gens is None else 0
         ok, bad = [], []
         for i, sample in enumerate(batch):
@@ -289,6 +290,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
                 f"stopping: the last {failed_in_a_row[0]} batches all failed, most recently with: {error}. "
                 f"Finished items are kept in {folder.file(PREDICTIONS_FILE)}; fix the cause and rerun to resume."
             )
+        return len(bad)
 
     from xraybench.progress import progress_bar
 
@@ -297,8 +299,8 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
         try:
             if concurrency <= 1:
                 for batch in todo:
-                    record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
-                    advance(len(batch))
+                    n_failed = record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
+                    advance(len(batch), failed=n_failed)
             else:
                 _run_concurrently(todo, call, record, advance, concurrency)
         finally:
@@ -329,8 +331,7 @@ def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  #
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for fut in finished:
                 batch = in_flight.pop(fut)
-                record(batch, *_outcome(fut.result))
-                advance(len(batch))
+                advance(len(batch), failed=record(batch, *_outcome(fut.result)))
                 nxt = next(pending, None)
                 if nxt is not None:
                     in_flight[pool.submit(call, nxt)] = nxt
