@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,6 +223,16 @@ def _gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
+def _tgz(files: dict[str, bytes]) -> bytes:
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return sink.getvalue()
+
+
 R2GEN = {
     "train": [
         {"id": "CXR1_1_IM-0001", "report": "Heart normal.", "image_path": ["CXR1_1_IM-0001/0.png"], "split": "train"}
@@ -397,6 +408,13 @@ CXR_VQA = _csv(
         ["d2", "10000002", "50000002", "which view is this image?", "view", "PA", "train"],
     ]
 )
+OPENI_XML = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<eCitation><uId id="CXR7"/><MedlineCitation><Article><Abstract>'
+    b'<AbstractText Label="FINDINGS">Mild cardiomegaly.</AbstractText>'
+    b'<AbstractText Label="IMPRESSION">Cardiomegaly.</AbstractText></Abstract></Article></MedlineCitation>'
+    b'<parentImage id="CXR7_IM-2263-1001"><caption>PA</caption></parentImage>'
+    b'<parentImage id="CXR7_IM-2263-2001"><caption>Lateral</caption></parentImage></eCitation>\n'
+)
 HF_ROWS = [
     {
         "id": "q1",
@@ -429,6 +447,22 @@ LAYOUTS: dict[str, Callable[[], Layout]] = {
         "train",
         {"section": "impression"},
         ("indiana_reports.csv", "indiana_projections.csv"),
+    ),
+    "iu_openi": lambda: Layout(
+        "iu_xray",
+        {f"ecgen-radiology/{uid}.xml": OPENI_XML.replace(b"CXR7", f"CXR{uid}".encode()) for uid in range(1, 13)},
+        "t",
+        "train",
+        {"section": "impression"},
+        ("ecgen-radiology/1.xml", "ecgen-radiology/2.xml"),
+    ),
+    "iu_openi_tgz": lambda: Layout(
+        "iu_xray",
+        {"NLMCXR_reports.tgz": _tgz({f"ecgen-radiology/{uid}.xml": OPENI_XML for uid in range(1, 13)})},
+        "t",
+        "train",
+        {},
+        ("NLMCXR_reports.tgz",),
     ),
     "mimic_plain": lambda: Layout(
         "mimic_cxr",

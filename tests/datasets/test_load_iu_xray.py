@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import collections
 import json
+import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from xraybench.datasets.iu_xray import load_iu_xray, seeded_split
+from xraybench.datasets.iu_xray import SEEDED_SPLIT_NOTE, load_iu_xray, seeded_split
 from xraybench.errors import DataFormatError
 
 ANNOTATION = {
@@ -219,3 +221,103 @@ def test_r2gen_ambiguous_keys_are_refused(tmp_path: Path, data: dict, message: s
     (root / "annotation.json").write_text(json.dumps(data))
     with pytest.raises(DataFormatError, match=message):
         load_iu_xray(root, task="t", split="test")
+
+
+# Open-i's own report files (NLMCXR_reports.tgz -> ecgen-radiology/<uid>.xml), texts invented; the same
+# uids and sections as REPORTS_CSV, so the two layouts must give the same samples.
+def _openi_xml(uid: int, findings: str, impression: str, images: list[str]) -> str:
+    parents = "".join(
+        f'<parentImage id="{i}"><figureId>F{k + 1}</figureId><caption>Xray</caption>'
+        f'<panel type="single"><url>/hadoop/storage/radiology/extract/{i}.jpg</url></panel></parentImage>'
+        for k, i in enumerate(images)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<eCitation><meta type="rr"/><uId id="CXR'
+        f'{uid}"/><MedlineCitation><Article><Abstract>'
+        '<AbstractText Label="COMPARISON">None.</AbstractText><AbstractText Label="INDICATION">Cough.</AbstractText>'
+        f'<AbstractText Label="FINDINGS">{findings}</AbstractText>'
+        f'<AbstractText Label="IMPRESSION">{impression}</AbstractText>'
+        f"</Abstract></Article></MedlineCitation><MeSH><major>normal</major></MeSH>{parents}</eCitation>\n"
+    )
+
+
+OPENI = {
+    1: (
+        "The heart is normal.\n XXXX are intact.",
+        "Normal chest x-XXXX.",
+        ["CXR1_1_IM-0001-4001", "CXR1_1_IM-0001-3001"],
+    ),
+    2: ("Mild cardiomegaly.", "Cardiomegaly.", ["CXR2_IM-0652-1001"]),
+    3: ("No focal consolidation.", "No acute disease.", ["CXR3_IM-1384-1001"]),
+    4: ("", "No active disease.", ["CXR4_IM-2050-1001"]),
+    5: ("Clear lungs.", "", ["CXR5_IM-2100-1001"]),
+}
+
+
+def make_openi(root: Path, *, archive: bool = False) -> Path:
+    folder = root / "ecgen-radiology"
+    folder.mkdir(parents=True)
+    for uid, (findings, impression, images) in OPENI.items():
+        (folder / f"{uid}.xml").write_text(_openi_xml(uid, findings, impression, images), encoding="utf-8")
+    if archive:
+        with tarfile.open(root / "NLMCXR_reports.tgz", "w:gz") as tar:
+            tar.add(folder, arcname="ecgen-radiology")
+        shutil.rmtree(folder)
+    return root
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_openi_xml_layout_matches_the_csv_layout(tmp_path: Path, archive: bool) -> None:
+    root = make_openi(tmp_path / "openi", archive=archive)
+    csv_root = make_indiana(tmp_path / "csv")
+    for section in ("findings", "impression"):
+        for split in ("train", "val", "test"):
+            xml = load_iu_xray(root, task="t", split=split, section=section)
+            csv = load_iu_xray(csv_root, task="t", split=split, section=section)
+            assert [(s.id, s.reference) for s in xml.samples] == [(s.id, s.reference) for s in csv.samples]
+            assert xml.dropped == csv.dropped and xml.notes == csv.notes == [SEEDED_SPLIT_NOTE]
+            assert all(s.metadata["layout"] == "openi" for s in xml.samples)
+    first = next(
+        s
+        for split in ("train", "val", "test")
+        for s in load_iu_xray(root, task="t", split=split).samples
+        if s.id == "1"
+    )
+    assert first.reference == "The heart is normal. XXXX are intact."
+    assert first.image_paths == [
+        str(root / "NLMCXR_png" / "CXR1_1_IM-0001-4001.png"),
+        str(root / "NLMCXR_png" / "CXR1_1_IM-0001-3001.png"),
+    ]
+
+
+def test_openi_with_r2gen_split_and_forced_layout(tmp_path: Path) -> None:
+    root = make_r2gen(make_openi(tmp_path / "iu"))
+    impression = load_iu_xray(root, task="t", split="test", section="impression")
+    assert [s.id for s in impression.samples] == ["3", "4"] and impression.notes == []
+    assert impression.dropped == {"not_in_r2gen_split": 1}
+    make_indiana(root)  # the CSVs win under "auto"; layout="openi" picks the XML files
+    assert load_iu_xray(root, task="t", split="test", section="impression").samples[0].metadata["layout"] == "indiana"
+    forced = load_iu_xray(root, task="t", split="test", section="impression", layout="openi")
+    assert [s.metadata["layout"] for s in forced.samples] == ["openi", "openi"]
+
+
+def test_openi_bad_files_name_file_and_member(tmp_path: Path) -> None:
+    root = make_openi(tmp_path / "iu")
+    (root / "ecgen-radiology" / "3.xml").write_text("<eCitation><AbstractText Label='FINDINGS'>x</eCitation>")
+    with pytest.raises(DataFormatError, match=r"ecgen-radiology \(record 3.xml\): invalid XML in 3.xml \(line 1\)"):
+        load_iu_xray(root, task="t", split="test")
+    bomb = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><eCitation>&b;</eCitation>'
+    (root / "ecgen-radiology" / "3.xml").write_text(bomb)
+    with pytest.raises(DataFormatError, match=r"\(record 3.xml\): report XML defines entities"):
+        load_iu_xray(root, task="t", split="test")
+    (root / "ecgen-radiology" / "3.xml").unlink()
+    (root / "ecgen-radiology" / "3b.xml").write_text(_openi_xml(0, "a", "b", []).replace('"CXR0"', '"CXRx"'))
+    with pytest.raises(DataFormatError, match=r"\(record 3b.xml\): uid should be a number, got 'x'"):
+        load_iu_xray(root, task="t", split="test")
+    (tmp_path / "empty" / "ecgen-radiology").mkdir(parents=True)
+    with pytest.raises(DataFormatError, match=r"no report XML files"):
+        load_iu_xray(tmp_path / "empty", task="t", split="test")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "NLMCXR_reports.tgz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    with pytest.raises(DataFormatError, match=r"NLMCXR_reports.tgz: unreadable report archive"):
+        load_iu_xray(tmp_path / "broken", task="t", split="test")

@@ -11,7 +11,7 @@ _r("mimic_cxr", "xraybench.datasets.mimic_cxr:load_mimic_cxr", help="MIMIC-CXR /
 _r(
     "iu_xray",
     "xraybench.datasets.iu_xray:load_iu_xray",
-    help="IU X-ray / OpenI: R2Gen annotation.json or indiana_*.csv",
+    help="IU X-ray / OpenI: R2Gen annotation.json, indiana_*.csv or Open-i XML (NLMCXR_reports.tgz)",
 )
 _r("chexpert_plus", "xraybench.datasets.chexpert_plus:load_chexpert_plus", help="CheXpert Plus (credentialed)")
 _r("cxr14", "xraybench.datasets.cxr14:load_cxr14", help="NIH ChestX-ray14, official lists and boxes")

@@ -1,17 +1,24 @@
-"""IU X-ray / OpenI report generation in its two common layouts.
+"""IU X-ray / OpenI report generation in its three common layouts.
 
 (a) R2Gen `annotation.json`: `{"train": [{"id", "report", "image_path": [...], "split"}], "val": [...],
     "test": [...]}` with images under `images/`. Its `report` is the FINDINGS text only, so the
-    impression task cannot be built from it (a clear error says so).
+    impression task cannot be built from it (a clear error says so). Copies whose key for a split is
+    blank (e.g. four spaces) are read by the records' own `split` (see `_read_annotation`).
 (b) `indiana_reports.csv` (uid, MeSH, Problems, image, indication, comparison, findings, impression)
     with `indiana_projections.csv` (uid, filename, projection); images under
     `images/images_normalized/` (the Kaggle copy), `images_normalized/` or `images/`.
+(c) Open-i's own release: `NLMCXR_reports.tgz` (read in place) or its extracted `ecgen-radiology/`
+    folder of `<uid>.xml` files, whose `AbstractText Label="FINDINGS"` / `"IMPRESSION"` are the sections
+    and whose `parentImage id`s name the images `<id>.png` of `NLMCXR_png.tgz`, under `NLMCXR_png/` or
+    `images/`. The uid is the file name (as in (b), so ids agree across the two layouts).
 
-`layout="auto"` uses (b) when its CSVs are present, else (a). Layout (b) has no official split: when
-`annotation.json` is also present its split is used (R2Gen ids `CXR<uid>_...` name the uid; reports
-R2Gen left out are dropped as `not_in_r2gen_split`), otherwise a seeded 70/10/20 train/val/test split
-by uid: `sha256("xraybench-iu-xray:" + uid)` read as a fraction in [0, 1) picks the bucket, so a
-report's split never depends on which other reports a copy contains.
+`layout="auto"` uses (b) when its CSVs are present, else (c) when its reports are, else (a). Layouts (b)
+and (c) have no official split: when `annotation.json` is also present its split is used (R2Gen ids
+`CXR<uid>_...` name the uid; reports R2Gen left out are dropped as `not_in_r2gen_split`), otherwise a
+seeded 70/10/20 train/val/test split by uid: `sha256("xraybench-iu-xray:" + uid)` read as a fraction in
+[0, 1) picks the bucket, so a report's split never depends on which other reports a copy contains. Scores
+on that split are not comparable with published ones: the load result carries a note saying so, which
+results.json (`data_notes`) and the run's screen output repeat.
 
 Quirks handled: whitespace around column names and JSON keys is stripped; "XXXX" de-identification
 tokens are kept verbatim (published scores were computed with them); empty sections are dropped and
@@ -22,8 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from xraybench.datasets.base import LoadResult
 from xraybench.datasets.common import (
@@ -45,6 +57,10 @@ SPLITS = {"train": "train", "val": "val", "valid": "val", "validate": "val", "va
 _R2GEN_UID = re.compile(r"^CXR(\d+)_")
 _IMAGE_DIRS = ("images/images_normalized", "images_normalized", "images")
 _R2GEN_SPLITS = ("train", "val", "test")
+_LAYOUTS = ("auto", "indiana", "openi", "r2gen")
+_OPENI_DIRS = ("ecgen-radiology", "NLMCXR_reports/ecgen-radiology")
+_OPENI_ARCHIVES = ("NLMCXR_reports.tgz", "NLMCXR_reports.tar.gz")
+_OPENI_IMAGE_DIRS = ("NLMCXR_png", "images")
 
 
 SEEDED_SPLIT_NOTE = (
@@ -160,34 +176,126 @@ def _projections(path: Path) -> dict[str, list[tuple[str, str]]]:
     return views
 
 
-def _indiana_samples(
-    reports: Path, projections: Path, annotation: Path | None, task: str, split: str, section: str
-) -> LoadResult:
-    r2gen = _r2gen_split_by_uid(annotation) if annotation else None
+@dataclass
+class _Report:
+    """One IU report as either layout gives it: `where` locates it in `source` for errors."""
+
+    uid: str
+    source: Path
+    line: int | None  # where it is in `source`: a CSV line, or
+    record: str | None  # an XML file's name
+    sections: dict[str, str]  # findings / impression text
+    images: list[str]  # file names under the layout's image folder, frontal first where known
+    views: list[str]
+    mesh: str = ""
+
+    @property
+    def at(self) -> dict[str, Any]:
+        return {"line": self.line, "record": self.record}
+
+
+def _indiana_reports(reports: Path, projections: Path) -> Iterator[_Report]:
     views = _projections(projections)
-    root = reports.parent
-    image_dir = next((root / d for d in _IMAGE_DIRS if (root / d).is_dir()), root / _IMAGE_DIRS[0])
+    for line, row in read_csv(reports, required=("uid", "findings", "impression")):
+        files = sorted(views.get(row["uid"], []), key=lambda v: (v[1].lower() != "frontal", v[0]))
+        yield _Report(
+            row["uid"],
+            reports,
+            line,
+            None,
+            {"findings": row["findings"], "impression": row["impression"]},
+            [name for name, _ in files],
+            [view for _, view in files],
+            row.get("MeSH", ""),
+        )
+
+
+def _openi_members(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each report XML: files of an `ecgen-radiology/` folder, or members of
+    NLMCXR_reports.tgz read in place (no extraction)."""
+    if source.is_dir():
+        for path in sorted(source.glob("*.xml"), key=lambda p: (len(p.stem), p.stem)):
+            try:
+                yield path.name, path.read_bytes()
+            except OSError as exc:
+                raise DataFormatError(path, f"unreadable report file: {exc.strerror or exc}") from None
+        return
+    try:
+        with tarfile.open(source, "r:*") as archive:
+            members = [m for m in archive if m.isfile() and m.name.endswith(".xml")]
+            for member in sorted(members, key=lambda m: (len(m.name), m.name)):
+                handle = archive.extractfile(member)
+                yield member.name, handle.read() if handle else b""
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(source, f"unreadable report archive: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _openi_reports(source: Path) -> Iterator[_Report]:
+    """Reports of the Open-i XML layout (`ecgen-radiology/<uid>.xml`): `AbstractText Label="FINDINGS"` and
+    `"IMPRESSION"` give the sections, each `parentImage id` an image `<id>.png` (NLMCXR_png.tgz names)."""
+    found = False
+    for name, data in _openi_members(source):
+        found = True
+        where = Path(name).name
+        if b"<!ENTITY" in data:  # entity definitions are how XML bombs work; no real report has one
+            raise DataFormatError(source, "report XML defines entities (refused)", record=where)
+        try:
+            root = ElementTree.fromstring(data)
+        except ElementTree.ParseError as exc:
+            line = exc.position[0] if exc.position else None
+            raise DataFormatError(source, f"invalid XML in {where} (line {line}): {exc}", record=where) from None
+        stem = Path(name).stem
+        uid_tag = root.find(".//uId")
+        uid = stem if stem.isascii() and stem.isdigit() else ""
+        if not uid and uid_tag is not None:
+            uid = re.sub(r"^CXR", "", uid_tag.get("id", ""))
+        sections = {"findings": "", "impression": ""}
+        for element in root.iter("AbstractText"):
+            label = (element.get("Label") or "").strip().lower()
+            if label in sections:
+                sections[label] = "".join(element.itertext())
+        images = [f"{pid}.png" for pid in (p.get("id", "").strip() for p in root.iter("parentImage")) if pid]
+        yield _Report(uid, source, None, where, sections, images, [])
+    if not found:
+        raise DataFormatError(source, "no report XML files (<uid>.xml) found")
+
+
+def _report_samples(
+    reports: Iterator[_Report],
+    annotation: Path | None,
+    image_dir: Path,
+    task: str,
+    split: str,
+    section: str,
+    layout: str,
+) -> LoadResult:
+    """Samples of the layouts that hold both sections (indiana CSVs, Open-i XML), split by R2Gen's
+    annotation.json when present, else by the seeded split (and then a note says so)."""
+    r2gen = _r2gen_split_by_uid(annotation) if annotation else None
     result = LoadResult(samples=[])
     if r2gen is None:
         result.note(SEEDED_SPLIT_NOTE)
     seen: set[str] = set()
-    for line, row in read_csv(reports, required=("uid", "findings", "impression")):
-        uid = row["uid"]
+    for report in reports:
+        uid = report.uid
         if not (uid.isascii() and uid.isdigit()):
-            raise DataFormatError(reports, f"column 'uid' should be a number, got {uid!r}", line=line)
+            raise DataFormatError(report.source, f"uid should be a number, got {uid[:40]!r}", **report.at)
         if uid in seen:
-            raise DataFormatError(reports, f"duplicate uid {uid}", line=line)
+            raise DataFormatError(report.source, f"duplicate uid {uid}", **report.at)
         seen.add(uid)
         if r2gen is not None and uid not in r2gen:
             result.drop("not_in_r2gen_split")
             continue
         if (r2gen[uid] if r2gen is not None else seeded_split(uid)) != split:
             continue
-        text = clean_text(row[section])
+        text = clean_text(report.sections[section])
         if not text:
             result.drop(f"empty_{section}")
             continue
-        files = sorted(views.get(uid, []), key=lambda v: (v[1].lower() != "frontal", v[0]))
+        metadata: dict[str, Any] = {"section": section, "layout": layout, "views": report.views}
+        if report.mesh:
+            metadata["mesh"] = report.mesh
+        metadata["split_source"] = "r2gen" if r2gen is not None else "seeded"
         result.samples.append(
             Sample(
                 id=uid,
@@ -196,36 +304,48 @@ def _indiana_samples(
                 split=split,
                 prompt=report_prompt(section),
                 reference=text,
-                image_paths=[local_path(image_dir, name, projections) for name, _ in files],
-                metadata={
-                    "section": section,
-                    "layout": "indiana",
-                    "views": [p for _, p in files],
-                    "mesh": row.get("MeSH", ""),
-                    "split_source": "r2gen" if r2gen is not None else "seeded",
-                },
+                image_paths=[local_path(image_dir, n, report.source, **report.at) for n in report.images],
+                metadata=metadata,
             )
         )
     return result
 
 
+def _first_dir(root: Path, names: tuple[str, ...]) -> Path:
+    return next((root / d for d in names if (root / d).is_dir()), root / names[0])
+
+
 def load_iu_xray(root: Path, *, task: str, split: str, section: str = "findings", layout: str = "auto") -> LoadResult:
-    """Load IU X-ray for `section`; `layout` is "auto", "r2gen" or "indiana"."""
+    """Load IU X-ray for `section`; `layout` is "auto", "indiana", "openi" or "r2gen" (see the module doc)."""
     root = Path(root)
     report_prompt(section)
     wanted = normalise_split(split, SPLITS)
     annotation = optional_file(root, ["annotation.json"])
     reports = optional_file(root, ["indiana_reports.csv"])
     projections = optional_file(root, ["indiana_projections.csv"])
-    if layout not in ("auto", "r2gen", "indiana"):
-        raise DataFormatError("<task options>", f"unknown layout {layout!r}; expected auto, r2gen or indiana")
-    use_indiana = layout == "indiana" or (layout == "auto" and reports is not None)
-    if use_indiana:
+    xml_dir = next((root / d for d in _OPENI_DIRS if (root / d).is_dir()), None)
+    openi = xml_dir or next((root / n for n in _OPENI_ARCHIVES if (root / n).is_file()), None)
+    if layout not in _LAYOUTS:
+        raise DataFormatError("<task options>", f"unknown layout {layout!r}; expected one of {list(_LAYOUTS)}")
+    if layout == "auto":
+        layout = "indiana" if reports is not None else "openi" if openi is not None else "r2gen"
+    if layout == "indiana":
         if reports is None or projections is None:
             raise DataFormatError(root, "expected indiana_reports.csv and indiana_projections.csv in this folder")
-        return _indiana_samples(reports, projections, annotation, task, wanted, section)
+        image_dir = _first_dir(root, _IMAGE_DIRS)
+        rows = _indiana_reports(reports, projections)
+        return _report_samples(rows, annotation, image_dir, task, wanted, section, "indiana")
+    if layout == "openi":
+        if openi is None:
+            raise DataFormatError(
+                root, f"expected the Open-i reports: an {_OPENI_DIRS[0]}/ folder of <uid>.xml or {_OPENI_ARCHIVES[0]}"
+            )
+        image_dir = _first_dir(root, _OPENI_IMAGE_DIRS)
+        return _report_samples(_openi_reports(openi), annotation, image_dir, task, wanted, section, "openi")
     if annotation is None:
         raise DataFormatError(
-            root, "expected annotation.json (R2Gen) or indiana_reports.csv + indiana_projections.csv in this folder"
+            root,
+            "expected annotation.json (R2Gen), indiana_reports.csv + indiana_projections.csv, "
+            f"or the Open-i reports ({_OPENI_DIRS[0]}/ or {_OPENI_ARCHIVES[0]}) in this folder",
         )
     return _r2gen_samples(annotation, task, wanted, section)
