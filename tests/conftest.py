@@ -32,3 +32,16 @@ def litellm_ready() -> None:
         import_litellm()
     except MissingExtraError:
         pytest.skip("litellm (the 'judge' extra) is not installed")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """`pytest -q` shows only "N skipped": say in one line when browser tests were skipped and why."""
+    from xraybench.testing.browser import MISSING_REASON
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if MISSING_REASON in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} browser test{'s' if len(skipped) != 1 else ''} skipped: {MISSING_REASON}; "
+            "`make test` installs it where apt-get may be used",
+            yellow=True,
+        )
