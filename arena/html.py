@@ -3,11 +3,13 @@
 The table is sortable by clicking (or pressing Enter on) a column header; numbers sort numerically, missing
 values always last, and equal values keep rating order. A URL fragment `#sort=KEY&dir=asc|desc` opens the
 page sorted by that column (a shareable view), by clicking the header through the same code path. The
-figures are the PNGs next to the page, linked relatively, so the folder can be served or opened anywhere.
+figures are embedded as `data:` URLs (the PNGs are also written next to the page), so the one file can be mailed,
+attached or opened anywhere.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -114,7 +116,8 @@ def _cell(key: str, value: Any, spec: str) -> str:
     return f'<td{classes} data-v="{escape(str(raw))}">{escape(fmt(value, spec, "-"))}</td>'
 
 
-def render_html(data: Mapping[str, Any]) -> str:
+def render_html(data: Mapping[str, Any], figures: Mapping[str, bytes] | None = None) -> str:
+    """The page; `figures` (PNG bytes by figure key) are embedded as data URLs, else linked by file name."""
     """The whole page as a string (deterministic for the same data)."""
     columns = table_columns(data)
     head = "".join(_header(key, HEADER_LABELS.get(key, label), spec) for key, label, spec in columns)
@@ -140,9 +143,15 @@ def render_html(data: Mapping[str, Any]) -> str:
             '<table id="flagged"><thead><tr><th class="model">Model</th><th class="model">Study</th><th>Battles</th>'
             f'<th class="model">Flags</th></tr></thead>\n<tbody>{items}</tbody></table>\n'
         )
-    figures = "".join(
-        f'<figure><img src="{escape(FIGURES[key])}" alt="{escape(title)}"><figcaption>{escape(title)}</figcaption>'
-        "</figure>"
+
+    def source(key: str) -> str:
+        if figures is not None and key in figures:
+            return "data:image/png;base64," + base64.b64encode(figures[key]).decode("ascii")
+        return escape(FIGURES[key])
+
+    images = "".join(
+        f'<figure><img src="{source(key)}" alt="{escape(title)}" data-figure="{escape(FIGURES[key])}">'
+        f"<figcaption>{escape(title)}</figcaption></figure>"
         for key, title in FIGURE_TITLES.items()
     )
     title = f"Report Arena leaderboard: {data['name']}"
@@ -156,6 +165,6 @@ def render_html(data: Mapping[str, Any]) -> str:
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
         '<p class="hint">Click a column header to sort; click again to reverse.</p>\n'
         f"{flagged}"
-        f'<div class="figures">{figures}</div>\n'
+        f'<div class="figures">{images}</div>\n'
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
     )

@@ -499,7 +499,7 @@ def write_leaderboard(
         "leaderboard.md": render_markdown(data),
         "leaderboard.csv": render_csv(data),
         "leaderboard.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-        "index.html": render_html(data),
+        "index.html": render_html(data, {key: (out / png).read_bytes() for key, png in FIGURES.items()}),
     }
     for filename, text in texts.items():
         (out / filename).write_text(text, encoding="utf-8", newline="\n")

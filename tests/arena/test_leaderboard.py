@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -177,8 +178,10 @@ def test_html_is_self_contained(board: Path) -> None:
     html = (board / "index.html").read_text()
     assert "http://" not in html and "https://" not in html
     assert "<link" not in html and 'src="//' not in html
-    for png in FIGURES.values():
-        assert f'<img src="{png}"' in html
+    for png in FIGURES.values():  # embedded: the page alone shows every figure (mailed, attached, opened anywhere)
+        encoded = base64.b64encode((board / png).read_bytes()).decode("ascii")
+        assert f'<img src="data:image/png;base64,{encoded}"' in html
+        assert f'src="{png}"' not in html
     assert 'data-model="delta|1"' in html
 
 
