@@ -28,6 +28,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"), help="the two run folders to compare"
     )
     add_arguments(create, CreateConfig)
+    create.add_argument(
+        "--port", type=int, default=None, help="port the study will be served on: the links say http://127.0.0.1:PORT"
+    )
     for name, config in (("serve", ServeConfig), ("results", ResultsConfig), ("export", ExportConfig)):
         add_arguments(sub.add_parser(name, help=HELP[name], description=HELP[name]), config)
     relink = sub.add_parser("link", help=HELP["link"], description=HELP["link"])
@@ -35,6 +38,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     relink.add_argument("--reviewer", required=True, help="the reviewer who needs a new link")
     relink.add_argument("--root", default=DEFAULT_ROOT, help="folder holding the studies")
     relink.add_argument("--url", default=None, help="server address printed in the link")
+    relink.add_argument("--port", type=int, default=None, help="port the study is served on (default 8765)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,17 +48,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from xraybench.review import DEFAULT_PORT
     from xraybench.review.study import CreateConfig, create_study, link
 
     config = from_namespace(CreateConfig, args)
+    if args.port is not None and config.url == CreateConfig.url:  # --port without --url: links on that port
+        config.url = f"http://127.0.0.1:{args.port}"
     path, tokens = create_study(config)
     print(f"created study {config.name!r} at {path}")
     print("reviewer links (secret: send each one only to its reviewer; they are not stored and not shown again):")
     for reviewer, token in tokens.items():
         print(f"  {reviewer}: {link(config.url, token)}")
+    port = urlsplit(config.url).port
     print(
         f"start the server with: xraybench review serve --name {config.name}"
         + (f" --root {config.root}" if config.root != "reviews" else "")
+        + (f" --port {port}" if port is not None and port != DEFAULT_PORT else "")
     )
     return 0
 
@@ -64,16 +75,30 @@ def _link(args: argparse.Namespace) -> int:
     from xraybench.review.study import link, open_study, reissue_token
 
     token = reissue_token(open_study(args.root, args.name), args.reviewer)
-    print(f"{args.reviewer}: {link(args.url or f'http://127.0.0.1:{DEFAULT_PORT}', token)}")
+    print(f"{args.reviewer}: {link(args.url or f'http://127.0.0.1:{args.port or DEFAULT_PORT}', token)}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import errno
+
+    from xraybench.errors import XrayBenchError
     from xraybench.review.server import ServeConfig, is_loopback, make_server
     from xraybench.review.study import open_study
 
     config = from_namespace(ServeConfig, args)
-    server = make_server(open_study(config.root, config.name), config.host, config.port, quiet=config.quiet)
+    store = open_study(config.root, config.name)
+    try:
+        server = make_server(store, config.host, config.port, quiet=config.quiet)
+    except OSError as exc:  # a busy port, a privileged port, an address this machine does not have
+        why = exc.strerror or str(exc)
+        hint = (
+            "another server (an earlier `review serve`?) holds it: stop that one, or pass --port N "
+            "(0 picks a free one; the reviewer links must then say that port: `xraybench review link --port N`)"
+            if exc.errno == errno.EADDRINUSE
+            else "pass another --host or --port"
+        )
+        raise XrayBenchError(f"cannot serve on {config.host}:{config.port}: {why}; {hint}") from None
     host, port = server.server_address[:2]
     if not is_loopback(config.host):
         print(

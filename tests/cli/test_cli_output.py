@@ -1,0 +1,28 @@
+"""Output that tells the truth: no traceback when a reader closes the pipe, `list` says what METEOR needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from xraybench.cli import main
+
+
+def test_piping_into_head_is_not_a_traceback() -> None:
+    """`xraybench samples ... --jsonl | head -c 10`: the reader closes the pipe early."""
+    argv = [sys.executable, "-m", "xraybench", "samples", "--task", "demo_vqa", "--jsonl"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)
+    proc.stdout.close()  # as `head` does after its first lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_list_does_not_say_meteor_needs_java(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "metrics"]) == 0
+    meteor = next(line for line in capsys.readouterr().out.splitlines() if " meteor " in line)
+    assert "needs Java" not in meteor and "no Java needed" in meteor
