@@ -11,6 +11,11 @@ from xraybench.records import TaskKind
 
 # the ChestX-ray14 labels the demo draws (kept here so listing tasks imports no dataset code)
 DEMO_LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Nodule", "Pneumothorax")
+# CheXpert v1.0's 13 observations besides "No Finding", in its CSV order (the loader reads these columns)
+CHEXPERT_LABELS = (
+    "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
+    "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture", "Support Devices",
+)  # fmt: skip
 REPORT_METRICS = ("bleu", "meteor", "rouge_l", "cider", "chexpert")
 VQA_METRICS = ("vqa", "answer_score")
 CLASSIFICATION_METRICS = ("classification", "grounding")
@@ -88,6 +93,16 @@ TASKS: dict[str, Task] = {
             CLASSIFICATION_METRICS,
             {},
             "NIH ChestX-ray14 official test list, 14-label finding classification",
+        ),
+        Task(
+            "chexpert_valid",
+            "classification",
+            "chexpert",
+            "valid",
+            CLASSIFICATION_METRICS,
+            {},
+            "CheXpert v1.0 validation images (radiologist consensus), 13-finding classification",
+            metric_options={"classification": {"labels": CHEXPERT_LABELS}},
         ),
         _report("demo_findings", "demo", "findings"),
         _report("demo_impression", "demo", "impression"),

@@ -287,6 +287,38 @@ CHEXPERT_PLUS = _csv(
         ["train/patient00001/study1/view1_frontal.jpg", "Frontal", "Edema.", "Edema.", "train"],
     ]
 )
+CHEXPERT_HEADER = [
+    "Path",
+    "Sex",
+    "Age",
+    "Frontal/Lateral",
+    "AP/PA",
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+]
+CHEXPERT_VALID = _csv(
+    [
+        CHEXPERT_HEADER,
+        ["CheXpert-v1.0-small/valid/patient64541/study1/view1_frontal.jpg", "Male", "73", "Frontal", "AP", "0.0"]
+        + ["", "1.0", "", "", "0.0", "", "", "", "", "1.0", "", "", ""],
+        ["CheXpert-v1.0-small/valid/patient64542/study1/view2_lateral.jpg", "Female", "70", "Lateral", "", "1.0"]
+        + [""] * 13,
+        ["CheXpert-v1.0-small/valid/patient64543/study1/view1_frontal.jpg", "Male", "41", "Frontal", "PA", ""]
+        + ["", "-1.0", "1.0", "", "", "", "", "", "", "", "", "1.0", "0.0"],
+    ]
+)
 CXR14_ENTRY = (
     b"Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
     b"OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],\n"
@@ -491,6 +523,14 @@ LAYOUTS: dict[str, Callable[[], Layout]] = {
         "valid",
         {},
         ("df_chexpert_plus_240401.csv",),
+    ),
+    "chexpert": lambda: Layout(
+        "chexpert",
+        {"CheXpert-v1.0-small/valid.csv": CHEXPERT_VALID},
+        "t",
+        "valid",
+        {},
+        ("CheXpert-v1.0-small/valid.csv",),
     ),
     "cxr14": lambda: Layout(
         "cxr14",

@@ -15,6 +15,7 @@ _r(
 )
 _r("chexpert_plus", "xraybench.datasets.chexpert_plus:load_chexpert_plus", help="CheXpert Plus (credentialed)")
 _r("cxr14", "xraybench.datasets.cxr14:load_cxr14", help="NIH ChestX-ray14, official lists and boxes")
+_r("chexpert", "xraybench.datasets.chexpert:load_chexpert", help="CheXpert v1.0 train.csv/valid.csv, 13 findings")
 _r("ext_vqa", "xraybench.datasets.vqa:load_mimic_ext_vqa", help="MIMIC-Ext-MIMIC-CXR-VQA JSON (credentialed)")
 _r("cxr_vqa", "xraybench.datasets.vqa:load_medical_cxr_vqa", help="Medical-CXR-VQA (credentialed)")
 _r("vqa_rad", "xraybench.datasets.vqa:load_vqa_rad", help="VQA-RAD public JSON (chest X-ray subset)")

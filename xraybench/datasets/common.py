@@ -36,6 +36,14 @@ def clean_text(value: object) -> str:
     return _WS.sub(" ", str(value)).strip()
 
 
+def finding_prompt(labels: Sequence[str], no_finding: str = "No Finding") -> str:
+    """The instruction of a finding-classification task over `labels` (ChestX-ray14, CheXpert)."""
+    return (
+        "Which of the following findings are present in this chest X-ray: " + ", ".join(labels) + "? "
+        f"Answer with the names of the findings that are present, separated by '|', or '{no_finding}' if none is."
+    )
+
+
 def report_prompt(section: str) -> str:
     """The instruction for a report-generation task; raises for sections we do not score."""
     if section not in REPORT_PROMPTS:

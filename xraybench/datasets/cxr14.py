@@ -18,7 +18,15 @@ import os
 from pathlib import Path
 
 from xraybench.datasets.base import LoadResult
-from xraybench.datasets.common import find_file, local_path, normalise_split, optional_file, read_csv, read_lines
+from xraybench.datasets.common import (
+    find_file,
+    finding_prompt,
+    local_path,
+    normalise_split,
+    optional_file,
+    read_csv,
+    read_lines,
+)
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
 
@@ -40,10 +48,7 @@ LABELS = (
 )
 NO_FINDING = "No Finding"
 RELEASED_SIZE = (1024, 1024)
-PROMPT = (
-    "Which of the following findings are present in this chest X-ray: " + ", ".join(LABELS) + "? "
-    f"Answer with the names of the findings that are present, separated by '|', or '{NO_FINDING}' if none is."
-)
+PROMPT = finding_prompt(LABELS, NO_FINDING)
 SPLITS = {"train": "train", "train_val": "train", "trainval": "train", "test": "test"}
 _LIST_FILES = {"train": "train_val_list.txt", "test": "test_list.txt"}
 _BOX_ALIASES = {"Infiltrate": "Infiltration"}
