@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,13 @@ def test_list_does_not_say_meteor_needs_java(capsys: pytest.CaptureFixture[str])
     assert main(["list", "metrics"]) == 0
     meteor = next(line for line in capsys.readouterr().out.splitlines() if " meteor " in line)
     assert "needs Java" not in meteor and "no Java needed" in meteor
+
+
+def test_grounding_validity_is_shown_with_box_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A baseline that never draws a box is "format valid": the table says how many boxes there were."""
+    argv = ["run", "--model", "baseline:normal", "--tasks", "demo_classification", "--out", str(tmp_path / "r"),
+            "--no-progress", "--bootstrap-rounds", "0"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "1.0000 (0 boxes in 16 answers)" in out
+    assert "grounding_boxes_per_answer" in out

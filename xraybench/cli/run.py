@@ -22,7 +22,17 @@ HEADLINE = (
     "cls_micro_f1",
     "cls_macro_f1",
     "grounding_format_valid",
+    "grounding_has_boxes",
+    "grounding_boxes_per_answer",
 )
+
+
+def _boxes_note(metrics: dict[str, Any], n: int) -> str:
+    """Box counts beside the format-validity rate: a model that never draws a box is format-valid too."""
+    per_answer = (metrics.get("grounding_boxes_per_answer") or {}).get("value")
+    if per_answer is None:
+        return ""
+    return f" ({round(per_answer * n)} boxes in {n} answers)"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +61,8 @@ def print_results(results: dict[str, Any]) -> None:
             v = tr["metrics"][m]
             ci = f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v.get("ci_low") is not None else ""
             value = f"{v['value']:.4f}" if v["value"] is not None else "n/a"
+            if m == "grounding_format_valid" and v["value"] is not None:
+                value += _boxes_note(tr["metrics"], tr.get("n_scored", tr["n"]))
             n = f"{tr['n']}" + (f" ({tr['n_failed']} failed)" if tr["n_failed"] else "")
             table.add_row(task if i == 0 else "", n if i == 0 else "", m, value, ci)
         for m, reason in tr["skipped_metrics"].items():
