@@ -31,6 +31,25 @@ def test_texts_tokenized_once_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [2, 2]  # hypotheses once, references once, shared by the three metrics
 
 
+def test_meteor_shares_the_token_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pycocoevalcap", reason="native METEOR reads its resources from pycocoevalcap's jar")
+    calls: list[int] = []
+    real = _lexical.tokenize_batch
+
+    def counting(texts: list[str], mode: str) -> list[list[str]]:
+        calls.append(len(texts))
+        return real(texts, mode)
+
+    monkeypatch.setattr(_lexical, "tokenize_batch", counting)
+    monkeypatch.setattr("xraybench.metrics.meteor.tokenize_batch", counting)
+    scores = score_texts(["the heart is normal", "d e"], [["heart normal"], ["d"]], ["bleu", "meteor"])
+    assert calls == [2, 2]  # METEOR reuses the tokens BLEU asked for
+    assert (
+        scores["meteor"].value
+        == score_texts(["the heart is normal", "d e"], [["heart normal"], ["d"]], ["meteor"])["meteor"].value
+    )
+
+
 def test_errors() -> None:
     with pytest.raises(XrayBenchError, match="one list per hypothesis"):
         score_texts(["a"], [], ["bleu"])

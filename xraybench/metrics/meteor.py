@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from xraybench.errors import XrayBenchError
+from xraybench.metrics._lexical import TokenCache
 from xraybench.metrics.base import Scores
 from xraybench.metrics.tokenize import check_mode, tokenize_batch
 from xraybench.records import Prediction, Sample
@@ -324,14 +325,16 @@ class MeteorMetric:
     the same jar with only the paraphrase entries the batch can use (identical values, no 5 s table load);
     "native" is the Python port in `meteor_native` (no Java; the jar file still supplies the resources),
     whose segment statistics the tests prove identical to the jar's; "auto" picks "native".
+    `cache`: the token cache shared with the other lexical metrics of a call (each text tokenized once).
     """
 
     name = "meteor"
 
-    def __init__(self, tokenizer: str = "coco", backend: str = "auto"):
+    def __init__(self, tokenizer: str = "coco", backend: str = "auto", cache: TokenCache | None = None):
         if backend not in BACKENDS:
             raise XrayBenchError(f"METEOR backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.tokenizer = check_mode(tokenizer)
+        self.cache = cache
         self.backend = "native" if backend == "auto" else backend
         if self.backend == "native":
             find_jar()  # the resources come from the jar file; fail now, not after tokenizing
@@ -345,8 +348,9 @@ class MeteorMetric:
         if len(hypotheses) != len(references):
             raise XrayBenchError(f"METEOR got {len(hypotheses)} hypotheses but {len(references)} reference lists")
         # hypotheses and references are tokenized in separate batches, as pycocoevalcap's two PTB calls
-        hyps = [" ".join(t) for t in tokenize_batch(hypotheses, self.tokenizer)]
-        flat = iter(tokenize_batch([r for rs in references for r in rs], self.tokenizer))
+        batch = tokenize_batch if self.cache is None else self.cache.batch
+        hyps = [" ".join(t) for t in batch(list(hypotheses), self.tokenizer)]
+        flat = iter(batch([r for rs in references for r in rs], self.tokenizer))
         refs = [[" ".join(next(flat)) for _ in rs] for rs in references]
         if self.backend == "native":
             stats = shared_native().stats(hyps, refs)
