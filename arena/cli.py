@@ -125,7 +125,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board = sub.add_parser(
         "leaderboard",
-        help="write leaderboards/NAME/: md, csv, json, PNG figures and a static HTML page",
+        help="write arenas/NAME/leaderboard/ (or --out): md, csv, json, PNG figures and a static HTML page",
         description="Rate the battles (as `arena ratings`) and write leaderboard.md/.csv/.json, heatmaps of the "
         "pairwise matrices, a win-rate chart and index.html. Metric columns come from each model's run "
         "(--runs MODEL=RUN_DIR): the headline metrics of every suite the run scored, or of every task.",
@@ -137,7 +137,9 @@ def _add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     )
     board.add_argument("--store", help="judgment store file (default: arenas/NAME/judgments.sqlite)")
     board.add_argument("--name", required=True, help="leaderboard name (a plain folder name)")
-    board.add_argument("--out", help="output folder (default: leaderboards/NAME)")
+    board.add_argument(
+        "--out", help="output folder (default: arenas/NAME/leaderboard; the tracked leaderboards/ only when given)"
+    )
     board.add_argument("--judge", help="judge that produced the battles; a metric: judge is marked as a proxy")
     board.add_argument("--prompt-version", help="judge prompt version shown on the leaderboard")
     board.add_argument("--runs", nargs="+", default=[], metavar="MODEL=RUN_DIR", help="benchmark run of each model")
@@ -220,7 +222,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from arena.battles import read_battles
-    from arena.leaderboard import proxy_note_for, run_metrics, write_leaderboard
+    from arena.leaderboard import default_board, proxy_note_for, run_metrics, write_leaderboard
     from xraybench.errors import XrayBenchError
     from xraybench.names import check_name
 
@@ -265,7 +267,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     metrics = {model: run_metrics(path, tasks[0] if len(tasks) == 1 else None) for model, path in sorted(runs.items())}
     result = _rate(battles, args)
     proxy = proxy_note_for(judge)
-    out = Path(args.out) if args.out else Path("leaderboards") / name
+    out = Path(args.out) if args.out else default_board(name)
     written = write_leaderboard(
         out,
         result,

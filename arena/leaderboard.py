@@ -94,6 +94,17 @@ def _rounded(obj: Any) -> Any:
     return obj
 
 
+LEADERBOARD_DIR = "leaderboard"
+
+
+def default_board(name: str) -> Path:
+    """Where an arena's leaderboard goes unless `--out` says otherwise: beside its store in the working
+    directory's `arenas/NAME/leaderboard/` (not the tracked `leaderboards/`, which holds committed boards)."""
+    from arena.judging import store_path
+
+    return store_path(name).parent / LEADERBOARD_DIR
+
+
 def run_metrics(run_dir: str | Path, task: str | None = None) -> dict[str, float | None]:
     """Headline metric values of one run: of `task` when given (an arena's task: every model of the arena then
     gets the same columns, whether its run scored a suite or the one task), else per suite when the run scored

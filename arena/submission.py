@@ -6,7 +6,8 @@ score the metrics through the runner with the `predictions:` adapter (a resumabl
 model against the existing field only (the arena's new-model schedule, with the arena's judge, through the
 same store: nothing judged before is asked again); regenerate the arena leaderboard; and write a manifest
 (name, time, file sha256 and sizes, run folder, arena, judge, prompt version, judgments, cost, xraybench
-version) to `leaderboards/submissions/ARENA/NAME.json`.
+version) to `arenas/ARENA/submissions/NAME.json` (with `--leaderboards DIR`: `DIR/ARENA/` and
+`DIR/submissions/ARENA/NAME.json`, the layout of the tracked `leaderboards/`).
 
 The arena's field is read back from its store: the plan file says which model each judged text belongs to,
 and each stored judgment's identity holds the texts, so no list of the field's sources has to be kept. A
@@ -52,7 +53,11 @@ class SubmitConfig(LLMOptions):
     store: str | None = option(None, help="judgment store file (default: arenas/ARENA/judgments.sqlite)")
     data_roots: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     run_dir: str | None = option(None, help="run folder for the metrics (default: arenas/ARENA/submissions/NAME)")
-    leaderboards: str = option("leaderboards", help="folder of leaderboards and submission manifests")
+    leaderboards: str | None = option(
+        None,
+        help="folder of leaderboards (DIR/ARENA/) and manifests (DIR/submissions/ARENA/NAME.json), e.g. the tracked "
+        "leaderboards/; default: beside the arena's store (arenas/ARENA/leaderboard/, arenas/ARENA/submissions/)",
+    )
     skip_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families not to compute")
     extra_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families to add")
     schedule: str = option("full", help="full: the new model against every field model on every study; adaptive")
@@ -296,6 +301,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def submit(config: SubmitConfig) -> dict[str, Any]:
     """Validate, score, judge against the field, regenerate the leaderboard, write the manifest; returns it."""
     from arena.judging import Field, export_battles, judge_schedule, store_path
+    from arena.leaderboard import LEADERBOARD_DIR
     from xraybench import __version__
     from xraybench.callstore import CallStore
     from xraybench.taskdata import load_task, parse_data_roots
@@ -304,7 +310,11 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
     if config.schedule not in ("full", "adaptive"):
         raise XrayBenchError(f"--schedule must be full or adaptive, got {config.schedule!r}")
     store_file = store_path(config.arena, config.store)
-    manifest_path = Path(config.leaderboards) / MANIFEST_DIR / config.arena / f"{name}.json"
+    manifest_path = (
+        Path(config.leaderboards) / MANIFEST_DIR / config.arena / f"{name}.json"
+        if config.leaderboards
+        else store_file.parent / MANIFEST_DIR / f"{name}.json"
+    )
     if manifest_path.exists():
         raise XrayBenchError(f"{name!r} was already submitted to arena {config.arena} ({manifest_path})")
     field = read_arena(store_file, config.task, config.judge)
@@ -331,7 +341,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
         report = judge_schedule(fld, judging, field.plan, schedule=config.schedule, seed=config.seed, new_model=name)
         export = export_battles(store, field.plan, field.judge, mix=True)  # every configuration, each named
         new_rows = [r for r in export.rows if name in (r["model_a"], r["model_b"])]
-    board = Path(config.leaderboards) / config.arena
+    board = Path(config.leaderboards) / config.arena if config.leaderboards else store_file.parent / LEADERBOARD_DIR
     written = _leaderboard(config, board, export, field.judge, {name: run_dir}, store_file)
     manifest = {
         "name": name, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "arena": config.arena,

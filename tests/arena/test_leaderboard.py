@@ -261,8 +261,9 @@ def test_cli_writes_leaderboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     args = ["arena", "leaderboard", "--battles", str(src), "--name", "cli", "--judge", "metric:rouge_l"]
     assert main([*args, "--rounds", "50", "--runs", f"alpha={run}"]) == 0
-    assert "wrote 8 files to leaderboards/cli" in capsys.readouterr().out
-    data = json.loads((tmp_path / "leaderboards" / "cli" / "leaderboard.json").read_text())
+    assert "wrote 8 files to arenas/cli/leaderboard" in capsys.readouterr().out
+    assert not (tmp_path / "leaderboards").exists()  # a user's arena never lands in the tracked leaderboards/
+    data = json.loads((tmp_path / "arenas" / "cli" / "leaderboard" / "leaderboard.json").read_text())
     assert data["n_judgments"] == 300 and data["judge"] == "metric:rouge_l"
     assert "proxy" in data["proxy_note"]
     alpha = next(r for r in data["models"] if r["model"] == "alpha")

@@ -161,7 +161,7 @@ def test_arena_end_to_end_without_server(tmp_path: Path, specs: list[str], monke
     with CallStore(store) as calls:
         assert calls.totals().n_ok == n_second
     assert main(["arena", "leaderboard", "--name", "demo", "--rounds", "50", "--prior", "1"]) == 0
-    board = tmp_path / "leaderboards" / "demo"
+    board = tmp_path / "arenas" / "demo" / "leaderboard"
     data = json.loads((board / "leaderboard.json").read_text())
     assert [r["model"] for r in data["models"]] == ["perfect", "good", "fair", "bad"]
     note = "reference-based proxy judge (metric:clinical), not an LLM judgment"

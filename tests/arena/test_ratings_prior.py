@@ -73,7 +73,7 @@ def test_submit_keeps_the_arena_prior_and_its_metric_columns(
     assert main([*judge, "--runs", *map(str, runs.values())]) == 0
     board = ["arena", "leaderboard", "--name", "demo", "--rounds", "20", "--prior", "2"]
     assert main([*board, "--runs", *(f"{m}={p}" for m, p in runs.items())]) == 0
-    md = (tmp_path / "leaderboards" / "demo" / "leaderboard.md").read_text()
+    md = (tmp_path / "arenas" / "demo" / "leaderboard" / "leaderboard.md").read_text()
     assert "prior: 2 virtual ties per model pair" in md
     preds = tmp_path / "new.jsonl"
     preds.write_text(
@@ -83,9 +83,12 @@ def test_submit_keeps_the_arena_prior_and_its_metric_columns(
     argv = ["submit", "--name", "new", "--predictions", str(preds), "--arena", "demo", "--no-progress",
             "--skip-metrics", "meteor", "--rounds", "20"]  # fmt: skip
     assert main(argv) == 0
-    data = json.loads((tmp_path / "leaderboards" / "demo" / "leaderboard.json").read_text())
+    data = json.loads((tmp_path / "arenas" / "demo" / "leaderboard" / "leaderboard.json").read_text())
     assert data["settings"]["prior"] == 2.0
-    assert "prior: 2 virtual ties per model pair" in (tmp_path / "leaderboards" / "demo" / "leaderboard.md").read_text()
+    assert (
+        "prior: 2 virtual ties per model pair"
+        in (tmp_path / "arenas" / "demo" / "leaderboard" / "leaderboard.md").read_text()
+    )
     columns = data["metric_columns"]
     assert columns and all(c.startswith(f"{TASK}/") for c in columns), columns
     for row in data["models"]:

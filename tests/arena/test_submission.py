@@ -66,8 +66,9 @@ def test_valid_submission_end_to_end(arena: Path, capsys: pytest.CaptureFixture)
     capsys.readouterr()
     assert main(["submit", "--name", "good", "--predictions", str(good), "--arena", "demo", "--prior", "1",
                  "--rounds", "20", "--no-progress", "--skip-metrics", "meteor"]) == 0  # fmt: skip
-    assert "manifest: leaderboards/submissions/demo/good.json" in capsys.readouterr().out
-    manifest = json.loads((arena / "leaderboards" / "submissions" / "demo" / "good.json").read_text())
+    assert "manifest: arenas/demo/submissions/good.json" in capsys.readouterr().out
+    assert not (arena / "leaderboards").exists()  # nothing written into a tracked leaderboards/ by default
+    manifest = json.loads((arena / "arenas" / "demo" / "submissions" / "good.json").read_text())
     assert manifest["predictions"]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
     assert manifest["predictions"]["bytes"] == good.stat().st_size and manifest["predictions"]["n_predictions"] == 16
     assert (manifest["arena"], manifest["judge"], manifest["task"]) == ("demo", "metric:clinical", TASK)
@@ -81,7 +82,7 @@ def test_valid_submission_end_to_end(arena: Path, capsys: pytest.CaptureFixture)
     assert manifest["n_judgments"] == len(new) == N_FIELD * 16 * 2  # against the field only, both orders
     identical = sum(r["model_a"] == "good" and r["model_b"] == "perfect" and r["verdict"] == "tie" for r in new)
     assert after - before == len(new) - identical
-    board = json.loads((arena / "leaderboards" / "demo" / "leaderboard.json").read_text())
+    board = json.loads((arena / "arenas" / "demo" / "leaderboard" / "leaderboard.json").read_text())
     assert [r["model"] for r in board["models"]] == ["perfect", "good", "fair", "bad"]
     assert board["proxy_note"] == "reference-based proxy judge (metric:clinical), not an LLM judgment"
     good_row = next(r for r in board["models"] if r["model"] == "good")
@@ -91,7 +92,7 @@ def test_valid_submission_end_to_end(arena: Path, capsys: pytest.CaptureFixture)
         submit(_config("good", good))
     other = _write(arena / "other.jsonl", _rows(lambda ref: _sentences(ref, 2)))
     submit(_config("two", other, prior=1.0, rounds=0))
-    board = json.loads((arena / "leaderboards" / "demo" / "leaderboard.json").read_text())
+    board = json.loads((arena / "arenas" / "demo" / "leaderboard" / "leaderboard.json").read_text())
     rows = {r["model"]: r["metrics"] for r in board["models"]}
     assert rows["good"][f"{TASK}/rouge_l"] is not None and rows["two"][f"{TASK}/rouge_l"] is not None
 
@@ -206,5 +207,5 @@ def test_submission_with_llm_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         manifest = submit(_config("good", good, arena="llm", api_base=server.base_url, prior=1.0, rounds=0))
         assert len(server.chat_requests()) - n_field == 2 * 4 * 2  # two field models x 4 studies x both orders
     assert manifest["judge"] == "openai/tiny-test-model" and manifest["n_judgments"] == 16
-    board = json.loads((tmp_path / "leaderboards" / "llm" / "leaderboard.json").read_text())
+    board = json.loads((tmp_path / "arenas" / "llm" / "leaderboard" / "leaderboard.json").read_text())
     assert board["proxy_note"] is None and board["prompt_version"] == manifest["prompt_version"]
