@@ -155,6 +155,7 @@ def test_validation_errors(tmp_path: Path, samples: list) -> None:
         ("field", [{**good[0], "score": 1}, *good[1:]], "unknown field\\(s\\) score", 1),
         ("abs_path", [{**good[0], "image": "/etc/passwd"}, *good[1:]], "must be relative", 1),
         ("dotdot", [{**good[0], "images": ["a.png", "../x.png"]}, *good[1:]], "without '..'", 1),
+        ("nul_path", [{**good[0], "image": "sub/a\x00b.png"}, *good[1:]], "contains a NUL byte", 1),
         ("two_problems", [{**good[0], "image": "/x"}, {"id": "nope", "prediction": "x"}, *good[1:]],
          "1 more problems: line 2: unknown id 'nope'", 1),
     ]  # fmt: skip
