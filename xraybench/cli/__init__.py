@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("xraybench.cli.validate", "check a predictions file against tasks without scoring"),
     "score": ("xraybench.cli.score", "score hypothesis/reference text files"),
     "label": ("xraybench.cli.label", "label reports with the offline CheXpert-style labeler"),
+    "weights": ("xraybench.cli.weights", "download model-based metrics' weights (chexbert, radgraph, bertscore)"),
     "compare": ("xraybench.cli.compare", "paired bootstrap / randomisation test between two runs"),
     "render": (
         "xraybench.cli.render",

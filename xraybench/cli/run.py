@@ -39,6 +39,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     from xraybench.runner import RunConfig
 
     add_arguments(parser, RunConfig)
+    parser.add_argument("--download", action="store_true", help="first download the weights the model-based metrics "
+                        "in --extra-metrics will load (as `xraybench weights fetch`), without asking")  # fmt: skip
 
 
 def print_results(results: dict[str, Any]) -> None:
@@ -85,6 +87,15 @@ def run(args: argparse.Namespace) -> int:
     from xraybench.runner import RESULTS_FILE, RunConfig, run
 
     config = from_namespace(RunConfig, args)
+    if getattr(args, "download", False):
+        from xraybench.cli.weights import fetch_and_report
+        from xraybench.weights import WEIGHTS
+
+        wanted = [m for m in config.extra_metrics if m in WEIGHTS]
+        if wanted:
+            fetch_and_report(wanted, args)
+        else:
+            print(f"--download: no model-based metric ({', '.join(WEIGHTS)}) in --extra-metrics; nothing to fetch")
     results = run(config)
     print_results(results)
     print(f"results: {config.out}/{RESULTS_FILE}")
