@@ -6,20 +6,35 @@ page's CSRF token (an HMAC of the reviewer under the study's secret), so another
 even to a reviewer who has the page open. All case text reaches the page as JSON and is inserted with
 `textContent`, and a strict Content-Security-Policy forbids inline scripts, so a hostile report cannot run
 code. Tokens never reach the log (the request line is redacted) or other sites (`Referrer-Policy`).
+
+Connections are bounded so that a flood of idle or dripping ones cannot starve reviewers: one selector
+thread (`_HeaderGate`) holds every connection until its request headers have arrived (at most
+`header_timeout_s`, at most `max_pending` connections: the oldest is dropped for a new one), and only then
+hands it to one of `workers` threads, where every read and write has `io_timeout_s` and the whole request
+`request_timeout_s`. A held connection costs a selector entry, not a thread (the threaded server gave each one
+a thread with no timeout: 2,000 half-open connections left it unresponsive for a minute).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import hmac
 import html
+import io
 import json
+import logging
 import re
+import selectors
 import socket
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,7 +45,15 @@ from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, DIMENSION_KEYS, DIMENSI
 from xraybench.review.store import Assignment, ReviewStore
 from xraybench.review.study import IMAGE_TYPES
 
+log = logging.getLogger(__name__)
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_HEADER = 64 * 1024  # bytes of request line + headers (http.server allows 100 lines of 64 KiB; a page needs ~1 KiB)
+HEADER_TIMEOUT_S = 10.0
+IO_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 30.0
+MAX_PENDING = 1024
+WORKERS = 16
 MAX_BODY = 64 * 1024
 MAX_COMMENT = 10_000
 _ROUTE = re.compile(r"^/r/([A-Za-z0-9_-]{16,128})(?:/(api/state|api/answer|api/case/\d+|image/\d+))?/?$")
@@ -79,10 +102,140 @@ class _Reviewer:
     assignments: list[Assignment]
 
 
-class ReviewServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _PrefixedSocketReader(io.RawIOBase):
+    """The bytes the gate already read (the headers, maybe the start of a body), then the socket."""
 
-    def __init__(self, address: tuple[str, int], store: ReviewStore, *, quiet: bool = False):
+    def __init__(self, prefix: bytes, sock: socket.socket):
+        self._prefix = memoryview(prefix)
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        return self._sock.recv_into(buffer)
+
+
+class _HeaderGate:
+    """One selector thread holding new connections until their headers are complete (see the module doc)."""
+
+    def __init__(self, ready: Any, *, max_pending: int, header_timeout_s: float):
+        self._ready = ready  # called with (sock, address, bytes read) once the headers are in
+        self._max_pending, self._timeout = max_pending, header_timeout_s
+        self._selector = selectors.DefaultSelector()
+        self._pending: collections.OrderedDict[socket.socket, tuple[Any, float, bytearray]] = collections.OrderedDict()
+        self._inbox: collections.deque[tuple[socket.socket, Any]] = collections.deque()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name="review-header-gate", daemon=True)
+        self._thread.start()
+
+    def add(self, sock: socket.socket, address: Any) -> None:
+        self._inbox.append((sock, address))
+        with contextlib.suppress(OSError):  # the wake-up pipe is full: the gate is awake anyway
+            self._wake_w.send(b"\0")
+
+    def close(self) -> None:
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+        self._thread.join(timeout=5)
+        for sock in list(self._pending):
+            self._drop(sock)
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _drop(self, sock: socket.socket) -> None:
+        self._pending.pop(sock, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(sock)
+        sock.close()
+
+    def _loop(self) -> None:
+        while not self._closing:
+            try:
+                for key, _ in self._selector.select(timeout=0.5):
+                    if key.fileobj is self._wake_r:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(4096)
+                        continue
+                    self._read(key.fileobj)  # type: ignore[arg-type]
+                self._admit()
+                self._expire()
+            except Exception:  # one bad connection must not stop the gate (and with it the whole server)
+                log.exception("review server: the connection gate hit an error; it goes on")
+
+    def _admit(self) -> None:
+        while self._inbox:
+            sock, address = self._inbox.popleft()
+            while len(self._pending) >= self._max_pending:  # the oldest idle connection makes room
+                oldest = next(iter(self._pending))
+                log.info(
+                    "review server: %d connections wait for their headers; dropping the oldest", len(self._pending)
+                )
+                self._drop(oldest)
+            sock.setblocking(False)
+            self._pending[sock] = (address, time.monotonic(), bytearray())
+            self._selector.register(sock, selectors.EVENT_READ)
+
+    def _read(self, sock: socket.socket) -> None:
+        entry = self._pending.get(sock)
+        if entry is None:
+            return
+        address, _, data = entry
+        try:
+            chunk = sock.recv(16 * 1024)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk or len(data) + len(chunk) > MAX_HEADER:
+            self._drop(sock)  # closed by the client, or headers far larger than any page sends
+            return
+        tail = data[-3:]
+        data += chunk
+        if b"\n\r\n" in tail + chunk or b"\n\n" in tail + chunk:  # only the new bytes: a drip stays linear
+            self._pending.pop(sock)
+            self._selector.unregister(sock)
+            sock.setblocking(True)
+            self._ready(sock, address, bytes(data))
+
+    def _expire(self) -> None:
+        cutoff = time.monotonic() - self._timeout
+        while self._pending:
+            sock, (_, since, _) = next(iter(self._pending.items()))
+            if since > cutoff:
+                break
+            self._drop(sock)
+
+
+class ReviewServer(HTTPServer):
+    """The study's HTTP server; connections are gated and served by a bounded pool (see the module doc)."""
+
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        store: ReviewStore,
+        *,
+        quiet: bool = False,
+        max_pending: int = MAX_PENDING,
+        workers: int = WORKERS,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+        io_timeout_s: float = IO_TIMEOUT_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+    ):
+        self.io_timeout_s, self.request_timeout_s = io_timeout_s, request_timeout_s
         self.store = store
         self.quiet = quiet
         meta = store.meta()
@@ -93,15 +246,51 @@ class ReviewServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-worker")
+        self._gate = _HeaderGate(self._submit, max_pending=max_pending, header_timeout_s=header_timeout_s)
 
     def csrf_token(self, reviewer: str) -> str:
         return hmac.new(self.csrf_secret, reviewer.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A new connection waits in the gate (no thread) until its headers are in."""
+        self._gate.add(request, client_address)
+
+    def _submit(self, sock: socket.socket, address: Any, head: bytes) -> None:
+        self._pool.submit(self._serve, sock, address, head)
+
+    def _serve(self, sock: socket.socket, address: Any, head: bytes) -> None:
+        from xraybench.llm.transport import WATCHDOG
+
+        armed = WATCHDOG.arm(sock, time.monotonic() + self.request_timeout_s)  # the whole request, drips included
+        try:
+            self.finish_request((sock, head), address)
+        except (OSError, ValueError) as exc:  # timeouts, resets, a client gone mid-answer: nothing to tell it
+            log.debug("review server: request from %s ended: %r", address, exc)
+        except Exception:
+            self.handle_error(sock, address)
+        finally:
+            armed.disarm()
+            self.shutdown_request(sock)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._gate.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: ReviewServer
     server_version = "xraybench-review"
     sys_version = ""
+
+    def setup(self) -> None:
+        """The connection comes with the bytes the gate read; every read and write gets `io_timeout_s`."""
+        sock, head = self.request
+        self.request = sock
+        self.timeout = self.server.io_timeout_s
+        super().setup()
+        self.rfile = io.BufferedReader(_PrefixedSocketReader(head, sock))
 
     # plumbing -------------------------------------------------------------------------------------------------
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
@@ -300,10 +489,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-def make_server(store: ReviewStore, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = False) -> ReviewServer:
-    """A bound, not yet serving server (port 0 picks a free port: read it from `server.server_address`)."""
+def make_server(
+    store: ReviewStore, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = False, **limits: Any
+) -> ReviewServer:
+    """A bound, not yet serving server (port 0 picks a free port: read it from `server.server_address`);
+    `limits`: `max_pending`, `workers`, `header_timeout_s`, `io_timeout_s`, `request_timeout_s`."""
     store.check()
-    return ReviewServer((host, port), store, quiet=quiet)
+    return ReviewServer((host, port), store, quiet=quiet, **limits)
 
 
 def is_loopback(host: str) -> bool:
