@@ -51,7 +51,7 @@ class JudgeConfig(LLMOptions, DryRun):
     structured_output: str = option(
         "auto", choices=("auto", "json_schema", "json_object", "off"),
         help="ask for the verdict JSON schema: json_schema (OpenAI, vLLM, SGLang, Ollama, llama.cpp), json_object "
-        "(llama-cpp-python), off (text protocol); auto probes a --api-base endpoint once, asks litellm otherwise",
+        "(llama-cpp-python), off (text protocol); auto: by the --api-base server's /models listing, else litellm's map",
     )  # fmt: skip
     data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     raise_budget: bool = option(
@@ -80,8 +80,7 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
 
         judge = config.client(config.judge)
         config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
-        # the probe is one tiny request: skipped in a dry run unless the endpoint is local (free)
-        use_structured_output(judge, config.structured_output, probe=not config.dry_run or judge.local)
+        use_structured_output(judge, config.structured_output)  # recorded in every judgment key
     path = store_path(config.name, config.store)
     with CallStore(path) as store:
         if isinstance(judge, MetricJudge):

@@ -13,15 +13,19 @@ to `VERDICT_SCHEMA` in the dialect its endpoint speaks:
   grammar; it refuses the `json_schema` form);
 - `off`: the text protocol (the prompt's ```json block, read by `arena.verdict.parse_verdict`).
 
-`auto` asks a direct OpenAI-compatible endpoint (`openai/` with `--api-base`) with a one-request probe (8
-tokens) which dialect it accepts, and asks litellm's model map for any other provider. The protocol is part
+`auto` asks a direct OpenAI-compatible endpoint (`openai/` with `--api-base`) who serves it: `GET /models` (no
+chat request, no cost) names the server family in `owned_by` ("vllm", "sglang", "llamacpp", Ollama's
+"library", llama-cpp-python's "me"); an unknown server gets the text protocol (ask with an explicit dialect).
+Any other provider is looked up in litellm's model map. The protocol is part
 of the judge's decoding parameters, so it is part of every judgment key and of the judge configuration a
 leaderboard names.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.request
 from typing import Any
 
 from arena.prompt import ERROR_TYPES, VERDICT_LEVELS
@@ -58,7 +62,11 @@ VERDICT_SCHEMA: dict[str, Any] = {
     "required": ["errors_a", "errors_b", "verdict"],
     "additionalProperties": False,
 }
-_PROBE = [{"role": "user", "content": "Compare report A and report B; answer with the verdict JSON object."}]
+# what `GET {api_base}/models` says each entry is `owned_by`, per server family, and the dialect it speaks
+SERVER_DIALECTS = {
+    "vllm": "json_schema", "sglang": "json_schema", "llamacpp": "json_schema", "library": "json_schema",
+    "ollama": "json_schema", "openai": "json_schema", "system": "json_schema", "me": "json_object",
+}  # fmt: skip
 
 
 def response_format(dialect: str) -> dict[str, Any] | None:
@@ -73,44 +81,53 @@ def response_format(dialect: str) -> dict[str, Any] | None:
     raise XrayBenchError(f"--structured-output must be one of {', '.join(STRUCTURED_OUTPUT)}, got {dialect!r}")
 
 
-def _accepts(judge: LLMClient, dialect: str) -> bool:
-    """Does the endpoint take this dialect? One short request; a 4xx refusal says no."""
-    saved_format, saved_tokens = judge.response_format, judge.max_tokens
-    judge.response_format, judge.max_tokens = response_format(dialect), 8
+def server_family(judge: LLMClient) -> str | None:
+    """Who serves a direct endpoint, from the `owned_by` of its `GET /models` listing (free: no chat request);
+    None when it does not say (no listing, an error, an unknown answer)."""
+    assert judge.api_base is not None
+    request = urllib.request.Request(f"{judge.api_base.rstrip('/')}/models", headers={"Accept": "application/json"})
+    if judge.api_key:
+        request.add_header("Authorization", f"Bearer {judge.api_key}")
     try:
-        judge.complete(_PROBE)
-    except XrayBenchError as exc:  # 400/422: the server does not know this response_format (or failed on it)
-        log.info("%s refused response_format %s: %s", judge.model, dialect, exc)
-        return False
-    finally:
-        judge.response_format, judge.max_tokens = saved_format, saved_tokens
-    return True
+        with urllib.request.urlopen(request, timeout=min(10.0, judge.timeout_s)) as response:
+            listing = json.loads(response.read(1_000_000))
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        owners = [e.get("owned_by") for e in entries or [] if isinstance(e, dict)]
+    except (OSError, ValueError) as exc:  # URLError, HTTP errors, timeouts, bad JSON
+        log.info("%s: no server listing at %s/models (%s)", judge.model, judge.api_base, exc)
+        return None
+    wanted = judge.model.split("/", 1)[1]
+    mine = [e.get("owned_by") for e in entries or [] if isinstance(e, dict) and e.get("id") == wanted]
+    owner = (mine or owners or [None])[0]
+    return str(owner).lower() if owner else None
 
 
-def detect_dialect(judge: LLMClient, *, probe: bool = True) -> str:
-    """`auto`'s choice: probe a direct endpoint (json_schema, then json_object), ask litellm for the others.
-
-    Without `probe` (a dry run to a paid endpoint) a direct endpoint is assumed to speak `json_schema`."""
+def detect_dialect(judge: LLMClient) -> str:
+    """`auto`'s choice: a direct endpoint by the server family its model listing names (unknown: the text
+    protocol); any other provider by litellm's model map."""
     if judge.direct:
-        if not probe:
-            return "json_schema"
-        for dialect in ("json_schema", "json_object"):
-            if _accepts(judge, dialect):
-                return dialect
-        return "off"
+        family = server_family(judge)
+        dialect = SERVER_DIALECTS.get(family or "", "off")
+        if dialect == "off":
+            log.warning(
+                "%s: server %s (owned_by %r) is not known to take a JSON schema; using the text protocol "
+                "(pass --structured-output json_schema or json_object to ask anyway)", judge.model, judge.api_base,
+                family,
+            )  # fmt: skip
+        return dialect
     try:
-        import litellm  # noqa: PLC0415  (the judge extra; the client has imported it already)
+        import litellm
 
-        supported = litellm.supports_response_schema(model=judge.model)
-    except Exception:  # noqa: BLE001  (an unknown model: litellm raises on its own map)
+        supported = bool(litellm.supports_response_schema(model=judge.model))
+    except Exception:  # noqa: BLE001  (litellm missing, or an unknown model: it raises on its own map)
         supported = False
     return "json_schema" if supported else "off"
 
 
-def use_structured_output(judge: LLMClient, mode: str = "auto", *, probe: bool = True) -> str:
+def use_structured_output(judge: LLMClient, mode: str = "auto") -> str:
     """Set the judge's `response_format` for `mode` (see the module doc); returns the dialect now in use."""
     if mode not in STRUCTURED_OUTPUT:
         raise XrayBenchError(f"--structured-output must be one of {', '.join(STRUCTURED_OUTPUT)}, got {mode!r}")
-    dialect = detect_dialect(judge, probe=probe) if mode == "auto" else mode
+    dialect = detect_dialect(judge) if mode == "auto" else mode
     judge.response_format = response_format(dialect)
     return dialect

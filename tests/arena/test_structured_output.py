@@ -17,7 +17,7 @@ from xraybench.callstore import CallStore
 from xraybench.errors import XrayBenchError
 from xraybench.llm.client import LLMClient
 from xraybench.retry import RetryPolicy
-from xraybench.testing.openai_server import Fault, OpenAIServer
+from xraybench.testing.openai_server import OpenAIServer
 
 
 def schema_reply(body: dict[str, Any]) -> str:
@@ -44,25 +44,25 @@ def test_the_schema_allows_exactly_the_verdicts_the_parser_reads() -> None:
         response_format("grammar")
 
 
-def test_auto_probes_json_schema_then_json_object_then_falls_back_to_text() -> None:
-    with OpenAIServer(reply_fn=schema_reply) as server:
-        judge = LLMClient("openai/m", api_base=server.base_url, timeout_s=5)
-        assert use_structured_output(judge, "auto") == "json_schema"
-        sent = server.chat_requests()[-1].body
-        assert sent["response_format"]["type"] == "json_schema" and sent["max_tokens"] == 8  # the probe is short
-        assert judge.max_tokens == 1024 and judge.params["response_format"] == response_format("json_schema")
-    # llama-cpp-python refuses the json_schema form (422) and takes {"type": "json_object", "schema": ...}
-    with OpenAIServer(reply_fn=schema_reply, fault_plan=[Fault("bad_request", message="unknown type")]) as server:
-        judge = LLMClient("openai/m", api_base=server.base_url, timeout_s=5)
-        assert use_structured_output(judge, "auto") == "json_object"
+@pytest.mark.parametrize(
+    ("owned_by", "dialect"), [("vllm", "json_schema"), ("me", "json_object"), ("xraybench-test", "off")]
+)
+def test_auto_picks_the_dialect_from_the_servers_model_listing(owned_by: str, dialect: str) -> None:
+    """vLLM takes OpenAI's json_schema form, llama-cpp-python ("me") only {"type": "json_object", "schema"};
+    a server that does not say who it is gets the text protocol. No chat request is made to find out."""
+    with OpenAIServer(reply_fn=schema_reply, owned_by=owned_by) as server:
+        judge = LLMClient("openai/tiny-test-model", api_base=server.base_url, timeout_s=5)
+        assert use_structured_output(judge, "auto") == dialect
+        assert judge.response_format == response_format(dialect)
+        assert ("response_format" in judge.params) == (dialect != "off")
+        assert server.chat_requests() == []
+        assert use_structured_output(judge, "json_object") == "json_object"  # an explicit dialect is not looked up
         assert judge.response_format == {"type": "json_object", "schema": VERDICT_SCHEMA}
-    refusals = [Fault("bad_request"), Fault("bad_request")]
-    with OpenAIServer(reply_fn=schema_reply, fault_plan=refusals) as server:
-        judge = LLMClient("openai/m", api_base=server.base_url, timeout_s=5)
-        assert use_structured_output(judge, "auto") == "off" and "response_format" not in judge.params
-        assert use_structured_output(judge, "off") == "off"
-        n = len(server.chat_requests())
-        assert use_structured_output(judge, "json_object") == "json_object" and len(server.chat_requests()) == n
+
+
+def test_auto_without_a_model_listing_is_the_text_protocol() -> None:
+    judge = LLMClient("openai/m", api_base="http://127.0.0.1:9/v1", timeout_s=2)  # nothing listens on port 9
+    assert use_structured_output(judge, "auto") == "off" and judge.response_format is None
 
 
 def test_judgments_carry_the_protocol_in_their_key_and_configuration(tmp_path: Path) -> None:

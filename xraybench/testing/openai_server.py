@@ -154,12 +154,14 @@ class OpenAIServer:
     """Context manager running the server; `base_url` ends in `/v1` like OpenAI's.
 
     `fault_plan` is consumed one entry per chat request, in order (thread-safe); once empty, requests are
-    answered normally. `reply_fn(body) -> str` makes the answer text. `model_names` is what `/v1/models` lists.
+    answered normally. `reply_fn(body) -> str` makes the answer text. `model_names` is what `/v1/models` lists,
+    each `owned_by` the given server family (vLLM says "vllm", llama-cpp-python "me").
     """
 
     reply_fn: Callable[[dict[str, Any]], str] = default_reply
     fault_plan: list[Fault] = field(default_factory=list)
     model_names: list[str] = field(default_factory=lambda: ["tiny-test-model"])
+    owned_by: str = "xraybench-test"
     requests: list[RecordedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closing: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -246,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server_state
         state._record(RecordedRequest("GET", self.path, self._headers(), None, time.time()))
         if self.path.rstrip("/").endswith("/models"):
-            data = [{"id": name, "object": "model", "owned_by": "xraybench-test"} for name in state.model_names]
+            data = [{"id": name, "object": "model", "owned_by": state.owned_by} for name in state.model_names]
             self._send_json(200, {"object": "list", "data": data})
         else:
             self._send_error(404, f"no route {self.path}", "not_found")
