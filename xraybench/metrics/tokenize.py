@@ -25,6 +25,7 @@ much as the metric does. The mode is recorded in every lexical result.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -357,29 +358,50 @@ def _candidates(char: str) -> tuple[int, ...]:
     return found
 
 
+_CLASSES: dict[int, tuple[bool, frozenset[int], list[int], list[int], tuple[str, ...]]] = {}
+
+
+def _class(items: list[tuple[object, object]]) -> tuple[bool, frozenset[int], list[int], list[int], tuple[str, ...]]:
+    """A parsed character class as (negated, literals, sorted range starts, their ends, categories), cached:
+    the letter class has hundreds of ranges and is asked about for every starting character."""
+    found = _CLASSES.get(id(items))
+    if found is None:
+        negate, literals, ranges, categories = False, set(), [], []
+        for op, arg in items:
+            name = str(op)
+            if name == "NEGATE":
+                negate = True
+            elif name == "LITERAL":
+                literals.add(arg)
+            elif name == "RANGE":
+                ranges.append(arg)
+            elif name == "CATEGORY":
+                categories.append(str(arg))
+        ranges.sort()
+        found = (negate, frozenset(literals), [lo for lo, _ in ranges], [hi for _, hi in ranges], tuple(categories))
+        _CLASSES[id(items)] = found  # the parsed trees are cached for the process, so their ids stay valid
+    return found  # type: ignore[return-value]
+
+
 def _in_class(items: list[tuple[object, object]], code: int) -> bool:
-    negate = False
-    hit = False
-    for op, arg in items:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            hit = hit or arg == code
-        elif name == "RANGE":
-            lo, hi = arg  # type: ignore[misc]
-            hit = hit or lo <= code <= hi
-        elif name == "CATEGORY":
-            char = chr(code)
-            kind = str(arg)
-            if kind == "CATEGORY_DIGIT":
-                hit = hit or unicodedata.category(char) == "Nd"
-            elif kind == "CATEGORY_NOT_DIGIT":
-                hit = hit or unicodedata.category(char) != "Nd"
-            elif kind == "CATEGORY_SPACE":
-                hit = hit or char.isspace()
-            else:
-                hit = hit or bool(re.match(rf"[{{{kind}}}]", char))  # pragma: no cover - unused categories
+    negate, literals, starts, ends, categories = _class(items)
+    hit = code in literals
+    if not hit and starts:
+        # ranges may overlap: any range starting at or before `code` can hold it
+        at = bisect.bisect_right(starts, code)
+        hit = any(ends[i] >= code for i in range(at))
+    for kind in categories:
+        if hit:
+            break
+        char = chr(code)
+        if kind == "CATEGORY_DIGIT":
+            hit = unicodedata.category(char) == "Nd"
+        elif kind == "CATEGORY_NOT_DIGIT":
+            hit = unicodedata.category(char) != "Nd"
+        elif kind == "CATEGORY_SPACE":
+            hit = char.isspace()
+        else:
+            hit = bool(re.match(rf"[{{{kind}}}]", char))  # pragma: no cover - unused categories
     return hit != negate
 
 

@@ -88,15 +88,17 @@ class NativeMeteor:
             self.lexicon.add(word)
         para = Paraphrases.of(self.paraphrases.lookup([*tests, *(ws for rs in refs for ws in rs)]))
         self._align_missing([(tuple(t), tuple(r)) for t, rs in zip(tests, refs, strict=True) for r in rs], para)
+        rows = np.array([self._pairs[(tuple(t), tuple(r))] for t, rs in zip(tests, refs, strict=True) for r in rs])
+        rows = rows.reshape(-1, N_STATS)
+        if len(rows) == len(tests):  # one reference each
+            return rows
         out = np.zeros((len(tests), N_STATS))
-        for n, (test, rs) in enumerate(zip(tests, refs, strict=True)):
-            best, best_score = None, -1.0
-            for ref in rs:
-                row = self._pairs[(tuple(test), tuple(ref))]
-                score = float(meteor_from_stats(row))
-                if score > best_score:
-                    best, best_score = row, score
-            out[n] = best
+        scores = meteor_from_stats(rows).tolist()  # the same arithmetic row by row as one at a time
+        at = 0
+        for n, rs in enumerate(refs):
+            best = max(range(at, at + len(rs)), key=scores.__getitem__)  # the first of equal scores, as the jar
+            out[n] = rows[best]
+            at += len(rs)
         return out
 
     def _align_missing(self, pairs: list[tuple[tuple[str, ...], tuple[str, ...]]], para: Paraphrases) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from operator import itemgetter
-from typing import NamedTuple
 
 import numpy as np
 
@@ -32,21 +31,55 @@ ALIGN_WEIGHTS = (1.0, 0.5, 0.5, 0.5)  # MeteorScorer hands the aligner these, no
 BEAM_SIZE = 40
 
 
-class Paraphrases(NamedTuple):
+class Paraphrases:
     """A batch's usable paraphrase entries: phrase -> paraphrases in table order (see `paraphrase`).
 
     `prefixes` holds every proper prefix of a phrase, so a scan stops as soon as no longer phrase can match.
+    `occurrences` finds, once per sentence of the batch, where its phrases and paraphrases are.
     """
 
-    table: Mapping[Phrase, list[Phrase]]
-    longest: int
-    first_words: frozenset[str]
-    prefixes: frozenset[Phrase]
+    def __init__(self, table: Mapping[Phrase, list[Phrase]]):
+        self.table = table
+        self.longest = max((len(p) for p in table), default=0)
+        self.first_words = frozenset(p[0] for p in table)
+        self.prefixes = frozenset(p[:k] for p in table for k in range(1, len(p)))
+        self.sides = frozenset(q for qs in table.values() for q in qs)
+        self.side_prefixes = frozenset(q[:k] for q in self.sides for k in range(1, len(q)))
+        self.side_longest = max((len(q) for q in self.sides), default=0)
+        # one scan finds both: a span is extended while it is a proper prefix of a phrase or a paraphrase
+        self._extend = self.prefixes | self.side_prefixes
+        self._first = self.first_words | frozenset(q[0] for q in self.sides)
+        self._longest = max(self.longest, self.side_longest)
+        self._seen: dict[tuple[str, ...], tuple[list[tuple[int, int, Phrase]], dict[Phrase, list[int]]]] = {}
 
     @classmethod
     def of(cls, table: Mapping[Phrase, list[Phrase]]) -> Paraphrases:
-        prefixes = frozenset(p[:k] for p in table for k in range(1, len(p)))
-        return cls(table, max((len(p) for p in table), default=0), frozenset(p[0] for p in table), prefixes)
+        return cls(table)
+
+    def occurrences(self, words: Sequence[str]) -> tuple[list[tuple[int, int, Phrase]], dict[Phrase, list[int]]]:
+        """(the table phrases in `words` as (start, length, phrase), by start then length; each paraphrase
+        found in `words` -> its start positions, ascending)."""
+        key = tuple(words)
+        found = self._seen.get(key)
+        if found is not None:
+            return found
+        n = len(key)
+        phrases: list[tuple[int, int, Phrase]] = []
+        sides: dict[Phrase, list[int]] = {}
+        table, paraphrases, extend, first = self.table, self.sides, self._extend, self._first
+        for start in range(n):
+            if key[start] not in first:
+                continue
+            for end in range(start + 1, min(start + self._longest, n) + 1):
+                span = key[start:end]
+                if span in table:
+                    phrases.append((start, end - start, span))
+                if span in paraphrases:
+                    sides.setdefault(span, []).append(start)
+                if span not in extend:
+                    break
+        found = self._seen[key] = (phrases, sides)
+        return found
 
 
 def _masks(m: Match) -> tuple[int, int]:
@@ -256,27 +289,19 @@ def _collect(
 
 
 def _paraphrases(test: Sequence[str], ref: Sequence[str], para: Paraphrases, add: Callable[[Match], None]) -> None:
-    table, longest, first, prefixes = para.table, para.longest, para.first_words, para.prefixes
-    for line, other, ref_side in ((ref, test, True), (test, ref, False)):
-        n, n_other = len(line), len(other)
-        where = _positions(other)  # a paraphrase can only start where its first word is, in ascending order
-        for start in range(n):
-            if line[start] not in first:
-                continue
-            for length in range(1, min(longest, n - start) + 1):
-                phrase = tuple(line[start : start + length])
-                found = table.get(phrase)
-                if found:
-                    for words in found:
-                        size = len(words)
-                        for pos in where.get(words[0], ()):
-                            if pos + size <= n_other and tuple(other[pos : pos + size]) == words:
-                                if ref_side:
-                                    add((PARAPHRASE, start, length, pos, size))
-                                else:
-                                    add((PARAPHRASE, pos, size, start, length))
-                if phrase not in prefixes:
-                    break
+    """The paraphrase matches of a pair in the jar's order: phrases of the reference (by start, then length),
+    each paraphrase of one in table order, each place of it in the test; then the same from the test's side."""
+    test_phrases, test_sides = para.occurrences(test)
+    ref_phrases, ref_sides = para.occurrences(ref)
+    table = para.table
+    for start, length, phrase in ref_phrases:
+        for words in table[phrase]:
+            for pos in test_sides.get(words, ()):
+                add((PARAPHRASE, start, length, pos, len(words)))
+    for start, length, phrase in test_phrases:
+        for words in table[phrase]:
+            for pos in ref_sides.get(words, ()):
+                add((PARAPHRASE, pos, len(words), start, length))
 
 
 def align_stats(test: Sequence[str], ref: Sequence[str], lex: Lexicon, para: Paraphrases) -> np.ndarray:

@@ -114,11 +114,12 @@ class ParaphraseTable:
 
     def _ngram_hashes(self, sentences: Iterable[Sequence[str]], ids_of: dict[str, int]) -> np.ndarray:
         """Distinct hashes of every run of 1..`longest` consecutive words of the sentences, all in the table."""
-        flat: list[int] = []
+        words: list[str] = []
         for sentence in sentences:
-            flat.extend(ids_of.get(w, -1) for w in sentence)
-            flat.append(-1)  # sentence boundary
-        ids = np.array(flat, dtype=np.int64)
+            words += sentence
+            words.append("")  # sentence boundary (never a table word)
+        known = {w: ids_of.get(w, -1) for w in set(words)}
+        ids = np.fromiter(map(known.__getitem__, words), dtype=np.int64, count=len(words))
         valid = ids >= 0
         values = np.where(valid, ids, 0).astype(np.uint64) + np.uint64(1)
         found = []
