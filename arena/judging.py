@@ -24,7 +24,6 @@ import fcntl
 import itertools
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -381,11 +380,12 @@ class Judging:
         budget_usd: float | None = None,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], object] = time.sleep,
+        progress: bool = True,  # a bar on a terminal, timed lines in a log (xraybench.progress)
     ):
         self.judge, self.store = judge, store
         self.runner = CallRunner(
             judge, store, max_concurrency=max_concurrency, rpm=rpm, budget_usd=budget_usd, policy=policy,
-            sleep=sleep, expected_completion_tokens=EXPECTED_COMPLETION_TOKENS, progress=sys.stderr.isatty(),
+            sleep=sleep, expected_completion_tokens=EXPECTED_COMPLETION_TOKENS, progress=progress,
         )  # fmt: skip
         self.report = JudgeReport()
 

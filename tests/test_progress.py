@@ -68,3 +68,28 @@ def test_failed_items_are_counted_in_the_log(tmp_path: Path) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, INTERVAL_ENV: "5"})
     assert proc.returncode == 3
     assert "[progress] m: finished 2/2 (100.0%) items" in proc.stderr and "2 failed" in proc.stderr
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_arena_judge_logs_its_failed_judgments(litellm_ready: None, tmp_path: Path) -> None:
+    """A judge whose answers cannot be read: the progress line of the redirected run counts the failures."""
+    import json
+
+    from xraybench.taskdata import load_task
+    from xraybench.testing.openai_server import OpenAIServer
+
+    specs = []
+    for name, make in (("a", lambda s: s.reference), ("b", lambda s: f"Limited view {s.id}.")):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(
+            "".join(json.dumps({"id": s.id, "prediction": make(s)}) + "\n" for s in load_task("demo_findings").samples)
+        )
+        specs.append(f"{name}={path}")
+    with OpenAIServer(reply_fn=lambda body: "I cannot decide.") as server:
+        argv = [sys.executable, "-m", "xraybench", "arena", "judge", "--name", "p", "--store",
+                str(tmp_path / "j.sqlite"), "--task", "demo_findings", "--judge", "openai/tiny-test-model",
+                "--api-base", server.base_url, "--structured-output", "off", "--studies", "2",
+                "--predictions", *specs]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env={**os.environ, INTERVAL_ENV: "30"})
+    assert proc.returncode == 1  # failed judgments
+    assert re.search(r"\[progress\] LLM calls: finished 4/4 \(100\.0%\) items, .* 4 failed", proc.stderr), proc.stderr

@@ -389,7 +389,7 @@ class CallRunner:
         self._committer: Committer[_Finished] | None = None
         self._n_leased = 0  # keys leased by this run and not yet recorded or given back
         self._events: SimpleQueue[Future[None] | None] = SimpleQueue()  # wakes `_feed`: a call or a commit ended
-        self._advance: Callable[[int], None] = lambda n: None
+        self._advance: Callable[..., None] = lambda n, failed=0: None  # progress: items done, of them failed
         self.report = CallReport()
 
     def pending(self, calls: list[LLMCall]) -> list[LLMCall]:
@@ -614,7 +614,7 @@ class CallRunner:
                 else:
                     self.report.n_failed += 1
                     self.report.failures.append({"key": f.call.key, **f.call.label, "error": f.outcome.error or ""})
-        self._advance(len(finished))
+        self._advance(len(finished), failed=sum(not f.outcome.ok for f in finished))
         self._events.put(None)
 
 
