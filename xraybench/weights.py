@@ -91,7 +91,7 @@ def fetch_file(repo: str, filename: str, *, required: bool = True, notify: Notif
     url = hub.hf_hub_url(repo, filename, endpoint=endpoint)
     try:
         meta = hub.get_hf_file_metadata(url, endpoint=endpoint)
-    except errors.RemoteEntryNotFoundError as exc:
+    except getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError) as exc:  # hub < 1.0: the latter
         if not required:
             return None
         raise XrayBenchError(f"{repo}: has no file {filename} ({url})") from exc
