@@ -282,6 +282,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         banner=banner,
     )
     print(f"wrote {len(written)} files to {out}")
+    print(str(result.settings["prior_statement"]))
     if counts is not None:
         _print_counts(counts)
     if banner:

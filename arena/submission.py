@@ -342,6 +342,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
         export = export_battles(store, field.plan, field.judge, mix=True)  # every configuration, each named
         new_rows = [r for r in export.rows if name in (r["model_a"], r["model_b"])]
     board = Path(config.leaderboards) / config.arena if config.leaderboards else store_file.parent / LEADERBOARD_DIR
+    prior = _prior(config, board)  # before the rewrite: the prior the arena's leaderboard was built with
     written = _leaderboard(config, board, export, field.judge, {name: run_dir}, store_file)
     manifest = {
         "name": name, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "arena": config.arena,
@@ -351,6 +352,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
         "run_dir": str(run_dir), "metrics": results, "n_field_models": len(field.texts),
         "n_judgments": sum(r["source"] == "judge" for r in new_rows), "n_missing": export.n_missing, "n_failed": report.n_failed,
         "cost_usd": report.cost_usd, "leaderboard": str(board), "files": [str(p) for p in written],
+        "rating_prior": prior,
         "xraybench_version": __version__, "config": {k: v for k, v in asdict(config).items() if k != "api_key_env"},
     }  # fmt: skip
     if report.n_failed or report.n_budget_stopped:
@@ -410,6 +412,8 @@ def _leaderboard(
 
 def summary(manifest: dict[str, Any]) -> list[str]:
     """Lines for the CLI."""
+    from arena.ratings import prior_statement
+
     pred = manifest["predictions"]
     return [
         f"validated {pred['n_predictions']} predictions in {pred['file']} (sha256 {pred['sha256'][:12]}...)",
@@ -417,4 +421,5 @@ def summary(manifest: dict[str, Any]) -> list[str]:
         f"judged {manifest['name']} against {manifest['n_field_models']} field models with {manifest['judge']}: "
         f"{manifest['n_judgments']} battles, ${manifest['cost_usd']:.4f}",
         f"leaderboard: {manifest['leaderboard']}; manifest: {manifest['manifest']}",
+        f"ratings {prior_statement(manifest['rating_prior'])}",
     ]

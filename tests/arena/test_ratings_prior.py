@@ -73,6 +73,7 @@ def test_submit_keeps_the_arena_prior_and_its_metric_columns(
     assert main([*judge, "--runs", *map(str, runs.values())]) == 0
     board = ["arena", "leaderboard", "--name", "demo", "--rounds", "20", "--prior", "2"]
     assert main([*board, "--runs", *(f"{m}={p}" for m, p in runs.items())]) == 0
+    assert "prior: 2 virtual ties per model pair" in capsys.readouterr().out
     md = (tmp_path / "arenas" / "demo" / "leaderboard" / "leaderboard.md").read_text()
     assert "prior: 2 virtual ties per model pair" in md
     preds = tmp_path / "new.jsonl"
@@ -83,6 +84,7 @@ def test_submit_keeps_the_arena_prior_and_its_metric_columns(
     argv = ["submit", "--name", "new", "--predictions", str(preds), "--arena", "demo", "--no-progress",
             "--skip-metrics", "meteor", "--rounds", "20"]  # fmt: skip
     assert main(argv) == 0
+    assert "ratings prior: 2 virtual ties per model pair" in capsys.readouterr().out
     data = json.loads((tmp_path / "arenas" / "demo" / "leaderboard" / "leaderboard.json").read_text())
     assert data["settings"]["prior"] == 2.0
     assert (
