@@ -28,6 +28,7 @@ class Cue(IntEnum):
     NOOP = 11  # matched so that its words cannot be read as a mention ("pericardial effusion")
     ALT = 12  # "or": outside a negation the mentions it joins are alternatives, so uncertain (CheXpert)
     NORMAL = 13  # "normal", "within limits of normal" right after a verb negate the clause's mentions
+    MASK = 14  # IU X-ray's "XXXX" (a masked word): a hedge between a finding and the diagnosis it names
 
 
 CUES: list[tuple[Cue, tuple[str, ...]]] = [
@@ -37,6 +38,7 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
             "{no|not|without|neither|nor|never|absence of|no evidence of|no signs of|no sign of|no findings of}",
             "{free of|clear of|negative for|resolution of|removal of|no longer|no definite|no definitive|no convincing|no other|no new|no acute|no significant|no residual|no focal|no visible|no large|no evidence for}",
             "{lungs|lung fields} ~ {clear of|free of}",
+            "{lungs|lung fields} ~ {well expanded|well aerated|well inflated|expanded|hyperinflated|low in volume} and {clear of|free of}",
             "{there ~ no|without evidence of|with no|rather than|instead of|interval resolution of|interval removal of}",
             "{history of|known history of|sequela of|sequelae of}",  # CheXpert: "history of X" is no finding now
         ),
@@ -54,9 +56,11 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
             # IU X-ray's de-identification replaced every "likely" with XXXX: "xxxx representing pneumonia"
             "xxxx {representing|represents|represent|reflecting|reflects|reflect|due to|secondary to|related to}",
             "most xxxx",
+            "{appearance|distribution} xxxx",
+            "{question|questioned|suspicion of|suspicion for}",
             # a resolving finding is on its way out: neither clearly present nor gone
             "{resolving|resolving or developing|developing or resolving}",
-            "{questioned|a consideration|difficult to exclude|a possibility|suggested|favored|favoring}",
+            "{a consideration|difficult to exclude|a possibility|suggested|favored|favoring}",
             "{cannot|can not|could not|can't} ~ {excluded|ruled out}",
             "{difficult to|cannot|can not|could not} ~ exclude",
             "another consideration",
@@ -110,4 +114,5 @@ CUES: list[tuple[Cue, tuple[str, ...]]] = [
         ),
     ),
     (Cue.CLAUSE, ("{the|this|these|it|a|an|with}",)),
+    (Cue.MASK, ("xxxx",)),
 ]

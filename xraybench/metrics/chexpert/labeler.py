@@ -23,6 +23,7 @@ from xraybench.metrics.chexpert.phrases import (
     HEDGED_MENTIONS,
     MENTIONS,
     NF,
+    PE,
     SD,
     SLOT_WORDS,
     UNMENTIONS,
@@ -116,16 +117,20 @@ def normalise(text: str) -> str:
     return _SLASH.sub(" or ", text) if "/" in text else text
 
 
-def _items(text: str, tables: _Tables) -> list[tuple[int, Entry | None]]:
-    """The report as a sequence of (kind, entry): mentions, cues, sentence ends and commas."""
-    items: list[tuple[int, Entry | None]] = []
+Item = tuple[int, Entry | None, int, int]  # kind, entry, start and end offset in the normalised text
+
+
+def _items(text: str, tables: _Tables) -> list[Item]:
+    """The report as a sequence of (kind, entry, start, end): mentions, cues, sentence ends and commas."""
+    items: list[Item] = []
     entries = tables.entries
     for m in tables.regex.finditer(text):
+        start, end = m.span()
         if m.group(1) is not None:
-            items.append((_END, None))
+            items.append((_END, None, start, end))
             continue
         if m.group(2) is not None:
-            items.append((_COMMA, None))
+            items.append((_COMMA, None, start, end))
             continue
         phrase = m.group()
         entry = entries.get(phrase)
@@ -135,17 +140,22 @@ def _items(text: str, tables: _Tables) -> list[tuple[int, Entry | None]]:
                 continue
         if entry.mentions:
             if tables.hedge.search(phrase) and phrase not in entries:  # a hedge filled one of its slots
-                items.append((int(Cue.UNC), None))
-            items.append((_MENTION, entry))
+                items.append((int(Cue.UNC), None, start, start))
+            items.append((_MENTION, entry, start, end))
         if entry.cue is not None:
-            items.append((int(entry.cue), entry))
-    items.append((_END, None))
+            items.append((int(entry.cue), entry, start, end))
+    items.append((_END, None, len(text), len(text)))
     return items
 
 
-def _mention_follows(items: list[tuple[int, Entry | None]], i: int) -> bool:
+def _adjacent(text: str, items: list[Item], i: int, j: int, words: int = 0) -> bool:
+    """Whether at most `words` words stand between item `i` and the later item `j`."""
+    return len(text[items[i][3] : items[j][2]].split()) <= words
+
+
+def _mention_follows(items: list[Item], i: int) -> bool:
     """Whether a plain mention follows item `i` in the same clause (before a verb, comma, "and" or end)."""
-    for kind, entry in items[i + 1 :]:
+    for kind, entry, _, _ in items[i + 1 :]:
         if kind == _MENTION:
             assert entry is not None
             return any(status is None or status == HEDGED for _, status in entry.mentions)
@@ -154,33 +164,47 @@ def _mention_follows(items: list[tuple[int, Entry | None]], i: int) -> bool:
     return False
 
 
-def _starts_clause(items: list[tuple[int, Entry | None]], i: int) -> bool:
+def _starts_clause(items: list[Item], i: int) -> bool:
     """Whether the item after a comma/conjunction at `i` opens a new clause rather than a list item."""
     if i + 1 >= len(items):
         return True
     return items[i + 1][0] in (Cue.CLAUSE, Cue.VERB, Cue.TERM, _END)
 
 
-def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
-    """Walk the items and return [observation, status] for every mention."""
+_PARTICIPLE_ADJECTIVES = frozenset({"visualized", "seen", "identified", "demonstrated", "noted", "present"})
+
+
+def _statuses(items: list[Item], text: str) -> list[list[int]]:
+    """Walk the items and return [observation, status, sign] for every mention (sign: 1 when the
+    mention is only a sign of the observation, e.g. vascular congestion for Edema)."""
     found: list[list[int]] = []
     window: list[list[int]] = []  # plain mentions a post cue can reach back to
+    # "consolidation, atelectasis, and blunting have cleared": the earlier items of a comma list
+    # joined by "and"; a post cue or a normal predicate reaches back over the whole list
+    list_window: list[list[int]] = []
+    list_and = False
+    last: list[list[int]] = []  # the records of the latest mention ("or" reaches back to it only)
     scope: int | None = None  # status imposed by the open forward scope
     strong = False  # a strong scope runs through list commas; a weak one ends at any comma
     mention_in_scope = verb_in_scope = verb_pending = False
     alt_next = False  # the next mention is the second half of an "X or Y" outside a negation
     alt_prev: list[list[int]] = []  # the first half's records, made uncertain by that "or"
     listing = False  # after "no change in": "X or Y" lists what is unchanged, no alternatives
+    n = len(items)
 
-    for i, (kind, entry) in enumerate(items):
+    def reach_back() -> list[list[int]]:
+        return list_window + window if list_and else window
+
+    for i, (kind, entry, _, _) in enumerate(items):
         if kind == _MENTION:
             assert entry is not None
             if verb_pending:
-                window = []
+                window, list_window, list_and = [], [], False
                 verb_pending = False
+            last = []
             for obs, fixed in entry.mentions:
                 if fixed is not None and fixed != HEDGED:
-                    found.append([obs, fixed])
+                    found.append([obs, fixed, 0])
                     continue
                 status = POSITIVE if scope is None else scope
                 if alt_next and status == POSITIVE and fixed != HEDGED:
@@ -190,29 +214,48 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
                     status = POSITIVE if same else UNCERTAIN
                 elif fixed == HEDGED and status == POSITIVE:
                     status = UNCERTAIN
-                record = [obs, status]
+                record = [obs, status, int(fixed == HEDGED)]
                 found.append(record)
                 window.append(record)
+                last.append(record)
             alt_next, alt_prev = False, []
             if scope is not None:
                 mention_in_scope = True
         elif kind == _END:
             window, scope, verb_pending, alt_next, listing = [], None, False, False, False
+            list_window, list_and, last = [], False, []
         elif kind == _COMMA:
+            # a list goes on when a mention follows the comma and no verb came first
+            if not verb_pending and i + 1 < n and items[i + 1][0] in (_MENTION, Cue.CONJ):
+                list_window = list_window + window
+            else:
+                list_window, list_and = [], False
             window, alt_next = [], False
             if scope is not None and (not strong or verb_in_scope or _starts_clause(items, i)):
                 scope = None
         elif kind == Cue.CONJ:
             alt_next = False
+            if list_window and not verb_pending:
+                list_and = True
             if scope is not None and (verb_in_scope or _starts_clause(items, i)):
                 scope = None
         elif kind == Cue.ALT:
-            if scope is not None and (verb_in_scope or _starts_clause(items, i)):
+            # "no large effusion or visualized pneumothorax": a participle right before the next
+            # mention is an adjective, not the verb of a new clause
+            adjective = (
+                i + 2 < n
+                and items[i + 1][0] == Cue.VERB
+                and items[i + 2][0] == _MENTION
+                and text[items[i + 1][2] : items[i + 1][3]] in _PARTICIPLE_ADJECTIVES
+                and _adjacent(text, items, i + 1, i + 2)
+            )
+            if scope is not None and (verb_in_scope or (_starts_clause(items, i) and not adjective)):
                 scope = None
             if scope is None and not listing:  # "atelectasis or scarring": both only possible (CheXpert)
                 alt_prev = []
-                if items[i - 1][0] == _MENTION and window:
-                    alt_prev = [record for record in window if record[1] == POSITIVE]
+                if items[i - 1][0] == _MENTION and last:
+                    # only the nearest mention is an alternative: "edema and atelectasis/airspace disease"
+                    alt_prev = [record for record in last if record[1] == POSITIVE]
                     for record in alt_prev:
                         record[1] = UNCERTAIN
                 alt_next = True
@@ -220,10 +263,11 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
             # "heart size and vascular engorgement appear within limits of normal": the predicate
             # negates every mention of its subject; a bare "normal" elsewhere is an adjective
             if i > 0 and items[i - 1][0] == Cue.VERB:
-                for record in window:
+                for record in reach_back():
                     record[1] = NEGATIVE
         elif kind == Cue.TERM:
             window, scope, verb_pending, alt_next, listing = [], None, False, False, False
+            list_window, list_and = [], False
         elif kind == Cue.VERB:
             verb_pending, listing = True, False
             if scope is not None and mention_in_scope:
@@ -232,6 +276,18 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
             scope, listing = None, True
         elif kind == Cue.NEG_PRE:
             scope, strong, mention_in_scope, verb_in_scope = NEGATIVE, True, False, False
+        elif kind == Cue.MASK:
+            # IU X-ray's de-identification masked "likely": "opacities, XXXX atelectasis",
+            # "opacity XXXX atelectasis". Only right after a comma or a mention, right before one.
+            if (
+                i > 0
+                and i + 1 < n
+                and items[i - 1][0] in (_COMMA, _MENTION)
+                and items[i + 1][0] == _MENTION
+                and _adjacent(text, items, i - 1, i)
+                and _adjacent(text, items, i, i + 1, 2)
+            ):
+                scope, strong, mention_in_scope, verb_in_scope = UNCERTAIN, False, False, False
         elif kind in (Cue.UNC, Cue.UNC_REL):
             if kind == Cue.UNC_REL and scope == NEGATIVE:
                 continue  # "no consolidation to suggest pneumonia": the negation carries on
@@ -242,7 +298,7 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
                     record[1] = UNCERTAIN
         elif kind == Cue.NEG_POST:
             if window:
-                for record in window:
+                for record in reach_back():
                     record[1] = NEGATIVE
             else:
                 scope, strong, mention_in_scope, verb_in_scope = NEGATIVE, False, False, False
@@ -256,19 +312,34 @@ def _statuses(items: list[tuple[int, Entry | None]]) -> list[list[int]]:
 def _aggregate(found: Sequence[list[int]]) -> list[Label]:
     """Per observation: any positive wins, then uncertain, then negative; No Finding from the rest."""
     labels: list[Label] = [None] * len(CHEXPERT_LABELS)
-    for obs, status in found:
+    signs_only = [True] * len(CHEXPERT_LABELS)  # uncertain only through signs ("blunting")
+    negated = [False] * len(CHEXPERT_LABELS)  # the observation itself stated absent ("no effusion")
+    for obs, status, sign in found:
+        if status == UNCERTAIN and not sign:
+            signs_only[obs] = False
+        elif status == NEGATIVE and not sign:
+            negated[obs] = True
         current = labels[obs]
         if current is None or status == POSITIVE or (status == UNCERTAIN and current == NEGATIVE):
             labels[obs] = status
+    # "blunting of the costophrenic angle ... without definite pleural effusion": the report settles
+    # what the sign left open. Edema keeps CheXpert's rule ("congestion without overt edema" is -1).
+    if labels[PE] == UNCERTAIN and signs_only[PE] and negated[PE]:
+        labels[PE] = NEGATIVE
     pathologies = (v for i, v in enumerate(labels[:NF]) if i != SD)
     labels[NF] = None if any(v in (POSITIVE, UNCERTAIN) for v in pathologies) else POSITIVE
     return labels
 
 
+def _items_of(text: str, tables: _Tables) -> tuple[list[Item], str]:
+    norm = normalise(findings_text(text))
+    return _items(norm, tables), norm
+
+
 def label_report(text: str) -> list[Label]:
     """Label one report: 14 values in CheXpert order, each 1, 0, -1 (uncertain) or None (not mentioned)."""
     tables = _tables()
-    return _aggregate(_statuses(_items(normalise(findings_text(text)), tables)))
+    return _aggregate(_statuses(*_items_of(text, tables)))
 
 
 def label_reports(texts: Iterable[str]) -> list[list[Label]]:

@@ -247,6 +247,7 @@ FIXED: list[tuple[tuple[str, ...], tuple[int, ...], int]] = [
             "{lungs|lung fields|lung|both lungs} ~ clear",
             "{lungs|lung fields} ~ {well expanded|well aerated|well inflated|expanded|hyperinflated|low in volume} and clear",
             "{lungs|lung fields} ~ {clear of|free of}",
+            "{lungs|lung fields} ~ {well expanded|well aerated|well inflated|expanded|hyperinflated|low in volume} and {clear of|free of}",
             "clear lungs",
         ),
         (LO,),
