@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import subprocess
@@ -22,6 +23,8 @@ from xraybench.records import MetricValue, Prediction, Sample
 if TYPE_CHECKING:
     from xraybench.runner import RunConfig, RunFolder
     from xraybench.taskdata import TaskData
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 PER_SAMPLE_FILE = "scores.jsonl"  # per-sample metric values, rewritten with every scoring
@@ -87,13 +90,35 @@ def no_items_reason(n_failed: int) -> str:
     return f"no completed item: all {n_failed} failed or are missing; a metric over zero items has no value"
 
 
+def bound_for_scoring(preds: list[Prediction], limit: int) -> tuple[list[Prediction], list[str]]:
+    """The predictions with each answer cut to `limit` characters, and the ids of those cut.
+
+    Why: the work of a metric grows faster than the answer (METEOR's aligner ran a 4M-word row out of
+    memory; 8,000 words take 0.4 s and ~100 MB, 16,000 words 1.2 s and ~400 MB), so one degenerate output
+    must not take the machine. The cut answer is still scored (an endless output scores badly, as it should;
+    dropping it would flatter the model) and listed in `truncated_for_scoring`. Limit: `--max-scored-chars`.
+    """
+    if limit < 1:
+        raise XrayBenchError(f"--max-scored-chars must be at least 1, got {limit}")
+    out, cut = [], []
+    for pred in preds:
+        if pred.answer is not None and len(pred.answer) > limit:
+            out.append(replace(pred, answer=pred.answer[:limit]))
+            cut.append(pred.id)
+        else:
+            out.append(pred)
+    return out, cut
+
+
 def compute_scores(
     td: TaskData, preds: list[Prediction], config: RunConfig
 ) -> tuple[dict[str, Scores], dict[str, str]]:
-    """Every metric of the task; a metric whose extra or runtime (Java) is missing is skipped with the reason."""
+    """Every metric of the task; a metric whose extra or runtime (Java) is missing is skipped with the reason.
+    Answers are cut to `config.max_scored_chars` first (`bound_for_scoring`)."""
     from xraybench.metrics._lexical import TokenCache
     from xraybench.metrics.api import construct_metric
 
+    preds, _ = bound_for_scoring(preds, config.max_scored_chars)
     all_scores: dict[str, Scores] = {}
     skipped: dict[str, str] = {}
     cache = TokenCache()  # lexical metrics of a task tokenize each text once
@@ -125,9 +150,20 @@ def score_task(
     td: TaskData, preds: list[Prediction], config: RunConfig, per_sample: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Corpus values with CIs and category breakdowns; per-sample values are appended to `per_sample`."""
+    limit = config.max_scored_chars
+    preds, cut = bound_for_scoring(preds, limit)
+    if cut:
+        log.warning(
+            "%s: %d answer(s) longer than %d characters were cut for scoring (e.g. %s); see truncated_for_scoring",
+            td.task.name, len(cut), limit, cut[0],
+        )  # fmt: skip
     all_scores, skipped = compute_scores(td, preds, config)
     if per_sample is not None:
-        per_sample.extend(per_sample_rows(td, all_scores))
+        rows, cut_ids = per_sample_rows(td, all_scores), set(cut)
+        for row in rows:
+            if row["id"] in cut_ids:
+                row["truncated_for_scoring"] = True
+        per_sample.extend(rows)
     metrics = summarise(all_scores, config.bootstrap_rounds, config.seed)
     details = {n: s.details for n, s in all_scores.items() if s.details}
     categories: dict[str, Any] = {}
@@ -138,7 +174,11 @@ def score_task(
             "n": len(idx),
             "metrics": summarise(all_scores, config.bootstrap_rounds, config.seed, idx),
         }
-    return {"metrics": metrics, "metric_details": details, "skipped_metrics": skipped, "categories": categories}
+    truncated = {"limit_chars": limit, "ids": cut} if cut else None
+    return {
+        "metrics": metrics, "metric_details": details, "skipped_metrics": skipped, "categories": categories,
+        "truncated_for_scoring": truncated,
+    }  # fmt: skip
 
 
 def task_status(n_scored: int, n_failed: int) -> str:

@@ -77,6 +77,10 @@ class RunConfig:
         [], help="comma-separated metric families not to compute (e.g. meteor)", split_commas=True
     )
     bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
+    max_scored_chars: int = option(
+        50_000,
+        help="score at most this many characters of each answer; longer ones are cut and listed (docs/limits.md)",
+    )
     progress: bool = option(True, help="show a progress bar")
 
     def identity(self) -> dict[str, Any]:
