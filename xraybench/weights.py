@@ -95,6 +95,8 @@ def fetch_file(repo: str, filename: str, *, required: bool = True, notify: Notif
         if not required:
             return None
         raise XrayBenchError(f"{repo}: has no file {filename} ({url})") from exc
+    except errors.GatedRepoError as exc:  # a subclass of the next one
+        raise XrayBenchError(f"{repo}: gated; accept its terms on the hub and log in (HF_TOKEN) ({url})") from exc
     except errors.RepositoryNotFoundError as exc:
         raise XrayBenchError(f"{repo}: no such model repository at {endpoint or 'huggingface.co'} ({url})") from exc
     except Exception as exc:  # the transport's own errors (connection refused, DNS, timeouts) and HTTP errors
