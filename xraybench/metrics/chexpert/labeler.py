@@ -153,12 +153,19 @@ def _adjacent(text: str, items: list[Item], i: int, j: int, words: int = 0) -> b
     return len(text[items[i][3] : items[j][2]].split()) <= words
 
 
-def _mention_follows(items: list[Item], i: int) -> bool:
-    """Whether a plain mention follows item `i` in the same clause (before a verb, comma, "and" or end)."""
-    for kind, entry, _, _ in items[i + 1 :]:
+def _mention_follows(items: list[Item], i: int, text: str) -> bool:
+    """Whether a plain mention follows item `i` in the same clause (before a verb, comma, "and" or end).
+
+    An "and" right after the cue ends the clause ("atelectasis is likely and ..."); one after other
+    words joins what the cue governs ("possibly related to scarring and atelectasis").
+    """
+    for j in range(i + 1, len(items)):
+        kind, entry = items[j][0], items[j][1]
         if kind == _MENTION:
             assert entry is not None
             return any(status is None or status == HEDGED for _, status in entry.mentions)
+        if kind == Cue.CONJ and not _adjacent(text, items, i, j):
+            continue
         if kind in (_END, _COMMA, Cue.TERM, Cue.VERB, Cue.CONJ):
             return False
     return False
@@ -291,7 +298,7 @@ def _statuses(items: list[Item], text: str) -> list[list[int]]:
         elif kind in (Cue.UNC, Cue.UNC_REL):
             if kind == Cue.UNC_REL and scope == NEGATIVE:
                 continue  # "no consolidation to suggest pneumonia": the negation carries on
-            if _mention_follows(items, i) or not window:
+            if _mention_follows(items, i, text) or not window:
                 scope, strong, mention_in_scope, verb_in_scope = UNCERTAIN, True, False, False
             else:
                 for record in window:

@@ -61,6 +61,9 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
             "{enlarged|large|increased} {heart|heart size|cardiac silhouette|cardiac size|cardiac shadow}",
             "enlargement of the {heart|cardiac silhouette|cardiac shadow}",
             "{heart|heart size|cardiac silhouette|cardiac size|cardiac shadow|size of the heart|cardiac contour} ~ {enlarged|increased|large|increased in size}",
+            # IU X-ray masks some words: "heart size XXXX mildly enlarged"
+            "{heart|heart size|cardiac silhouette|cardiac size|cardiac shadow} xxxx ~ {enlarged|large|increased in size}",
+            "{increase|enlargement} in {the |}{heart size|size of the heart|cardiac size|size of the cardiac silhouette}",
             "{cardiac silhouette|heart} enlargement",
         ),
         (CM,),
@@ -76,13 +79,13 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
         (LO,),
     ),
     (
-        ("{consolidative|mass like|masslike} {opacity|opacities}",),
+        ("consolidative {opacity|opacities}",),
         (LO, CO),
     ),
     (
         (
             "{nodular} {opacity|opacities|density|densities}",
-            "{mass like|masslike} {lesion|density}",
+            "{mass like|masslike} {lesion|density|opacity|opacities}",  # a mass, not a consolidation
         ),
         (LO, LL),
     ),
@@ -99,8 +102,6 @@ MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
             "edema",
             "{pulmonary|interstitial|alveolar|perihilar|airspace|air space|pulmonary interstitial|pulmonary alveolar} edema",
             "{congestive heart failure|heart failure|chf}",
-            "kerley {b |}lines",
-            "septal lines",
         ),
         (ED,),
     ),
@@ -183,6 +184,7 @@ HEDGED_MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
             "{central |pulmonary |central pulmonary |}vascular {congestive changes|prominence|engorgement|redistribution|indistinctness|fullness}",
             "{pulmonary |}venous {hypertension|engorgement|distension}",
             "{fluid overload|volume overload|cephalization|indistinctness}",
+            "{kerley b lines|kerley lines|septal lines}",  # a sign of interstitial edema (not in CheXpert's list)
             f"{{prominent|increased|accentuated|engorged|indistinct|congested|prominence of the|engorgement of the|indistinctness of the}} {_WHERE}{_VESSELS}",
             f"{_WHERE}{_VESSELS} ~ {{prominent|increased|accentuated|engorged|indistinct|congested}}",
         ),
@@ -204,7 +206,7 @@ HEDGED_MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
 NORMAL_SUBJECT_CARDIAC = "{heart|heart size|cardiac silhouette|cardiac size|cardiac shadow|size of the heart|cardiac contour|cardiac contours|heart contour|heart size and pulmonary vascularity|heart and pulmonary vascularity|heart size and pulmonary vasculature|heart and lungs}"
 NORMAL_SUBJECT_MEDIASTINAL = "{mediastinum|mediastinal contour|mediastinal contours|mediastinal silhouette|mediastinal silhouettes|mediastinal and hilar contours|hilar and mediastinal contours|mediastinal and hilar silhouettes|mediastinal width}"
 NORMAL_SUBJECT_BOTH = "{cardiomediastinal silhouette|cardio mediastinal silhouette|cardiomediastinal contour|cardiomediastinal contours|cardiomediastinal silhouettes|cardiomediastinal and hilar contours|cardiomediastinal and hilar silhouettes|cardiac and mediastinal contours|cardiac and mediastinal silhouettes|heart and mediastinum|heart size and mediastinum|heart size and mediastinal contours|heart size and mediastinal contour|heart size and cardiomediastinal contours|heart and mediastinal contours|heart size mediastinal and hilar contours|heart mediastinum and hila|cardiomediastinal silhouette and pulmonary vasculature|cardiomediastinal silhouette and pulmonary vascularity|cardiomediastinal contours and pulmonary vascularity|heart size mediastinal contours and pulmonary vascularity}"
-_NORMAL_PREDICATE = "~ {normal|within limits of normal|within the limits of normal|normal in size|of normal size|normal in size and contour|normal in size and configuration|within normal limits|unremarkable|not ~ enlarged|top normal|upper normal|top normal in size|at the upper limits of normal|upper limits of normal|at upper limits of normal|upper limit of normal|at the upper limit of normal|within normal limits for size|normal size}"
+_NORMAL_PREDICATE = "~ {normal|within limits of normal|within the limits of normal|normal in size|of normal size|normal in size and contour|normal in size and configuration|within normal limits|unremarkable|not ~ enlarged|top normal|upper normal|top normal in size|at the upper limits of normal|upper limits of normal|upper limits normal|at upper limits of normal|upper limit of normal|at the upper limit of normal|within normal limits for size|normal size}"
 _NORMAL_PREFIX = "{normal|unremarkable}"
 
 FIXED: list[tuple[tuple[str, ...], tuple[int, ...], int]] = [
@@ -237,6 +239,7 @@ FIXED: list[tuple[tuple[str, ...], tuple[int, ...], int]] = [
     (
         (
             f"{NORMAL_SUBJECT_CARDIAC} ~ {{borderline|borderline enlarged|borderline in size|at the upper limits of normal to ~ enlarged|top normal to ~ enlarged}}",
+            f"{NORMAL_SUBJECT_CARDIAC} ~ {{upper limits of normal|upper limits normal|at the upper limits of normal|top normal|upper normal|normal}} or ~ enlarged",
             "borderline {heart size|cardiac size|cardiac silhouette}",
         ),
         (CM,),
@@ -279,4 +282,6 @@ UNMENTIONS: tuple[str, ...] = (
     # infection that names no pneumonia: an old granulomatous or tuberculous one
     "{prior|previous|old|remote|healed|past} {granulomatous |tuberculous |tuberculosis |fungal |}{infection|infections|infectious process|infectious disease}",
     "{granulomatous|tuberculous|tuberculosis|fungal|mycobacterial|histoplasmosis} {infection|infections|infectious process}",
+    # "mild residual or recurrent pneumonia": an "or" between two modifiers offers no alternative finding
+    "{residual|recurrent|persistent|worsening|increasing|developing|evolving|early|acute|chronic|small|large|new} or {residual|recurrent|persistent|worsening|increasing|developing|evolving|early|acute|chronic|small|large|new}",
 )
