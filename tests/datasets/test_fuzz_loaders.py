@@ -73,6 +73,11 @@ NASTY_BYTES = [
     b"&",
     b"]]>",
     b"\x1f\x8b",  # a gzip magic in the middle
+    b'<?xml version="1.0" encoding="utf-.8"?>',  # XML: an unknown declared encoding
+    b"&undefined;",
+    b"<!DOCTYPE a [<!ENTITY e 'x'>]>",
+    b"<a>" * 3000,
+    b"<![CDATA[",
 ]
 
 NASTY_JSON = [

@@ -321,3 +321,11 @@ def test_openi_bad_files_name_file_and_member(tmp_path: Path) -> None:
     (tmp_path / "broken" / "NLMCXR_reports.tgz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
     with pytest.raises(DataFormatError, match=r"NLMCXR_reports.tgz: unreadable report archive"):
         load_iu_xray(tmp_path / "broken", task="t", split="test")
+
+
+def test_openi_unknown_declared_encoding(tmp_path: Path) -> None:
+    root = make_openi(tmp_path / "iu")
+    xml = (root / "ecgen-radiology" / "2.xml").read_text().replace('encoding="utf-8"', 'encoding="utf-.8"')
+    (root / "ecgen-radiology" / "2.xml").write_text(xml)
+    with pytest.raises(DataFormatError, match=r"\(record 2.xml\): unreadable XML in 2.xml: LookupError"):
+        load_iu_xray(root, task="t", split="test")

@@ -244,6 +244,9 @@ def _openi_reports(source: Path) -> Iterator[_Report]:
         except ElementTree.ParseError as exc:
             line = exc.position[0] if exc.position else None
             raise DataFormatError(source, f"invalid XML in {where} (line {line}): {exc}", record=where) from None
+        except (LookupError, ValueError, RecursionError) as exc:  # e.g. an unknown declared encoding
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise DataFormatError(source, f"unreadable XML in {where}: {reason}", record=where) from None
         stem = Path(name).stem
         uid_tag = root.find(".//uId")
         uid = stem if stem.isascii() and stem.isdigit() else ""
