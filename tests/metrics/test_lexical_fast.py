@@ -20,9 +20,11 @@ from xraybench.metrics.api import build_records, score_texts
 BOUNDARY_ATOMS = [
     "a", "ab", "etc", "Fig", "fig", "No", "no", "cannot", "Gonna", "wanna", "x1", "T11-T12", "3-4", "1.5", "12",
     "1", "555", "1234", "1/2", ".", ",", ";", ":", "(", ")", "-", "'", "s", "U.S", "e.g", "Mr", "A", "Ark", "ark",
-    "the", "cm", "1.5cm", "1.5cannot", "3x4", "@", "com", "www", "Dr.", "pA.M.", "'twas",
+    "the", "cm", "1.5cm", "1.5cannot", "3x4", "@", "com", "www", "Dr.", "pA.M.", "'twas", "'s", "patient's",
+    "d's", "y's", "ECHO'S", "..", "effusion..", "etc..", "CT", "CT.", "Mme", "Pty", "report.pdf", "(^_^)", "x_x",
+    "6th", "5mm", "1e5", "and/or", "a/b/c/d", "12/25/2020", "1/2", "5 1/2", "1-1/2", ". .", ". . .", ". .. .",
 ]  # fmt: skip
-SEPARATORS = [" ", " ", "", "  ", "\t", "\n", ". ", ", ", " . ", "\u00a0", ": ", "; "]
+SEPARATORS = [" ", " ", "", "  ", "\t", "\n", ". ", ", ", " . ", "\u00a0", ": ", "; ", ".. ", "'s ", "'s. "]
 
 
 def _boundary_lines(n: int, seed: int) -> list[str]:

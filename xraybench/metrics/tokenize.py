@@ -322,10 +322,17 @@ _RULES: list[tuple[str, str, str | None, str]] = [
 _CANDIDATES: dict[str, tuple[int, ...]] = {}
 
 
-@functools.cache
-def _compiled() -> list[tuple[str, re.Pattern[str], re.Pattern[str] | None, str]]:
-    """The rules, compiled on first use (a tenth of a second; captions of fast tokens never need them)."""
-    return [(name, re.compile(tok), re.compile(ctx) if ctx else None, action) for name, tok, ctx, action in _RULES]
+_COMPILED: list[tuple[str, re.Pattern[str], re.Pattern[str] | None, str] | None] = [None] * len(_RULES)
+
+
+def _rule(index: int) -> tuple[str, re.Pattern[str], re.Pattern[str] | None, str]:
+    """Rule `index`, compiled on first use (all of them take a tenth of a second; a text of fast tokens
+    needs none, and most texts only the few that can start at a letter, digit or period)."""
+    found = _COMPILED[index]
+    if found is None:
+        name, tok, ctx, action = _RULES[index]
+        found = _COMPILED[index] = (name, re.compile(tok), re.compile(ctx) if ctx else None, action)
+    return found
 
 
 @functools.cache
@@ -540,12 +547,19 @@ def _trie(words: set[str]) -> str:
 # token and the character(s) right after it, and lists only shapes that no rule extends:
 # - `(` not before a digit (`(555) 123-4567` is a phone number) or a character of the Asian smileys
 #   (`(^_^)` is one token), `)`, a line break, `,`/`;`/`:`
-#   before whitespace, `.` before whitespace but not before ` .` (`. . .` is an ellipsis);
-# - an ASCII word of letters and digits before whitespace, a bracket, the end, or `:`/`,`/`;` +
-#   whitespace; before `.` + whitespace only with two or more characters and when it is not an
-#   abbreviation that keeps its period; never `cannot`, `gonna`, ... (the lexer splits them);
+#   before whitespace, `.` before whitespace but not before ` .` (`. . .` is an ellipsis), `.` before
+#   `.` + whitespace (`effusion..`: two stops, too short for an ellipsis) or before ` .` not followed
+#   by a third dot (`. .` at a caption end);
+# - an ASCII word of letters and digits before whitespace, a bracket, the end, `:`/`,`/`;` +
+#   whitespace, or a possessive `'s` (`{WORD}/{REDAUX}`: no other rule is longer there); before `.` or
+#   `..` + whitespace only with two or more characters and when it is not an abbreviation that keeps
+#   its period; never `cannot`, `gonna`, ... (the lexer splits them);
+# - `'s` before whitespace or `.`/`,`/`;`/`:` + whitespace (`{REDAUX}/[^A-Za-z]`);
 # - a hyphenated ASCII word (`right-sided`, `3-4`, `T11-T12`) or a number (`12`, `1.5`), not before a
-#   space and a digit (`1 1/2` is one fraction, `55-123 4567` one phone number).
+#   space and a digit (`1 1/2` is one fraction, `55-123 4567` one phone number);
+# - letters and digits starting with digits (`6th`, `5mm`: THING, longer than NUMBER) and one or two
+#   slashes between letters and digits (`and/or`, `1/2`, `12/25/2020`: THING3, or FRAC and DATE with the
+#   same text), before whitespace, `)`, the end or `.`/`,`/`;`/`:` + whitespace.
 # The word checks are look-behinds at the word's end that need a non-alphanumeric character before the
 # word; that holds for every fast token except right after a full-rule token, which `_lex_span` knows.
 _ABBREVIATED: dict[int, set[str]] = {}
@@ -558,12 +572,15 @@ _WHOLE = "(?<![A-Za-z0-9])"
 _NOT_ABBREVIATION = "".join(f"(?<!{_WHOLE}(?i:{_trie(words)}))" for _, words in sorted(_ABBREVIATED.items()))
 _NOT_SPLIT = rf"(?<!{_WHOLE}[gGlLwW](?i:onna|otta|emme|imme|anna))(?<!{_WHOLE}[cC](?i:annot))"  # a superset
 _END = r"(?:[ \t\n]|\Z)"
-_FAST_PUNCT = rf"[,;:](?={_END})|\.(?=[\t\n]|\Z| (?!\.))"
+_FAST_PUNCT = rf"[,;:](?={_END})|\.(?=[\t\n]|\Z| (?!\.)|\.{_END}| \.(?![ \u00a0]\.))"
+_POSSESSIVE = rf"'s(?=[ \t\n]|\Z|[.,;:]{_END})"
 _FAST_WORD = (
     rf"\((?![0-9\-^x=~<>'])|\)"
     rf"|[A-Za-z][A-Za-z0-9]*+(?:(?<![aAeEtT])|{_NOT_SPLIT})"
-    rf"(?:(?=[ \t\n()]|[:,;]{_END}|\Z)|(?=\.{_END})(?<=[A-Za-z0-9]{{2}}){_NOT_ABBREVIATION})"
+    rf"(?:(?=[ \t\n()]|[:,;]{_END}|\Z|{_POSSESSIVE})|(?=\.\.?{_END})(?<=[A-Za-z0-9]{{2}}){_NOT_ABBREVIATION})"
+    rf"|{_POSSESSIVE}"
     rf"|(?:[A-Za-z0-9]++(?:-[A-Za-z0-9]++)++|[0-9]++(?:\.[0-9]++)?+)(?=[\t\n)]| (?![0-9])|[.,;:]{_END}|\Z)"
+    rf"|(?:[0-9]++[A-Za-z][A-Za-z0-9]*+|[A-Za-z0-9]++(?:/[A-Za-z0-9]++){{1,2}}+)(?=[ \t\n)]|[.,;:]{_END}|\Z)"
 )
 _FAST_ALTERNATIVES = rf"\n|{_FAST_PUNCT}|{_FAST_WORD}"
 #: A maximal run of fast tokens (with the blanks between them) from a position.
@@ -580,9 +597,8 @@ def _lex_one(text: str, pos: int, tokens: list[str]) -> int:
     """The full longest-match step at `pos`: appends what it emits and returns the next position."""
     best_len = 0
     best: tuple[str, str] | None = None
-    rules = _compiled()
     for index in _candidates(text[pos]):
-        _, tok, ctx, action = rules[index]
+        _, tok, ctx, action = _rule(index)
         match = tok.match(text, pos)
         if match is None:
             continue
