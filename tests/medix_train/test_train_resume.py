@@ -57,7 +57,10 @@ class KillAfterFirstCheckpoint(threading.Thread):
     def __init__(self, argv: list[str], out: Path, timeout_s: float = 300.0) -> None:
         super().__init__(daemon=True)
         self.out, self.timeout_s = out, timeout_s
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+        # a file, not a pipe: a child blocked on a full pipe would never reach its checkpoint
+        self.log = out.with_name(out.name + ".log")
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
         self.problem: str | None = None
         self.start()
 
@@ -77,8 +80,8 @@ class KillAfterFirstCheckpoint(threading.Thread):
 
     def result(self) -> None:
         self.join()
-        _, stderr = self.proc.communicate()
-        assert self.problem is None, f"{self.problem}: {stderr.decode(errors='replace')[-2000:]}"
+        self.proc.wait()
+        assert self.problem is None, f"{self.problem}: {self.log.read_text(errors='replace')[-2000:]}"
         assert self.proc.returncode == -signal.SIGKILL
 
 
