@@ -17,6 +17,7 @@ from xraybench.datasets.common import (
     read_csv,
     read_jsonl,
     read_lines,
+    strip_keys,
 )
 from xraybench.errors import DataFormatError
 
@@ -156,3 +157,9 @@ def test_csv_lines_split_as_in_text_mode(tmp_path: Path) -> None:
         (4, {"id": "2", "text": "old mac"}),
         (5, {"id": "3", "text": "end"}),
     ]
+
+
+def test_keys_that_collide_once_stripped_are_refused(tmp_path: Path) -> None:
+    assert strip_keys({" id ": 1, "report": "x"}, tmp_path, "#0") == {"id": 1, "report": "x"}
+    with pytest.raises(DataFormatError, match=r"\(record #2\): keys 'report' and 'report ' are the same once stripped"):
+        strip_keys({"report": "a", "report ": "b"}, tmp_path, "#2")

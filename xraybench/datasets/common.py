@@ -313,10 +313,20 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def strip_keys(record: object, path: Path, record_id: str) -> dict[str, Any]:
-    """A JSON object with whitespace-stripped keys; anything else is a format error."""
+    """A JSON object with whitespace-stripped keys; anything else is a format error, and so are two keys
+    that are one once stripped ("report" and "report "): which value is meant is not knowable."""
     if not isinstance(record, dict):
         raise DataFormatError(path, f"expected a JSON object, got {type(record).__name__}", record=record_id)
-    return {str(k).strip(): v for k, v in record.items()}
+    stripped = {str(k).strip(): v for k, v in record.items()}
+    if len(stripped) != len(record):
+        seen: dict[str, str] = {}
+        for key in record:
+            if (name := str(key).strip()) in seen:
+                raise DataFormatError(
+                    path, f"keys {seen[name]!r} and {key!r} are the same once stripped", record=record_id
+                )
+            seen[name] = key
+    return stripped
 
 
 def expect_list(data: object, path: Path, what: str) -> list[Any]:
