@@ -5,16 +5,19 @@ answers over the size cap are refused without being read whole."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xraybench.callstore import CallStore
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.llm.calls import CallRunner, LLMCall
 from xraybench.llm.client import LLMClient
-from xraybench.llm.completion import AnswerTooLarge, max_answer_bytes
+from xraybench.llm.completion import AnswerTooLarge, OddAnswer, decode_body, max_answer_bytes, parse_completion
 from xraybench.retry import RetryPolicy
 from xraybench.testing.openai_server import ODD_BODIES, USABLE_ODD_BODIES, Fault, OpenAIServer
 
@@ -138,3 +141,36 @@ def test_answer_cap_through_litellm_and_from_the_environment(monkeypatch: pytest
     monkeypatch.setenv("XRAYBENCH_MAX_ANSWER_BYTES", "lots")
     with pytest.raises(XrayBenchError, match="XRAYBENCH_MAX_ANSWER_BYTES='lots'"):
         max_answer_bytes()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["choices", "message", "content", "finish_reason", "usage", "text", "type",
+                         "reasoning_content", "prompt_tokens", "completion_tokens", "0"]), children, max_size=5),
+    max_leaves=30,
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=timedelta(seconds=1))
+@given(JSON)
+def test_any_json_is_a_completion_or_a_reason(data: Any) -> None:
+    """The one parser never raises anything but `OddAnswer` (a reason), and what it returns is well typed."""
+    try:
+        completion = parse_completion(data)
+    except OddAnswer as exc:
+        assert str(exc)
+        return
+    assert isinstance(completion.text, str)
+    assert completion.finish_reason is None or isinstance(completion.finish_reason, str)
+    for count in (completion.prompt_tokens, completion.completion_tokens):
+        assert count is None or (isinstance(count, int) and count >= 0)
+
+
+@settings(max_examples=200, deadline=timedelta(seconds=1))
+@given(st.binary(max_size=2_000) | st.builds(lambda n: b"[" * n, st.integers(0, 200_000)))
+def test_any_body_bytes_decode_or_give_a_reason(body: bytes) -> None:
+    try:
+        decode_body(body)
+    except OddAnswer as exc:
+        assert "body" in str(exc)
