@@ -229,6 +229,8 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
     ("Marked interval increase in heart size.", {"Cardiomegaly": 1}),
     # Kerley / septal lines are a sign of edema; a masslike opacity is a lesion, not a consolidation
     ("A few septal lines at the right base.", {"Edema": -1}),
+    ("The pulmonary XXXX are engorged.", {"Edema": -1}),  # IU masked "vessels"
+    ("The heart and pulmonary XXXX appear normal.", {"Cardiomegaly": 0, "No Finding": 1}),
     ("Large masslike opacity in the left upper lobe.", {"Lung Opacity": 1, "Lung Lesion": 1}),
     # "or" between two modifiers offers no alternative finding
     ("Improved consolidation at the right base with mild residual or recurrent pneumonia.",

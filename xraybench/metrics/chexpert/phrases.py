@@ -187,6 +187,8 @@ HEDGED_MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
             "{kerley b lines|kerley lines|septal lines}",  # a sign of interstitial edema (not in CheXpert's list)
             f"{{prominent|increased|accentuated|engorged|indistinct|congested|prominence of the|engorgement of the|indistinctness of the}} {_WHERE}{_VESSELS}",
             f"{_WHERE}{_VESSELS} ~ {{prominent|increased|accentuated|engorged|indistinct|congested}}",
+            # IU X-ray masked "vessels": "pulmonary XXXX are engorged"
+            "pulmonary xxxx ~ {prominent|increased|accentuated|engorged|indistinct|congested|enlarged}",
         ),
         (ED,),
     ),
@@ -203,7 +205,7 @@ HEDGED_MENTIONS: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
 ]
 
 # Phrases that are a verdict on their own: (templates, observations, status).
-NORMAL_SUBJECT_CARDIAC = "{heart|heart size|cardiac silhouette|cardiac size|cardiac shadow|size of the heart|cardiac contour|cardiac contours|heart contour|heart size and pulmonary vascularity|heart and pulmonary vascularity|heart size and pulmonary vasculature|heart and lungs}"
+NORMAL_SUBJECT_CARDIAC = "{heart|heart size|cardiac silhouette|cardiac size|cardiac shadow|size of the heart|cardiac contour|cardiac contours|heart contour|heart size and pulmonary vascularity|heart and pulmonary vascularity|heart and pulmonary xxxx|heart size and pulmonary xxxx|heart size and pulmonary vasculature|heart and lungs}"
 NORMAL_SUBJECT_MEDIASTINAL = "{mediastinum|mediastinal contour|mediastinal contours|mediastinal silhouette|mediastinal silhouettes|mediastinal and hilar contours|hilar and mediastinal contours|mediastinal and hilar silhouettes|mediastinal width}"
 NORMAL_SUBJECT_BOTH = "{cardiomediastinal silhouette|cardio mediastinal silhouette|cardiomediastinal contour|cardiomediastinal contours|cardiomediastinal silhouettes|cardiomediastinal and hilar contours|cardiomediastinal and hilar silhouettes|cardiac and mediastinal contours|cardiac and mediastinal silhouettes|heart and mediastinum|heart size and mediastinum|heart size and mediastinal contours|heart size and mediastinal contour|heart size and cardiomediastinal contours|heart and mediastinal contours|heart size mediastinal and hilar contours|heart mediastinum and hila|cardiomediastinal silhouette and pulmonary vasculature|cardiomediastinal silhouette and pulmonary vascularity|cardiomediastinal contours and pulmonary vascularity|heart size mediastinal contours and pulmonary vascularity}"
 _NORMAL_PREDICATE = "~ {normal|within limits of normal|within the limits of normal|normal in size|of normal size|normal in size and contour|normal in size and configuration|within normal limits|unremarkable|not ~ enlarged|top normal|upper normal|top normal in size|at the upper limits of normal|upper limits of normal|upper limits normal|at upper limits of normal|upper limit of normal|at the upper limit of normal|within normal limits for size|normal size}"
