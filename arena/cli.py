@@ -80,7 +80,9 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
 
         judge = config.client(config.judge)
         config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
-        use_structured_output(judge, config.structured_output)  # recorded in every judgment key
+        use_structured_output(  # recorded in every judgment key
+            judge, config.structured_output, dry_run=config.dry_run, plan=plan_path(store_path(config.name, config.store))
+        )
     path = store_path(config.name, config.store)
     with CallStore(path) as store:
         if isinstance(judge, MetricJudge):

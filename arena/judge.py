@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from arena.prompt import ERROR_TYPES, VERDICT_LEVELS
@@ -124,10 +125,21 @@ def detect_dialect(judge: LLMClient) -> str:
     return "json_schema" if supported else "off"
 
 
-def use_structured_output(judge: LLMClient, mode: str = "auto") -> str:
-    """Set the judge's `response_format` for `mode` (see the module doc); returns the dialect now in use."""
+def use_structured_output(
+    judge: LLMClient, mode: str = "auto", *, dry_run: bool = False, plan: Path | None = None
+) -> str:
+    """Set the judge's `response_format` for `mode` (see the module doc); returns the dialect now in use.
+
+    A dry run makes no request at all, not even the model listing: `auto` then takes the structured output the
+    arena's `plan` recorded for this judge (so the estimate counts the judgments already done), else none."""
     if mode not in STRUCTURED_OUTPUT:
         raise XrayBenchError(f"--structured-output must be one of {', '.join(STRUCTURED_OUTPUT)}, got {mode!r}")
+    if mode == "auto" and dry_run and judge.direct:
+        from arena.judging import recorded_response_format
+
+        judge.response_format = None if plan is None else recorded_response_format(plan, judge.model)
+        kind = (judge.response_format or {}).get("type", "off")
+        return {"json_schema": "json_schema", "json_object": "json_object"}.get(kind, "off")
     dialect = detect_dialect(judge) if mode == "auto" else mode
     judge.response_format = response_format(dialect)
     return dialect

@@ -82,3 +82,17 @@ def test_judgments_carry_the_protocol_in_their_key_and_configuration(tmp_path: P
         export = export_battles(store, plan_path(store_file))
     label = config_label("openai/m", judge.params, PROMPT_VERSION)
     assert "output=json_schema" in label and export.configs_used == [label] and export.n_verdicts == 2
+
+
+def test_a_dry_run_asks_nothing_and_reuses_the_arenas_recorded_output(tmp_path: Path) -> None:
+    fld = field(tmp_path)
+    plan = tmp_path / "judgments.plan.jsonl"
+    with OpenAIServer(reply_fn=schema_reply, owned_by="vllm") as server:
+        judge = LLMClient("openai/tiny-test-model", api_base=server.base_url, timeout_s=5)
+        assert use_structured_output(judge, "auto", dry_run=True, plan=plan) == "off"  # nothing recorded yet
+        use_structured_output(judge, "json_object")
+        append_plan(plan, plan_battles(fld, judge.model, judge.params), judge.model)
+        fresh = LLMClient("openai/tiny-test-model", api_base=server.base_url, timeout_s=5)
+        assert use_structured_output(fresh, "auto", dry_run=True, plan=plan) == "json_object"
+        assert fresh.params == judge.params  # so the dry run's keys are the real run's
+        assert server.requests == []
