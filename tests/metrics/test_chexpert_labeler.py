@@ -239,6 +239,9 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
     ("Streaky opacities at the left base possibly related to scarring and atelectasis.",
      {"Lung Opacity": 1, "Atelectasis": -1}),
     ("Atelectasis is likely and there is a small effusion.", {"Atelectasis": -1, "Pleural Effusion": 1}),
+    # a full stop before an HTML entity or a bracket ends the sentence
+    ("No effusion or pneumothorax.&gt;] Calcifications may reflect old granulomatous disease.",
+     {"Pleural Effusion": 0, "Pneumothorax": 0}),
 ]  # fmt: skip
 
 

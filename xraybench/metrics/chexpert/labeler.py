@@ -97,10 +97,11 @@ def _tables() -> _Tables:
         clash = slot_words.intersection(words) if len(words) > 1 else set()
         if clash:
             raise ValueError(f"phrase {key!r} contains slot words {sorted(clash)}; use a ~ slot instead")
-    # a sentence ends at . ; ? ! : before a space, or at a full stop glued to the next word ("seen.Heart")
+    # a sentence ends at . ; ? ! : before a space, a bracket or an HTML entity ("pneumothorax.&gt;]"),
+    # or at a full stop glued to the next word ("seen.Heart")
     regex = re.compile(
         r"\b(?:" + trie_regex(set(phrases), slot_regex(all_slot_words)) + r")\b"
-        r"|([.;?!:](?=\s|$)|(?<=[a-z]{2})\.(?=[a-z]{2}))|(,)"
+        r"|([.;?!:](?=\s|$|&[a-z]+;|[\])>])|(?<=[a-z]{2})\.(?=[a-z]{2}))|(,)"
     )
     hedge = re.compile(r"\b(?:" + "|".join(HEDGE_SLOT_WORDS) + r")\b")
     return _Tables(regex, entries, re.compile(strip_regex(all_slot_words)), hedge)
