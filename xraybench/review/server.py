@@ -275,8 +275,11 @@ class ReviewServer(HTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        self._gate.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # also called by the base __init__ when bind fails (a busy port): the gate and pool may not exist yet
+        if hasattr(self, "_gate"):
+            self._gate.close()
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
