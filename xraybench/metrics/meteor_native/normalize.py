@@ -79,27 +79,29 @@ def parse_prefixes(text: str) -> dict[str, int]:
 
 def _split_dots(words: list[str], prefixes: Mapping[str, int]) -> str:
     """Rebuild the line, splitting a final dot off each word unless it is a nonbreaking prefix."""
-    out = []
+    joined = " ".join(words)
+    if "." not in joined:  # most lines of COCO tokens: nothing to split
+        return joined + " " if words else ""
+    out = list(words)
     last = len(words) - 1
-    for i, word in enumerate(words):
-        if len(word) > 1 and word.endswith("."):
-            pre = word[:-1]
-            kind = prefixes.get(pre)
-            nxt = words[i + 1] if i < last else ""
-            if "." in pre and _NBP_ALPHA.search(pre):
-                out.append(word.replace(".", ""))  # U.S. -> US
-            elif (
-                kind == NBP_ANY
-                or (i < last and "a" <= nxt[0] <= "z")
-                or (kind == NBP_NUMERIC_ONLY and i < last and "0" <= nxt[0] <= "9")
-            ):
-                out.append(word)
-            else:
-                out.append(pre + " .")
+    for i in [i for i, word in enumerate(words) if word[-1] == "."]:  # the rest stay as they are
+        word = words[i]
+        if len(word) < 2:
+            continue
+        pre = word[:-1]
+        kind = prefixes.get(pre)
+        nxt = words[i + 1] if i < last else ""
+        if "." in pre and _NBP_ALPHA.search(pre):
+            out[i] = word.replace(".", "")  # U.S. -> US
+        elif (
+            kind == NBP_ANY
+            or (i < last and "a" <= nxt[0] <= "z")
+            or (kind == NBP_NUMERIC_ONLY and i < last and "0" <= nxt[0] <= "9")
+        ):
+            pass
         else:
-            out.append(word)
-        out.append(" ")
-    return "".join(out)
+            out[i] = pre + " ."
+    return " ".join(out) + " " if out else ""
 
 
 def normalize_line(line: str, prefixes: Mapping[str, int]) -> str:
