@@ -92,10 +92,11 @@ class _Watchdog:
                 self._heap, self._pid = [], os.getpid()
                 self._thread = threading.Thread(target=self._loop, name="http-deadline", daemon=True)
                 self._thread.start()
-            if len(self._heap) > 1024 and len(self._heap) > 4 * sum(1 for *_, a in self._heap if a.active):
-                self._heap = [entry for entry in self._heap if entry[2].active]  # drop finished requests
+            seq = next(self._seq)
+            if seq % 1024 == 0:  # finished requests wait in the heap until their deadline: drop them now and then
+                self._heap = [entry for entry in self._heap if entry[2].active]
                 heapq.heapify(self._heap)
-            heapq.heappush(self._heap, (deadline, next(self._seq), armed))
+            heapq.heappush(self._heap, (deadline, seq, armed))
             if self._heap[0][2] is armed:
                 self._cond.notify()
         return armed
