@@ -147,14 +147,19 @@ class RunFolder:
             raise XrayBenchError(f"cannot create the run folder {self.path}: {exc.strerror or exc}") from None
         return FolderLock(self.file(LOCK_FILE), what=f"run folder {self.path}")
 
-    def prepare(self, config: RunConfig, fingerprints: dict[str, str]) -> bool:
-        """Create or check the folder; return True when resuming."""
+    def prepare(self, config: RunConfig, fingerprints: dict[str, str], model_fingerprint: str | None = None) -> bool:
+        """Create or check the folder; return True when resuming. `model_fingerprint` (a predictions file's
+        sha256) is part of the identity: a changed file under the same name is never resumed as the old one."""
         identity = {**config.identity(), "fingerprints": fingerprints}
+        if model_fingerprint:
+            identity["model_fingerprint"] = model_fingerprint
         run_file = self.file(RUN_FILE)
         if run_file.exists():
             previous = json.loads(run_file.read_text())
             old = previous.get("identity", {})
-            diffs = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+            # a folder written before model fingerprints were recorded is compared on the rest
+            keys = (set(old) | set(identity)) - ({"model_fingerprint"} - set(old))
+            diffs = sorted(k for k in keys if old.get(k) != identity.get(k))
             if diffs:
                 lines = "; ".join(f"{k}: {old.get(k)!r} -> {identity.get(k)!r}" for k in diffs)
                 raise XrayBenchError(
@@ -357,7 +362,9 @@ def run(config: RunConfig) -> dict[str, Any]:
         # The model before run.json: one that refuses to start (a malformed predictions file, a bad key) leaves
         # no run.json that would block the corrected rerun (a folder holding only the lock file is not foreign).
         model = build_model(config, [td.task.name for td in tasks])
-        resumed = folder.prepare(config, {td.task.name: td.fingerprint for td in tasks})
+        resumed = folder.prepare(
+            config, {td.task.name: td.fingerprint for td in tasks}, getattr(model, "fingerprint", None)
+        )
         timings = generate_all(config, model, folder, tasks)
         results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
         timings["total_s"] = time.perf_counter() - started

@@ -167,3 +167,21 @@ def test_refused_run_leaves_nothing_that_blocks_the_corrected_rerun(
     argv[2] = f"predictions:{fixed}"
     assert main(argv) == 0
     assert json.loads((out / "results.json").read_text())["status"] == "complete"
+
+
+def test_a_changed_file_under_the_same_name_is_not_resumed_as_the_old_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("\n".join(_good_rows()) + "\n")
+    out = tmp_path / "run"
+    argv = ["run", "--model", f"predictions:{preds}", "--tasks", TASK, "--out", str(out), "--no-progress",
+            "--skip-metrics", "meteor,cider,chexpert", "--bootstrap-rounds", "0"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(argv) == 0  # the same file: resumed (nothing to do)
+    capsys.readouterr()
+    rows = [json.dumps({"id": s.id, "prediction": "Normal chest."}) for s in load_task(TASK).samples]
+    preds.write_text("\n".join(rows) + "\n")  # corrected outputs, same file name
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "holds a run with a different configuration (model_fingerprint:" in err

@@ -13,6 +13,7 @@ expected. Rows are checked for types (an id is a string or an integer, never nul
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class PredictionFileReport:
 
     path: str
     format: str = "jsonl"  # jsonl | rexrank
+    sha256: str = ""  # of the file's bytes
     rows: list[PredictionRow] = field(default_factory=list)
     problems: list[tuple[int | None, str | None, str]] = field(default_factory=list)  # (line, record, what)
 
@@ -190,10 +192,11 @@ def read_prediction_file(path: str | Path) -> PredictionFileReport:
         data = path.read_bytes()
     except OSError as exc:
         raise XrayBenchError(f"cannot read predictions file {path}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors) is not content
     if not data.strip():
         raise DataFormatError(path, f"the file is empty: no predictions to score; expected {EXPECTED}")
-    report = PredictionFileReport(str(path))
+    report = PredictionFileReport(str(path), sha256=digest)
     first = data.lstrip()[:1]
     if first == b"[":
         raise DataFormatError(
@@ -380,6 +383,7 @@ class PredictionsFile:
         report = read_prediction_file(arg)
         report.refuse_if_malformed()
         self.name = f"predictions:{Path(arg).name}"
+        self.fingerprint = report.sha256  # the run's identity: a changed file is not resumed as the old one
         self._by_key: dict[tuple[str | None, str], str] = {(row.task, row.id): row.text for row in report.rows}
 
     def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:
