@@ -22,6 +22,14 @@ def load_run(path: str | Path) -> tuple[RunConfig, RunFolder]:
     return config, folder
 
 
+def unshared_tasks(path_a: str | Path, path_b: str | Path) -> dict[str, list[str]]:
+    """Tasks only one of the two runs scored, by side ("A", "B"): `compare` leaves them out and says so."""
+    from xraybench.tasks import expand
+
+    names = {side: expand(load_run(path)[0].tasks)[0] for side, path in (("A", path_a), ("B", path_b))}
+    return {side: [t for t in names[side] if t not in names["B" if side == "A" else "A"]] for side in names}
+
+
 def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
     """Per task and metric: A, B, A − B with its paired-bootstrap CI and p-values, and A's relative gain
     over B; then the suites both runs scored (sample-count-weighted values and relative gain only)."""

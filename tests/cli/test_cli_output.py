@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,15 @@ def test_grounding_validity_is_shown_with_box_counts(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert "1.0000 (0 boxes in 16 answers)" in out
     assert "grounding_boxes_per_answer" in out
+
+
+def test_compare_says_which_tasks_it_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, tasks in (("a", "demo_vqa,demo_classification"), ("b", "demo_vqa")):
+        argv = ["run", "--model", "baseline:normal", "--tasks", tasks, "--out", str(tmp_path / name), "--no-progress",
+                "--bootstrap-rounds", "0"]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--rounds", "20", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert {r["task"] for r in json.loads(captured.out)} == {"demo_vqa"}
+    assert "warning: left out, scored only by A: demo_classification" in captured.err

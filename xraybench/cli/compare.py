@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -19,13 +20,16 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xraybench.compare import compare_runs
+    from xraybench.compare import compare_runs, unshared_tasks
     from xraybench.published import PREFIX
 
     if args.run_b.startswith(PREFIX) or args.run_a.startswith(PREFIX):
         return _run_published(args)
 
     rows = compare_runs(args.run_a, args.run_b, rounds=args.rounds, seed=args.seed)
+    for side, tasks in unshared_tasks(args.run_a, args.run_b).items():  # stderr: --json stays one document
+        if tasks:
+            print(f"warning: left out, scored only by {side}: {', '.join(tasks)}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2, allow_nan=False))  # NaN is null with its reason in "why"
         return 0
