@@ -238,10 +238,19 @@ def build_model(config: RunConfig, task_names: list[str]) -> Any:
 def load_tasks(config: RunConfig) -> tuple[list[TaskData], list[str]]:
     task_names, sizes, suites = expand(config.tasks)
     roots = parse_data_roots(config.data_roots)
-    data = []
-    for name in task_names:
+    data, errors = [], []
+    for name in task_names:  # every task that cannot be loaded is named (each missing data root), not the first
         caps = [n for n in (config.limit, sizes.get(name)) if n is not None]
-        data.append(load_task(name, roots, limit=min(caps) if caps else None, seed=config.seed))
+        try:
+            data.append(load_task(name, roots, limit=min(caps) if caps else None, seed=config.seed))
+        except XrayBenchError as exc:
+            errors.append((name, exc))
+    if len(errors) == 1:
+        raise errors[0][1]
+    if errors:
+        raise XrayBenchError(
+            f"{len(errors)} tasks cannot be loaded:\n" + "\n".join(f"  {name}: {exc}" for name, exc in errors)
+        )
     return data, suites
 
 

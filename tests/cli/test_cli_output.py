@@ -50,3 +50,39 @@ def test_compare_says_which_tasks_it_left_out(tmp_path: Path, capsys: pytest.Cap
     captured = capsys.readouterr()
     assert {r["task"] for r in json.loads(captured.out)} == {"demo_vqa"}
     assert "warning: left out, scored only by A: demo_classification" in captured.err
+
+
+IU_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "iu_xray"
+
+
+def test_run_names_every_task_it_cannot_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--model", "baseline:normal", "--tasks", "xraybench", "--out", str(tmp_path / "r")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "6 tasks cannot be loaded" in err
+    for task, root in (("mimic_cxr_impression", "mimic_cxr"), ("iu_xray_findings", "iu_xray"), ("cxr_vqa", "cxr_vqa")):
+        assert f"{task}: dataset '{root}'" in err and f"--data-root {root}=PATH" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(not IU_ROOT.is_dir(), reason=f"real IU X-ray reports not found at {IU_ROOT}")
+def test_validate_on_real_iu_xray_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Real Indiana reports (read in place): a file with two studies missing, one unknown id, one `null` id and
+    a second row for one study: every problem in one pass, each with its line."""
+    from xraybench.taskdata import load_task
+
+    samples = load_task("iu_xray_findings", {"iu_xray": str(IU_ROOT)}).samples
+    rows = [json.dumps({"id": s.id, "prediction": s.reference}) for s in samples[2:]]
+    rows += [json.dumps({"id": "CXR-nope", "prediction": "x"}), '{"id": null, "prediction": "x"}',
+             json.dumps({"id": samples[5].id, "prediction": "other"})]  # fmt: skip
+    path = tmp_path / "iu.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    argv = ["validate", "--model", f"predictions:{path}", "--tasks", "iu_xray_findings", "--data-root",
+            f"iu_xray={IU_ROOT}"]  # fmt: skip
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    n = len(rows)
+    assert f'{path}:{n - 1}: "id" must be a string or an integer, found null' in out
+    assert f"{path}:{n}: a second prediction for id '{samples[5].id}' (first on line 4, a different text)" in out
+    assert f"iu_xray_findings: {len(samples) - 2}/{len(samples)} covered, 2 missing" in out
+    assert f"{path}:{n - 2}: id 'CXR-nope'" in out
