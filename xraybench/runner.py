@@ -9,6 +9,7 @@ are never asked again, a torn last line from a `kill -9` is cut off, failures ar
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -329,11 +330,16 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
 
 
 def _outcome(get: Callable[[], list[Generation]]) -> tuple[list[Generation] | None, str | None]:
-    """(generations, None) or (None, error) for a batch; other exceptions propagate (the run stops, resumable)."""
+    """(generations, None) or (None, error) for a batch. An unforeseen exception from an adapter fails its batch
+    too (listed in failures.jsonl with its type): raising it here would drop the answers still in flight, and
+    `ABORT_AFTER_FAILED_BATCHES` in a row still stop the run with the reason."""
     try:
         return get(), None
     except (TransientError, XrayBenchError) as exc:
         return None, str(exc)
+    except Exception as exc:
+        logging.getLogger(__name__).debug("a model call raised %s", type(exc).__name__, exc_info=True)
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  # type: ignore[no-untyped-def]

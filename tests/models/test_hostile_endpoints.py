@@ -124,3 +124,25 @@ def test_cli_run_survives_odd_answers_and_a_drip(tmp_path: Path) -> None:
     failures = _lines(tmp_path / "run" / FAILURES_FILE)
     assert len(failures) == 4 and any("deadline" in f["error"] for f in failures)
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == N_ITEMS - 4
+
+
+def test_an_unforeseen_adapter_error_fails_its_item_and_keeps_the_answers_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that raises something other than an XrayBenchError (here, in building one sample's request) used
+    to end the run with a traceback and drop the answers of the other calls in flight."""
+    unlucky = load_task("demo_vqa").samples[3].id
+    original = OpenAIModel.payload
+
+    def payload(self: OpenAIModel, sample: Sample, prompt: str) -> dict:
+        if sample.id == unlucky:
+            raise RuntimeError("adapter bug")
+        return original(self, sample, prompt)
+
+    monkeypatch.setattr(OpenAIModel, "payload", payload)
+    with OpenAIServer() as server:
+        results = run(_config(tmp_path / "run", server.base_url, concurrency=8))
+    failures = _lines(tmp_path / "run" / FAILURES_FILE)
+    assert [(f["id"], f["error"]) for f in failures] == [(unlucky, "RuntimeError: adapter bug")]
+    assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == N_ITEMS - 1
+    assert results["status"] == "incomplete"
