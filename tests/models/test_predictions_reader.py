@@ -185,3 +185,14 @@ def test_a_changed_file_under_the_same_name_is_not_resumed_as_the_old_one(
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "holds a run with a different configuration (model_fingerprint:" in err
+
+
+def test_a_broken_first_row_does_not_hide_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text("{oops\n" + "\n".join(_good_rows()[:3]) + "\n")
+    report = read_prediction_file(path)
+    assert report.malformed[0].startswith(f"{path}:1: invalid JSON") and len(report.rows) == 3
+    pretty = tmp_path / "rex.json"  # one document over many lines, broken: its own line is named
+    pretty.write_text('{\n "s1": {\n  "model_prediction": "x"\n },\n "s2": \n}\n')
+    with pytest.raises(DataFormatError, match=r"rex.json:6: invalid JSON"):
+        read_prediction_file(pretty)

@@ -40,6 +40,7 @@ TEXT_ALIASES = ("report", "text", "output", "generated", "generation", "response
                 "pred", "model_prediction", "findings", "impression")  # fmt: skip
 MAX_INT_DIGITS = 64  # an integer id longer than this is a mistake, and Python refuses > 4300 digits anyway
 SHOWN = 40  # characters of a bad value quoted in a message
+JSONL_PROBE_LINES = 5  # lines looked at to tell JSONL from one JSON document spread over lines
 
 
 @dataclass
@@ -232,24 +233,26 @@ def _first_line(data: bytes) -> int:
 
 def _whole_document(path: Path, data: bytes) -> Any:
     """The file parsed as one JSON document, or None when it is JSONL (several documents, one per line)."""
-    lines = data.strip().split(b"\n")
-    first_line = lines[0]
-    if len(lines) == 1 and not _parses_as_rexrank(first_line):
-        return _one_line(first_line)
+    lines = [line for line in data.strip().split(b"\n") if line.strip()]
+    if len(lines) == 1 and not _parses_as_rexrank(lines[0]):
+        return _one_line(lines[0])
+    # JSONL when one of its first lines is an object on its own (a pretty-printed document has no such line),
+    # so a broken first row is that row's problem and the others are still read
+    jsonl = any(_parses(line) for line in lines[:JSONL_PROBE_LINES])
     try:
         return loads_checked(data.decode("utf-8"))
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" or _parses(first_line):
+        if exc.msg == "Extra data" or jsonl:
             return None
         raise DataFormatError(path, f"invalid JSON ({exc.msg} at column {exc.colno}); expected {EXPECTED}",
                               line=exc.lineno) from None  # fmt: skip
     except UnicodeDecodeError as exc:
-        if _parses(first_line):
+        if jsonl:
             return None
         line = data[: exc.start].count(b"\n") + 1
         raise DataFormatError(path, f"not UTF-8 text ({exc.reason}); save it as UTF-8", line=line) from None
     except ValueError as exc:
-        if _parses(first_line):
+        if jsonl:
             return None
         raise DataFormatError(path, str(exc), line=1) from None
 
