@@ -92,8 +92,7 @@ def _file_texts(spec: str, task: str) -> tuple[str, dict[str, str]]:
     if not sep or not name or not path:
         raise XrayBenchError(f"--predictions expects NAME=FILE, got {spec!r}")
     report = read_prediction_file(path)
-    if report.malformed:
-        raise DataFormatError(path, f"{len(report.malformed)} malformed rows, first: {report.malformed[0]}")
+    report.refuse_if_malformed("run `xraybench validate` on the file for the full list")  # as `run` says it
     texts = {row.id: row.text for row in report.rows if row.task in (None, task)}
     if not texts:
         raise DataFormatError(path, f"no predictions for task {task!r} (expected rows with id and prediction)")
