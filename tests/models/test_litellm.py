@@ -101,3 +101,37 @@ def test_a_leading_think_block_survives_litellm(
         gen = litellm_model_class("openai/tiny-test-model", options, ModelContext()).generate([sample], [PROMPT])[0]
     assert gen.text.replace(" ", "") == text.replace(" ", "")
     assert gen.text.startswith("<think>") and "[10, 300, 120, 420]" in gen.text and gen.text.endswith("\\boxed{yes}")
+
+
+@pytest.mark.parametrize("name", ["choices_dict", "message_string", "finish_reason_list", "deeply_nested"])
+def test_odd_answers_are_failures_with_a_reason(model: Any, server: OpenAIServer, sample: Sample, name: str) -> None:
+    from xraybench.testing.openai_server import ODD_BODIES
+
+    model.generate([sample], [PROMPT])  # litellm's first call in a process sets up its SDKs
+    server.fault_plan[:] = [Fault.odd(ODD_BODIES[name])]
+    with pytest.raises(TransientError) as info:
+        model.generate([sample], [PROMPT])
+    assert "Traceback" not in str(info.value) and len(str(info.value)) < 1000
+    assert model.generate([sample], [PROMPT])[0].text
+
+
+def test_deadline_and_answer_cap(
+    litellm_model_class: type, server: OpenAIServer, sample: Sample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from xraybench.llm.completion import AnswerTooLarge
+
+    monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")
+    options = ModelOptions(
+        api_base=server.base_url, api_key_env="XRAYBENCH_TEST_KEY", timeout_s=2.0, extra={"max_answer_bytes": 1 << 20}
+    )
+    model = litellm_model_class("openai/tiny-test-model", options, ModelContext())
+    model.generate([sample], [PROMPT])  # warm: the first call's deadline has a grace for litellm's set-up
+    server.fault_plan[:] = [Fault.drip(0.4), Fault.huge(3 << 20)]
+    start = time.monotonic()
+    with pytest.raises(TransientError, match="deadline for the whole request"):
+        model.generate([sample], [PROMPT])
+    assert time.monotonic() - start < 15  # the drip lasts minutes
+    with pytest.raises(AnswerTooLarge, match="1048576-byte cap"):
+        model.generate([sample], [PROMPT])
