@@ -146,3 +146,12 @@ def test_an_unforeseen_adapter_error_fails_its_item_and_keeps_the_answers_in_fli
     assert [(f["id"], f["error"]) for f in failures] == [(unlucky, "RuntimeError: adapter bug")]
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == N_ITEMS - 1
     assert results["status"] == "incomplete"
+
+
+def test_reasoning_content_is_put_back_in_front(server: OpenAIServer, sample: Sample) -> None:
+    """vLLM with a reasoning parser moves `<think>…</think>` into `reasoning_content`: both API adapters give the
+    output as the model wrote it, so the parser and rewards see the reasoning."""
+    message = {"content": "\\boxed{effusion}", "reasoning_content": "fluid at [1, 2, 3, 4]"}
+    server.fault_plan[:] = [Fault.odd({"choices": [{"message": message, "finish_reason": "stop"}]})]
+    gen = OpenAIModel("m", ModelOptions(api_base=server.base_url), ModelContext()).generate([sample], [PROMPT])[0]
+    assert gen.text == "<think>fluid at [1, 2, 3, 4]</think>\\boxed{effusion}"

@@ -50,6 +50,16 @@ class Completion:
     completion_tokens: int | None = None
 
 
+def model_output(completion: Completion) -> str:
+    """A model under test's output as the model wrote it: servers and litellm move a leading
+    `<think>…</think>` block into `reasoning_content`; it is put back in front, so the output parser, the
+    format and coordinate rewards and a teacher's filter see the reasoning."""
+    content, reasoning = completion.text, completion.reasoning
+    if reasoning and not content.lstrip().startswith("<think>"):
+        return f"<think>{reasoning}</think>{content}"
+    return content
+
+
 def max_answer_bytes(value: int | str | None = None) -> int:
     """The answer size cap in bytes: `value` if given, else `$XRAYBENCH_MAX_ANSWER_BYTES`, else 4 MiB."""
     source = "max_answer_bytes"

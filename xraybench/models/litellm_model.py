@@ -20,6 +20,7 @@ from xraybench.llm.completion import (
     OddAnswer,
     check_text_size,
     max_answer_bytes,
+    model_output,
     parse_completion,
 )
 from xraybench.llm.transport import call_with_deadline
@@ -35,16 +36,6 @@ TRANSIENT_NAMES = ("RateLimitError", "Timeout", "APIConnectionError", "ServiceUn
 # machine): that CPU time is not the server's, so the first call's deadline gets this much on top
 FIRST_CALL_GRACE_S = 60.0
 _warm = threading.Event()
-
-
-def message_text(completion: Completion) -> str:
-    """The answer as the model wrote it: litellm moves a leading `<think>…</think>` block (or a provider's
-    separate reasoning) into `reasoning_content`; it is put back in front, so the output parser, the format and
-    coordinate rewards and a teacher's filter see the reasoning."""
-    content, reasoning = completion.text, completion.reasoning
-    if reasoning and not content.lstrip().startswith("<think>"):
-        return f"<think>{reasoning}</think>{content}"
-    return content
 
 
 def litellm_completion(response: Any) -> Completion:
@@ -166,7 +157,7 @@ class LiteLLMModel:
         completion = complete_with_deadline(self._litellm, kwargs, self.options.timeout_s, where)
         latency = time.perf_counter() - start
         return Generation(
-            text=message_text(completion),
+            text=model_output(completion),
             latency_s=latency,
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from xraybench.errors import TransientError, XrayBenchError
-from xraybench.llm.completion import OddAnswer, decode_body, parse_completion
+from xraybench.llm.completion import OddAnswer, decode_body, model_output, parse_completion
 from xraybench.llm.transport import HTTPTransport, error_text
 from xraybench.models.base import ModelContext, ModelOptions
 from xraybench.models.images import image_data_url, image_options, input_size
@@ -118,7 +118,7 @@ class OpenAIModel:
                 f"{url} answered sample {sample.id} with 200 but no usable chat completion: {exc}"
             ) from None
         return Generation(
-            text=completion.text,
+            text=model_output(completion),  # a server's separate reasoning_content put back in front
             latency_s=answer.latency_s,
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
