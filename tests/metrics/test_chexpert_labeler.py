@@ -204,6 +204,10 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
     ("Consolidation, atelectasis, and blunting of the costophrenic angle at the left base have cleared.",
      {"Consolidation": 0, "Atelectasis": 0, "Pleural Effusion": 0}),
     ("Stable cardiomegaly, the effusion has resolved.", {"Cardiomegaly": 1, "Pleural Effusion": 0}),
+    ("Stable cardiomegaly, small right effusion, and the left pneumothorax has resolved.",
+     {"Cardiomegaly": 1, "Pleural Effusion": 1, "Pneumothorax": 0}),
+    ("Cardiomegaly, small right effusion, and atelectasis has resolved.",  # singular verb: the last item
+     {"Cardiomegaly": 1, "Pleural Effusion": 1, "Atelectasis": 0}),
     ("Heart size, pulmonary vascular congestion, and the effusion are normal.", {"Edema": 0, "Pleural Effusion": 0}),
     # hedges written as a bare noun
     ("Cardiomegaly, question small bilateral effusions.", {"Cardiomegaly": 1, "Pleural Effusion": -1}),

@@ -180,6 +180,7 @@ def _starts_clause(items: list[Item], i: int) -> bool:
 
 
 _PARTICIPLE_ADJECTIVES = frozenset({"visualized", "seen", "identified", "demonstrated", "noted", "present"})
+_SINGULAR = frozenset({"is", "was", "has"})
 
 
 def _statuses(items: list[Item], text: str) -> list[list[int]]:
@@ -200,8 +201,10 @@ def _statuses(items: list[Item], text: str) -> list[list[int]]:
     listing = False  # after "no change in": "X or Y" lists what is unchanged, no alternatives
     n = len(items)
 
-    def reach_back() -> list[list[int]]:
-        return list_window + window if list_and else window
+    def reach_back(i: int) -> list[list[int]]:
+        # a singular verb ("..., and X has resolved") governs the last item only
+        singular = i > 0 and items[i - 1][0] == Cue.VERB and text[items[i - 1][2] : items[i - 1][3]] in _SINGULAR
+        return list_window + window if list_and and not singular else window
 
     for i, (kind, entry, _, _) in enumerate(items):
         if kind == _MENTION:
@@ -243,8 +246,10 @@ def _statuses(items: list[Item], text: str) -> list[list[int]]:
                 scope = None
         elif kind == Cue.CONJ:
             alt_next = False
-            if list_window and not verb_pending:
+            if list_window and not verb_pending and not _starts_clause(items, i):
                 list_and = True
+            elif _starts_clause(items, i):  # ", and the left effusion has resolved": a new clause
+                list_window, list_and = [], False
             if scope is not None and (verb_in_scope or _starts_clause(items, i)):
                 scope = None
         elif kind == Cue.ALT:
@@ -271,7 +276,7 @@ def _statuses(items: list[Item], text: str) -> list[list[int]]:
             # "heart size and vascular engorgement appear within limits of normal": the predicate
             # negates every mention of its subject; a bare "normal" elsewhere is an adjective
             if i > 0 and items[i - 1][0] == Cue.VERB:
-                for record in reach_back():
+                for record in reach_back(i):
                     record[1] = NEGATIVE
         elif kind == Cue.TERM:
             window, scope, verb_pending, alt_next, listing = [], None, False, False, False
@@ -306,7 +311,7 @@ def _statuses(items: list[Item], text: str) -> list[list[int]]:
                     record[1] = UNCERTAIN
         elif kind == Cue.NEG_POST:
             if window:
-                for record in reach_back():
+                for record in reach_back(i):
                     record[1] = NEGATIVE
             else:
                 scope, strong, mention_in_scope, verb_in_scope = NEGATIVE, False, False, False
