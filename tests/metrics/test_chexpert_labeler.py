@@ -208,7 +208,7 @@ TRICKY: list[tuple[str, dict[str, int]]] = [
      {"Cardiomegaly": 1, "Pleural Effusion": 1, "Pneumothorax": 0}),
     ("Cardiomegaly, small right effusion, and atelectasis has resolved.",  # singular verb: the last item
      {"Cardiomegaly": 1, "Pleural Effusion": 1, "Atelectasis": 0}),
-    ("Heart size, pulmonary vascular congestion, and the effusion are normal.", {"Edema": 0, "Pleural Effusion": 0}),
+    ("Heart size, vascular congestion, and pleural effusion are normal.", {"Edema": 0, "Pleural Effusion": 0}),
     # hedges written as a bare noun
     ("Cardiomegaly, question small bilateral effusions.", {"Cardiomegaly": 1, "Pleural Effusion": -1}),
     ("Suspicion for small bilateral pleural effusions.", {"Pleural Effusion": -1}),
