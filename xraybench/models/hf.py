@@ -83,6 +83,58 @@ def load_processor(path: str | Path, *, vision: bool) -> Any:
     return image_only_processor(base, image_processor, tokenizer, chat_template(root, tokenizer))
 
 
+def check_loaded_keys(what: str, missing: Any, unexpected: Any, mismatched: Any = (), errors: Any = ()) -> None:
+    """Refuse a load that left model tensors unset or checkpoint tensors unused: never a warning.
+
+    transformers only logs these, then evaluates a partly random model; its own tied weights and non-persistent
+    buffers are never reported, so anything reported here is a real mismatch. `mismatched` holds
+    `(key, checkpoint shape, model shape)` tuples as `from_pretrained(..., output_loading_info=True)` gives them.
+    """
+
+    def some(keys: Any) -> str:
+        names = sorted(map(str, keys))
+        return f"{len(names)}: {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
+
+    shapes = sorted(
+        f"{key} (checkpoint {list(saved)}, model {list(live)})" for key, saved, live in (tuple(m) for m in mismatched)
+    )
+    problems = [
+        f"{label} {some(keys)}"
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mismatched shape", shapes))
+        if keys
+    ]
+    problems += [str(e).strip().splitlines()[0] for e in errors if str(e).strip()]
+    if problems:
+        raise XrayBenchError(
+            f"{what}: the checkpoint's weights do not match the model's parameters ({'; '.join(problems)}; "
+            "names as the model calls them); it was saved by another model or another transformers/peft layout, "
+            "or the weight files were edited. Refusing to evaluate a partly random model"
+        )
+
+
+def load_model(auto: Any, path: Path, dtype: Any, device: str, *, what: str) -> Any:
+    """`auto.from_pretrained(path)` on `device` (`auto`: spread by accelerate), with every key accounted for."""
+    safetensors = require("safetensors", "hf", "hf: models")
+    kwargs: dict[str, Any] = {"dtype": dtype, "output_loading_info": True, "ignore_mismatched_sizes": True}
+    if device == "auto":
+        kwargs["device_map"] = "auto"
+    try:
+        # ignore_mismatched_sizes: a shape mismatch then comes back in the loading info (reported with the other
+        # keys below) instead of as a bare RuntimeError
+        model, info = auto.from_pretrained(path, **kwargs)
+    except (OSError, ValueError, RuntimeError, safetensors.SafetensorError) as exc:
+        raise XrayBenchError(f"{what}: cannot load the model from {path}: {exc}") from exc
+    weights = sorted(p.name for p in path.glob("*.safetensors*")) or sorted(p.name for p in path.glob("*.bin"))
+    check_loaded_keys(
+        what + (f" ({', '.join(weights[:3])}{', ...' if len(weights) > 3 else ''})" if weights else ""),
+        info.get("missing_keys", ()),
+        info.get("unexpected_keys", ()),
+        info.get("mismatched_keys", ()),
+        info.get("error_msgs", ()),
+    )
+    return model if device == "auto" else model.to(device)
+
+
 def _dtype(torch: Any, name: str | None, device: str) -> Any:
     if name is None:
         return torch.bfloat16 if device.startswith("cuda") else torch.float32
@@ -117,14 +169,7 @@ class HFModel:
         config = transformers.AutoConfig.from_pretrained(path)
         self.vision = getattr(config, "vision_config", None) is not None
         auto = transformers.AutoModelForImageTextToText if self.vision else transformers.AutoModelForCausalLM
-        dtype = _dtype(torch, options.dtype, self.device)
-        try:
-            if self.device == "auto":
-                self.model = auto.from_pretrained(path, dtype=dtype, device_map="auto")
-            else:
-                self.model = auto.from_pretrained(path, dtype=dtype).to(self.device)
-        except (OSError, ValueError) as exc:
-            raise XrayBenchError(f"hf:{arg}: cannot load the model: {exc}") from exc
+        self.model = load_model(auto, path, _dtype(torch, options.dtype, self.device), self.device, what=f"hf:{arg}")
         self.model.eval()
         self.processor = load_processor(path, vision=self.vision)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
