@@ -174,3 +174,18 @@ def test_any_body_bytes_decode_or_give_a_reason(body: bytes) -> None:
         decode_body(body)
     except OddAnswer as exc:
         assert "body" in str(exc)
+
+
+def test_an_answer_without_usage_is_charged_its_worst_case_against_the_budget(tmp_path: Path) -> None:
+    """Usage as a string: the answer is kept, but its price is unknown; counting it as free would let a paid
+    provider that omits usage run past --budget-usd."""
+    body, _ = USABLE_ODD_BODIES["usage_string"]
+    with (
+        OpenAIServer(reply_fn=lambda b: "clear lungs", fault_plan=[Fault.odd(body)] * 10) as server,
+        CallStore(tmp_path / "calls.sqlite") as store,
+    ):
+        client = LLMClient(MODEL, api_base=server.base_url, price_per_1k_tokens=1.0, max_tokens=1000)
+        # worst case per request ~$1.005; a reported answer costs ~$0.005, an unreported one is charged ~$1.005
+        report = CallRunner(client, store, max_concurrency=1, budget_usd=2.5).run([make_call(i) for i in range(10)])
+        assert report.n_ok == 2 and report.n_budget_stopped == 8
+        assert len(server.chat_requests()) == 2

@@ -558,7 +558,8 @@ class CallRunner:
             except BaseException:
                 self.budget.settle(bound, 0.0)  # a refused request (429, 5xx, timeout) is not billed
                 raise
-            self.budget.settle(bound, answer.cost_usd)
+            # no usage in the answer: its price is unknown, so the budget keeps the worst case it reserved
+            self.budget.settle(bound, answer.cost_usd if answer.usage_reported else max(bound, answer.cost_usd))
             return answer
 
         answer = call_with_retries(once, self.policy, sleep=self.sleep)

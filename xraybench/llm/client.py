@@ -53,7 +53,8 @@ _STATUS_NAMES = {
 
 @dataclass(frozen=True)
 class LLMAnswer:
-    """One answer and what it cost; token counts are 0 when the server reports no usage."""
+    """One answer and what it cost; token counts are 0 when the server reports no usage (`usage_reported`
+    False: its cost is then unknown, and the budget charges the request's worst case instead)."""
 
     text: str
     finish_reason: str | None
@@ -61,6 +62,7 @@ class LLMAnswer:
     completion_tokens: int
     cost_usd: float
     latency_s: float
+    usage_reported: bool = True
 
 
 def is_local(api_base: str | None) -> bool:
@@ -177,6 +179,7 @@ class LLMClient:
             completion_tokens=completion_tokens,
             cost_usd=self.cost(prompt_tokens, completion_tokens),
             latency_s=latency,
+            usage_reported=completion.prompt_tokens is not None and completion.completion_tokens is not None,
         )
 
     def _complete_litellm(self, messages: list[dict[str, Any]]) -> LLMAnswer:
