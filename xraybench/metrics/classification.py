@@ -1,10 +1,12 @@
-"""Finding classification (NIH ChestX-ray14): label sets parsed from answers, P/R/F1 and AUROC.
+"""Finding classification (NIH ChestX-ray14, CheXpert): label sets parsed from answers, P/R/F1 and AUROC.
 
-A generative model answers in words ("Effusion and infiltrate", "No Finding"); `parse_labels` maps
-the answer to a set of the dataset's labels through synonyms, skipping negated items ("no
-pneumothorax"). The metric then scores the binary sample x label matrices the way scikit-learn's
-`precision_recall_fscore_support` does for multilabel input (zero_division = 0, macro averages over
-every label, supported or not). Classifier-style adapters that return per-label probabilities in
+A generative model answers in words ("Effusion and infiltrate", "enlarged heart, no effusion", "No Finding");
+`LabelParser` maps the answer to a set of the dataset's own labels (ChestX-ray14's "Effusion", CheXpert's
+"Pleural Effusion", a task's own) through one synonym table, `SYNONYMS`, leaving out negated findings ("no
+pneumothorax", "cardiomegaly without effusion", "effusion is absent"); uncertain ones count as present. A
+finding the label set has no label for counts as a broader one it has (a nodule is CheXpert's "Lung Lesion"). The
+metric then scores the binary sample x label matrices the way scikit-learn's `precision_recall_fscore_support`
+does for multilabel input (zero_division = 0, macro averages over every label, supported or not). Classifier-style adapters that return per-label probabilities in
 `prediction.scores` also get AUROC (scikit-learn's `roc_auc_score` semantics: tied scores count half);
 labels whose resampled or full ground truth has one class only are skipped and listed.
 
@@ -33,27 +35,86 @@ CXR14_LABELS: tuple[str, ...] = (
     "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
     "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
 )  # fmt: skip
+# The one synonym table of answer parsing: finding -> the phrases that name it. A dataset label takes the
+# finding whose name or phrase it is (CheXpert's "Pleural Effusion" is the finding "Effusion"), so every label set
+# (ChestX-ray14, CheXpert, a task's own) reads answers through the same phrases. No phrase appears twice, and
+# none holds a negation or scope word ("no", "with", ...): those are read by `LabelParser.parse`.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "Atelectasis": ("atelectasis", "atelectases", "atelectatic", "lung collapse"),
-    "Cardiomegaly": ("cardiomegaly", "enlarged heart", "heart enlargement", "cardiac enlargement",
-                     "enlarged cardiac silhouette", "enlargement of the heart"),
-    "Effusion": ("effusion", "effusions", "pleural effusion", "pleural effusions", "hydrothorax"),
-    "Infiltration": ("infiltration", "infiltrations", "infiltrate", "infiltrates"),
-    "Mass": ("mass", "masses"),
-    "Nodule": ("nodule", "nodules", "pulmonary nodule"),
-    "Pneumonia": ("pneumonia", "pneumonias"),
-    "Pneumothorax": ("pneumothorax", "pneumothoraces", "pneumothoraxes"),
-    "Consolidation": ("consolidation", "consolidations"),
-    "Edema": ("edema", "oedema", "pulmonary edema"),
-    "Emphysema": ("emphysema", "emphysematous"),
-    "Fibrosis": ("fibrosis", "fibrotic", "pulmonary fibrosis"),
+    "Atelectasis": ("atelectasis", "atelectases", "atelectatic", "atelectatic change", "atelectatic changes",
+                    "collapse", "lung collapse", "lobar collapse", "lobe collapse", "volume loss"),
+    "Cardiomegaly": ("cardiomegaly", "enlarged heart", "heart enlargement", "cardiac enlargement", "large heart",
+                     "enlarged cardiac silhouette", "enlargement of the heart", "heart is enlarged", "heart enlarged",
+                     "heart size is enlarged", "enlarged heart size", "increased heart size",
+                     "cardiac silhouette is enlarged", "enlarged cardiac shadow"),
+    "Effusion": ("effusion", "effusions", "pleural effusion", "pleural effusions", "pleural fluid", "hydrothorax",
+                 "hemothorax", "fluid in the pleural space"),
+    "Infiltration": ("infiltration", "infiltrations", "infiltrate", "infiltrates", "infiltrative",
+                     "pulmonary infiltrate", "pulmonary infiltrates"),
+    "Mass": ("mass", "masses", "lung mass", "pulmonary mass", "tumor", "tumour"),
+    "Nodule": ("nodule", "nodules", "pulmonary nodule", "pulmonary nodules", "lung nodule", "lung nodules"),
+    "Pneumonia": ("pneumonia", "pneumonias", "bronchopneumonia", "pneumonic", "lung infection",
+                  "pulmonary infection", "chest infection"),
+    "Pneumothorax": ("pneumothorax", "pneumothoraces", "pneumothoraxes", "ptx"),
+    "Consolidation": ("consolidation", "consolidations", "consolidated", "consolidative", "airspace consolidation"),
+    "Edema": ("edema", "oedema", "pulmonary edema", "pulmonary oedema", "interstitial edema", "alveolar edema"),
+    "Emphysema": ("emphysema", "emphysematous", "emphysematous change", "emphysematous changes",
+                  "bullous emphysema", "pulmonary emphysema"),
+    "Fibrosis": ("fibrosis", "fibrotic", "fibrotic change", "fibrotic changes", "pulmonary fibrosis",
+                 "interstitial fibrosis"),
     "Pleural_Thickening": ("pleural thickening", "pleural thickenings", "thickening of the pleura",
-                           "thickened pleura"),
-    "Hernia": ("hernia", "hernias", "hiatal hernia", "hiatus hernia"),
+                           "thickened pleura", "pleural plaque", "pleural plaques", "apical cap", "apical caps",
+                           "pleural scarring", "pleural fibrosis", "fibrothorax"),
+    "Hernia": ("hernia", "hernias", "hiatal hernia", "hiatus hernia", "diaphragmatic hernia"),
+    # CheXpert observations that ChestX-ray14 has no label for
+    "Enlarged Cardiomediastinum": ("enlarged cardiomediastinum", "widened mediastinum", "mediastinal widening",
+                                   "enlarged mediastinum", "mediastinal enlargement", "cardiomediastinal enlargement",
+                                   "widened cardiomediastinal silhouette", "enlarged cardiomediastinal silhouette"),
+    "Lung Opacity": ("lung opacity", "lung opacities", "opacity", "opacities", "opacification", "pulmonary opacity",
+                     "pulmonary opacities", "airspace opacity", "airspace opacities", "airspace disease",
+                     "ground glass", "ground glass opacity", "ground glass opacities", "haziness"),
+    "Lung Lesion": ("lung lesion", "lung lesions", "lesion", "lesions", "pulmonary lesion", "pulmonary lesions"),
+    "Pleural Other": ("pleural other", "pleural abnormality", "pleural abnormalities", "pleural calcification",
+                      "pleural calcifications"),
+    "Fracture": ("fracture", "fractures", "fractured", "rib fracture", "rib fractures", "broken rib", "broken ribs",
+                 "compression fracture"),
+    "Support Devices": ("support devices", "support device", "device", "devices", "tubes and lines",
+                        "lines and tubes", "endotracheal tube", "nasogastric tube", "chest tube", "feeding tube",
+                        "tracheostomy", "tracheostomy tube", "central line", "central venous catheter", "picc",
+                        "picc line", "catheter", "pacemaker", "pacer", "icd", "sternotomy wires", "sternal wires"),
 }  # fmt: skip
+# A finding a label set has no label for counts as the broader one it does have (CheXpert: a nodule is a Lung Lesion).
+BROADER: dict[str, str] = {
+    "Mass": "Lung Lesion", "Nodule": "Lung Lesion", "Infiltration": "Lung Opacity", "Pleural_Thickening": "Pleural Other",
+}  # fmt: skip
+# Phrases that contain a finding's words but are not that finding; read as one unit, they name nothing.
+NOT_FINDINGS = (
+    "pericardial effusion", "pericardial effusions", "joint effusion", "subcutaneous emphysema",
+    "surgical emphysema", "soft tissue emphysema", "mass effect", "breast mass", "soft tissue edema",
+    "subcutaneous edema", "vertebral collapse", "compression deformity",
+)  # fmt: skip
 NO_FINDING = ("no finding", "no findings", "none", "normal", "no abnormality", "no abnormalities", "nothing")
-NEGATION = re.compile(r"^(no|not|without|negative for|absent|free of|there is no|there are no)\b")
-ITEM_SPLIT = re.compile(r"\||,|;|\n|\band\b|/|\bwith\b")
+# Negation, as a short answer states it. A *pre* cue negates the findings after it in its part of the answer
+# ("no effusion or pneumothorax", "cardiomegaly without effusion"); a *post* cue the ones before it back to the last
+# comma ("effusion and pneumothorax are absent"); a double negation or "no change" negates nothing (uncertain
+# findings count as present, CheXpert's U-Ones); "with", "present:" and the like end a pre cue's reach.
+PRE_NEGATION = (
+    "no", "not", "without", "negative for", "absence of", "free of", "rather than", "instead of", "neither", "nor",
+)  # fmt: skip
+POST_NEGATION = (
+    "absent", "resolved", "ruled out", "excluded", "negative", "not seen", "not present", "not identified",
+    "not visualized", "not evident", "not detected", "not demonstrated", "not appreciated", "not noted",
+    "not visible", "not apparent",
+)  # fmt: skip
+NOT_NEGATION = (
+    "cannot be excluded", "can not be excluded", "cannot be ruled out", "can not be ruled out", "not excluded",
+    "not ruled out", "cannot exclude", "can not exclude", "can t exclude", "cannot rule out", "can not rule out",
+    "not be excluded", "not be ruled out", "no change", "no change in", "no interval change", "not resolved",
+    "not only",
+)  # fmt: skip
+END_NEGATION = ("with", "there is", "there are", "shows", "showing", "demonstrates", "also")
+# Parts of an answer that negation never crosses: list separators, sentence ends (not decimal points), "but".
+_PARTS = re.compile(r"[|;\n]|(?<!\d)\.(?!\d)|\b(?:but|however|although|though|except|whereas|while|yet)\b")
+_PRE, _POST, _NONE, _END = "pre", "post", "none", "end"
 
 
 def snake(label: str) -> str:
@@ -64,29 +125,84 @@ def _canonical_key(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
 
 
+def _finding_of(key: str) -> str | None:
+    """The finding of the synonym table that `key` (a canonical key) names, if any."""
+    return _FINDING_OF_KEY.get(key)
+
+
+_FINDING_OF_KEY: dict[str, str] = {
+    _canonical_key(phrase): finding for finding, phrases in SYNONYMS.items() for phrase in (finding, *phrases)
+}
+
+
 class LabelParser:
     """Maps free-text answers and reference strings to sets of the given labels."""
 
     def __init__(self, labels: Sequence[str]):
         self.labels = tuple(labels)
-        self.lookup: dict[str, str] = {}
+        label_of: dict[str, str] = {}  # finding -> this label set's label for it
         for label in self.labels:
-            self.lookup[_canonical_key(label)] = label
-            for synonym in SYNONYMS.get(label, ()):
-                self.lookup[_canonical_key(synonym)] = label
-        # Longest synonyms first, so "pleural effusion" is one mention, not "effusion" plus a leftover.
-        alternatives = sorted(self.lookup, key=len, reverse=True)
-        self.pattern = re.compile(r"\b(" + "|".join(re.escape(a) for a in alternatives) + r")\b")
+            finding = _finding_of(_canonical_key(label))
+            if finding is None:
+                continue  # a label outside the table: read by its own name only
+            if finding in label_of:
+                raise XrayBenchError(
+                    f"classification labels {label_of[finding]!r} and {label!r} name the same finding {finding!r}"
+                )
+            label_of[finding] = label
+        # every phrase -> the label it counts as here (None: a finding this label set has no label for)
+        mentions: dict[str, str | None] = {}
+        for finding, phrases in SYNONYMS.items():
+            target = label_of.get(finding) or label_of.get(BROADER.get(finding, ""))
+            for phrase in (finding, *phrases):
+                mentions[_canonical_key(phrase)] = target
+        mentions.update({_canonical_key(label): label for label in self.labels})
+        mentions.update({key: None for key in NOT_FINDINGS})
+        self.lookup: dict[str, str] = {key: label for key, label in mentions.items() if label is not None}
+        self._mentions = mentions
+        kinds = {key: _NONE for key in NOT_NEGATION}
+        kinds.update({key: _END for key in END_NEGATION})
+        kinds.update({key: _PRE for key in PRE_NEGATION})
+        kinds.update({key: _POST for key in POST_NEGATION})
+        self._cues = kinds
+        # Longest phrase first at each position, so "pleural effusion" is one mention and "cannot be excluded" is
+        # not read as "excluded"; the colon forms ("effusion: no", "absent: effusion") come before the words.
+        words = sorted({*mentions, *kinds}, key=len, reverse=True)
+        self.pattern = re.compile(
+            r"(?P<post>:\s*(?:no|none|absent|negative)\b)|(?P<pre>\b(?:absent|negative|not present|excluded)\s*:)"
+            r"|(?P<end>\b(?:present|positive|findings)\s*:)|(?P<comma>,)"
+            r"|\b(?P<word>" + "|".join(r"\s+".join(map(re.escape, w.split())) for w in words) + r")\b"
+        )
 
     def parse(self, text: str) -> set[str]:
-        """Labels mentioned in `text`, items that open with a negation skipped."""
+        """The labels `text` names as present: negated findings are left out (see `PRE_NEGATION`)."""
         found: set[str] = set()
-        for item in ITEM_SPLIT.split(text.lower().replace("_", " ")):
-            key = _canonical_key(item)
-            if not key or NEGATION.match(key):
-                continue
-            found.update(self.lookup[m] for m in self.pattern.findall(key))
+        # hyphens, underscores, brackets, slashes are word gaps; , : and the part separators stay
+        cleaned = re.sub(r"[^a-z0-9|;:.,\n]+", " ", text.lower())
+        for part in _PARTS.split(cleaned):
+            found.update(self._present(part))
         return found
+
+    def _present(self, part: str) -> set[str]:
+        named: list[list[Any]] = []  # [label, negated] in order
+        negated, clause = False, 0
+        for match in self.pattern.finditer(part):
+            word = match.group("word")
+            kind = match.lastgroup if word is None else self._cues.get(" ".join(word.split()))
+            if kind is None:  # a finding (or a phrase that names none)
+                label = self._mentions[" ".join(word.split())]
+                if label is not None:
+                    named.append([label, negated])
+            elif kind == "comma":
+                clause = len(named)
+            elif kind == _PRE:
+                negated = True
+            elif kind == _END:
+                negated = False
+            elif kind == _POST:
+                for item in named[clause:]:
+                    item[1] = True
+        return {label for label, neg in named if not neg}
 
     def parse_reference(self, sample: Sample) -> set[str]:
         """The reference label set: `metadata["labels"]` if given, else the '|'-joined reference; strict."""
