@@ -84,8 +84,7 @@ class NativeMeteor:
                 raise XrayBenchError(f"METEOR needs at least one reference per hypothesis (segment {i} has none)")
             refs.append([self.words(r) for r in rs])
         vocab = {w for ws in tests for w in ws} | {w for rs in refs for ws in rs for w in ws}
-        for word in vocab:
-            self.lexicon.add(word)
+        self.lexicon.add_all(vocab)
         para = Paraphrases.of(self.paraphrases.lookup([*tests, *(ws for rs in refs for ws in rs)]))
         self._align_missing([(tuple(t), tuple(r)) for t, rs in zip(tests, refs, strict=True) for r in rs], para)
         rows = np.array([self._pairs[(tuple(t), tuple(r))] for t, rs in zip(tests, refs, strict=True) for r in rs])

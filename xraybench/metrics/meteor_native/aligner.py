@@ -11,7 +11,7 @@ check, so none of this is "improved".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from operator import itemgetter
 
 import numpy as np
@@ -191,6 +191,27 @@ class Lexicon:
         self.stem_hash: dict[str, int] = {}
         self.syn: dict[str, tuple[int, ...]] = {}  # sorted: the compiled matcher intersects them by merging
         self.function: dict[str, bool] = {}
+
+    def add_all(self, words: Iterable[str]) -> None:
+        """`add` each word; a synset index that reads from disk (`resources.SynsetIndex`) is first asked,
+        in one batch, for every key `add` can look up (the words, their exception bases and their
+        morphological candidates)."""
+        new = [w for w in set(words) if w not in self.hash]
+        prefetch = getattr(self._synsets, "prefetch", None)
+        if prefetch is not None:
+            keys = set(new)
+            for word in new:
+                bases = self._exceptions.get(word)
+                if bases is not None:
+                    keys.update(bases)
+                else:  # `_morph` asks for a candidate, then returns it with a final "ful" kept
+                    for suffix, ending in _MORPH_RULES:
+                        if word.endswith(suffix):
+                            candidate = word[: len(word) - len(suffix)] + ending
+                            keys.update((candidate, candidate + "ful"))
+            prefetch(keys)
+        for word in new:
+            self.add(word)
 
     def add(self, word: str) -> None:
         if word in self.hash:
