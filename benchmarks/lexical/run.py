@@ -1,6 +1,10 @@
 """Lexical benchmark: the whole COCO-style pipeline, ours vs pycocoevalcap, in the same run.
 
-2,000 generated report pairs (tests/metrics/fixtures_lexical.py writes them deterministically).
+Two sets of `--n` pairs (default 2,000 each; tests/metrics/fixtures_lexical.py builds both):
+- `iu`: real reports, each IU X-ray / Open-i study's findings + impression text paired with another
+  study's (`iu_report_pairs`, read in place from ../shared/data/iu_xray/indiana_reports.csv; skipped with
+  a message when the file is missing);
+- `generated`: invented report pairs (`report_pairs`, deterministic).
 Anchor: pycocoevalcap's PTBTokenizer (Java) + Bleu(4) + Meteor + Rouge + Cider.
 Ours: `coco` tokenization + BLEU + METEOR + ROUGE-L + CIDEr-D through the metric registry.
 Prints both totals, per-stage times (the best of `--repeat` runs of each pipeline, alternating, so
@@ -9,7 +13,8 @@ the difference per metric. Our BLEU, the first metric run, also pays for the 1..
 Then the whole process: each pipeline as a fresh Python process (interpreter, imports, JVM, resources
 and the work), alternating, best of `--repeat` (`--no-process` skips this part).
 
-    .venv/bin/python benchmarks/lexical/run.py [--n 2000] [--no-meteor] [--repeat 3] [--no-process]
+    .venv/bin/python benchmarks/lexical/run.py [--sets iu,generated] [--n 2000] [--no-meteor] [--repeat 3]
+        [--no-process]
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "metrics"))
 
-from fixtures_lexical import report_pairs  # noqa: E402
+from fixtures_lexical import IU_REPORTS, iu_report_pairs, report_pairs  # noqa: E402
+
+SETS = ("iu", "generated")
 
 
 def reference(hyps: list[str], refs: list[list[str]], meteor: bool) -> tuple[dict[str, float], dict[str, float]]:
@@ -78,7 +85,7 @@ def ours(hyps: list[str], refs: list[list[str]], meteor: bool) -> tuple[dict[str
     names = ["bleu", "meteor", "rouge_l", "cider"] if meteor else ["bleu", "rouge_l", "cider"]
     for name in names:
         t = time.perf_counter()
-        metric = METRICS.get(name)(cache=cache) if name != "meteor" else METRICS.get(name)()
+        metric = METRICS.get(name)(cache=cache)
         values.update({k: s.value for k, s in metric.score(samples, predictions).items()})
         times[name] = time.perf_counter() - t
     return values, times
@@ -108,21 +115,17 @@ def whole_process(args: argparse.Namespace, hyps: list[str], refs: list[list[str
     print(f"whole process: pycocoevalcap {best['pycocoevalcap']:.2f} s, ours {best['ours']:.2f} s, {ratio:.1f}x")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--no-meteor", action="store_true", help="leave METEOR out of both pipelines")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each pipeline; the best time per stage counts")
-    parser.add_argument("--no-process", action="store_true", help="skip the whole-process timing")
-    parser.add_argument("--pipeline", choices=["pycocoevalcap", "ours"], help=argparse.SUPPRESS)
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+def pairs(name: str, n: int) -> tuple[list[str], list[list[str]]] | None:
+    if name == "generated":
+        return report_pairs(n, seed=2024)
+    if not IU_REPORTS.is_file():
+        print(f"iu: skipped, {IU_REPORTS} not found")
+        return None
+    return iu_report_pairs(n, seed=0)
+
+
+def compare(args: argparse.Namespace, name: str, hyps: list[str], refs: list[list[str]]) -> None:
     meteor = not args.no_meteor
-    if args.pipeline:  # one pipeline, once: the child process of `whole_process`
-        hyps, refs = json.loads(args.data.read_text())
-        (reference if args.pipeline == "pycocoevalcap" else ours)(hyps, refs, meteor)
-        return
-    hyps, refs = report_pairs(args.n, seed=2024)
     ref_times: dict[str, float] = {}
     our_times: dict[str, float] = {}
     for _ in range(max(args.repeat, 1)):
@@ -130,7 +133,9 @@ def main() -> None:
         ref_times = best_times(ref_times, times)
         our_values, times = ours(hyps, refs, meteor)
         our_times = best_times(our_times, times)
-    print(f"{args.n} report pairs, METEOR {'included' if meteor else 'left out'}, best of {max(args.repeat, 1)} runs")
+    print(
+        f"\n== {name}: {len(hyps)} report pairs, METEOR {'included' if meteor else 'left out'}, best of {max(args.repeat, 1)} runs"
+    )
     print(f"{'stage':10s} {'pycocoevalcap s':>16s} {'ours s':>10s} {'ratio':>8s}")
     for stage in ref_times:
         print(
@@ -143,6 +148,29 @@ def main() -> None:
         print(f"{key:8s} pycocoevalcap {ref_values[key]:.6f} ours {our_values[key]:.6f} |delta| {delta:.2e}")
     if not args.no_process:
         whole_process(args, hyps, refs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
+    parser.add_argument("--n", type=int, default=2000, help="pairs per set")
+    parser.add_argument("--no-meteor", action="store_true", help="leave METEOR out of both pipelines")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each pipeline; the best time per stage counts")
+    parser.add_argument("--no-process", action="store_true", help="skip the whole-process timing")
+    parser.add_argument("--pipeline", choices=["pycocoevalcap", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    meteor = not args.no_meteor
+    if args.pipeline:  # one pipeline, once: the child process of `whole_process`
+        hyps, refs = json.loads(args.data.read_text())
+        (reference if args.pipeline == "pycocoevalcap" else ours)(hyps, refs, meteor)
+        return
+    for name in args.sets.split(","):
+        if name not in SETS:
+            parser.error(f"unknown set {name!r}; expected one of {', '.join(SETS)}")
+        data = pairs(name, args.n)
+        if data is not None:
+            compare(args, name, *data)
 
 
 if __name__ == "__main__":
