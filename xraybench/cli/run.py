@@ -76,6 +76,12 @@ def print_results(results: dict[str, Any]) -> None:
     for task, tr in results["tasks"].items():  # e.g. a seeded split instead of the official one
         for data_note in tr.get("data_notes", []):
             console.print(f"[yellow]{task}: {data_note}[/yellow]")
+    skipped: dict[tuple[str, str], list[str]] = {}
+    for task, tr in results["tasks"].items():
+        for m, reason in tr["skipped_metrics"].items():
+            skipped.setdefault((m, reason), []).append(task)
+    for (m, reason), tasks in skipped.items():  # in full, once: the table cell is cut, and the fix is in the reason
+        console.print(f"{m} skipped ({', '.join(tasks)}): {reason}", style="yellow", markup=False, highlight=False)
     from xraybench.results import incomplete_note
 
     note = incomplete_note(results)

@@ -2,8 +2,9 @@
 
 A metric's weights come from, in order: its option (a path or a Hugging Face repo id), its environment
 variable, or its default repo id; a repo id is looked up in the local Hugging Face cache only
-(`local_files_only=True`). When nothing is found the error names the option and the variable, and the
-runner reports the metric as skipped with that message.
+(`local_files_only=True`). When nothing is found the error leads with the command that downloads the weights
+(`xraybench weights fetch NAME`, or `--download` on `xraybench run`; see `xraybench.weights`), then names the option
+and the variable, and the runner reports the metric as skipped with that message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from pathlib import Path
 
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
+
+
+def fetch_command(metric: str, *flags: str) -> str:
+    """The command that puts `metric`'s weights where it looks for them, for error and skip messages."""
+    return f"`xraybench weights fetch {' '.join((metric, *flags))}` (or add --download to `xraybench run`)"
+
+
+def _fix(fetch: str | None) -> str:
+    return f" — download them with {fetch}" if fetch else ""
 
 
 def _where(metric: str, option: str, env: str) -> str:
@@ -28,8 +38,13 @@ def _configured(value: str | None, env: str, default: str | None) -> str | None:
     return value or os.environ.get(env) or default
 
 
-def local_model_dir(metric: str, value: str | None, *, option: str, env: str, default: str | None = None) -> Path:
-    """A model folder: a local directory, or a repo id already in the Hugging Face cache."""
+def local_model_dir(
+    metric: str, value: str | None, *, option: str, env: str, default: str | None = None, fetch: str | None = None
+) -> Path:
+    """A model folder: a local directory, or a repo id already in the Hugging Face cache.
+
+    `fetch` is the command that downloads a repo id missing from the cache (`fetch_command`); the error leads with it.
+    """
     name = _configured(value, env, default)
     if not name:
         raise XrayBenchError(f"{metric}: no model given; {_where(metric, option, env)}")
@@ -43,15 +58,24 @@ def local_model_dir(metric: str, value: str | None, *, option: str, env: str, de
         return Path(hub.snapshot_download(name, local_files_only=True))
     except (OSError, ValueError) as exc:  # LocalEntryNotFoundError (not cached), HFValidationError (bad id)
         raise XrayBenchError(
-            f"{metric}: model {name!r} is not a local folder and not in the local Hugging Face cache "
-            f"(nothing is downloaded); {_where(metric, option, env)}"
+            f"{metric}: model {name!r} is not in the local Hugging Face cache{_fix(fetch)}; it is not a local folder "
+            f"either, and nothing is downloaded during scoring; or {_where(metric, option, env)}"
         ) from exc
 
 
 def local_file(
-    metric: str, value: str | None, *, option: str, env: str, hub_file: tuple[str, str] | None = None
+    metric: str,
+    value: str | None,
+    *,
+    option: str,
+    env: str,
+    hub_file: tuple[str, str] | None = None,
+    fetch: str | None = None,
 ) -> Path:
-    """A weights file: a local path, or (`hub_file` = (repo id, filename)) a file in the Hugging Face cache."""
+    """A weights file: a local path, or (`hub_file` = (repo id, filename)) a file in the Hugging Face cache.
+
+    `fetch` is the command that puts `hub_file` into the cache (`fetch_command`); the error leads with it.
+    """
     name = _configured(value, env, None)
     if name:
         path = Path(name).expanduser()
@@ -65,7 +89,7 @@ def local_file(
         except (OSError, ValueError):  # not cached: fall through to the error naming the option
             pass
     cached = f" (or have {hub_file[1]} of {hub_file[0]} in the Hugging Face cache)" if hub_file else ""
-    raise XrayBenchError(f"{metric}: no weights file found; {_where(metric, option, env)}{cached}")
+    raise XrayBenchError(f"{metric}: no weights file found{_fix(fetch)}; or {_where(metric, option, env)}{cached}")
 
 
 def pick_device(device: str | None) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.lazy import require
-from xraybench.metrics._local_models import local_model_dir, pick_device
+from xraybench.metrics._local_models import fetch_command, local_model_dir, pick_device
 from xraybench.metrics.base import Scores
 from xraybench.progress import progress_bar
 from xraybench.records import Prediction, Sample
@@ -182,7 +182,10 @@ class BertScoreMetric:
         progress: bool = True,
     ):
         self.model_name = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-        self.model_dir = local_model_dir("bertscore", self.model_name, option="model", env=MODEL_ENV)
+        flags = () if self.model_name == DEFAULT_MODEL else ("--bertscore-model", self.model_name)
+        self.model_dir = local_model_dir(
+            "bertscore", self.model_name, option="model", env=MODEL_ENV, fetch=fetch_command("bertscore", *flags)
+        )
         layers = num_layers if num_layers is not None else os.environ.get(LAYERS_ENV) or default_layers(self.model_name)
         if layers is None:
             raise XrayBenchError(

@@ -18,6 +18,7 @@ the option `tokenizer`, XRAYBENCH_CHEXBERT_TOKENIZER or `bert-base-uncased` in t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any, Literal
 
 from xraybench.errors import DataFormatError
 from xraybench.lazy import require
-from xraybench.metrics._local_models import local_file, local_model_dir, pick_device
+from xraybench.metrics._local_models import fetch_command, local_file, local_model_dir, pick_device
 from xraybench.metrics.base import Scores
 from xraybench.metrics.chexpert import CHEXPERT_LABELS
 from xraybench.metrics.clinical import ChexpertMetric, positive_matrix
@@ -138,8 +139,15 @@ def load_labeler(
     checkpoint: str | None = None, tokenizer: str | None = None, *, device: str | None = None, batch_size: int = 32
 ) -> ChexbertLabeler:
     """A labeler from local weights only (see the module docstring for where they are looked for)."""
-    weights = local_file("chexbert", checkpoint, option="checkpoint", env=CHECKPOINT_ENV, hub_file=HUB_CHECKPOINT)
-    bert_dir = local_model_dir("chexbert", tokenizer, option="tokenizer", env=TOKENIZER_ENV, default=DEFAULT_TOKENIZER)
+    fetch = fetch_command("chexbert")  # fetches chexbert.pth and the default tokenizer
+    weights = local_file(
+        "chexbert", checkpoint, option="checkpoint", env=CHECKPOINT_ENV, hub_file=HUB_CHECKPOINT, fetch=fetch
+    )
+    default = (tokenizer or os.environ.get(TOKENIZER_ENV) or DEFAULT_TOKENIZER) == DEFAULT_TOKENIZER
+    bert_dir = local_model_dir(
+        "chexbert", tokenizer, option="tokenizer", env=TOKENIZER_ENV, default=DEFAULT_TOKENIZER,
+        fetch=fetch if default else None,
+    )  # fmt: skip
     return ChexbertLabeler(weights, bert_dir, device=pick_device(device), batch_size=batch_size)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
-from xraybench.metrics._local_models import pick_device
+from xraybench.metrics._local_models import fetch_command, pick_device
 from xraybench.metrics.base import Scores
 from xraybench.progress import progress_bar
 from xraybench.records import Prediction, Sample
@@ -105,10 +105,20 @@ def find_model_dir(model_dir: str | None, model_type: str) -> Path:
             return candidate
     where = given or f"the radgraph package's cache {candidates[0]}"
     raise XrayBenchError(
-        f"radgraph: no {model_type} model (config.json, weights.th) under {where} and nothing is downloaded; "
-        f"set the radgraph option `model_dir` or the environment variable {MODEL_ENV} to the folder holding "
-        f"{model_type}/ (the unpacked {model_type}.tar.gz of StanfordAIMI/RRG_scorers)"
+        f"radgraph: no {model_type} model (config.json, weights.th) under {where} — download it with "
+        f"{_fetch(model_dir, model_type)}; nothing is downloaded during scoring; or set the radgraph option "
+        f"`model_dir` or the environment variable {MODEL_ENV} to the folder holding {model_type}/ (the unpacked "
+        f"{model_type}.tar.gz of StanfordAIMI/RRG_scorers)"
     )
+
+
+def _fetch(model_dir: str | None, model_type: str) -> str:
+    """`fetch_command` for this model: `weights fetch radgraph` reads XRAYBENCH_RADGRAPH_DIR itself, not the option."""
+    root = Path(model_dir).expanduser() if model_dir else None
+    root = root.parent if root is not None and root.name == model_type else root  # find_model_dir takes either
+    flags = ("--radgraph-dir", str(root)) if root is not None else ()
+    flags += ("--radgraph-model-type", model_type) if model_type != "radgraph" else ()
+    return fetch_command("radgraph", *flags)
 
 
 @contextmanager
@@ -142,8 +152,15 @@ class RadGraphMetric:
         self.model_dir = find_model_dir(model_dir, model_type)
         target = pick_device(device)
         cuda = -1 if target == "cpu" else int(target.partition(":")[2] or 0)
-        with hub_offline():
-            self.model = package.RadGraph(model_type=model_type, model_cache_dir=str(self.model_dir), cuda=cuda)
+        try:
+            with hub_offline():
+                self.model = package.RadGraph(model_type=model_type, model_cache_dir=str(self.model_dir), cuda=cuda)
+        except OSError as exc:  # transformers: the BERT encoder named by the model's config is not in the cache
+            raise XrayBenchError(
+                f"radgraph: cannot load the {model_type} model in {self.model_dir / model_type} "
+                f"({' '.join(str(exc).split())[:200]}); the BERT encoder its config names must be in the local "
+                f"Hugging Face cache — download model and encoder with {_fetch(model_dir, model_type)}"
+            ) from exc
         self.model_type, self.chunk_size, self.progress = model_type, chunk_size, progress
 
     def annotate(self, reports: Sequence[str]) -> list[Annotation]:
