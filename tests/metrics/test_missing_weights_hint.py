@@ -61,6 +61,11 @@ def test_non_default_models_get_the_flags_of_the_fetch(tmp_path: Path, monkeypat
     with pytest.raises(XrayBenchError) as err:
         BertScoreMetric(model="xraybench-tests/no-such-model", num_layers=2)
     assert "`xraybench weights fetch bertscore --bertscore-model xraybench-tests/no-such-model`" in str(err.value)
+    # a configured path that is not there: the default weights are one command away
+    with pytest.raises(XrayBenchError) as err:
+        BertScoreMetric(model=str(tmp_path / "absent"), num_layers=2)
+    assert str(err.value).endswith("use the default weights, downloaded with `xraybench weights fetch bertscore` "
+                                   "(or add --download to `xraybench run`)")  # fmt: skip
 
 
 def test_radgraph_encoder_missing_from_the_cache_is_a_skip_with_the_fix(

@@ -25,6 +25,17 @@ def _fix(fetch: str | None) -> str:
     return f" — download them with {fetch}" if fetch else ""
 
 
+def _or_default(metric: str) -> str:
+    """For a configured path that is not there: the default weights are one command away."""
+    from xraybench.weights import WEIGHTS
+
+    return (
+        f", or unset it to use the default weights, downloaded with {fetch_command(metric)}"
+        if metric in WEIGHTS
+        else ""
+    )
+
+
 def _where(metric: str, option: str, env: str) -> str:
     return f"set the {metric} option `{option}` or the environment variable {env} to a local path"
 
@@ -52,7 +63,9 @@ def local_model_dir(
     if path.is_dir():
         return path
     if _looks_like_path(name) or path.exists():
-        raise XrayBenchError(f"{metric}: model folder {name} does not exist; {_where(metric, option, env)}")
+        raise XrayBenchError(
+            f"{metric}: model folder {name} does not exist; {_where(metric, option, env)}{_or_default(metric)}"
+        )
     hub = require("huggingface_hub", "hf", f"the {metric} metric")
     try:
         return Path(hub.snapshot_download(name, local_files_only=True))
@@ -80,7 +93,9 @@ def local_file(
     if name:
         path = Path(name).expanduser()
         if not path.is_file():
-            raise XrayBenchError(f"{metric}: file {name} does not exist; {_where(metric, option, env)}")
+            raise XrayBenchError(
+                f"{metric}: file {name} does not exist; {_where(metric, option, env)}{_or_default(metric)}"
+            )
         return path
     if hub_file is not None:
         hub = require("huggingface_hub", "hf", f"the {metric} metric")
