@@ -11,7 +11,9 @@ Prints both totals, per-stage times (the best of `--repeat` runs of each pipelin
 that a busy moment on a shared machine does not decide a ratio; METEOR: the first run), the ratio, and
 the difference per metric. Our BLEU, the first metric run, also pays for the 1..4-gram counts it shares with CIDEr-D.
 Then the whole process: each pipeline as a fresh Python process (interpreter, imports, JVM, resources
-and the work), alternating, best of `--repeat` (`--no-process` skips this part).
+and the work), alternating, best of `--repeat` wall times (the headline) and, beside them, the best CPU
+seconds of each child (user + system, all threads; less moved by other jobs on a shared machine)
+(`--no-process` skips this part).
 
     .venv/bin/python benchmarks/lexical/run.py [--sets iu,generated] [--n 2000] [--no-meteor] [--repeat 3]
         [--no-process]
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -101,6 +104,7 @@ def whole_process(args: argparse.Namespace, hyps: list[str], refs: list[list[str
     """Wall time of each pipeline as a fresh process (the `--pipeline` mode of this script), given the
     generated pairs in a JSON file so that neither child spends time generating them."""
     best: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds (user + system, all threads) of the child: steadier under load
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "pairs.json"
         data.write_text(json.dumps([hyps, refs]))
@@ -108,11 +112,18 @@ def whole_process(args: argparse.Namespace, hyps: list[str], refs: list[list[str
             for pipeline in ("pycocoevalcap", "ours"):
                 command = [sys.executable, __file__, "--pipeline", pipeline, "--data", str(data)]
                 command += ["--no-meteor"] if args.no_meteor else []
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 subprocess.run(command, check=True, capture_output=True)
                 best[pipeline] = min(time.perf_counter() - t, best.get(pipeline, float("inf")))
-    ratio = best["pycocoevalcap"] / best["ours"]
-    print(f"whole process: pycocoevalcap {best['pycocoevalcap']:.2f} s, ours {best['ours']:.2f} s, {ratio:.1f}x")
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                cpu[pipeline] = min(used, cpu.get(pipeline, float("inf")))
+    ratio, cpu_ratio = best["pycocoevalcap"] / best["ours"], cpu["pycocoevalcap"] / cpu["ours"]
+    print(
+        f"whole process: pycocoevalcap {best['pycocoevalcap']:.2f} s, ours {best['ours']:.2f} s, {ratio:.1f}x"
+        f" (CPU: {cpu['pycocoevalcap']:.2f} s vs {cpu['ours']:.2f} s, {cpu_ratio:.1f}x)"
+    )
 
 
 def pairs(name: str, n: int) -> tuple[list[str], list[list[str]]] | None:
