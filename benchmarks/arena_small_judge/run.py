@@ -41,7 +41,7 @@ def judge_field(fld: Field, client: LLMClient, comparisons: list[tuple[str, str,
     time, calls and parseable answers."""
     battles = plan_comparisons(fld, client.model, client.params, comparisons)
     with CallStore(store_file) as store:
-        judging = Judging(client, store, max_concurrency=concurrency, policy=RetryPolicy(max_attempts=2))
+        judging = Judging(client, store, max_concurrency=concurrency, policy=RetryPolicy(max_attempts=1))
         start = time.perf_counter()
         report = judging.run(battles)
         wall = time.perf_counter() - start
@@ -66,7 +66,9 @@ def part_parse(server: LlamaServer, args: argparse.Namespace, work: Path) -> Non
                                                               ("perfect", "terse"))]  # fmt: skip
     rates = {}
     for mode in ("off", "auto"):
-        client = LLMClient("openai/smollm2", api_base=server.base_url, max_tokens=args.max_tokens, timeout_s=300)
+        client = LLMClient(
+            "openai/smollm2", api_base=server.base_url, max_tokens=args.max_tokens, timeout_s=args.timeout_s
+        )
         dialect = use_structured_output(client, mode)
         _, wall, calls, ok = judge_field(fld, client, comparisons, work / f"parse-{mode}.sqlite", args.concurrency)
         rates[mode] = calls / wall
@@ -77,7 +79,7 @@ def part_parse(server: LlamaServer, args: argparse.Namespace, work: Path) -> Non
 
 def part_injection(server: LlamaServer, args: argparse.Namespace, work: Path) -> None:
     samples = load_task(TASK).samples[: args.attack_studies]
-    client = LLMClient("openai/smollm2", api_base=server.base_url, max_tokens=args.max_tokens, timeout_s=300)
+    client = LLMClient("openai/smollm2", api_base=server.base_url, max_tokens=args.max_tokens, timeout_s=args.timeout_s)
     print(f"structured output: {use_structured_output(client, 'auto')}")
     clean = {"perfect": {s.id: s.reference for s in samples}, "normal": {s.id: NORMAL for s in samples}}
     fld = Field(TASK, {s.id: s for s in samples}, clean)
@@ -112,8 +114,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--studies", type=int, default=6)
     parser.add_argument("--attack-studies", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--max-tokens", type=int, default=768)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--timeout-s", type=float, default=900.0, help="per request (llama.cpp answers one at a time)")
     parser.add_argument("--part", choices=("parse", "injection", "all"), default="all")
     args = parser.parse_args()
     missing = llama_server_missing()
