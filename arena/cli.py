@@ -47,12 +47,12 @@ class JudgeConfig(LLMOptions, DryRun):
         "each round; about --max-concurrency keeps every slot busy, at ~10%% more judgments)",
     )  # fmt: skip
     seed: int = option(0, help="seed of the study sample and the adaptive schedule")
-    store: str | None = option(None, help="judgment store file (default: arenas/NAME/judgments.sqlite)")
     structured_output: str = option(
         "auto", choices=("auto", "json_schema", "json_object", "off"),
         help="ask for the verdict JSON schema: json_schema (OpenAI, vLLM, SGLang, Ollama, llama.cpp), json_object "
         "(llama-cpp-python), off (text protocol); auto: by the --api-base server's /models listing, else litellm's map",
     )  # fmt: skip
+    store: str | None = option(None, help="judgment store file (default: arenas/NAME/judgments.sqlite)")
     data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     raise_budget: bool = option(
         False, help="allow --budget-usd above the arena's stored budget (the budget is the arena's total spend)"
