@@ -81,7 +81,10 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
         judge = config.client(config.judge)
         config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
         use_structured_output(  # recorded in every judgment key
-            judge, config.structured_output, dry_run=config.dry_run, plan=plan_path(store_path(config.name, config.store))
+            judge,
+            config.structured_output,
+            dry_run=config.dry_run,
+            plan=plan_path(store_path(config.name, config.store)),
         )
     path = store_path(config.name, config.store)
     with CallStore(path) as store:
@@ -223,7 +226,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from arena.battles import read_battles
-    from arena.leaderboard import default_board, proxy_note_for, run_metrics, write_leaderboard
+    from arena.leaderboard import default_board, proxy_note_for, run_metrics, run_note, write_leaderboard
     from xraybench.errors import XrayBenchError
     from xraybench.names import check_name
 
@@ -265,7 +268,9 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         )
     # the arena's task columns for every model (a suite run would give other columns than a submitted task run)
     tasks = [] if args.battles else sorted({r["task"] for r in export.rows})
-    metrics = {model: run_metrics(path, tasks[0] if len(tasks) == 1 else None) for model, path in sorted(runs.items())}
+    task = tasks[0] if len(tasks) == 1 else None
+    metrics = {model: run_metrics(path, task) for model, path in sorted(runs.items())}
+    run_notes = {model: run_note(path, task) for model, path in sorted(runs.items())}
     result = _rate(battles, args)
     proxy = proxy_note_for(judge)
     out = Path(args.out) if args.out else default_board(name)
@@ -282,6 +287,7 @@ def _run_leaderboard(args: argparse.Namespace) -> int:
         proxy_note=proxy,
         counts=counts,
         banner=banner,
+        run_notes=run_notes,
     )
     print(f"wrote {len(written)} files to {out}")
     print(str(result.settings["prior_statement"]))

@@ -135,6 +135,14 @@ def run_metrics(run_dir: str | Path, task: str | None = None) -> dict[str, float
     return out
 
 
+def run_note(run_dir: str | Path, task: str | None = None) -> str | None:
+    """What the leaderboard must say beside a run's metric columns: None for a complete run, else how many
+    items failed (its metrics are over the completed items only)."""
+    from xraybench.results import incomplete_note, read_results
+
+    return incomplete_note(read_results(run_dir), task)
+
+
 def _metric_columns(metrics: Mapping[str, Mapping[str, float | None]]) -> list[str]:
     """Metric names in order of first appearance over the models taken alphabetically."""
     columns: dict[str, None] = {}
@@ -212,6 +220,7 @@ def leaderboard_data(
     proxy_note: str | None,
     counts: Mapping[str, Any] | None = None,
     banner: str | None = None,
+    run_notes: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds).
 
@@ -219,6 +228,7 @@ def leaderboard_data(
     `counts` (from `arena.judging.BattleExport.counts`) separates the judge's verdicts from automatic ties
     between identical reports and from failed judgments, names the judge configuration(s) and lists flagged
     reports; `n_judgments` is then the number of judge verdicts. `banner` is a warning shown on every page.
+    `run_notes` says, per model, that its benchmark run was incomplete (`run_note`).
     """
     counts = dict(counts or {})
     if counts:
@@ -253,6 +263,7 @@ def leaderboard_data(
         "other_judge_configs": counts.get("other_judge_configs", []),
         "flagged": counts.get("flagged", []),
         "metric_columns": columns,
+        "run_notes": {m: n for m, n in sorted((run_notes or {}).items()) if n},
         **base,
         "figures": FIGURES,
     }
@@ -332,6 +343,7 @@ def describe(data: Mapping[str, Any]) -> list[str]:
             "Metric columns: headline metrics of each model's benchmark run, per suite (sample-weighted over "
             "its tasks) or per task."
         )
+        lines += [f"Metric columns of {model}: {note}." for model, note in (data.get("run_notes") or {}).items()]
     return lines
 
 
@@ -486,6 +498,7 @@ def write_leaderboard(
     proxy_note: str | None,
     counts: Mapping[str, Any] | None = None,
     banner: str | None = None,
+    run_notes: Mapping[str, str | None] | None = None,
 ) -> list[Path]:
     """Write every leaderboard file into `out_dir` (created if needed); returns the paths written."""
     from arena.html import render_html
@@ -502,6 +515,7 @@ def write_leaderboard(
         proxy_note=proxy_note,
         counts=counts,
         banner=banner,
+        run_notes=run_notes,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -291,6 +291,14 @@ def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:
     return {r["model"]: {k: v for k, v in (r.get("metrics") or {}).items() if v is not None} for r in data["models"]}
 
 
+def _existing_run_notes(board: Path) -> dict[str, str]:
+    """The current leaderboard's notes on incomplete benchmark runs, kept with their metric columns."""
+    path = board / "leaderboard.json"
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("run_notes") or {})
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -391,7 +399,7 @@ def _leaderboard(
 ) -> list[Path]:
     """Rate the arena's battles of this judge and rewrite its leaderboard, keeping its metric columns."""
     from arena.battles import from_records
-    from arena.leaderboard import run_metrics, write_leaderboard
+    from arena.leaderboard import run_metrics, run_note, write_leaderboard
     from arena.ratings import compute_ratings
     from xraybench.callstore import CallStore
 
@@ -400,13 +408,16 @@ def _leaderboard(
     ratings = compute_ratings(battles, rounds=config.rounds, seed=config.seed, prior=_prior(config, board))
     metrics = {m: v for m, v in _existing_metrics(board).items() if m in battles.models}
     tasks = sorted({r["task"] for r in export.rows})  # the arena's task: the same columns as the field's
-    metrics.update({model: run_metrics(path, tasks[0] if len(tasks) == 1 else None) for model, path in runs.items()})
+    task = tasks[0] if len(tasks) == 1 else None
+    metrics.update({model: run_metrics(path, task) for model, path in runs.items()})
+    notes = {m: n for m, n in _existing_run_notes(board).items() if m in battles.models}
+    notes.update({model: run_note(path, task) for model, path in runs.items()})
     with CallStore(store_file) as store:
         cost = store.totals().cost_usd
     return write_leaderboard(
         board, ratings, name=config.arena, judge=judge, prompt_version=_prompt_version(judge),
         n_judgments=len(export.rows), n_missing=export.n_missing, cost_usd=cost, metrics=metrics, proxy_note=None,
-        counts=export.counts(),
+        counts=export.counts(), run_notes=notes,
     )  # fmt: skip
 
 

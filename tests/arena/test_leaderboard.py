@@ -272,6 +272,26 @@ def test_cli_writes_leaderboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert json.loads((tmp_path / "elsewhere" / "leaderboard.json").read_text())["proxy_note"] is not None
 
 
+def test_cli_says_beside_the_metric_columns_that_a_run_was_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = battle_file(tmp_path / "battles.jsonl")
+    complete = results_json(tmp_path / "run_alpha", suites=True)
+    incomplete = results_json(tmp_path / "run_beta", suites=True)
+    results = json.loads((incomplete / "results.json").read_text())
+    results["tasks"]["t_report"]["n_failed"] = 4
+    (incomplete / "results.json").write_text(json.dumps(results))
+    monkeypatch.chdir(tmp_path)
+    args = ["arena", "leaderboard", "--battles", str(src), "--name", "notes", "--rounds", "0"]
+    assert main([*args, "--runs", f"alpha={complete}", f"beta={incomplete}"]) == 0
+    board = tmp_path / "arenas" / "notes" / "leaderboard"
+    data = json.loads((board / "leaderboard.json").read_text())
+    note = "incomplete: 4 of 15 items of the run failed; its metrics are over the 11 completed items only"
+    assert data["run_notes"] == {"beta": note}
+    assert f"Metric columns of beta: {note}." in (board / "leaderboard.md").read_text()
+    assert "Metric columns of beta: incomplete" in (board / "index.html").read_text()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
