@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arena.prompt import MAX_CHARS
 from xraybench.config import option
 from xraybench.llm.options import DryRun, LLMOptions
 from xraybench.taskdata import data_source_option
@@ -57,6 +58,7 @@ class JudgeConfig(LLMOptions, DryRun):
     raise_budget: bool = option(
         False, help="allow --budget-usd above the arena's stored budget (the budget is the arena's total spend)"
     )
+    max_chars: int = option(MAX_CHARS, help="longest candidate report accepted, in characters (longer: refused)")
 
 
 def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeReport, Path]:
@@ -71,7 +73,7 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
 
     if bool(config.runs) == bool(config.predictions):
         raise XrayBenchError("arena judge needs the field as exactly one of --runs or --predictions")
-    fld = load_field(config.task, config.runs, config.predictions, config.data_root)
+    fld = load_field(config.task, config.runs, config.predictions, config.data_root, config.max_chars)
     judge: Any
     if is_metric_judge(config.judge):
         judge = MetricJudge(config.judge)

@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from arena.prompt import PROMPT_VERSION, JudgePrompt, reask_messages, render
+from arena.prompt import MAX_CHARS, PROMPT_VERSION, JudgePrompt, reask_messages, render
 from arena.verdict import PARSER_VERSION, WINNER, canonical, parse_verdict
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
@@ -100,9 +100,14 @@ def _file_texts(spec: str, task: str) -> tuple[str, dict[str, str]]:
 
 
 def load_field(
-    task: str, runs: Iterable[str] = (), predictions: Iterable[str] = (), data_roots: Iterable[str] = ()
+    task: str,
+    runs: Iterable[str] = (),
+    predictions: Iterable[str] = (),
+    data_roots: Iterable[str] = (),
+    max_chars: int = MAX_CHARS,
 ) -> Field:
-    """Reports of every model (run folders and NAME=FILE prediction files) and the task's samples."""
+    """Reports of every model (run folders and NAME=FILE prediction files) and the task's samples; a report
+    longer than `max_chars` is refused with where it came from (`MAX_CHARS`)."""
     texts: dict[str, dict[str, str]] = {}
     roots = list(data_roots)
     sources: list[tuple[str, dict[str, str], str]] = []
@@ -114,6 +119,13 @@ def load_field(
     for name, model_texts, where in sources:
         if name in texts:
             raise XrayBenchError(f"two sources are both named {name!r} (the second is {where}); rename one")
+        too_long = [(sid, len(t)) for sid, t in model_texts.items() if len(t) > max_chars]
+        if too_long:
+            shown = ", ".join(f"{sid!r} ({n:,} characters)" for sid, n in too_long[:5])
+            raise XrayBenchError(
+                f"{where}: {len(too_long)} report(s) of {name!r} are longer than {max_chars:,} characters, e.g. "
+                f"{shown}; shorten them or raise --max-chars"
+            )
         texts[name] = model_texts
     if len(texts) < 2:
         raise XrayBenchError(f"a battle needs at least two models; got {len(texts)}")

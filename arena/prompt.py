@@ -27,6 +27,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+# Longest candidate report a battle takes: a judge's work (an LLM's tokens and cost, a metric judge's ROUGE-L
+# alignment) grows with it, so one degenerate row must be refused, not judged. `submit` applies the same limit.
+MAX_CHARS = 20_000
+
 PROMPT_VERSION = "2"
 FENCE = "§§§"
 VERDICT_LEVELS = ("A>>B", "A>B", "tie", "B>A", "B>>A")

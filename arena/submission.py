@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from arena.prompt import MAX_CHARS
 from xraybench.config import option
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.options import LLMOptions
@@ -32,7 +33,6 @@ from xraybench.records import Sample
 from xraybench.taskdata import data_source_option
 
 MAX_BYTES = 64 * 1024 * 1024
-MAX_CHARS = 20_000
 PATH_KEYS = ("image", "images", "image_path", "image_paths", "path")
 ROW_KEYS = {"id", "prediction", "task", "model", *PATH_KEYS}
 MANIFEST_DIR = "submissions"

@@ -299,6 +299,32 @@ def test_budget_cap_stops_before_exceeding(
             Judging(make_judge(server), store, budget_usd=1.0)
 
 
+def test_a_degenerate_report_is_refused_before_any_judgment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One endless row (issue 19: a 4M-word row ran METEOR out of memory) must not reach a judge: refused with
+    its source and id, no traceback, nothing stored; --max-chars lets a user accept longer reports on purpose."""
+    from xraybench.taskdata import load_task
+
+    monkeypatch.chdir(tmp_path)
+    samples = load_task(TASK).samples
+    files = {}
+    for name in ("a", "b"):
+        rows = [{"id": s.id, "prediction": s.reference} for s in samples]
+        if name == "b":
+            rows[1]["prediction"] = "no acute disease " * 2_000  # 34,000 characters
+        files[name] = tmp_path / f"{name}.jsonl"
+        files[name].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["arena", "judge", "--name", "long", "--task", TASK, "--judge", "metric:lexical",
+            "--predictions", *(f"{n}={p}" for n, p in files.items())]  # fmt: skip
+    assert main(argv) == 1
+    text = "".join(capsys.readouterr())
+    assert f"b={files['b']}: 1 report(s) of 'b' are longer than 20,000 characters" in text
+    assert repr(samples[1].id) in text and "--max-chars" in text and "Traceback" not in text
+    assert not (tmp_path / "arenas" / "long" / "judgments.sqlite").exists()
+    assert main([*argv, "--max-chars", "40000"]) == 0
+
+
 def test_bad_sources_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(XrayBenchError, match="NAME=FILE"):
         load_field(TASK, predictions=["nofile"])
