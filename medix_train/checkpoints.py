@@ -23,6 +23,7 @@ from typing import Any
 
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
+from xraybench.models.hf import check_loaded_keys
 
 DONE_FILE = "xraybench_stage.json"
 STATE_FILE = "trainer_state.json"
@@ -63,17 +64,8 @@ def global_step(checkpoint: Path) -> int:
 
 
 def check_keys(what: Path | str, missing: Any, unexpected: Any, mismatched: Any = ()) -> None:
-    """Refuse a load that left model tensors unset or checkpoint tensors unused: never a warning."""
-    problems = [
-        f"{label} {len(keys)} ({', '.join(sorted(map(str, keys))[:4])}{', ...' if len(keys) > 4 else ''})"
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mismatched shape", mismatched))
-        if keys
-    ]
-    if problems:
-        raise XrayBenchError(
-            f"{what}: the checkpoint's weights do not match the model's parameters ({'; '.join(problems)}); "
-            "it was saved by another model or another transformers/peft layout"
-        )
+    """Refuse a training load that left model tensors unset or checkpoint tensors unused: never a warning."""
+    check_loaded_keys(what, missing, unexpected, mismatched, refusing="Refusing to train a partly loaded model")
 
 
 def load_weights(model: Any, checkpoint: Path) -> None:

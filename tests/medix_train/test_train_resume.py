@@ -210,7 +210,7 @@ def test_a_key_mismatch_is_an_error_on_resume_and_on_the_stage_input(
     import transformers
 
     broken = _model_with_one_tensor_changed(tiny_pipeline.tiny, tmp_path / "broken", drop=drop)
-    problem = "missing 1 (model.language_model.norm.weight)" if drop else "unexpected 1 ("
+    problem = "missing 1: model.language_model.norm.weight" if drop else "unexpected 1: "
     live = transformers.AutoModelForImageTextToText.from_pretrained(tiny_pipeline.tiny)
     with pytest.raises(XrayBenchError) as raised:
         ckpt.load_weights(live, broken)

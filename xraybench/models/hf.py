@@ -83,12 +83,21 @@ def load_processor(path: str | Path, *, vision: bool) -> Any:
     return image_only_processor(base, image_processor, tokenizer, chat_template(root, tokenizer))
 
 
-def check_loaded_keys(what: str, missing: Any, unexpected: Any, mismatched: Any = (), errors: Any = ()) -> None:
+def check_loaded_keys(
+    what: str | Path,
+    missing: Any,
+    unexpected: Any,
+    mismatched: Any = (),
+    errors: Any = (),
+    *,
+    refusing: str = "Refusing to evaluate a partly random model",
+) -> None:
     """Refuse a load that left model tensors unset or checkpoint tensors unused: never a warning.
 
-    transformers only logs these, then evaluates a partly random model; its own tied weights and non-persistent
-    buffers are never reported, so anything reported here is a real mismatch. `mismatched` holds
+    transformers only logs these, then evaluates (or trains) a partly random model; its own tied weights and
+    non-persistent buffers are never reported, so anything reported here is a real mismatch. `mismatched` holds
     `(key, checkpoint shape, model shape)` tuples as `from_pretrained(..., output_loading_info=True)` gives them.
+    The trainer's resume and stage loads use it too (`refusing` says what is refused).
     """
 
     def some(keys: Any) -> str:
@@ -108,7 +117,7 @@ def check_loaded_keys(what: str, missing: Any, unexpected: Any, mismatched: Any 
         raise XrayBenchError(
             f"{what}: the checkpoint's weights do not match the model's parameters ({'; '.join(problems)}; "
             "names as the model calls them); it was saved by another model or another transformers/peft layout, "
-            "or the weight files were edited. Refusing to evaluate a partly random model"
+            f"or the weight files were edited. {refusing}"
         )
 
 
