@@ -306,12 +306,21 @@ def describe(data: Mapping[str, Any]) -> list[str]:
     """Plain-text lines about the judge, counts, cost and how the ratings were computed (md and HTML)."""
     s = data["settings"]
     cost = data["cost_usd"]
+    if data.get("n_identical") is None and data.get("n_failed") is None:
+        # battles read from a file (`--battles`): its rows cannot tell verdicts from automatic ties
+        counted = (
+            f"battles read from a file: {fmt(data['n_judgments'], 'd', 'n/a')} (judge verdicts and automatic ties "
+            "between identical reports not told apart)"
+        )
+    else:
+        counted = (
+            f"judge verdicts: {fmt(data['n_judgments'], 'd', 'n/a')}; "
+            f"automatic ties (identical reports, no call): {fmt(data.get('n_identical'), 'd', 'n/a')}; "
+            f"failed: {fmt(data.get('n_failed'), 'd', 'n/a')}"
+        )
     lines = [
-        f"Judge: {data['judge'] or 'n/a'}; prompt version: {data['prompt_version'] or 'n/a'}; "
-        f"judge verdicts: {fmt(data['n_judgments'], 'd', 'n/a')}; "
-        f"automatic ties (identical reports, no call): {fmt(data.get('n_identical'), 'd', 'n/a')}; "
-        f"failed: {fmt(data.get('n_failed'), 'd', 'n/a')}; missing: {fmt(data['n_missing'], 'd', 'n/a')}; "
-        f"cost: {'n/a' if cost is None else f'${cost:.4f}'}",
+        f"Judge: {data['judge'] or 'n/a'}; prompt version: {data['prompt_version'] or 'n/a'}; {counted}; "
+        f"missing: {fmt(data['n_missing'], 'd', 'n/a')}; cost: {'n/a' if cost is None else f'${cost:.4f}'}",
         f"Bradley-Terry ratings on the Elo scale, anchor {data['anchor']} = {s['anchor_rating']:g}; "
         f"{prior_statement(float(s.get('prior') or 0.0))}; "
         f"{s['n_battles']} battles; 95% CIs from {s['rounds_used']} bootstrap rounds over "

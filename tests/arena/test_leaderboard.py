@@ -76,8 +76,8 @@ def test_markdown_table_rows(board: Path, ratings: Ratings) -> None:
     md = (board / "leaderboard.md").read_text()
     assert md.startswith("# Report Arena leaderboard: unit\n")
     assert (
-        "Judge: gpt-judge; prompt version: v2; judge verdicts: 800; automatic ties (identical reports, no call): n/a; "
-        "failed: n/a; missing: 3; cost: $1.5000" in md
+        "Judge: gpt-judge; prompt version: v2; battles read from a file: 800 (judge verdicts and automatic ties "
+        "between identical reports not told apart); missing: 3; cost: $1.5000" in md
     )
     rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Rank")]
     assert len(rows) == len(ratings.models)
