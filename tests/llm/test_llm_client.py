@@ -8,6 +8,7 @@ import pytest
 
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.llm.client import LLMAnswer, LLMClient
+from xraybench.retry import FatalError
 from xraybench.testing.openai_server import Fault, OpenAIServer
 
 pytestmark = [
@@ -24,6 +25,8 @@ def outcome(client: LLMClient) -> tuple[str, Any]:
         answer = client.complete(MESSAGES)
     except TransientError as exc:
         return "transient", (exc.retry_after, str(exc))
+    except FatalError as exc:
+        return "fatal", (None, str(exc))
     except XrayBenchError as exc:
         return "error", (None, str(exc))
     fields = (answer.text, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens, answer.cost_usd)
@@ -38,9 +41,12 @@ FAULTS = [
     (Fault.server_error(500), "transient", "server had an error"),
     (Fault.server_error(503), "transient", "server had an error"),
     (Fault("bad_request", message="unsupported parameter: foo"), "error", "unsupported parameter: foo"),
-    (Fault("context_length"), "error", "maximum context length is 128 tokens"),
-    (Fault.server_error(401), "error", "AuthenticationError"),
-    (Fault.server_error(404), "error", "NotFoundError"),
+    (Fault("context_length"), "fatal", "maximum context length is 128 tokens"),
+    (Fault.server_error(401), "fatal", "AuthenticationError"),
+    (Fault.server_error(404), "fatal", "NotFoundError"),
+    (Fault.auth(), "fatal", "Incorrect API key provided"),
+    (Fault.model_not_found(), "fatal", "does not exist"),
+    (Fault.server_error(403), "fatal", "PermissionDeniedError"),
     (Fault.timeout(delay_s=2.0), "transient", "Timeout"),
     (Fault("malformed"), "transient", "InternalServerError"),
 ]

@@ -69,7 +69,9 @@ def test_judging_run_records_odd_answers_as_failures_and_keeps_the_rest(tmp_path
     answer is stored, every odd one is a failure with its reason, pending again on the next run."""
     plan = [Fault.odd(body) for body in ODD_BODIES.values()] + [Fault.huge(2 << 20)]
     calls = [make_call(i) for i in range(len(plan) + 6)]
-    with OpenAIServer(fault_plan=list(plan)) as server, CallStore(tmp_path / "calls.sqlite") as store:
+    # good answers among the odd ones (two odd, one good): five failures in a row would stop the run by design
+    mixed = [f for i in range(0, len(plan), 2) for f in (*plan[i : i + 2], Fault("ok"))]
+    with OpenAIServer(fault_plan=mixed) as server, CallStore(tmp_path / "calls.sqlite") as store:
         client = LLMClient(MODEL, api_base=server.base_url, max_answer_bytes=1 << 20)
         report = CallRunner(client, store, max_concurrency=4, policy=ONCE).run(calls)
         assert report.n_ok == 6 and report.n_failed == len(plan)

@@ -12,6 +12,12 @@ Answers are never trusted blindly: an answer cut off by the token limit is a fai
 an answer `parse` cannot read is asked again once (`reask`), then stored as a failure; failures are pending
 again on the next run.
 
+Failing fast: the first call of a run is sent alone, the others once it has ended, so a run that cannot work
+(wrong key, no key, unknown model) pays one request, not a pool's worth. A `FatalError` (see
+`xraybench.retry.status_error`) is not retried and not recorded: its key is given back, no new call starts, the
+calls in flight are written, and `run` raises it. `ABORT_AFTER_FAILURES` calls in a row that end without an
+answer (each after its retries) stop the run the same way, as `xraybench run` stops after as many failed batches.
+
 Money: the cost of the pending calls is estimated (prompt tokens ~ characters / 4, plus
 `expected_completion_tokens` per answer, at the client's price; a dry run gives it before any call); with
 `budget_usd` a request starts only if its worst case (its prompt plus a full `max_tokens` answer) fits in what
@@ -38,7 +44,7 @@ from xraybench.callstore import TRUNCATED_FINISH_REASONS, UNPARSEABLE, CallResul
 from xraybench.errors import XrayBenchError
 from xraybench.llm.client import LLMAnswer, LLMClient
 from xraybench.progress import progress_bar
-from xraybench.retry import RetryPolicy, call_with_retries
+from xraybench.retry import ABORT_AFTER_FAILURES, FatalError, RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +396,8 @@ class CallRunner:
         self._n_leased = 0  # keys leased by this run and not yet recorded or given back
         self._events: SimpleQueue[Future[None] | None] = SimpleQueue()  # wakes `_feed`: a call or a commit ended
         self._advance: Callable[..., None] = lambda n, failed=0: None  # progress: items done, of them failed
+        self._abort: XrayBenchError | None = None  # set once the run must stop (fatal error, failures in a row)
+        self._failed_in_a_row = 0
         self.report = CallReport()
 
     def pending(self, calls: list[LLMCall]) -> list[LLMCall]:
@@ -434,6 +442,7 @@ class CallRunner:
     def _run(self, source: _PendingCalls, advance: Callable[[int], None]) -> None:
         """The pool of workers and the committer for one run; every answer is written before `run` returns."""
         self._advance, self._n_leased, self._events = advance, 0, SimpleQueue()
+        self._abort, self._failed_in_a_row = None, 0
         self._committer = Committer(self._write_group, self._count_group, lambda exc: self._events.put(None))
         try:
             with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="llm-call") as pool:
@@ -442,6 +451,8 @@ class CallRunner:
         finally:
             self._committer.close()
             self._committer = None
+        if self._abort is not None:  # every answer in flight is written by now
+            raise self._abort
 
     def _feed(self, pool: ThreadPoolExecutor, source: _PendingCalls, advance: Callable[[int], None]) -> None:
         """Lease the pending calls in chunks and hand the leased ones to the pool: at most 2 x `max_concurrency`
@@ -458,14 +469,18 @@ class CallRunner:
         limit = 2 * self.max_concurrency
         refill_at = limit - max(1, self.max_concurrency // 2)
         running: set[Future[None]] = set()
+        probing = True  # the first call goes alone: a run that cannot work fails after one request
         while True:
-            if not source.empty and self._n_leased <= refill_at:
+            if self._abort is not None:
+                if not running:
+                    return
+            elif not source.empty and self._n_leased <= refill_at and not (probing and running):
                 if self.budget.stopped.is_set():
                     left = sum(1 for _ in source)
                     self._count("n_budget_stopped", left)
                     advance(left)
                     continue
-                chunk = source.take(min(self.max_concurrency, limit - self._n_leased))
+                chunk = source.take(1 if probing else min(self.max_concurrency, limit - self._n_leased))
                 if chunk:
                     taken = set(self.store.claim_many([c.key for c in chunk], self.owner, self.ttl_s))
                     self._count("n_claimed_elsewhere", len(chunk) - len(taken))
@@ -476,12 +491,15 @@ class CallRunner:
                             future = pool.submit(self._one, call)
                             future.add_done_callback(self._events.put)
                             running.add(future)
+                    if probing and not running:
+                        probing = False  # the first chunk was leased elsewhere: nothing to wait for
                 continue
             if not running and source.empty:
                 return
             event = self._events.get()  # a call finished, or a group write ended leases (or failed)
             if event is not None:
                 running.discard(event)
+                probing = False
                 event.result()
             elif self._committer is not None and self._committer.error is not None:
                 raise self._committer.error
@@ -498,8 +516,8 @@ class CallRunner:
 
     def _one(self, call: LLMCall) -> None:
         """Make one leased call and record how it ended; a call the budget stopped gives its lease back."""
-        if self.budget.stopped.is_set():
-            self._give_back(call)
+        if self.budget.stopped.is_set() or self._abort is not None:
+            self._give_back(call, budget=self._abort is None)
             return
         outcome = _Outcome()
         try:
@@ -509,9 +527,40 @@ class CallRunner:
                 self._give_back(call)
                 return
             outcome.ok, outcome.error, outcome.answer = False, str(exc), outcome.spend[-1]
+        except FatalError as exc:
+            self._stop(exc)
+            if not outcome.spend:  # nothing paid (a re-ask's fatal error keeps the paid first answer below)
+                self._give_back(call, budget=False)
+                return
+            outcome.ok, outcome.error, outcome.answer = False, str(exc), outcome.spend[-1]
         except XrayBenchError as exc:
             outcome.ok, outcome.error, outcome.answer = False, str(exc), None
+            self._failed_in_a_row_add(str(exc))
+            self._record(call, outcome)
+            return
+        with self._lock:
+            self._failed_in_a_row = 0  # the endpoint answered
         self._record(call, outcome)
+
+    def _stop(self, error: XrayBenchError) -> None:
+        """Stop the run: no new call starts; `run` raises `error` once the calls in flight are written."""
+        with self._lock:
+            if self._abort is None:
+                self._abort = error
+        self._events.put(None)  # wakes `_feed`
+
+    def _failed_in_a_row_add(self, error: str) -> None:
+        """One more call ended without an answer; `ABORT_AFTER_FAILURES` in a row stop the run."""
+        with self._lock:
+            self._failed_in_a_row += 1
+            n = self._failed_in_a_row
+        if n >= ABORT_AFTER_FAILURES:
+            self._stop(
+                XrayBenchError(
+                    f"stopping: the last {n} calls all failed, most recently with: {error}. Answers so far are kept "
+                    f"in {self.store.path}; fix the cause and rerun to continue."
+                )
+            )
 
     def _answer(self, call: LLMCall, outcome: _Outcome) -> None:
         """Ask, check for truncation, parse; one re-ask for an unparseable answer when the call has `reask`."""
@@ -573,10 +622,12 @@ class CallRunner:
             return 0.0
         return prompt_tokens(messages) * self.prices[0] + self.client.max_tokens * self.prices[1]
 
-    def _give_back(self, call: LLMCall) -> None:
+    def _give_back(self, call: LLMCall, *, budget: bool = True) -> None:
+        """Release a leased key unanswered (pending again on the next run); `budget`: counted as budget-stopped."""
         self.store.release(call.key, self.owner)
         self._leased(-1)
-        self._count("n_budget_stopped", 1)
+        if budget:
+            self._count("n_budget_stopped", 1)
         self._advance(1)
 
     def _record(self, call: LLMCall, outcome: _Outcome) -> None:

@@ -3,7 +3,10 @@
 `LLMClient.complete(messages)` makes exactly one request and returns the raw answer with its usage, finish
 reason, latency and cost. It never retries (litellm's own retries are switched off): the caller wraps it in
 `xraybench.retry.call_with_retries` (see `xraybench.llm.calls.CallRunner`), and errors are mapped to
-`TransientError` (429, 5xx, timeouts: retry) or `XrayBenchError` (400, context length, auth: do not).
+`TransientError` (429, 5xx, timeouts: retry), `FatalError` (authentication, permission, missing credentials,
+unknown model, context length: the run stops at once) or `XrayBenchError` (another 4xx: this call fails), by the
+one classification in `xraybench.retry`. A provider's separate `reasoning_content` is put back in front of the
+answer as `<think>…</think>` (`xraybench.llm.completion.model_output`), as for models under test.
 
 Local servers (vLLM, SGLang, Ollama, the test server) are reached with the `openai/` prefix and `api_base`.
 Those requests (`openai/...` with an `api_base`) take a direct path: the standard library's `http.client`
@@ -37,18 +40,11 @@ from xraybench.llm.completion import (
     OddAnswer,
     decode_body,
     max_answer_bytes,
+    model_output,
     parse_completion,
 )
 from xraybench.llm.transport import LOCAL_HOSTS, HTTPTransport, error_text
-from xraybench.retry import parse_retry_after
-
-RETRYABLE_STATUS = frozenset({408, 409, 429})
-# litellm's names for what an HTTP status means, so both paths word their errors alike
-_STATUS_NAMES = {
-    400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError",
-    408: "Timeout", 409: "ConflictError", 422: "UnprocessableEntityError", 429: "RateLimitError",
-    503: "ServiceUnavailableError",
-}  # fmt: skip
+from xraybench.retry import parse_retry_after, status_error
 
 
 @dataclass(frozen=True)
@@ -173,7 +169,7 @@ class LLMClient:
         prompt_tokens = completion.prompt_tokens or 0
         completion_tokens = completion.completion_tokens or 0
         return LLMAnswer(
-            text=completion.text,
+            text=model_output(completion),  # a provider's separate reasoning_content back in front as <think>
             finish_reason=completion.finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -246,16 +242,9 @@ class LLMClient:
         return self._answer(completion, answer.latency_s)
 
     def _status_error(self, status: int, retry_after: str | None, content: bytes) -> XrayBenchError:
-        """408/409/429/5xx are worth retrying (429 with the server's `Retry-After`); any other 4xx is not."""
+        """Sorted by the one classification, `xraybench.retry.status_error` (retry, fatal, or this call fails)."""
         message, code = error_text(content)
-        if status == 400 and ("context_length" in code or "context length" in message.lower()):
-            name = "ContextWindowExceededError"
-        else:
-            name = _STATUS_NAMES.get(status, "InternalServerError" if status >= 500 else "APIError")
-        text = f"{self.model}: {name}: HTTP {status}: {message}"
-        if status in RETRYABLE_STATUS or status >= 500:
-            return TransientError(text, parse_retry_after(retry_after))
-        return XrayBenchError(text)
+        return status_error(self.model, status, message, code, parse_retry_after(retry_after))
 
 
 def _answer_cap(value: int | None) -> int:

@@ -3,7 +3,8 @@
 litellm is imported on first use with `LITELLM_LOCAL_MODEL_COST_MAP=True`, so importing it does not fetch
 the price list from the network. litellm's own retries are switched off (`num_retries=0`): the runner retries,
 and this adapter maps litellm's exceptions to `TransientError` (rate limits, 5xx, timeouts, dropped
-connections) or `XrayBenchError` (bad request, context length, authentication) with the provider's message.
+connections), `FatalError` (authentication, missing key, unknown model, context length: the run stops at once)
+or `XrayBenchError` (another bad request) with the provider's message.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from xraybench.models.base import ModelContext, ModelOptions
 from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.models.openai_compat import chat_messages
 from xraybench.records import Generation, Sample
-from xraybench.retry import parse_retry_after
+from xraybench.retry import RETRYABLE_STATUS, FatalError, is_fatal_message, parse_retry_after
 
-RETRYABLE_STATUS = frozenset({408, 409, 429})
 TRANSIENT_NAMES = ("RateLimitError", "Timeout", "APIConnectionError", "ServiceUnavailableError", "InternalServerError")
+FATAL_NAMES = ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "ContextWindowExceededError")
 # litellm's first completion in a process imports and sets up its provider SDKs (seconds, 11 s on a busy CI
 # machine): that CPU time is not the server's, so the first call's deadline gets this much on top
 FIRST_CALL_GRACE_S = 60.0
@@ -97,13 +98,19 @@ def _short(message: str, limit: int = 600) -> str:
 
 
 def map_litellm_error(litellm: Any, exc: BaseException, where: str) -> XrayBenchError:
-    """The error to raise for a litellm exception: transient ones are worth retrying, the rest are not."""
+    """The error to raise for a litellm exception, by the one classification of `xraybench.retry`: fatal first
+    (authentication, permission, unknown model, context length, and a missing key, which litellm reports for
+    OpenAI as a 500 "Missing credentials"), then transient (rate limits, 5xx, timeouts), else this call fails."""
     status = getattr(exc, "status_code", None)
     transient_types = tuple(getattr(litellm, name) for name in TRANSIENT_NAMES if hasattr(litellm, name))
+    fatal_types = tuple(getattr(litellm, name) for name in FATAL_NAMES if hasattr(litellm, name))
     message = _short(str(getattr(exc, "message", None) or exc))
+    text = f"{where}: {type(exc).__name__}: {message}"
+    if isinstance(exc, fatal_types) or status in (401, 403, 404) or is_fatal_message(message):
+        return FatalError(f"{text} (not retried: no request can succeed until this is fixed)")
     if isinstance(exc, transient_types) or (isinstance(status, int) and (status in RETRYABLE_STATUS or status >= 500)):
-        return TransientError(f"{where}: {type(exc).__name__}: {message}", _retry_after(exc))
-    return XrayBenchError(f"{where}: {type(exc).__name__}: {message}")
+        return TransientError(text, _retry_after(exc))
+    return XrayBenchError(text)
 
 
 class LiteLLMModel:

@@ -1,10 +1,11 @@
 """openai:MODEL — any OpenAI-compatible chat-completions server (OpenAI, vLLM serve, SGLang, Ollama, ...).
 
 One synchronous httpx request per sample; the runner supplies threads (`concurrency`) and retries. Failures
-are sorted here into worth-retrying (`TransientError`: 408/409/429/5xx, timeouts, dropped connections, a
-cut-off body, a 200 body that is not a chat completion) and not (`XrayBenchError` with the server's own
-message: 400 such as a context-length error, 401/403, 404; an answer over `max_answer_bytes`), because only
-the adapter can see the HTTP status. The request goes through the shared `xraybench.llm.transport` (`--timeout-s`
+are sorted here, by the one classification `xraybench.retry.status_error`, into worth-retrying (`TransientError`:
+408/409/429/5xx, timeouts, dropped connections, a cut-off body, a 200 body that is not a chat completion), fatal
+(`FatalError`: 401/403, 404 such as an unknown model, a context-length error: the run stops at once) and this
+call fails (`XrayBenchError` with the server's own message: another 400; an answer over `max_answer_bytes`),
+because only the adapter can see the HTTP status. The request goes through the shared `xraybench.llm.transport` (`--timeout-s`
 is a wall-clock deadline per request; the answer is read at most `max_answer_bytes`, `--model-arg
 max_answer_bytes=N`) and the body is read by the one parser, `xraybench.llm.completion.parse_completion`.
 """
@@ -21,11 +22,10 @@ from xraybench.llm.transport import HTTPTransport, error_text
 from xraybench.models.base import ModelContext, ModelOptions
 from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.records import Generation, Sample
-from xraybench.retry import parse_retry_after
+from xraybench.retry import parse_retry_after, status_error
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-RETRYABLE_STATUS = frozenset({408, 409, 429})
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 
@@ -105,12 +105,10 @@ class OpenAIModel:
             raise TransientError(f"sample {sample.id}: {exc}") from exc
         except XrayBenchError as exc:  # over the size cap
             raise XrayBenchError(f"sample {sample.id}: {exc}") from exc
-        status = answer.status
-        if status in RETRYABLE_STATUS or status >= 500:
-            retry_after = parse_retry_after(answer.retry_after)
-            raise TransientError(f"{url} returned {status}: {error_text(answer.body)[0]}", retry_after)
-        if status >= 400:
-            raise XrayBenchError(f"{url} returned {status} for sample {sample.id}: {error_text(answer.body)[0]}")
+        if answer.status >= 400:  # sorted by the one classification: retried, fatal (the run stops), or failed
+            message, code = error_text(answer.body)
+            where = f"{url} (sample {sample.id})"
+            raise status_error(where, answer.status, message, code, parse_retry_after(answer.retry_after))
         try:
             completion = parse_completion(decode_body(answer.body))
         except OddAnswer as exc:

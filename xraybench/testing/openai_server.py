@@ -22,7 +22,7 @@ from typing import Any
 
 FAULT_KINDS = (
     "ok", "rate_limit", "server_error", "timeout", "length", "context_length", "bad_request", "malformed",
-    "odd", "drip", "huge",
+    "odd", "drip", "huge", "auth", "model_not_found",
 )  # fmt: skip
 # 200 answers a client must survive (each a recorded failure with its reason, never a crash); `parts` is legitimate
 ODD_BODIES: dict[str, Any] = {
@@ -68,7 +68,8 @@ class Fault:
     `malformed` (200 with a body that is not JSON), `odd` (200 with `body`: JSON-able or raw bytes, e.g. one
     of `ODD_BODIES`), `drip` (a normal answer sent one byte every `delay_s`, to outlast a per-read timeout),
     `huge` (a normal answer whose text is `size` bytes, streamed; without a `Content-Length` header when
-    `declare_length` is False).
+    `declare_length` is False), `auth` (401 with OpenAI's "Incorrect API key provided" error body),
+    `model_not_found` (404 with OpenAI's "The model ... does not exist" error body).
     """
 
     kind: str
@@ -92,6 +93,14 @@ class Fault:
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
         return cls("server_error", status=status)
+
+    @classmethod
+    def auth(cls) -> Fault:
+        return cls("auth", status=401)
+
+    @classmethod
+    def model_not_found(cls) -> Fault:
+        return cls("model_not_found", status=404)
 
     @classmethod
     def timeout(cls, delay_s: float) -> Fault:
@@ -279,6 +288,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "This model's maximum context length is 128 tokens. However, your messages resulted in 4096 tokens."
             )
             self._send_error(400, message, "context_length_exceeded")
+        elif fault.kind == "auth":  # OpenAI's own body for a wrong key
+            message = "Incorrect API key provided: sk-wrong. You can find your API key at https://platform.openai.com."
+            self._send_json(401, {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                            "code": "invalid_api_key"}})  # fmt: skip
+        elif fault.kind == "model_not_found":
+            message = f"The model `{body.get('model')}` does not exist or you do not have access to it."
+            self._send_json(404, {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                            "code": "model_not_found"}})  # fmt: skip
         elif fault.kind == "bad_request":
             self._send_error(400, fault.message, "invalid_request_error")
         elif fault.kind == "malformed":
