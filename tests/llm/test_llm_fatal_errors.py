@@ -131,6 +131,48 @@ def test_one_good_answer_resets_the_failure_count(tmp_path: Path) -> None:
     assert report.n_ok == 3 and report.n_failed == 3 * (ABORT_AFTER_FAILURES - 1)
 
 
+# -- the adapters of `xraybench run` sort errors by the same classification ------------------------------------
+
+
+def a_sample(tmp_path: Path) -> Any:
+    from PIL import Image
+
+    from xraybench.records import Sample
+
+    path = tmp_path / "cxr.png"
+    Image.new("L", (40, 30), color=90).save(path)
+    return Sample(id="s1", task="demo", dataset="demo", split="test", prompt="Findings?", reference="x",
+                  image_paths=[str(path)])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fault", "text"), [(Fault.auth(), "Incorrect API key"), (Fault.model_not_found(), "does not exist")]
+)
+def test_the_openai_adapter_raises_fatal_errors_for_a_wrong_key_or_model(
+    fault: Fault, text: str, tmp_path: Path
+) -> None:
+    from xraybench.models.base import ModelContext, ModelOptions
+    from xraybench.models.openai_compat import OpenAIModel
+    from xraybench.retry import call_with_retries
+
+    with OpenAIServer(fault_plan=[fault] * 10) as server:
+        model = OpenAIModel("tiny-test-model", ModelOptions(api_base=server.base_url), ModelContext())
+        sample = a_sample(tmp_path)
+        with pytest.raises(FatalError, match=text):
+            call_with_retries(lambda: model.generate([sample], ["Findings?"]), sleep=lambda s: None)
+        assert len(server.chat_requests()) == 1
+        model.close()
+
+
+def test_the_litellm_adapter_raises_a_fatal_error_without_a_key(no_keys: None, tmp_path: Path) -> None:
+    from xraybench.models.base import ModelContext, ModelOptions
+    from xraybench.models.litellm_model import LiteLLMModel
+
+    model = LiteLLMModel("anthropic/claude-3-5-haiku-20241022", ModelOptions(timeout_s=30), ModelContext())
+    with pytest.raises(FatalError, match="Missing Anthropic API Key"):
+        model.generate([a_sample(tmp_path)], ["Findings?"])
+
+
 # -- the CLI: `xraybench arena judge` with no key, a wrong key, an unknown model ---------------------------------
 
 

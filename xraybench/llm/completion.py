@@ -51,9 +51,9 @@ class Completion:
 
 
 def model_output(completion: Completion) -> str:
-    """A model under test's output as the model wrote it: servers and litellm move a leading
-    `<think>…</think>` block into `reasoning_content`; it is put back in front, so the output parser, the
-    format and coordinate rewards and a teacher's filter see the reasoning."""
+    """An answer as the model wrote it, for every LLM call (models under test, judges, teachers): servers and
+    litellm move a leading `<think>…</think>` block into `reasoning_content`; it is put back in front, so the
+    output parser, the format and coordinate rewards and a teacher's filter see the reasoning."""
     content, reasoning = completion.text, completion.reasoning
     if reasoning and not content.lstrip().startswith("<think>"):
         return f"<think>{reasoning}</think>{content}"
