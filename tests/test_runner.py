@@ -106,23 +106,43 @@ def test_limit_samples_are_seeded(tmp_path: Path) -> None:
 
 
 def test_a_model_that_always_fails_stops_the_run_and_resumes(tmp_path: Path) -> None:
-    from xraybench.runner import ABORT_AFTER_FAILED_BATCHES
+    from xraybench.retry import ABORT_AFTER_FAILURES
     from xraybench.testing.openai_server import Fault, OpenAIServer
 
-    bad = [Fault("bad_request", status=400, message="invalid api key")] * (ABORT_AFTER_FAILED_BATCHES + 2)
+    # a 400 that no retry fixes but that is not fatal (a wrong key or model name is: see the test below)
+    bad = [Fault("bad_request", status=400, message="image could not be decoded")] * (ABORT_AFTER_FAILURES + 2)
     config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], concurrency=1)
     with OpenAIServer(fault_plan=list(bad)) as server:
         config.api_base = server.base_url
         with pytest.raises(
-            XrayBenchError, match=rf"last {ABORT_AFTER_FAILED_BATCHES} batches all failed.*invalid api key"
+            XrayBenchError, match=rf"last {ABORT_AFTER_FAILURES} batches all failed.*could not be decoded"
         ):
             run(config)
-        assert len(server.chat_requests()) == ABORT_AFTER_FAILED_BATCHES
-        assert len(_lines(tmp_path / "run" / FAILURES_FILE)) == ABORT_AFTER_FAILED_BATCHES
+        assert len(server.chat_requests()) == ABORT_AFTER_FAILURES
+        assert len(_lines(tmp_path / "run" / FAILURES_FILE)) == ABORT_AFTER_FAILURES
         server.fault_plan.clear()
         results = run(config)  # the cause is gone: the rerun resumes and finishes
     assert results["status"] == "complete"
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == results["tasks"]["demo_vqa"]["n"]
+
+
+@pytest.mark.parametrize("fault", ["auth", "model_not_found"])
+def test_a_fatal_error_stops_the_run_after_one_request_and_marks_nothing_failed(tmp_path: Path, fault: str) -> None:
+    """A wrong key or model name (issue 16): one request, not one per slot of --concurrency, then the server's
+    message; nothing is listed as failed, so the corrected rerun asks every item."""
+    from xraybench.retry import FatalError
+    from xraybench.testing.openai_server import Fault, OpenAIServer
+
+    config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], limit=20, concurrency=8)
+    with OpenAIServer(fault_plan=[getattr(Fault, fault)()] * 50) as server:
+        config.api_base = server.base_url
+        with pytest.raises(FatalError, match="not retried"):
+            run(config)
+        assert len(server.chat_requests()) == 1
+        assert not (tmp_path / "run" / FAILURES_FILE).exists() or not _lines(tmp_path / "run" / FAILURES_FILE)
+        server.fault_plan.clear()
+        results = run(config)
+    assert results["status"] == "complete" and results["tasks"]["demo_vqa"]["n_failed"] == 0
 
 
 def test_per_sample_scores_are_kept(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
 from xraybench.parsing import parse_output
 from xraybench.prompts import ImagePolicy, get_template, image_policy
 from xraybench.records import Generation, Prediction, Sample
-from xraybench.retry import RetryPolicy, call_with_retries
+from xraybench.retry import ABORT_AFTER_FAILURES, FatalError, RetryPolicy, call_with_retries
 from xraybench.taskdata import TaskData, data_source_option, load_task, parse_data_roots
 from xraybench.tasks import expand
 
@@ -36,7 +36,6 @@ RESULTS_FILE = "results.json"
 LOCK_FILE = "run.lock"  # held (flock) by the one process writing the folder; see `xraybench.files.FolderLock`
 # A model that fails this many whole batches in a row (bad key, wrong model name, server down past all
 # retries) stops the run instead of marking every remaining item failed; a rerun resumes.
-ABORT_AFTER_FAILED_BATCHES = 5
 
 
 @dataclass
@@ -304,7 +303,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
                 ok.append(to_prediction(sample, model.name, gen).to_json())
         preds.write(ok)
         failures.write(bad)
-        if failed_in_a_row[0] >= ABORT_AFTER_FAILED_BATCHES:
+        if failed_in_a_row[0] >= ABORT_AFTER_FAILURES:
             raise XrayBenchError(
                 f"stopping: the last {failed_in_a_row[0]} batches all failed, most recently with: {error}. "
                 f"Finished items are kept in {folder.file(PREDICTIONS_FILE)}; fix the cause and rerun to resume."
@@ -332,9 +331,12 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
 def _outcome(get: Callable[[], list[Generation]]) -> tuple[list[Generation] | None, str | None]:
     """(generations, None) or (None, error) for a batch. An unforeseen exception from an adapter fails its batch
     too (listed in failures.jsonl with its type): raising it here would drop the answers still in flight, and
-    `ABORT_AFTER_FAILED_BATCHES` in a row still stop the run with the reason."""
+    `ABORT_AFTER_FAILURES` in a row still stop the run with the reason. A `FatalError` (wrong key, unknown model)
+    is raised: no item is marked failed by it, and no other request can succeed."""
     try:
         return get(), None
+    except FatalError:
+        raise
     except (TransientError, XrayBenchError) as exc:
         return None, str(exc)
     except Exception as exc:
@@ -343,8 +345,15 @@ def _outcome(get: Callable[[], list[Generation]]) -> tuple[list[Generation] | No
 
 
 def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  # type: ignore[no-untyped-def]
-    """Keep `concurrency` batches in flight; results are written from this thread only."""
+    """Keep `concurrency` batches in flight; results are written from this thread only. The first batch goes
+    alone, so a wrong key or model name costs one request, not `concurrency`; after a `FatalError` no batch is
+    started, the answers in flight are written, then it is raised."""
     pending = iter(todo)
+    first = next(pending, None)
+    if first is None:
+        return
+    advance(len(first), failed=record(first, *_outcome(lambda: call(first))))
+    fatal: FatalError | None = None
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         in_flight: dict[Future, list[Sample]] = {}
         for batch in pending:
@@ -355,10 +364,17 @@ def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  #
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for fut in finished:
                 batch = in_flight.pop(fut)
-                advance(len(batch), failed=record(batch, *_outcome(fut.result)))
-                nxt = next(pending, None)
+                try:
+                    outcome = _outcome(fut.result)
+                except FatalError as exc:
+                    fatal = fatal or exc
+                    continue
+                advance(len(batch), failed=record(batch, *outcome))
+                nxt = None if fatal else next(pending, None)
                 if nxt is not None:
                     in_flight[pool.submit(call, nxt)] = nxt
+    if fatal is not None:
+        raise fatal
 
 
 def run(config: RunConfig) -> dict[str, Any]:
