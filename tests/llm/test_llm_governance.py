@@ -43,3 +43,15 @@ def test_engine_modules_import_no_heavy_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("api_base", "local"),
+    [("http://0.0.0.0:8000/v1", True), ("http://[::1]:8000/v1", True), ("http://10.0.0.5:8000/v1", False)],
+)
+def test_models_under_test_and_judges_agree_on_what_is_local(api_base: str, local: bool) -> None:
+    """One answer for "does report text leave this machine" (it once differed on 0.0.0.0 between the two stacks)."""
+    from xraybench.models import openai_compat
+
+    assert is_local(api_base) is local
+    assert openai_compat.is_local is is_local

@@ -32,7 +32,6 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from xraybench.errors import MissingExtraError, TransientError, XrayBenchError
 from xraybench.llm.completion import (
@@ -43,7 +42,7 @@ from xraybench.llm.completion import (
     model_output,
     parse_completion,
 )
-from xraybench.llm.transport import LOCAL_HOSTS, HTTPTransport, error_text
+from xraybench.llm.transport import HTTPTransport, error_text, is_local
 from xraybench.retry import parse_retry_after, status_error
 
 
@@ -59,11 +58,6 @@ class LLMAnswer:
     cost_usd: float
     latency_s: float
     usage_reported: bool = True
-
-
-def is_local(api_base: str | None) -> bool:
-    """True when `api_base` points at this machine, so no report text leaves it."""
-    return api_base is not None and (urlparse(api_base).hostname or "") in LOCAL_HOSTS
 
 
 class LLMClient:

@@ -35,7 +35,15 @@ from urllib.parse import unquote, urlparse
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.llm.completion import AnswerTooLarge, max_answer_bytes, too_large
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# this machine: no report text leaves it (0.0.0.0 as a destination reaches the local host on Linux)
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+def is_local(api_base: str | None) -> bool:
+    """True when `api_base` points at this machine, so no report text leaves it."""
+    return api_base is not None and (urlparse(api_base).hostname or "") in LOCAL_HOSTS
+
+
 READ_CHUNK = 64 * 1024
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlparse
 
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.llm.completion import OddAnswer, decode_body, model_output, parse_completion
-from xraybench.llm.transport import HTTPTransport, error_text
+from xraybench.llm.transport import HTTPTransport, error_text, is_local
 from xraybench.models.base import ModelContext, ModelOptions
 from xraybench.models.images import image_data_url, image_options, input_size
 from xraybench.records import Generation, Sample
@@ -26,7 +25,6 @@ from xraybench.retry import parse_retry_after, status_error
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
 
 def chat_messages(prompt: str, image_urls: list[str], system: str | None = None) -> list[dict]:
@@ -36,10 +34,6 @@ def chat_messages(prompt: str, image_urls: list[str], system: str | None = None)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": content})
     return messages
-
-
-def _is_local(api_base: str) -> bool:
-    return (urlparse(api_base).hostname or "") in LOCAL_HOSTS
 
 
 class OpenAIModel:
@@ -72,7 +66,7 @@ class OpenAIModel:
     def _api_key(self) -> str | None:
         env = self.options.api_key_env or DEFAULT_KEY_ENV
         key = os.environ.get(env)
-        if key is None and (self.options.api_key_env or not _is_local(self.api_base)):
+        if key is None and (self.options.api_key_env or not is_local(self.api_base)):
             raise XrayBenchError(
                 f"openai:{self.model} at {self.api_base} needs an API key in the environment variable {env}"
                 " (set it, or pass --api-key-env NAME)"
