@@ -302,7 +302,9 @@ def test_governance_refuses_before_any_call(
 
     monkeypatch.setattr(score_module, "load_run_cases", credentialed)
     with OpenAIServer(reply_fn=ScriptedJudge(samples)) as server:
-        remote = server.base_url.replace("127.0.0.1", "0.0.0.0")  # reaches the server, but is not a local host
+        # "127.1" reaches the server (the resolver reads it as 127.0.0.1) but is not a name governance knows as
+        # this machine, so it is treated as remote: the conservative side
+        remote = server.base_url.replace("127.0.0.1", "127.1")
         config = config_for(run, server, tmp_path, api_base=remote)
         with pytest.raises(XrayBenchError, match="refusing to reasoning-score"):
             reasoning_score(config, sleep=no_sleep)

@@ -69,11 +69,13 @@ def test_judging_run_records_odd_answers_as_failures_and_keeps_the_rest(tmp_path
     answer is stored, every odd one is a failure with its reason, pending again on the next run."""
     plan = [Fault.odd(body) for body in ODD_BODIES.values()] + [Fault.huge(2 << 20)]
     calls = [make_call(i) for i in range(len(plan) + 6)]
-    # good answers among the odd ones (two odd, one good): five failures in a row would stop the run by design
+    # good answers among the odd ones (two odd, one good): five failures in a row would stop the run by design.
+    # One call at a time, so answers end in the plan's order (in parallel a slow good answer could end after five
+    # odd ones and stop the run, as designed); odd answers with calls in flight: tests/models/test_run_hostile_endpoints.py
     mixed = [f for i in range(0, len(plan), 2) for f in (*plan[i : i + 2], Fault("ok"))]
     with OpenAIServer(fault_plan=mixed) as server, CallStore(tmp_path / "calls.sqlite") as store:
         client = LLMClient(MODEL, api_base=server.base_url, max_answer_bytes=1 << 20)
-        report = CallRunner(client, store, max_concurrency=4, policy=ONCE).run(calls)
+        report = CallRunner(client, store, max_concurrency=1, policy=ONCE).run(calls)
         assert report.n_ok == 6 and report.n_failed == len(plan)
         failed = store.export(kind="judge", status="failed")
         assert len(failed) == len(plan)
