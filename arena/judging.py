@@ -20,6 +20,7 @@ before any call unless the judge is a local endpoint or its provider is explicit
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import json
@@ -35,6 +36,7 @@ from arena.prompt import MAX_CHARS, PROMPT_VERSION, JudgePrompt, reask_messages,
 from arena.verdict import PARSER_VERSION, WINNER, canonical, parse_verdict
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
+from xraybench.files import DiskFullError, is_disk_full
 from xraybench.llm.calls import Budget, CallReport, CallRunner, Estimate, LLMCall, estimate_calls
 from xraybench.llm.client import LLMClient
 from xraybench.records import Sample
@@ -296,7 +298,8 @@ class PlanWriter:
 
     def append(self, battles: list[Battle]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+b") as fh:
+        # unbuffered: a failed write leaves nothing in a buffer that closing the file would try again
+        with self.path.open("a+b", buffering=0) as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 size = fh.seek(0, os.SEEK_END)
@@ -312,18 +315,31 @@ class PlanWriter:
                 self._seen.update((e["key"], e["model_x"], e["model_y"]) for e in entries)
                 self._offset += len(complete)
                 self._lines += text.count("\n")
-                lines = []
+                lines, added = [], []
                 for b in battles:
                     ident = (b.key, b.model_x, b.model_y)
                     if ident not in self._seen:
                         self._seen.add(ident)
+                        added.append(ident)
                         lines.append(json.dumps(b.plan_entry(self.judge), ensure_ascii=False) + "\n")
                 if lines:
                     payload = "".join(lines).encode("utf-8")
-                    fh.seek(0, os.SEEK_END)
-                    fh.write(payload)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    end = fh.seek(0, os.SEEK_END)
+                    try:
+                        view = memoryview(payload)
+                        while view:  # a raw write may stop short of the whole payload
+                            view = view[fh.write(view) :]
+                        os.fsync(fh.fileno())
+                    except OSError as exc:
+                        if not is_disk_full(exc):
+                            raise
+                        with contextlib.suppress(OSError):  # cut the torn batch back (the reader would too)
+                            fh.truncate(end)
+                        self._seen.difference_update(added)
+                        # the battles of this batch were not planned, so none of them was judged: nothing is lost
+                        raise DiskFullError(
+                            self.path, "every judgment and every plan entry before it is intact"
+                        ) from exc
                     self._offset += len(payload)
                     self._lines += len(lines)
             finally:

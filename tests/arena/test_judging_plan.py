@@ -66,6 +66,35 @@ def test_plan_writer_appends_only_new_battles_and_reads_only_what_others_added(
         other.append(battles[32:33])  # the line number counts the lines it read before
 
 
+def test_a_full_disk_while_planning_names_the_plan_file_and_leaves_no_torn_line(
+    specs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC (issue 19), reported here by fsync as delayed-allocation filesystems do: the error names the plan
+    file and says what is intact, the failed batch is cut back, and the same battles are planned once space is
+    back (no battle of the failed batch is taken as already planned)."""
+    import errno
+    import os
+
+    from xraybench.files import DiskFullError
+
+    battles = plan_battles(load_field(TASK, predictions=specs), JUDGE, PARAMS)
+    plan = tmp_path / "j.plan.jsonl"
+    writer = PlanWriter(plan, JUDGE)
+    writer.append(battles[:4])
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(DiskFullError, match=rf"could not write {plan}: no space left on device.*intact"):
+        writer.append(battles[4:8])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert [e["key"] for e in read_plan(plan)] == [b.key for b in battles[:4]]  # nothing torn, nothing half
+    writer.append(battles[4:8])
+    assert [e["key"] for e in read_plan(plan)] == [b.key for b in battles[:8]]
+
+
 def test_full_schedule_plans_while_judging_and_every_judgment_is_planned_first(
     litellm_ready: None, specs: list[str], tmp_path: Path
 ) -> None:
