@@ -37,6 +37,14 @@ def data_source_option(help: str = DATA_SOURCE_HELP) -> Any:
     return option([], flag=DATA_SOURCE_FLAGS, metavar=DATA_SOURCE_METAVAR, repeat=True, help=help)
 
 
+def add_data_source_argument(parser: Any) -> None:
+    """The same option for a hand-written argparse parser (into `args.data_roots`)."""
+    parser.add_argument(
+        *DATA_SOURCE_FLAGS, action="append", default=[], metavar=DATA_SOURCE_METAVAR, dest="data_roots",
+        help=DATA_SOURCE_HELP,
+    )  # fmt: skip
+
+
 class DataRoots(dict[str, str]):
     """Dataset name -> data root, plus `options`: dataset name -> loader options from `--data-option`.
 

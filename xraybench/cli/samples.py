@@ -9,16 +9,9 @@ import sys
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, help="task name (see `xraybench list tasks`)")
-    from xraybench.taskdata import DATA_SOURCE_FLAGS, DATA_SOURCE_HELP, DATA_SOURCE_METAVAR
+    from xraybench.taskdata import add_data_source_argument
 
-    parser.add_argument(
-        *DATA_SOURCE_FLAGS,
-        action="append",
-        default=[],
-        metavar=DATA_SOURCE_METAVAR,
-        dest="data_roots",
-        help=DATA_SOURCE_HELP,
-    )
+    add_data_source_argument(parser)
     parser.add_argument("--split", default=None, help="dataset split (default: the task's)")
     parser.add_argument("--limit", type=int, default=None, help="a seeded sample of at most N items")
     parser.add_argument("--seed", type=int, default=0)

@@ -15,16 +15,9 @@ SHOWN_IDS = 10
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="predictions:FILE", help="the predictions file to check")
     parser.add_argument("--tasks", required=True, help="comma-separated tasks/suites the file answers")
-    from xraybench.taskdata import DATA_SOURCE_FLAGS, DATA_SOURCE_HELP, DATA_SOURCE_METAVAR
+    from xraybench.taskdata import add_data_source_argument
 
-    parser.add_argument(
-        *DATA_SOURCE_FLAGS,
-        action="append",
-        default=[],
-        metavar=DATA_SOURCE_METAVAR,
-        dest="data_roots",
-        help=DATA_SOURCE_HELP,
-    )
+    add_data_source_argument(parser)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
 
