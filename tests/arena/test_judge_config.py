@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.cli import JudgeConfig, judge_arena
+from arena.api import JudgeConfig, judge_arena
 from xraybench.callstore import CallStore
 from xraybench.errors import XrayBenchError
 from xraybench.taskdata import load_task
