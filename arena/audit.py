@@ -11,7 +11,7 @@ and resumption all apply, and a rerun pays nothing for what is already judged.
 Per error type the audit reports the share of judgments preferring the correct report, preferring the erroneous
 one, and ties; the order-flip rate (studies whose two orders disagree); for filler the share preferring the padded
 report (length bias). With `pairs`, every two error variants of a study from different harm tiers
-(`xraybench.mutator.HARM_TIERS`: wrong findings, then wrong attribute, then comparison, then filler) are also judged
+(`arena.mutator.HARM_TIERS`: wrong findings, then wrong attribute, then comparison, then filler) are also judged
 in both orders, and per pair the audit reports how often the judge prefers the less harmful one. Every share has a
 95% bootstrap CI over studies. With `synthetic`, synthetic models of known quality (`arena.synthetic`) are also
 judged as a full arena and the ratings' Kendall tau with the true order is reported with its CI. Output:
@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from arena.judging import Field, JudgeReport, append_plan, export_battles, plan_comparisons, plan_path
+from arena.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from arena.synthetic import DEFAULT_QUALITIES, SyntheticModel, order_recovery, synthetic_models, write_predictions
 from xraybench.callstore import CallStore
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions
-from xraybench.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from xraybench.records import Sample
 from xraybench.taskdata import data_source_option
 
@@ -460,7 +460,7 @@ def _pairs_markdown(pairs: dict[str, Any]) -> list[str]:
         "## Error type against error type",
         "",
         f"Two variants of the same reference from different harm tiers, judged in both orders; the judge should prefer "
-        f"the less harmful one. Tiers, most harmful first: {tiers} (see `xraybench.mutator.HARM_TIERS`).",
+        f"the less harmful one. Tiers, most harmful first: {tiers} (see `arena.mutator.HARM_TIERS`).",
         "",
         "| less harmful | more harmful | studies | prefers less harmful | prefers more harmful | tie | order flips |",
         "|---|---|---:|---:|---:|---:|---:|",

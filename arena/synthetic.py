@@ -2,7 +2,7 @@
 
 Why: an arena's ranking is only trustworthy if it recovers a ranking we know. A synthetic model with quality q
 answers each study with the reference report, paraphrased (a correct report that is not a verbatim copy), except
-on a seeded share 1 - q of the studies, where one clinical error from `xraybench.mutator` is injected first. The
+on a seeded share 1 - q of the studies, where one clinical error from `arena.mutator` is injected first. The
 correct answers are the same text for every model (one fixed paraphrase per study), so two models that are both
 right on a study tie without a judge call; only their errors differ. The true order is the order of q.
 """
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from arena.battles import Battles
+from arena.mutator import CLINICAL_TYPES, NothingToMutate, mutate
 from xraybench.errors import XrayBenchError
-from xraybench.mutator import CLINICAL_TYPES, NothingToMutate, mutate
 from xraybench.records import Sample
 
 DEFAULT_QUALITIES = (1.0, 0.85, 0.7, 0.55, 0.4)

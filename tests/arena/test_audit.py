@@ -21,10 +21,10 @@ from arena.audit import (
     run_audit,
     variant_stats,
 )
+from arena.mutator import CLINICAL_TYPES, HARM, labels_of
 from xraybench.callstore import CallStore
 from xraybench.cli import main
 from xraybench.errors import XrayBenchError
-from xraybench.mutator import CLINICAL_TYPES, HARM, labels_of
 from xraybench.records import Sample
 from xraybench.taskdata import load_task
 from xraybench.testing.openai_server import OpenAIServer

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from arena.battles import from_records
+from arena.mutator import labels_of
 from arena.synthetic import kendall_tau, order_recovery, synthetic_model, synthetic_models, write_predictions
 from xraybench.errors import XrayBenchError
-from xraybench.mutator import labels_of
 from xraybench.taskdata import load_task
 
 TASK = "demo_findings"

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from xraybench.errors import XrayBenchError
-from xraybench.mutator import (
+from arena.mutator import (
     CLINICAL_TYPES,
     ERROR_TYPES,
     POSITIVE_SENTENCES,
@@ -19,6 +18,7 @@ from xraybench.mutator import (
     mutate,
     parse_report,
 )
+from xraybench.errors import XrayBenchError
 
 MIMIC_EFFUSION = (
     "FINDINGS: There is a small right pleural effusion. There is no focal consolidation or pneumothorax. "
@@ -215,3 +215,11 @@ def test_comparison_refuses_when_the_comparison_cannot_go_cleanly() -> None:
                    "Interval increase in the left pleural effusion. No pneumothorax."):  # fmt: skip
         with pytest.raises(NothingToMutate, match="comparison: the report compares with an earlier study"):
             mutate(report, "comparison", 0)
+
+
+def test_the_mutator_lives_in_the_arena_only() -> None:
+    """The arena-only mutator has one home, `arena.mutator`; the core keeps no copy."""
+    import importlib.util
+
+    assert importlib.util.find_spec("arena.mutator") is not None
+    assert importlib.util.find_spec("xraybench.mutator") is None
