@@ -153,8 +153,8 @@ def _csv_records(path: Path) -> Iterable[tuple[int, Mapping[str, object]]]:
             yield reader.line_num, rec
 
 
-def read_battles(path: str | Path) -> Battles:
-    """Read a `.csv` or `.jsonl` battle file (other suffixes: JSONL if the first character is `{`)."""
+def battle_records(path: str | Path) -> Iterable[tuple[int, Mapping[str, object]]]:
+    """(line, record) of a `.csv` or `.jsonl` battle file (other suffixes: JSONL if the first character is `{`)."""
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "battle file not found")
@@ -162,5 +162,9 @@ def read_battles(path: str | Path) -> Battles:
     if suffix not in (".csv", ".jsonl", ".json", ".ndjson"):
         with path.open(encoding="utf-8") as fh:
             suffix = ".jsonl" if fh.read(4096).lstrip().startswith("{") else ".csv"
-    records = _csv_records(path) if suffix == ".csv" else _jsonl_records(path)
-    return from_records(records, path)
+    return _csv_records(path) if suffix == ".csv" else _jsonl_records(path)
+
+
+def read_battles(path: str | Path) -> Battles:
+    """Read a `.csv` or `.jsonl` battle file (other suffixes: JSONL if the first character is `{`)."""
+    return from_records(battle_records(path), path)
