@@ -20,11 +20,8 @@ before any call unless the judge is a local endpoint or its provider is explicit
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import itertools
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -36,7 +33,7 @@ from arena.prompt import MAX_CHARS, PROMPT_VERSION, JudgePrompt, reask_messages,
 from arena.verdict import PARSER_VERSION, WINNER, canonical, parse_verdict
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
-from xraybench.files import DiskFullError, is_disk_full
+from xraybench.files import AppendLog, read_jsonl
 from xraybench.llm.calls import Budget, CallReport, CallRunner, Estimate, LLMCall, estimate_calls
 from xraybench.llm.client import LLMClient
 from xraybench.records import Sample
@@ -47,6 +44,7 @@ KIND = "judgment"
 EXPECTED_COMPLETION_TOKENS = 400  # a verdict with short error lists; used only for the estimate
 STORE_FILE = "judgments.sqlite"
 PLAN_SUFFIX = ".plan.jsonl"
+PLAN_LINE = "one battle per line"
 CONTEXT_KEYS = ("section", "view", "indication", "comparison")
 
 
@@ -283,88 +281,30 @@ def append_plan(path: Path, battles: list[Battle], judge: str) -> None:
 
 
 class PlanWriter:
-    """Appends battles to a plan file, skipping those already in it, reading only what was added since its
-    last append (so appending a long plan in chunks stays linear).
-
-    Each append runs under an exclusive file lock, so two judge processes neither interleave lines nor cut
-    each other's; a torn last line left by a killed process is cut off first, so the new lines do not
-    continue it.
-    """
+    """Appends battles to a plan file, skipping those already in it: an `xraybench.files.AppendLog` keyed by
+    (key, model_x, model_y), so two judge processes neither interleave lines nor cut each other's, a torn last
+    line left by a killed process is cut off first, each append reads only what others added since the last one
+    (appending a long plan in chunks stays linear), and a full disk names the plan file and plans nothing."""
 
     def __init__(self, path: Path, judge: str):
         self.path, self.judge = path, judge
-        self._seen: set[tuple[str, str, str]] = set()
-        self._offset = self._lines = 0  # bytes and lines of the file already read into `_seen`
+        self._log: AppendLog | None = None  # opened on the first append (planning nothing writes nothing)
 
     def append(self, battles: list[Battle]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # unbuffered: a failed write leaves nothing in a buffer that closing the file would try again
-        with self.path.open("a+b", buffering=0) as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                size = fh.seek(0, os.SEEK_END)
-                if size < self._offset:  # the file was replaced: read it all again
-                    self._seen, self._offset, self._lines = set(), 0, 0
-                fh.seek(self._offset)
-                data = fh.read()
-                complete = data[: data.rfind(b"\n") + 1]
-                if len(complete) != len(data):
-                    fh.truncate(self._offset + len(complete))
-                text = complete.decode("utf-8")
-                entries = _plan_entries(text, self.path, first_line=self._lines + 1)
-                self._seen.update((e["key"], e["model_x"], e["model_y"]) for e in entries)
-                self._offset += len(complete)
-                self._lines += text.count("\n")
-                lines, added = [], []
-                for b in battles:
-                    ident = (b.key, b.model_x, b.model_y)
-                    if ident not in self._seen:
-                        self._seen.add(ident)
-                        added.append(ident)
-                        lines.append(json.dumps(b.plan_entry(self.judge), ensure_ascii=False) + "\n")
-                if lines:
-                    payload = "".join(lines).encode("utf-8")
-                    end = fh.seek(0, os.SEEK_END)
-                    try:
-                        view = memoryview(payload)
-                        while view:  # a raw write may stop short of the whole payload
-                            view = view[fh.write(view) :]
-                        os.fsync(fh.fileno())
-                    except OSError as exc:
-                        if not is_disk_full(exc):
-                            raise
-                        with contextlib.suppress(OSError):  # cut the torn batch back (the reader would too)
-                            fh.truncate(end)
-                        self._seen.difference_update(added)
-                        # the battles of this batch were not planned, so none of them was judged: nothing is lost
-                        raise DiskFullError(
-                            self.path, "every judgment and every plan entry before it is intact"
-                        ) from exc
-                    self._offset += len(payload)
-                    self._lines += len(lines)
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        if self._log is None:
+            self._log = AppendLog(
+                self.path,
+                # the battles of a failed batch were not planned, so none of them was judged: nothing is lost
+                safe="every judgment and every plan entry before it is intact",
+                key=lambda e: (e["key"], e["model_x"], e["model_y"]),
+                what=PLAN_LINE,
+            )
+        self._log.append(b.plan_entry(self.judge) for b in battles)
 
 
 def read_plan(path: Path) -> list[dict[str, Any]]:
     """Plan entries; a torn last line (killed mid-append) is ignored, any other bad line is an error."""
-    return _plan_entries(path.read_text(encoding="utf-8"), path)
-
-
-def _plan_entries(text: str, path: Path, first_line: int = 1) -> list[dict[str, Any]]:
-    """The entries of plan text that starts at line `first_line` of the file (for error messages)."""
-    entries: list[dict[str, Any]] = []
-    lines = text.split("\n")
-    for lineno, line in enumerate(lines, start=first_line):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if lineno == first_line + len(lines) - 1:  # no newline after it: the append was cut off
-                break
-            raise DataFormatError(path, f"invalid JSON ({exc.msg}); expected one battle per line", line=lineno) from exc
-    return entries
+    return [entry for _, entry in read_jsonl(path, what=PLAN_LINE)]
 
 
 def judgment_call(battle: Battle) -> LLMCall:

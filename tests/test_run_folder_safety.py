@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from xraybench import files
-from xraybench.files import DiskFullError, FolderLock, JsonlAppender, write_atomic
+from xraybench.files import AppendLog, DiskFullError, FolderLock, write_atomic
 from xraybench.runner import PREDICTIONS_FILE, RunConfig, run
 from xraybench.taskdata import load_task
 from xraybench.testing.openai_server import OpenAIServer, default_reply
@@ -169,11 +169,10 @@ def test_appender_cuts_a_failed_batch_back(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(
         files, "open", lambda p, m, *a, **k: _FullAfter(real_open(p, m, *a, **k), budget), raising=False
     )
-    appender = JsonlAppender(path, safe="the earlier lines are intact")
-    appender.write([{"id": "a"}])
+    appender = AppendLog(path, safe="the earlier lines are intact")
+    appender.append([{"id": "a"}])
     with pytest.raises(DiskFullError, match="the earlier lines are intact"):
-        appender.write([{"id": "b", "text": "x" * 200}])
-    appender.close()
+        appender.append([{"id": "b", "text": "x" * 200}])
     assert path.read_text() == '{"id": "a"}\n'
 
 

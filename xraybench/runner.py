@@ -1,7 +1,7 @@
 """The resumable evaluation runner.
 
 A run folder holds `run.json` (the configuration that defines the run), `predictions.jsonl`
-(append-only, flushed per batch), `failures.jsonl` (items that failed after retries) and, once
+(append-only, one fsynced `AppendLog` batch per model call), `failures.jsonl` (items that failed after retries) and, once
 scored, `results.json`. Re-running the same configuration on the folder resumes it: finished items
 are never asked again, a torn last line from a `kill -9` is cut off, failures are retried.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from xraybench.config import option
 from xraybench.errors import TransientError, XrayBenchError
-from xraybench.files import DiskFullError, FolderLock, JsonlAppender, is_disk_full, write_atomic
+from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
 from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
 from xraybench.parsing import parse_output
 from xraybench.prompts import ImagePolicy, get_template, image_policy
@@ -183,29 +183,19 @@ class RunFolder:
         return json.loads(self.file(RUN_FILE).read_text())["run_id"]
 
     def load_predictions(self) -> dict[tuple[str, str], Prediction]:
-        """Finished predictions by (task, id). A torn last line (killed mid-write) is cut off first."""
+        """Finished predictions by (task, id), without writing: a torn last line (killed mid-write) is left out
+        here and cut off by the run's `AppendLog` before it appends."""
         path = self.file(PREDICTIONS_FILE)
         if not path.exists():
             return {}
-        _cut_torn_tail(path)
         done: dict[tuple[str, str], Prediction] = {}
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    pred = Prediction.from_json(json.loads(line))
-                except (json.JSONDecodeError, TypeError) as exc:
-                    raise XrayBenchError(f"{path}:{lineno}: corrupt prediction record ({exc})") from None
-                done.setdefault((pred.task, pred.id), pred)
+        for lineno, record in read_jsonl(path, what="one prediction record per line"):
+            try:
+                pred = Prediction.from_json(record)
+            except (TypeError, KeyError) as exc:
+                raise XrayBenchError(f"{path}:{lineno}: corrupt prediction record ({exc})") from None
+            done.setdefault((pred.task, pred.id), pred)
         return done
-
-
-def _cut_torn_tail(path: Path) -> None:
-    with path.open("rb+") as fh:
-        data = fh.read()
-        if data and not data.endswith(b"\n"):
-            fh.truncate(data.rfind(b"\n") + 1)
 
 
 def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Prediction:
@@ -269,12 +259,14 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
     timings: dict[str, float] = {}
     if not total:
         return timings
-    preds = JsonlAppender(
+    preds = AppendLog(
         folder.file(PREDICTIONS_FILE),
         safe="every prediction written before is intact in it (the items of the batch that could not be "
         "written will be asked again)",
+        key=lambda r: (r["task"], r["id"]),  # a prediction already in the file is never written twice
+        what="one prediction record per line",
     )
-    failures = JsonlAppender(
+    failures = AppendLog(
         folder.file(FAILURES_FILE), safe=f"every finished prediction is intact in {folder.file(PREDICTIONS_FILE)}"
     )
 
@@ -301,8 +293,8 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
                 bad.append({"id": sample.id, "task": sample.task, "error": gen.error, "time": time.time()})
             else:
                 ok.append(to_prediction(sample, model.name, gen).to_json())
-        preds.write(ok)
-        failures.write(bad)
+        preds.append(ok)
+        failures.append(bad)
         if failed_in_a_row[0] >= ABORT_AFTER_FAILURES:
             raise XrayBenchError(
                 f"stopping: the last {failed_in_a_row[0]} batches all failed, most recently with: {error}. "
@@ -314,16 +306,12 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
 
     with progress_bar(total, f"{model.name}", enabled=config.progress) as advance:
         started = time.perf_counter()
-        try:
-            if concurrency <= 1:
-                for batch in todo:
-                    n_failed = record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
-                    advance(len(batch), failed=n_failed)
-            else:
-                _run_concurrently(todo, call, record, advance, concurrency)
-        finally:
-            preds.close()
-            failures.close()
+        if concurrency <= 1:
+            for batch in todo:
+                n_failed = record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
+                advance(len(batch), failed=n_failed)
+        else:
+            _run_concurrently(todo, call, record, advance, concurrency)
         timings["generation_s"] = time.perf_counter() - started
     return timings
 
