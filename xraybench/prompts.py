@@ -9,10 +9,10 @@ prediction (`input_size`); grounding, `xraybench render` and the review page rea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from xraybench.errors import XrayBenchError
-from xraybench.models.images import DEEPMEDIX_MAX_PIXELS, target_size
 
 # Source: DeepReasoning/DeepMedix-R1, `src/xray_format.jinja` (commit 45a1d4d, Apache-2.0), whose whole text is
 # "{{ content | trim }}", a blank line, then this sentence (the file ends in one newline, which Jinja drops; its
@@ -26,6 +26,29 @@ REASONING_SUFFIX = (
     "[x_min2, y_min2, x_max2, y_max2] </think>. The answer is: \\boxed{answer}."
 )
 REASONING_SEPARATOR = "\n\n"  # the template's blank line between the trimmed content and the suffix
+
+DEEPMEDIX_IMAGE_SIZE = 512
+DEEPMEDIX_MAX_PIXELS = 262144  # 512 * 512, the authors' `max_pixels`
+
+
+def target_size(
+    width: int,
+    height: int,
+    *,
+    image_size: int | tuple[int, int] | None = None,
+    max_pixels: int | None = None,
+) -> tuple[int, int]:
+    """The (width, height) a model should see.
+
+    `image_size` forces an exact size (DeepMedix trains and answers at 512×512); otherwise `max_pixels`
+    shrinks a larger image keeping its aspect ratio; otherwise the size is unchanged.
+    """
+    if image_size is not None:
+        return (image_size, image_size) if isinstance(image_size, int) else (int(image_size[0]), int(image_size[1]))
+    if max_pixels is not None and width * height > max_pixels:
+        scale = math.sqrt(max_pixels / (width * height))
+        return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    return width, height
 
 
 @dataclass(frozen=True)

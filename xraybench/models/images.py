@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,11 @@ from PIL import Image
 
 from xraybench.errors import XrayBenchError
 
-DEEPMEDIX_IMAGE_SIZE = 512
-DEEPMEDIX_MAX_PIXELS = 262144  # 512 * 512, the authors' `max_pixels`
+# the size mapping is the prompt template's image policy (one home, which metrics read too without importing
+# adapters); the DeepMedix constants are re-exported for the trainer's configs
+from xraybench.prompts import DEEPMEDIX_IMAGE_SIZE as DEEPMEDIX_IMAGE_SIZE
+from xraybench.prompts import DEEPMEDIX_MAX_PIXELS as DEEPMEDIX_MAX_PIXELS
+from xraybench.prompts import target_size
 
 
 @dataclass(frozen=True)
@@ -35,26 +37,6 @@ class LoadedImage:
         sx = self.original_size[0] / self.size[0]
         sy = self.original_size[1] / self.size[1]
         return [box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy]
-
-
-def target_size(
-    width: int,
-    height: int,
-    *,
-    image_size: int | tuple[int, int] | None = None,
-    max_pixels: int | None = None,
-) -> tuple[int, int]:
-    """The (width, height) a model should see.
-
-    `image_size` forces an exact size (DeepMedix trains and answers at 512×512); otherwise `max_pixels`
-    shrinks a larger image keeping its aspect ratio; otherwise the size is unchanged.
-    """
-    if image_size is not None:
-        return (image_size, image_size) if isinstance(image_size, int) else (int(image_size[0]), int(image_size[1]))
-    if max_pixels is not None and width * height > max_pixels:
-        scale = math.sqrt(max_pixels / (width * height))
-        return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
-    return width, height
 
 
 def load_image(
