@@ -11,7 +11,7 @@ The format is `.helpers/s2/DATA_FORMAT.md` (documented in docs/training-recipe.m
 Before anything is written, every record's images and study are checked against the evaluation splits of the
 same dataset (and of datasets sharing its studies, e.g. MIMIC-CXR and the MIMIC VQA sets): a match refuses
 the build (or, with `on_leak: drop`, drops that record and counts it). Writing is append-only and resumable:
-ids already in the output are skipped, and a line torn by a kill is cut off first.
+ids already in the output are skipped, and a line torn by a kill is cut off first (`xraybench.files.AppendLog`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 from xraybench.config import option
 from xraybench.errors import DataFormatError, XrayBenchError
+from xraybench.files import AppendLog
 from xraybench.progress import progress_bar
 from xraybench.prompts import render_prompt
 from xraybench.records import Sample
@@ -38,6 +39,7 @@ STAGES = ("sft", "coldstart", "grpo")
 RECORD_STAGES = {"sft": "sft", "coldstart": "coldstart_prompts", "grpo": "grpo"}
 CHAT_STAGES = ("sft", "coldstart")
 PROMPT_STAGES = ("grpo", "coldstart_prompts")
+WRITE_BATCH = 64  # records per fsynced append: durable as the build goes, without one fsync per record
 ANSWER_FORMS = ("list", "short", "report")
 LEAK_ACTIONS = ("error", "drop")
 # datasets whose study ids name the same studies (the MIMIC VQA sets are built on MIMIC-CXR)
@@ -280,17 +282,16 @@ def build_data(config: BuildDataConfig) -> Path:
         if not sample.image_paths or missing:
             raise XrayBenchError(f"{record_id(sample)}: image file(s) missing: {missing or 'no image path'}")
     path = config.out_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    done = existing_ids(path)
-    todo = [s for s in kept if record_id(s) not in done]
-    with (
-        path.open("a", encoding="utf-8") as handle,
-        progress_bar(len(todo), f"build-data {config.stage}", enabled=config.progress) as advance,
-    ):
-        for sample in todo:
-            handle.write(json.dumps(make_record(sample, config.record_stage), ensure_ascii=False) + "\n")
-            handle.flush()
-            advance(1)
+    records = AppendLog(
+        path, safe="every record written before is intact; a rerun skips their ids", key=lambda r: str(r["id"]),
+        what='a JSON record with an "id"',
+    )  # fmt: skip
+    todo = [s for s in kept if record_id(s) not in records]
+    with progress_bar(len(todo), f"build-data {config.stage}", enabled=config.progress) as advance:
+        for start in range(0, len(todo), WRITE_BATCH):
+            batch = todo[start : start + WRITE_BATCH]
+            records.append(make_record(sample, config.record_stage) for sample in batch)
+            advance(len(batch))
     summary = {
         "stage": config.stage, "record_stage": config.record_stage, "split": config.split, "records": str(path),
         "written": len(todo), "already_present": len(kept) - len(todo), "leaks_dropped": len(leaks),
@@ -299,26 +300,6 @@ def build_data(config: BuildDataConfig) -> Path:
     }  # fmt: skip
     Path(f"{path}.summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-def existing_ids(path: Path) -> set[str]:
-    """Ids already written; a last line torn by a kill (no newline, not JSON) is cut off so appending is safe."""
-    if not path.exists():
-        return set()
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with path.open("r+b") as handle:
-            handle.truncate(cut)
-        data = data[:cut]
-    ids: set[str] = set()
-    for line_no, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                ids.add(str(json.loads(line)["id"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise DataFormatError(path, "expected a JSON record with an 'id'", line=line_no) from exc
-    return ids
 
 
 # --- reading ---------------------------------------------------------------------------------------------

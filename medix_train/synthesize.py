@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
-import os
 import typing
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -49,6 +47,7 @@ from medix_train.teacher_prompt import (
 )
 from xraybench.config import option
 from xraybench.errors import DataFormatError, XrayBenchError
+from xraybench.files import AppendLog, read_jsonl
 from xraybench.llm.calls import Estimate
 from xraybench.llm.options import DryRun, LLMOptions, llm_option
 from xraybench.metrics.answer_score import VARIANTS
@@ -248,37 +247,14 @@ def _image_size(image: str, path: Path, record_id: str) -> tuple[int, int]:
 # -- output files ---------------------------------------------------------------------------------------------
 
 
-class JsonlAppender:
-    """An append-only JSONL file of records with unique ids; each line is flushed and fsynced when written.
+# Why the safe sentence holds: a teacher's answer is in the call store before it is filtered and written, so a
+# rerun after a failed write decides the same records again without paying for them twice.
+_SAFE = "every record written before is intact, and the teacher answers are kept in the call store"
 
-    A torn last line (the process was killed mid-write) is cut off when the file is opened, so the next record
-    does not continue it; any other unreadable line is an error naming the file and line.
-    """
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.ids: set[str] = set()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            data = path.read_bytes()
-            complete = data[: data.rfind(b"\n") + 1]
-            if len(complete) != len(data):
-                with path.open("r+b") as fh:
-                    fh.truncate(len(complete))
-            for line_no, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    self.ids.add(str(json.loads(line)["id"]))
-                except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise DataFormatError(path, "expected a JSON object with an id", line=line_no) from exc
-
-    def append(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.ids.add(str(record["id"]))
+def _output_log(path: Path) -> AppendLog:
+    """An output of synthesis: append-only records with unique ids (`xraybench.files.AppendLog`)."""
+    return AppendLog(path, safe=_SAFE, key=lambda r: str(r["id"]), what='a JSON object with an "id"')
 
 
 def chat_record(job: Job, text: str, teacher: str, score: float | None) -> dict[str, Any]:
@@ -370,8 +346,8 @@ def synthesize(
             teacher.check_governance(todo, config)
             report.estimate = teacher.estimate(todo)
             return report
-        kept, dropped = JsonlAppender(config.out_path), JsonlAppender(config.rejected_path)
-        todo = _undecided(jobs, kept.ids | dropped.ids, report)
+        kept, dropped = _output_log(config.out_path), _output_log(config.rejected_path)
+        todo = _undecided(jobs, {str(k) for k in kept.keys | dropped.keys}, report)
         teacher.check_governance(todo, config)
         _run(config, teacher, todo, kept, dropped, report, progress)
     finally:
@@ -387,7 +363,7 @@ def _undecided(jobs: list[Job], decided: set[str], report: SynthesisReport) -> l
 
 
 def _run(
-    config: SynthesizeConfig, teacher: _Teacher, todo: list[Job], kept: JsonlAppender, dropped: JsonlAppender,
+    config: SynthesizeConfig, teacher: _Teacher, todo: list[Job], kept: AppendLog, dropped: AppendLog,
     report: SynthesisReport, progress: bool,
 ) -> None:  # fmt: skip
     """Answer, filter and write `todo` chunk by chunk (outputs grow as the run goes; a budget stop ends it)."""
@@ -409,10 +385,10 @@ def _run(
                 if verdict is None:
                     report.n_pending += 1
                 elif verdict.kept:
-                    kept.append(chat_record(job, text, str(config.teacher), verdict.score))
+                    kept.append([chat_record(job, text, str(config.teacher), verdict.score)])
                     report.n_kept += 1
                 else:
-                    dropped.append(rejected_record(job, text, str(config.teacher), verdict))
+                    dropped.append([rejected_record(job, text, str(config.teacher), verdict)])
                     reasons[str(verdict.reason)] += 1
             advance(len(chunk))
             if teacher.budget_stopped():
@@ -423,16 +399,10 @@ def _run(
 
 
 def _ids_in(path: Path) -> set[str]:
-    """Ids of a JSONL output without touching the file (a dry run writes nothing)."""
+    """Ids of a JSONL output without touching the file (a dry run writes nothing; a torn last line is left out)."""
     if not path.exists():
         return set()
-    ids = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            ids.add(str(json.loads(line)["id"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a torn last line; the real run cuts it off
-    return ids
+    return {str(r.get("id")) for _, r in read_jsonl(path, what='a JSON object with an "id"')}
 
 
 def _chunks(jobs: list[Job], size: int) -> Iterator[list[Job]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from medix_train.data import (
+    WRITE_BATCH,
     BuildDataConfig,
     answer_form,
     build_data,
@@ -219,3 +220,41 @@ def test_answer_form_matches_the_reward_branches() -> None:
     assert answer_form("No Finding") == "short"
     assert answer_form("left lower lobe") == "report"
     assert answer_form(" | ".join(["effusion"] * 11)) == "report"  # 21 words
+
+
+BUILD_IN_A_SMALL_FILE_LIMIT = """
+import resource, sys
+from medix_train.data import BuildDataConfig, build_data
+from xraybench.errors import XrayBenchError
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # the kernel then refuses to grow a file: EFBIG
+try:
+    build_data(BuildDataConfig(stage="sft", tasks=sys.argv[3].split(","), out_dir=sys.argv[1], progress=False))
+except XrayBenchError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+
+def test_a_full_disk_names_the_records_file_leaves_no_torn_line_and_the_rerun_completes(tmp_path: Path) -> None:
+    """Regression (issue 16): build-data wrote with flush only; a full disk raised a raw OSError traceback and left
+    a half line. Now its `AppendLog` names the file, cuts the batch back, and the rerun finishes the same file."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("resource")
+    clean = build_data(config(tmp_path / "clean", "sft"))
+    size = clean.stat().st_size
+    out = tmp_path / "full" / "out"  # where config(tmp_path / "full", ...) writes
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD_IN_A_SMALL_FILE_LIMIT, str(out), str(size // 2), ",".join(DEMO_TASKS)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    path = out / "sft.jsonl"
+    assert done.returncode == 1, done.stderr
+    assert f"could not write {path}: no space left on device" in done.stdout and "Traceback" not in done.stderr
+    text = path.read_text()
+    assert 0 < len(text) <= size // 2 and text.endswith("\n")  # whole records only
+    assert len(text.splitlines()) % WRITE_BATCH == 0  # whole fsynced batches
+    build_data(config(tmp_path / "full", "sft"))
+    assert path.read_text() == clean.read_text()  # nothing lost, nothing twice, same order

@@ -380,3 +380,44 @@ def test_kill_9_mid_run_then_rerun_pays_for_no_stored_answer(tmp_path: Path) -> 
     assert 3 <= stored < len(SCRIPT) and report.n_requests == len(SCRIPT) - stored
     assert {r["id"] for r in read_jsonl(config.out_path)} == GOOD
     assert len(read_jsonl(config.out_path)) + len(read_jsonl(config.rejected_path)) == len(SCRIPT)
+
+
+SYNTHESIZE_IN_A_SMALL_FILE_LIMIT = """
+import resource, sys
+from medix_train.synthesize import SynthesizeConfig, synthesize
+from xraybench.errors import XrayBenchError
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # the kernel then refuses to grow a file: EFBIG
+try:
+    synthesize(SynthesizeConfig(teacher="builtin:template", prompts=sys.argv[1], out=sys.argv[2]), progress=False)
+except XrayBenchError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+
+def test_a_full_disk_names_the_output_file_and_the_rerun_writes_each_record_once(tmp_path: Path) -> None:
+    """Regression (issue 16): synthesis had its own appender that let a full disk out as a raw OSError traceback
+    and kept the half line it wrote. Now the shared `AppendLog` names the file and cuts the record back."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("resource")
+    recs = [record(i, f"Describe study {i}.", REPORT) for i in range(1, 41)]
+    prompts = write_records(tmp_path / "prompts.jsonl", recs)
+    clean = config_for(tmp_path / "clean", prompts, teacher="builtin:template")
+    assert synthesize(clean, progress=False).n_kept == 40
+    size = clean.out_path.stat().st_size
+    config = config_for(tmp_path, prompts, teacher="builtin:template")
+    done = subprocess.run(
+        [sys.executable, "-c", SYNTHESIZE_IN_A_SMALL_FILE_LIMIT, str(prompts), str(config.out_path), str(size // 2)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"could not write {config.out_path}: no space left on device" in done.stdout
+    assert "Traceback" not in done.stderr
+    text = config.out_path.read_text()
+    assert 0 < len(text) <= size // 2 and text.endswith("\n")  # whole records only
+    again = synthesize(config, progress=False)
+    assert again.n_done_before == len(text.splitlines()) and again.n_kept == 40 - again.n_done_before
+    assert config.out_path.read_text() == clean.out_path.read_text()  # nothing lost, nothing twice, same order
