@@ -1,21 +1,36 @@
-"""Command configs: one dataclass per command drives both the CLI and the Python API.
+"""Command configs: one dataclass per command drives the CLI, the YAML config files and the Python API.
 
 Each field carries its CLI help in `metadata`; `add_arguments` turns the fields into argparse
 options and `from_namespace` builds the config back, so an option is defined exactly once. Options shared by
-several commands live in a base config the commands inherit (e.g. `xraybench.llm.options.LLMOptions`); a base
-that sets a class attribute `option_group` shows its options under that title in `--help`.
+several commands live in a base config the commands inherit (`DataSources`, `Seeded`, `Bootstrap`, `JsonOutput`
+here, `xraybench.llm.options.LLMOptions` for LLM calls); a base that sets a class attribute `option_group` shows
+its options under that title in `--help`. A command that needs another default or help for a shared option
+redeclares it with `shared_option(Base, name, ...)`, which keeps the flag, type and aliases of the one definition.
+
+`load_config` reads a YAML file into a config with one coercion for every command (types from the dataclass
+fields; YAML 1.1's `1e-6` string becomes a float; unknown keys get "did you mean"; errors name file, key, value
+and expected type). A renamed option keeps its old flag and YAML key as a deprecated alias (`deprecated=`):
+they still work and print a warning naming the new one (the renames are listed in docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import sys
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+from xraybench.errors import XrayBenchError
+
 C = TypeVar("C")
+_SAME: Any = object()
+RENAMES_DOC = "docs/cli.md"
 
 
 def option(
@@ -27,16 +42,21 @@ def option(
     repeat: bool = False,
     split_commas: bool = False,
     positional: bool = False,
-    several: bool = False,
+    several: bool | int = False,
     choices: Sequence[str] | None = None,
     one_of: str | None = None,
     kw_only: bool = False,
+    deprecated: Sequence[str] = (),
+    pairs: bool = False,
 ) -> Any:
     """A config field with its CLI help. `repeat`: a list option given several times (`--data-root A --data-root B`);
     `split_commas`: a list option given as `A,B`; `several`: a list option given as `--runs A B`; `choices`: the
     values allowed; `one_of`: fields sharing this name are mutually exclusive and exactly one must be given on the
     command line; `kw_only`: keyword-only in `__init__` (for fields overriding a keyword-only base field);
-    `flag`: the option's flag, or several flags filling the one field (e.g. `--data-root` and `--data-option`)."""
+    `flag`: the option's flag, or several flags filling the one field (e.g. `--data-root` and `--data-option`);
+    `several=N`: exactly N values; a `positional` field with a default may be left out;
+    `deprecated`: the field's old names: `--old-name` and the YAML key `old_name` still work, with a warning;
+    `pairs`: a list of `KEY=VALUE` strings that a YAML file may also give as a mapping."""
     meta = {
         "help": help,
         "flag": flag,
@@ -47,6 +67,8 @@ def option(
         "several": several,
         "choices": tuple(choices) if choices else None,
         "one_of": one_of,
+        "deprecated": tuple(deprecated),
+        "pairs": pairs,
     }
     kw: Any = True if kw_only else dataclasses.MISSING
     if isinstance(default, list | dict):
@@ -75,6 +97,37 @@ def _group_titles(cls: type) -> dict[str, str]:
     return titles
 
 
+def _flags(f: dataclasses.Field) -> tuple[str, ...]:
+    flags = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+    return (flags,) if isinstance(flags, str) else tuple(flags)
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def warn_renamed(old: str, new: str, where: str = "") -> None:
+    """Tell the user an old flag or YAML key still works but has a new name (stderr: `--json` output stays clean)."""
+    print(f"warning: {where}{old} is deprecated; use {new} (renamed options: {RENAMES_DOC})", file=sys.stderr)
+
+
+def _renamed_action(base: type[argparse.Action], new: str) -> type[argparse.Action]:
+    class Renamed(base):  # type: ignore[valid-type, misc]
+        def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+            old = option_string or self.option_strings[0]
+            warn_renamed(old, "--no-" + new[2:] if old.startswith("--no-") else new)
+            super().__call__(parser, namespace, values, option_string)
+
+    return Renamed
+
+
+_ACTIONS: dict[Any, type[argparse.Action]] = {
+    None: argparse._StoreAction,
+    "append": argparse._AppendAction,
+    argparse.BooleanOptionalAction: argparse.BooleanOptionalAction,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = typing.get_type_hints(cls)
     titles = _group_titles(cls)
@@ -86,10 +139,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         kind = _base_type(hints[f.name])
         origin = typing.get_origin(kind) or kind
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        required = _required(f)
         default = None if required else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-        flags = meta["flag"] or "--" + f.name.replace("_", "-")
-        names = (flags,) if isinstance(flags, str) else tuple(flags)
+        names = _flags(f)
         kwargs: dict[str, Any] = {"help": meta["help"], "dest": f.name}
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
@@ -109,22 +161,30 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.pop("dest")
             if origin is list:
                 kwargs["nargs"] = "+"
+            elif not required:
+                kwargs.update(nargs="?", default=default)
             target.add_argument(f.name, **kwargs)
             continue
+        several = meta.get("several")
         if origin is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
             kwargs["default"] = default
         elif origin is list and meta["repeat"]:
             kwargs.update(action="append", default=None)
-        elif origin is list and meta.get("several"):
-            kwargs.update(nargs="+", default=None)
+        elif origin is list and several:
+            kwargs.update(nargs="+" if several is True else int(several), default=None)
         elif origin is list:
             kwargs.update(type=str, default=None)
         else:
             kwargs.update(type=kind if kind in (int, float) else str, default=default)
-        if required:
+        aliases = [a for a in ("--" + old.replace("_", "-") for old in meta.get("deprecated", ())) if a not in names]
+        # a required option with an old name is checked in `from_namespace`: argparse would demand the new flag
+        if required and not aliases:
             kwargs["required"] = True
         target.add_argument(*names, **kwargs)
+        for alias in aliases:
+            action = _renamed_action(_ACTIONS[kwargs.get("action")], names[0])
+            target.add_argument(alias, **{**kwargs, "action": action, "help": argparse.SUPPRESS})
 
 
 def from_namespace(cls: type[C], ns: argparse.Namespace) -> C:
@@ -134,8 +194,224 @@ def from_namespace(cls: type[C], ns: argparse.Namespace) -> C:
             continue
         value = getattr(ns, f.name)
         if value is None:
+            if _required(f) and "help" in f.metadata:
+                raise XrayBenchError(f"the option {_flags(f)[0]} is required")
             continue
         if f.metadata.get("split_commas") and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         values[f.name] = value
     return cls(**values)
+
+
+def shared_option(base: type, name: str, default: Any = _SAME, *, help: str | None = None) -> Any:
+    """The field `name` of the shared config `base` with this command's `default` or `help`; flag, type, aliases
+    and YAML key stay those of the one definition. Declared keyword-only, as the shared bases are."""
+    field = {f.name: f for f in dataclasses.fields(base)}[name]
+    meta = dict(field.metadata)
+    if help is not None:
+        meta["help"] = help
+    if default is _SAME:
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+    return option(default, kw_only=True, **meta)
+
+
+# ---- options shared by several commands, defined once ------------------------------------------------------
+
+DATA_SOURCE_FLAGS = ("--data-root", "--data-option")
+DATA_SOURCE_METAVAR = "NAME[.KEY]=VALUE"
+DATA_SOURCE_HELP = (
+    "--data-root NAME=PATH: where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg; "
+    "--data-option NAME.KEY=VALUE: a loader option, e.g. mimic_cxr.reports_root=/data/reports "
+    "(`xraybench list datasets` shows each loader's options; both repeatable)"
+)
+
+
+@dataclass(kw_only=True)
+class DataSources:
+    """Where the datasets live and how to read them: `--data-root NAME=PATH` and `--data-option NAME.KEY=VALUE`
+    fill the one list `data_roots` (YAML: a list of those strings, or a mapping NAME: PATH)."""
+
+    data_roots: list[str] = option(
+        [], flag=DATA_SOURCE_FLAGS, metavar=DATA_SOURCE_METAVAR, repeat=True, pairs=True, deprecated=("data_root",),
+        help=DATA_SOURCE_HELP,
+    )  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class Seeded:
+    """The one seed of a command: whatever it draws (a sample, an order, bootstrap resamples) is drawn from it."""
+
+    seed: int = option(0, help="random seed (same seed, same sample, order and CIs)")
+
+
+@dataclass(kw_only=True)
+class Bootstrap:
+    """Bootstrap resamples behind every 95% CI a command prints (`--rounds` is its old name)."""
+
+    bootstrap_rounds: int = option(1000, deprecated=("rounds",), help="bootstrap resamples for the 95%% CIs (0: none)")
+
+
+@dataclass(kw_only=True)
+class JsonOutput:
+    """`--json`: print one JSON document on stdout instead of tables (warnings stay on stderr)."""
+
+    json: bool = option(False, help="print JSON instead of a table")
+
+
+# ---- YAML config files: one reader, one coercion ----------------------------------------------------------
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML config file (empty file: {}); errors name the file."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise XrayBenchError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise XrayBenchError(f"{path}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise XrayBenchError(f"{path}: expected a mapping of settings at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(names + (["null"] if type(None) in args else []))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(annotation)[0])}"
+    if origin is dict:
+        return f"a mapping of {_type_name(typing.get_args(annotation)[1])}"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def coerce(value: Any, annotation: Any, *, where: str, key: str, meta: Mapping[str, Any] | None = None) -> Any:
+    """`value` (from YAML or the command line) checked against, and lightly converted to, a field's type: the one
+    coercion of every config file. An int is a float where a float is wanted; a string that reads as a number is a
+    float too (YAML 1.1 reads `1e-6` as a string); a string is a comma-separated list where a list is wanted."""
+    meta = meta or {}
+
+    def bad() -> XrayBenchError:
+        return XrayBenchError(f"{where}: key {key!r}: expected {_type_name(annotation)}, got {value!r}")
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) != 1:
+            raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
+        try:
+            return coerce(value, inner[0], where=where, key=key, meta=meta)
+        except XrayBenchError as exc:
+            if value is None or dataclasses.is_dataclass(inner[0]):
+                raise
+            raise bad() from exc
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, Mapping):
+            raise XrayBenchError(f"{where}: key {key!r}: expected a mapping of {_type_name(annotation)} settings")
+        return build_config(annotation, value, where=where, prefix=f"{key}.")  # type: ignore[arg-type]
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        if meta.get("pairs") and isinstance(value, Mapping):  # NAME: PATH -> "NAME=PATH"
+            value = [f"{k}={v}" for k, v in value.items()]
+        elif isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise bad()
+        return [coerce(v, item, where=where, key=f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key_type, item = typing.get_args(annotation)
+        if not isinstance(value, Mapping):
+            raise bad()
+        return {coerce(k, key_type, where=where, key=key): coerce(v, item, where=where, key=f"{key}.{k}")
+                for k, v in value.items()}  # fmt: skip
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif annotation is str:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    else:
+        raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
+    raise bad()
+
+
+def config_keys(cls: type) -> dict[str, str]:
+    """Every key a config file may use for `cls` -> its field: the field names and their deprecated old names."""
+    keys = {}
+    for f in dataclasses.fields(cls):
+        keys[f.name] = f.name
+        for old in f.metadata.get("deprecated", ()):
+            keys.setdefault(old, f.name)
+    return keys
+
+
+def renamed_keys(cls: type, values: Mapping[str, Any], *, where: str, prefix: str = "") -> dict[str, Any]:
+    """`values` with every key checked (unknown: "did you mean") and every old key renamed, with a warning."""
+    keys = config_keys(cls)
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = keys.get(str(key))
+        if name is None:
+            known = [f.name for f in dataclasses.fields(cls)]
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {prefix + close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            raise XrayBenchError(f"{where}: unknown key {prefix + str(key)!r}{hint}")
+        if name != key:
+            warn_renamed(repr(prefix + str(key)), repr(prefix + name), where=f"{where}: key ")
+            if name in values:
+                raise XrayBenchError(f"{where}: both {prefix + str(key)!r} and its new name {prefix + name!r} given")
+        out[name] = value
+    return out
+
+
+def build_config(cls: type[C], values: Mapping[str, Any], *, where: str, prefix: str = "") -> C:
+    """A `cls` from plain `values` (a YAML mapping merged with command-line overrides), every value coerced to its
+    field's type. Unknown keys fail with "did you mean"; an old key works with a warning; `where` (the file) and the
+    key are in every error."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in renamed_keys(cls, values, where=where, prefix=prefix).items():
+        kwargs[name] = coerce(value, hints[name], where=where, key=prefix + name, meta=fields[name].metadata)
+    missing = [n for n, f in fields.items() if _required(f) and f.init and n not in kwargs]
+    if missing:
+        raise XrayBenchError(f"{where}: missing required key(s): {', '.join(prefix + n for n in missing)}")
+    try:
+        return cls(**kwargs)
+    except XrayBenchError as exc:
+        raise XrayBenchError(f"{where}: {exc}") from exc
+
+
+def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
+    """A `cls` from the YAML file `path` (if any) with `overrides` on top (command-line values; None means "not
+    given", so a flag never replaces the file's value with a default). Relative paths stay cwd-relative."""
+    where = str(path) if path is not None else "command line"
+    values = renamed_keys(cls, read_yaml(path), where=where) if path is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = build_config(cls, values, where=where)
+    missing = [k for k in getattr(cls, "REQUIRED", ()) if not getattr(config, k)]
+    if missing:
+        raise XrayBenchError(f"{where}: missing required key(s): {', '.join(missing)}")
+    return config

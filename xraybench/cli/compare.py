@@ -9,35 +9,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
+
+from xraybench.config import add_arguments, from_namespace
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_a", help="first run folder")
-    parser.add_argument("run_b", help="second run folder, or published:NAME (e.g. published:deepmedix-r1)")
-    parser.add_argument("--rounds", type=int, default=1000, help="bootstrap / randomisation rounds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true")
+    from xraybench.api import CompareConfig
+
+    add_arguments(parser, CompareConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    from xraybench.compare import compare_runs, unshared_tasks
-    from xraybench.published import PREFIX
+    from xraybench import api
 
-    if args.run_b.startswith(PREFIX) or args.run_a.startswith(PREFIX):
-        return _run_published(args)
-
-    rows = compare_runs(args.run_a, args.run_b, rounds=args.rounds, seed=args.seed)
-    for side, tasks in unshared_tasks(args.run_a, args.run_b).items():  # stderr: --json stays one document
+    config = from_namespace(api.CompareConfig, args)
+    result = api.compare(config)
+    if config.published:
+        return _print_published(config, result)
+    rows = result["rows"]
+    for side, tasks in result["left_out"].items():  # stderr: --json stays one document
         if tasks:
             print(f"warning: left out, scored only by {side}: {', '.join(tasks)}", file=sys.stderr)
-    if args.json:
+    if config.json:
         print(json.dumps(rows, indent=2, allow_nan=False))  # NaN is null with its reason in "why"
         return 0
     from rich.table import Table
 
     from xraybench.cli._console import console as make_console
 
-    table = Table(title=f"{args.run_a} (A) vs {args.run_b} (B)")
+    table = Table(title=f"{config.run_a} (A) vs {config.run_b} (B)")
     for col in (
         "task",
         "metric",
@@ -90,25 +91,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_published(args: argparse.Namespace) -> int:
+def _print_published(config: Any, result: dict[str, Any]) -> int:
     from rich.table import Table
 
     from xraybench.cli._console import console as make_console
-    from xraybench.errors import XrayBenchError
-    from xraybench.published import MARK, PREFIX, compare_published, get_published
+    from xraybench.published import MARK, PREFIX, get_published
 
-    run_dir, name = (args.run_a, args.run_b) if args.run_b.startswith(PREFIX) else (args.run_b, args.run_a)
-    if run_dir.startswith(PREFIX):
-        raise XrayBenchError("compare a run folder with a published baseline, not two published baselines")
-    rows = compare_published(run_dir, name)
-    pub = get_published(name)
-    if args.json:
-        print(
-            json.dumps(
-                {"run": run_dir, "published": pub.name, "note": pub.note, "rows": rows}, indent=2, allow_nan=False
-            )
-        )
+    if config.json:
+        print(json.dumps(result, indent=2, allow_nan=False))
         return 0
+    run_dir, rows, pub = result["run"], result["rows"], get_published(result["published"])
     out = make_console()
     for table_id in dict.fromkeys(r["table"] for r in rows):
         part = [r for r in rows if r["table"] == table_id]

@@ -36,11 +36,11 @@ def _boxes_note(metrics: dict[str, Any], n: int) -> str:
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
+    from xraybench.api import DownloadOptions
     from xraybench.runner import RunConfig
 
     add_arguments(parser, RunConfig)
-    parser.add_argument("--download", action="store_true", help="first download the weights the model-based metrics "
-                        "in --extra-metrics will load (as `xraybench weights fetch`), without asking")  # fmt: skip
+    add_arguments(parser, DownloadOptions)  # --download and where the weights go (as `xraybench weights fetch`)
 
 
 def print_results(results: dict[str, Any]) -> None:
@@ -90,19 +90,21 @@ def print_results(results: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xraybench.runner import RESULTS_FILE, RunConfig, run
+    from xraybench import api
+    from xraybench.runner import RESULTS_FILE, RunConfig
 
     config = from_namespace(RunConfig, args)
-    if getattr(args, "download", False):
+    download = from_namespace(api.DownloadOptions, args)
+    if download.download:
         from xraybench.cli.weights import fetch_and_report
         from xraybench.weights import WEIGHTS
 
         wanted = [m for m in config.extra_metrics if m in WEIGHTS]
         if wanted:
-            fetch_and_report(wanted, args)
+            fetch_and_report(wanted, download)
         else:
             print(f"--download: no model-based metric ({', '.join(WEIGHTS)}) in --extra-metrics; nothing to fetch")
-    results = run(config)
+    results = api.run(config)
     print_results(results)
     print(f"results: {config.out}/{RESULTS_FILE}")
     return 0 if results["status"] == "complete" else 3
