@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import option
+from xraybench.config import DataSources, shared_option
 from xraybench.datasets import LOADERS
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
@@ -20,29 +20,10 @@ from xraybench.tasks import Task, get_task
 
 ROOTLESS_DATASETS = {"demo"}  # generated on the fly, no user data needed
 
-# Where a dataset lives and how to read it, given on the command line of every command that loads data.
-# Both flags fill one list (one config field, one parser): `--data-root NAME=PATH` and
-# `--data-option NAME.KEY=VALUE` (a loader option such as mimic_cxr.reports_root or iu_xray.layout).
-DATA_SOURCE_FLAGS = ("--data-root", "--data-option")
-DATA_SOURCE_METAVAR = "NAME[.KEY]=VALUE"
-DATA_SOURCE_HELP = (
-    "--data-root NAME=PATH: where a dataset lives, e.g. mimic_cxr=/data/mimic-cxr-jpg; "
-    "--data-option NAME.KEY=VALUE: a loader option, e.g. mimic_cxr.reports_root=/data/reports "
-    "(`xraybench list datasets` shows each loader's options; both repeatable)"
-)
-
-
-def data_source_option(help: str = DATA_SOURCE_HELP) -> Any:
-    """The config field for `--data-root` / `--data-option` (one shared definition for every command)."""
-    return option([], flag=DATA_SOURCE_FLAGS, metavar=DATA_SOURCE_METAVAR, repeat=True, help=help)
-
-
-def add_data_source_argument(parser: Any) -> None:
-    """The same option for a hand-written argparse parser (into `args.data_roots`)."""
-    parser.add_argument(
-        *DATA_SOURCE_FLAGS, action="append", default=[], metavar=DATA_SOURCE_METAVAR, dest="data_roots",
-        help=DATA_SOURCE_HELP,
-    )  # fmt: skip
+def data_source_option(help: str | None = None) -> Any:
+    """The `--data-root` / `--data-option` field of `xraybench.config.DataSources` for a config that declares it
+    itself; a new config inherits `DataSources` instead."""
+    return shared_option(DataSources, "data_roots", help=help)
 
 
 class DataRoots(dict[str, str]):
