@@ -4,20 +4,20 @@ One dataclass per command (`sft` and `coldstart` share `SFTStageConfig`; `grpo` 
 both `xraybench train ...` and the Python API (`medix_train.train.run_sft(config)`). Every setting that changes
 the result is a field here with an explicit value, so a run never silently inherits a TRL default (TRL's
 defaults differ from the authors' RL setup: bf16 on, 8 generations, KL beta 0, max_length 1024, ...).
-Errors name the file, the key and what was expected; an unknown key suggests the closest known one.
+YAML files are read by `xraybench.config.load_config` (one coercion for every command): errors name the file, the
+key and what was expected; an unknown key suggests the closest known one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xraybench.config import option
+from xraybench import config as xraybench_config
+from xraybench.config import Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
 from xraybench.models.images import DEEPMEDIX_IMAGE_SIZE, DEEPMEDIX_MAX_PIXELS
 
@@ -57,7 +57,7 @@ class VLLMSettings:
 
 
 @dataclass
-class StageConfig:
+class StageConfig(Seeded):
     """Settings every stage shares: model, data, output, optimisation, images, checkpoints, logging."""
 
     model: str | None = option(None, help="input checkpoint folder (HF format)")
@@ -82,7 +82,7 @@ class StageConfig:
     dtype: str = option("float32", help="weights dtype when loading: float32, bfloat16, float16 or auto")
     bf16: bool = option(False, help="bf16 mixed precision (GPU; keep False on CPU)")
     attn_implementation: str | None = option(None, help="eager, sdpa, flash_attention_2 (default: transformers')")
-    seed: int = option(0, help="seed for data order, dropout, sampling and LoRA init")
+    seed: int = shared_option(Seeded, "seed", help="seed for data order, dropout, sampling and LoRA init")
     save_steps: int = option(500, help="checkpoint every N steps")
     save_total_limit: int | None = option(3, help="keep at most N checkpoints")
     logging_steps: int = option(10, help="log metrics every N steps")
@@ -177,93 +177,10 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
         raise XrayBenchError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
 
 
-def _type_name(kind: Any) -> str:
-    return getattr(kind, "__name__", str(kind))
-
-
-def _convert(where: str, key: str, value: Any, annotation: Any) -> Any:
-    """`value` checked against (and lightly coerced to) the field's type; errors say file, key and type."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(annotation)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(where, key, value, inner)
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, dict):
-            raise XrayBenchError(f"{where}: key {key!r}: expected a mapping of {_type_name(annotation)} settings")
-        return _build(annotation, value, where, prefix=f"{key}.")
-    if origin is list:
-        (item,) = typing.get_args(annotation)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise XrayBenchError(f"{where}: key {key!r}: expected a list of {_type_name(item)}, got {value!r}")
-        return [_convert(where, f"{key}[{i}]", v, item) for i, v in enumerate(value)]
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-    elif annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif annotation is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads `1e-6` (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif annotation is str:
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return str(value)
-    else:
-        raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
-    raise XrayBenchError(f"{where}: key {key!r}: expected {_type_name(annotation)}, got {value!r}")
-
-
-def _build(cls: type[C], values: dict[str, Any], where: str, prefix: str = "") -> C:
-    hints = typing.get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {prefix + close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-            raise XrayBenchError(f"{where}: unknown key {prefix + str(key)!r}{hint}")
-        kwargs[key] = _convert(where, prefix + key, value, hints[key])
-    try:
-        return cls(**kwargs)
-    except XrayBenchError as exc:
-        raise XrayBenchError(f"{where}: {exc}") from exc
-
-
 def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
-    """A `cls` from the YAML file `path` and CLI `overrides` (those not None win); relative paths are cwd-relative."""
-    import yaml
-
-    values: dict[str, Any] = {}
-    where = "command line"
-    if path is not None:
-        where = str(path)
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise XrayBenchError(f"cannot read config {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise XrayBenchError(f"{path}: not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise XrayBenchError(f"{path}: expected a mapping of settings at the top level")
-        values = dict(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    config = _build(cls, values, where)
-    missing = [k for k in getattr(cls, "REQUIRED", ()) if not getattr(config, k)]
-    if missing:
-        raise XrayBenchError(f"{where}: missing required key(s): {', '.join(missing)}")
-    return config
+    """A `cls` from the YAML file `path` and CLI `overrides` (those not None win); relative paths are cwd-relative.
+    The one loader and coercion of every command (`xraybench.config.load_config`)."""
+    return xraybench_config.load_config(cls, path, **overrides)
 
 
 def config_dict(config: Any) -> dict[str, Any]:

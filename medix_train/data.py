@@ -17,7 +17,6 @@ ids already in the output are skipped, and a line torn by a kill is cut off firs
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 from collections.abc import Iterable
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import option
+from xraybench.config import build_config, option, read_yaml, renamed_keys
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog
 from xraybench.progress import progress_bar
@@ -89,62 +88,21 @@ class BuildDataConfig:
 
 def load_build_config(path: str | Path | None, stage: str, **overrides: Any) -> BuildDataConfig:
     """The `stage` config from a YAML: top-level keys are shared, a `sft:`/`coldstart:`/`grpo:` section adds
-    or overrides keys for that stage; `overrides` (CLI values, None = not given) win."""
+    or overrides keys for that stage; `overrides` (CLI values, None = not given) win. Types are coerced as for
+    every command's YAML (`xraybench.config.build_config`)."""
     values: dict[str, Any] = {}
     where = "command line"
     if path is not None:
-        import yaml
-
         where = str(path)
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise XrayBenchError(f"cannot read build-data config {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise XrayBenchError(f"{path}: not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise XrayBenchError(f"{path}: expected a mapping of settings at the top level")
+        loaded = read_yaml(path)
         section = loaded.get(stage) or {}
         if not isinstance(section, dict):
             raise XrayBenchError(f"{path}: section {stage!r} must be a mapping of settings")
-        values = {k: v for k, v in loaded.items() if k not in STAGES}
-        values.update(section)
+        values = renamed_keys(BuildDataConfig, {k: v for k, v in loaded.items() if k not in STAGES}, where=where)
+        values.update(renamed_keys(BuildDataConfig, section, where=where))
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["stage"] = stage
-    return _typed(values, where)
-
-
-_KINDS: dict[str, Any] = {"tasks": list, "data_roots": list, "limit": (int, type(None)), "seed": int,
-                          "progress": bool, "out": (str, type(None)), "limits": dict}  # fmt: skip
-
-
-def _typed(values: dict[str, Any], where: str) -> BuildDataConfig:
-    fields = {f.name: f for f in dataclasses.fields(BuildDataConfig)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(fields)}"
-            raise XrayBenchError(f"{where}: unknown key {key!r}{hint}")
-        if key == "data_roots" and isinstance(value, dict):  # YAML mapping NAME: PATH
-            value = [f"{name}={root}" for name, root in value.items()]
-        if key == "tasks" and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        kind = _KINDS.get(key, str)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, (int, type(None)))):
-            raise XrayBenchError(f"{where}: key {key!r}: expected {_kind_name(kind)}, got {value!r}")
-        if kind is list and not all(isinstance(v, str) for v in value):
-            raise XrayBenchError(f"{where}: key {key!r}: expected a list of strings, got {value!r}")
-        kwargs[key] = value
-    try:
-        return BuildDataConfig(**kwargs)
-    except XrayBenchError as exc:
-        raise XrayBenchError(f"{where}: {exc}") from exc
-
-
-def _kind_name(kind: Any) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+    return build_config(BuildDataConfig, values, where=where)
 
 
 # --- records ---------------------------------------------------------------------------------------------

@@ -19,9 +19,6 @@ no store): it writes a fixed pattern around the reference, not real reasoning.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import typing
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,7 +42,7 @@ from medix_train.teacher_prompt import (
     teacher_messages,
     template_teacher,
 )
-from xraybench.config import option
+from xraybench.config import load_config, option
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog, read_jsonl
 from xraybench.llm.calls import Estimate
@@ -120,58 +117,9 @@ class SynthesizeConfig(LLMOptions, DryRun):
 
 
 def load_synthesize_config(path: str | Path | None = None, **overrides: Any) -> SynthesizeConfig:
-    """The YAML config (if any) with `overrides` (CLI values; None means "not given") on top, type-checked."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        values = _read_yaml(Path(path))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    where = str(path) if path is not None else "the options"
-    hints = typing.get_type_hints(SynthesizeConfig)
-    names = [f.name for f in dataclasses.fields(SynthesizeConfig)]
-    for key, value in values.items():
-        if key not in hints:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(names)}"
-            raise XrayBenchError(f"{where}: unknown key {key!r}{hint}")
-        values[key] = _coerce(value, hints[key], f"{where}: key {key!r}")
-    return SynthesizeConfig(**values)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise XrayBenchError(f"cannot read config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise DataFormatError(path, f"not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DataFormatError(path, f"expected a mapping of settings, got {type(data).__name__}")
-    return data
-
-
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """`value` checked against a field type (`str | None`, `int`, `float`, `bool`, `list[str]`)."""
-    args = typing.get_args(annotation)
-    if type(None) in args:
-        if value is None:
-            return None
-        annotation = next(a for a in args if a is not type(None))
-    if annotation is bool and isinstance(value, bool):
-        return value
-    if annotation is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if annotation is str and isinstance(value, str):
-        return value
-    if typing.get_origin(annotation) is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    expected = getattr(annotation, "__name__", str(annotation))
-    raise XrayBenchError(f"{where} expects {expected}, got {type(value).__name__} {value!r}")
+    """The YAML config (if any) with `overrides` (CLI values; None means "not given") on top, type-checked by the
+    one loader of every command (`xraybench.config.load_config`)."""
+    return load_config(SynthesizeConfig, path, **overrides)
 
 
 # -- prompt records ---------------------------------------------------------------------------------------------
