@@ -1,30 +1,81 @@
 """The Report Arena's Python API: each arena command as a function taking its config dataclass.
 
-The CLI (`arena/cli.py`, `arena/audit_cli.py`, `arena/demo.py`) only maps argv to these configs and prints what
-they return; a script or notebook calls the same functions with the same configs.
+| command                      | config            | function            |
+|------------------------------|-------------------|---------------------|
+| `xraybench arena judge`      | `JudgeConfig`     | `judge_arena`       |
+| `xraybench arena ratings`    | `RatingsConfig`   | `ratings`           |
+| `xraybench arena leaderboard`| `LeaderboardConfig` | `build_leaderboard` |
+| `xraybench arena battles`    | `BattlesConfig`   | `battles`           |
+| `xraybench arena reparse`    | `ReparseConfig`   | `reparse`           |
+| `xraybench arena demo`       | `DemoConfig`      | `build_demo_arena`  |
+| `xraybench submit`           | `SubmitConfig`    | `submit`            |
+| `xraybench judge-audit`      | `AuditConfig`     | `run_audit`         |
+
+The CLI (`arena/cli.py`, `arena/audit_cli.py`, `xraybench/cli/submit.py`) only maps argv to these configs (through
+`xraybench.config.add_arguments` / `from_namespace`) and prints what the functions return; a script or notebook
+calls the same functions with the same configs. Every arena is named by `arena` (`--arena`; `--name` is its
+deprecated alias, since `--name` names a model in `run` and `submit`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arena.leaderboard import MIN_VERDICT_SHARE, MIN_VERDICTS
 from arena.prompt import MAX_CHARS
-from xraybench.config import option
+from arena.ratings import DEFAULT_PRIOR
+from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option
+from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions
-from xraybench.taskdata import data_source_option
 
 if TYPE_CHECKING:
-    from arena.judging import JudgeReport
+    from arena.audit import AuditConfig, run_audit
+    from arena.battles import Battles
+    from arena.demo import DemoConfig, build_demo_arena
+    from arena.judging import BattleExport, JudgeReport
+    from arena.ratings import Ratings
+    from arena.submission import SubmitConfig, submit
+    from xraybench.callstore import ReparseResult
+
+__all__ = [
+    "AuditConfig", "BattlesConfig", "DemoConfig", "JudgeConfig", "LeaderboardConfig", "RatingsConfig",
+    "ReparseConfig", "SubmitConfig", "battles", "build_demo_arena", "build_leaderboard", "judge_arena", "ratings",
+    "reparse", "run_audit", "submit",
+]  # fmt: skip
+
+
+# the commands whose config and function live beside their own machinery, reached from here when first used
+_ELSEWHERE = {
+    "AuditConfig": "arena.audit", "run_audit": "arena.audit", "DemoConfig": "arena.demo",
+    "build_demo_arena": "arena.demo", "SubmitConfig": "arena.submission", "submit": "arena.submission",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module 'arena.api' has no attribute {name!r}")
+
+
+def arena_option(help: str = "arena name (its store: arenas/ARENA/judgments.sqlite)") -> Any:
+    """The arena a command works on: `--arena` everywhere (`--name` is the old flag; it names a model in `run`)."""
+    return option(help=help, deprecated=("name",))
+
+
+def store_option() -> Any:
+    return option(None, help="judgment store file (default: arenas/ARENA/judgments.sqlite)")
 
 
 @dataclass
-class JudgeConfig(LLMOptions, DryRun):
+class JudgeConfig(LLMOptions, DryRun, DataSources, Seeded, JsonOutput):
     """`xraybench arena judge`: one object drives the CLI and the Python API (`judge_arena`); the LLM judge's
     options are `LLMOptions` (a `metric:` judge is offline and free: they do not apply to it)."""
 
-    name: str = option(help="arena name (store: arenas/NAME/judgments.sqlite)")
+    arena: str = arena_option()
     task: str = option(help="the report task the battles are about, e.g. demo_findings")
     judge: str = option(
         help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini, or an offline reference-based proxy judge: "
@@ -47,14 +98,12 @@ class JudgeConfig(LLMOptions, DryRun):
         0, help="adaptive: comparisons that may still be in flight when the next round is proposed (0: wait for "
         "each round; about --max-concurrency keeps every slot busy, at ~10%% more judgments)",
     )  # fmt: skip
-    seed: int = option(0, help="seed of the study sample and the adaptive schedule")
     structured_output: str = option(
         "auto", choices=("auto", "json_schema", "json_object", "off"),
         help="ask for the verdict JSON schema: json_schema (OpenAI, vLLM, SGLang, Ollama, llama.cpp), json_object "
         "(llama-cpp-python), off (text protocol); auto: by the --api-base server's /models listing, else litellm's map",
     )  # fmt: skip
-    store: str | None = option(None, help="judgment store file (default: arenas/NAME/judgments.sqlite)")
-    data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
+    store: str | None = store_option()
     raise_budget: bool = option(
         False, help="allow --budget-usd above the arena's stored budget (the budget is the arena's total spend)"
     )
@@ -62,7 +111,8 @@ class JudgeConfig(LLMOptions, DryRun):
 
 
 def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeReport, Path]:
-    """Judge the field's pending battles into the arena's store; returns the report and the store's path.
+    """Judge the field's pending battles into the arena's store; returns the report and the store's path
+    (the seed draws the study sample and the adaptive schedule).
 
     An LLM judge is checked for governance before any call and runs under the budget, rate limit and retries; a
     `metric:` judge is offline and free (`progress`: its progress bar)."""
@@ -73,7 +123,7 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
 
     if bool(config.runs) == bool(config.predictions):
         raise XrayBenchError("arena judge needs the field as exactly one of --runs or --predictions")
-    fld = load_field(config.task, config.runs, config.predictions, config.data_root, config.max_chars)
+    fld = load_field(config.task, config.runs, config.predictions, config.data_roots, config.max_chars)
     judge: Any
     if is_metric_judge(config.judge):
         judge = MetricJudge(config.judge)
@@ -86,9 +136,9 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
             judge,
             config.structured_output,
             dry_run=config.dry_run,
-            plan=plan_path(store_path(config.name, config.store)),
+            plan=plan_path(store_path(config.arena, config.store)),
         )
-    path = store_path(config.name, config.store)
+    path = store_path(config.arena, config.store)
     with CallStore(path) as store:
         if isinstance(judge, MetricJudge):
             judging: Any = MetricJudging(judge, store, progress=progress)
@@ -105,3 +155,280 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
             dry_run=config.dry_run,
         )  # fmt: skip
     return report, path
+
+
+# -- ratings, leaderboard, battle export, reparse ------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class RatingOptions(Bootstrap, Seeded):
+    """How battles become ratings (`arena ratings` and `arena leaderboard`): Bradley-Terry on the Elo scale, ties
+    half a win, 95% CIs from a bootstrap over studies (`bootstrap_rounds`, drawn from `seed`)."""
+
+    option_group = "ratings (Bradley-Terry)"
+
+    anchor: str | None = option(None, help="model held at --anchor-rating (default: first alphabetically)")
+    anchor_rating: float = option(1000.0, help="rating of the anchor model")
+    prior: float = option(
+        DEFAULT_PRIOR,
+        help=f"virtual ties per model pair (default {DEFAULT_PRIOR:g}: always finite; 0: plain MLE, infinite when a "
+        "model never wins)",
+    )
+    length_control: bool = option(
+        False, help="also fit BT with a log length-ratio covariate (needs length_a, length_b)"
+    )
+
+    def rate(self, battles: Battles) -> Ratings:
+        from arena.ratings import compute_ratings
+
+        return compute_ratings(
+            battles, anchor=self.anchor, anchor_rating=self.anchor_rating, rounds=self.bootstrap_rounds,
+            seed=self.seed, prior=self.prior, length_control=self.length_control,
+        )  # fmt: skip
+
+
+@dataclass(kw_only=True)
+class ExportChoice:
+    """Which judge configuration (judge, decoding parameters, output protocol, prompt version) of a store to use."""
+
+    judge_config: str | None = option(
+        None, metavar="LABEL",
+        help="only this judge configuration (default: the one judged most recently; the others are listed)",
+    )  # fmt: skip
+    all_configs: bool = option(False, help="mix every judge configuration (each is named)")
+
+    def check_choice(self) -> None:
+        if self.judge_config is not None and self.all_configs:
+            raise XrayBenchError("--judge-config and --all-configs exclude each other: pass one")
+
+
+@dataclass(kw_only=True)
+class RatingsConfig(RatingOptions, JsonOutput):
+    """`xraybench arena ratings`: ratings of a battle file."""
+
+    battles: str = option(help="CSV or JSONL with model_a, model_b, winner[, study_id]")
+
+
+@dataclass(kw_only=True)
+class LeaderboardConfig(RatingOptions, ExportChoice):
+    """`xraybench arena leaderboard`: rate an arena's battles and write its leaderboard files."""
+
+    arena: str = arena_option("arena name: its store arenas/ARENA/judgments.sqlite and the leaderboard's title")
+    battles: str | None = option(
+        None,
+        help="CSV or JSONL with model_a, model_b, winner[, study_id, source] (default: the battles judged in the "
+        "arena's store, with its missing count and cost)",
+    )
+    store: str | None = store_option()
+    out: str | None = option(
+        None, help="output folder (default: arenas/ARENA/leaderboard; the tracked leaderboards/ only when given)"
+    )
+    judge: str | None = option(None, help="judge that produced the battles; a metric: judge is marked as a proxy")
+    prompt_version: str | None = option(None, help="judge prompt version shown on the leaderboard")
+    runs: list[str] = option([], several=True, metavar="MODEL=RUN_DIR", help="benchmark run of each model")
+    min_verdicts: int = option(
+        MIN_VERDICTS, metavar="N",
+        help="refuse a leaderboard with fewer judge verdicts (ties between identical reports are not verdicts; in a "
+        "battle file without a source column every row counts as a verdict)",
+    )  # fmt: skip
+    min_verdict_share: float = option(
+        MIN_VERDICT_SHARE, metavar="F",
+        help="refuse it when the judge gave a verdict on less than this share of the judgments it answered or failed",
+    )  # fmt: skip
+    allow_few_verdicts: bool = option(False, help="write it anyway, with a warning banner on every page")
+
+
+@dataclass
+class Leaderboard:
+    """What `build_leaderboard` wrote and from what: the ratings, the files, and where the battles came from."""
+
+    out: Path
+    written: list[Path]
+    ratings: Ratings
+    counts: dict[str, Any] | None = None  # verdicts, automatic ties, failures and judge configurations
+    banner: str | None = None  # the too-few-verdicts warning on every page (with `allow_few_verdicts`)
+    source: str = ""
+
+
+@dataclass(kw_only=True)
+class BattlesConfig(ExportChoice):
+    """`xraybench arena battles`: export an arena's judged battles as a battle file."""
+
+    arena: str = arena_option()
+    out: str = option(help="battle file to write (JSONL)")
+    store: str | None = store_option()
+    judge: str | None = option(None, help="only this judge's battles")
+    view: str = option("both", choices=("both", "consistent"), help="both orders, or one per pair")
+
+
+@dataclass(kw_only=True)
+class ReparseConfig:
+    """`xraybench arena reparse`: re-parse stored judge answers with this version's verdict parser."""
+
+    arena: str = arena_option()
+    store: str | None = store_option()
+
+
+def parse_runs(specs: list[str]) -> dict[str, str]:
+    """`MODEL=RUN_DIR` items -> {model: run folder}; a malformed item or a model named twice is an error."""
+    runs: dict[str, str] = {}
+    for spec in specs:
+        model, sep, path = spec.partition("=")
+        if not sep or not model.strip() or not path.strip():
+            raise XrayBenchError(f"--runs expects MODEL=RUN_DIR, got {spec!r}")
+        if model.strip() in runs:
+            raise XrayBenchError(f"--runs names model {model.strip()!r} twice")
+        runs[model.strip()] = path.strip()
+    return runs
+
+
+def ratings(config: RatingsConfig) -> Ratings:
+    """Bradley-Terry ratings with bootstrap CIs of the battle file `config.battles`."""
+    from arena.battles import read_battles
+
+    return config.rate(read_battles(config.battles))
+
+
+def store_battles(
+    arena: str, store: str | None, config: str | None = None, mix: bool = False
+) -> tuple[Battles, BattleExport, float, list[str], str]:
+    """Battles judged in an arena's store (one judge configuration unless `mix`), their export, spend, judges."""
+    from arena.battles import from_records
+    from arena.judging import export_battles, plan_path, store_path
+    from xraybench.callstore import CallStore
+
+    path = store_path(arena, store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}: pass --battles FILE, or run `xraybench arena judge` first")
+    with CallStore(path) as calls:
+        export = export_battles(calls, plan_path(path), config=config, mix=mix)
+        cost = calls.totals().cost_usd
+    if not export.rows:
+        raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
+    records = [
+        (i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")}) for i, r in enumerate(export.rows, start=1)
+    ]
+    judges = sorted({r["judge"] for r in export.rows})
+    return from_records(records, path), export, cost, judges, str(path)
+
+
+def file_counts(path: str | Path) -> dict[str, Any] | None:
+    """Judge verdicts and automatic ties of a battle file, told apart by the `source` column that `arena battles`
+    writes (`judge` / `identical`); a row without a source (a hand-made or FastChat file) counts as a verdict.
+    None when no row has a source: nothing tells them apart, and the leaderboard says so."""
+    from arena.battles import battle_records
+
+    records = [rec for _, rec in battle_records(path)]
+    sources = [rec.get("source") for rec in records]
+    if all(s in (None, "") for s in sources):
+        return None
+    return {
+        "n_verdicts": sum(s != "identical" for s in sources), "n_identical": sum(s == "identical" for s in sources),
+        "n_failed": None, "n_missing": None,
+        "judge_configs": sorted({str(r["judge_config"]) for r in records if r.get("judge_config")}),
+    }  # fmt: skip
+
+
+def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
+    """Rate an arena's battles (its store, or `config.battles`) and write the leaderboard files.
+
+    A leaderboard whose judge gave fewer verdicts than `min_verdicts` (or on less than `min_verdict_share` of the
+    judgments it was asked) is refused, from the store and from a battle file alike; `allow_few_verdicts` writes it
+    with a warning banner instead. Metric columns come from `config.runs` (each model's benchmark run)."""
+    from arena.battles import read_battles
+    from arena.leaderboard import (
+        check_verdicts,
+        default_board,
+        prompt_version_for,
+        proxy_note_for,
+        run_metrics,
+        run_note,
+        write_leaderboard,
+    )
+    from xraybench.names import check_name
+
+    config.check_choice()
+    name = check_name(config.arena.strip(), "--arena")
+    runs = parse_runs(config.runs)
+    n_missing: int | None = None
+    cost_usd: float | None = None
+    judge, prompt_version = config.judge, config.prompt_version
+    tasks: list[str] = []
+    if config.battles:
+        battles = read_battles(config.battles)
+        source = config.battles
+        counts = file_counts(config.battles)
+        # no source column: every row counts as a verdict for the check; the page says they are not told apart
+        check = {"n_verdicts": len(battles), "n_failed": 0} if counts is None else counts
+    else:
+        battles, export, cost_usd, judges, source = store_battles(
+            name, config.store, config.judge_config, config.all_configs
+        )
+        counts = check = export.counts()
+        n_missing = export.n_missing
+        judge = judge or (judges[0] if len(judges) == 1 else ", ".join(judges))
+        if prompt_version is None:
+            prompt_version = prompt_version_for(judges)
+        # the arena's task columns for every model (a suite run would give other columns than a submitted task run)
+        tasks = sorted({r["task"] for r in export.rows})
+    banner = check_verdicts(
+        check, min_verdicts=config.min_verdicts, min_share=config.min_verdict_share,
+        allow_few=config.allow_few_verdicts, source=source,
+    )  # fmt: skip
+    unknown = sorted(set(runs) - set(battles.models))
+    if unknown:
+        raise XrayBenchError(
+            f"--runs names models with no battles in {source}: {', '.join(unknown)} "
+            f"(models: {', '.join(battles.models)})"
+        )
+    task = tasks[0] if len(tasks) == 1 else None
+    metrics = {model: run_metrics(path, task) for model, path in sorted(runs.items())}
+    run_notes = {model: run_note(path, task) for model, path in sorted(runs.items())}
+    result = config.rate(battles)
+    out = Path(config.out) if config.out else default_board(name)
+    written = write_leaderboard(
+        out, result, name=name, judge=judge, prompt_version=prompt_version, n_judgments=len(battles),
+        n_missing=n_missing, cost_usd=cost_usd, metrics=metrics, proxy_note=proxy_note_for(judge), counts=counts,
+        banner=banner, run_notes=run_notes,
+    )  # fmt: skip
+    return Leaderboard(out, written, result, counts, banner, source)
+
+
+@dataclass
+class BattleFile:
+    """What `battles` wrote: the file, its rows, and the export they came from (counts and order-flip rates)."""
+
+    path: Path
+    n_rows: int
+    export: BattleExport = field(repr=False)
+
+
+def battles(config: BattlesConfig) -> BattleFile:
+    """Write an arena's judged battles (canonical model orientation) as JSONL; `view="consistent"` keeps one row
+    per pair and order, a pair whose two orders disagree counted as a tie."""
+    from arena.judging import export_battles, plan_path, store_path, write_battles
+    from xraybench.callstore import CallStore
+
+    config.check_choice()
+    path = store_path(config.arena, config.store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}: run `xraybench arena judge --arena {config.arena} ...` first")
+    with CallStore(path) as store:
+        export = export_battles(store, plan_path(path), config.judge, config.judge_config, mix=config.all_configs)
+    rows = export.consistent_rows if config.view == "consistent" else export.rows
+    if not rows:
+        raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
+    return BattleFile(write_battles(rows, config.out), len(rows), export)
+
+
+def reparse(config: ReparseConfig) -> ReparseResult:
+    """Re-parse every stored judgment whose parser version differs from the current one (no call, no cost)."""
+    from arena.judging import KIND, store_path
+    from arena.verdict import PARSER_VERSION, parse_verdict
+    from xraybench.callstore import CallStore
+
+    path = store_path(config.arena, config.store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}")
+    with CallStore(path) as store:
+        return store.reparse(parse_verdict, PARSER_VERSION, kind=KIND)

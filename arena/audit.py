@@ -35,11 +35,10 @@ from arena.judging import Field, JudgeReport, append_plan, export_battles, plan_
 from arena.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from arena.synthetic import DEFAULT_QUALITIES, SyntheticModel, order_recovery, synthetic_models, write_predictions
 from xraybench.callstore import CallStore
-from xraybench.config import option
+from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions
 from xraybench.records import Sample
-from xraybench.taskdata import data_source_option
 
 CORRECT = "correct"
 FILLER = "filler"
@@ -51,19 +50,17 @@ FILES = ("audit.json", "audit.md", "audit.png")
 
 
 @dataclass
-class AuditConfig(LLMOptions, DryRun):
+class AuditConfig(LLMOptions, DryRun, DataSources, Seeded, Bootstrap, JsonOutput):
     """`xraybench judge-audit`: one object drives the CLI and the Python API (the judge's options: `LLMOptions`)."""
 
     judge: str = option(help="judge: litellm PROVIDER/MODEL (e.g. openai/gpt-4o-mini) or metric:clinical ...")
     task: str = option(help="report task whose references are mutated, e.g. demo_findings")
     n: int | None = option(None, help="audit a seeded sample of N references (default: all)")
     out: str | None = option(None, help="output folder with the store and report (default: audits/JUDGE-TASK)")
-    seed: int = option(0, help="seed for the sample, the mutations and the bootstrap")
-    rounds: int = option(1000, help="bootstrap rounds for the 95%% CIs (0: none)")
+    seed: int = shared_option(Seeded, "seed", help="seed for the sample, the mutations and the bootstrap")
     synthetic: bool = option(False, help="also judge synthetic models of known quality and report Kendall tau")
     pairs: bool = option(False, help="also judge error types against each other (across harm tiers, both orders)")
     qualities: str = option(",".join(f"{q:g}" for q in DEFAULT_QUALITIES), help="qualities of the synthetic models")
-    data_root: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
 
     def out_dir(self) -> Path:
         if self.out:
@@ -263,7 +260,7 @@ class AuditResult:
 def _load_samples(config: AuditConfig) -> list[Sample]:
     from xraybench.taskdata import load_task, parse_data_roots, seeded_subset
 
-    samples = [s for s in load_task(config.task, parse_data_roots(config.data_root)).samples if s.reference]
+    samples = [s for s in load_task(config.task, parse_data_roots(config.data_roots)).samples if s.reference]
     if not samples:
         raise XrayBenchError(f"task {config.task!r} has no samples with a reference report (is it a report task?)")
     if config.n is not None and config.n < 1:
@@ -310,23 +307,25 @@ def summarise(config: AuditConfig, variants: Variants, rows: list[dict[str, Any]
               ) -> dict[str, Any]:  # fmt: skip
     variants_judged = [v for v in sorted(variants.field.texts) if v != CORRECT]
     kinds = [variant_name(k) for k in CLINICAL_TYPES if variant_name(k) in variants_judged]
-    errors = [variant_stats(rows, {v}, v, config.rounds, config.seed) for v in kinds]
+    errors = [variant_stats(rows, {v}, v, config.bootstrap_rounds, config.seed) for v in kinds]
     data: dict[str, Any] = {
         "schema_version": 1,
         "judge": config.judge,
         "task": config.task,
         "n_references": len(variants.field.samples),
         "seed": config.seed,
-        "bootstrap_rounds": config.rounds,
+        "bootstrap_rounds": config.bootstrap_rounds,
         "proxy_judge": config.judge.startswith("metric:"),
         "error_types": errors,
-        "all_clinical_errors": variant_stats(rows, set(kinds), ALL_ERRORS, config.rounds, config.seed)
+        "all_clinical_errors": variant_stats(rows, set(kinds), ALL_ERRORS, config.bootstrap_rounds, config.seed)
         if kinds
         else None,
-        "length_bias": variant_stats(rows, {FILLER}, FILLER, config.rounds, config.seed)
+        "length_bias": variant_stats(rows, {FILLER}, FILLER, config.bootstrap_rounds, config.seed)
         if FILLER in variants_judged
         else None,
-        "harm_pairs": pair_summary(rows, variants_judged, config.rounds, config.seed) if config.pairs else None,
+        "harm_pairs": pair_summary(rows, variants_judged, config.bootstrap_rounds, config.seed)
+        if config.pairs
+        else None,
         "not_applicable": variants.skipped,
         "judging": {
             "n_ok": report.n_ok,
@@ -381,7 +380,7 @@ def _synthetic_summary(config: AuditConfig, models: list[SyntheticModel], rows: 
         summary["recovery"] = None
         return summary
     battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(rows, 1)), out / SYNTHETIC_PLAN)
-    summary["recovery"] = order_recovery(battles, {m.name: m.quality for m in models}, rounds=config.rounds,
+    summary["recovery"] = order_recovery(battles, {m.name: m.quality for m in models}, rounds=config.bootstrap_rounds,
                                          seed=config.seed)  # fmt: skip
     return summary
 

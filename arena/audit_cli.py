@@ -9,14 +9,13 @@ from xraybench.config import add_arguments, from_namespace
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    from arena.audit import AuditConfig
+    from arena.api import AuditConfig
 
-    add_arguments(parser, AuditConfig)
-    parser.add_argument("--json", action="store_true", help="print audit.json instead of the Markdown summary")
+    add_arguments(parser, AuditConfig)  # `--json`: print audit.json instead of the Markdown summary
 
 
 def run(args: argparse.Namespace) -> int:
-    from arena.audit import AuditConfig, run_audit
+    from arena.api import AuditConfig, run_audit
 
     config = from_namespace(AuditConfig, args)
     result = run_audit(config)
@@ -28,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dry run: {report.n_battles} judgments planned, {report.n_done_before} already in the store, "
               f"{calls} to make ({cost}); no call was made")  # fmt: skip
         return 0
-    if args.json:
+    if config.json:
         print(json.dumps(result.data, indent=2, ensure_ascii=False))
     else:
         print((result.out / "audit.md").read_text(encoding="utf-8"), end="")

@@ -11,14 +11,13 @@ read back from the store.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from arena.synthetic import DEFAULT_QUALITIES, order_recovery, synthetic_models, write_predictions
-from xraybench.config import add_arguments, from_namespace, option
+from xraybench.config import Bootstrap, Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
 
 NAME = "demo-arena"
@@ -27,31 +26,22 @@ JUDGE = "metric:clinical"
 BASELINES = ("baseline:normal", "baseline:retrieval")
 
 
-@dataclass
-class DemoConfig:
-    """`xraybench arena demo`: where the leaderboard and the intermediate runs go."""
+@dataclass(kw_only=True)
+class DemoConfig(Bootstrap, Seeded):
+    """`xraybench arena demo`: where the leaderboard and the intermediate runs go; `seed` draws the synthetic errors
+    and the bootstraps, `bootstrap_rounds` are those of every CI."""
 
     out: str = option(f"leaderboards/{NAME}", help="leaderboard folder to write")
     work: str = option(f"runs/{NAME}", help="folder for the runs, prediction files and the judgment store")
     qualities: str = option(",".join(f"{q:g}" for q in DEFAULT_QUALITIES), help="qualities of the synthetic models")
-    seed: int = option(0, help="seed for the synthetic errors and the bootstraps")
-    rounds: int = option(1000, help="bootstrap rounds for every CI (0: none)")
-
-
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser(
-        "demo",
-        help="build the demo arena leaderboard offline (baselines + synthetic models, metric:clinical judge)",
-        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None,
-    )
-    add_arguments(demo, DemoConfig)
+    seed: int = shared_option(Seeded, "seed", help="seed for the synthetic errors and the bootstraps")
 
 
 def _run(model: str, out: Path, config: DemoConfig) -> Path:
     from xraybench.runner import RunConfig, run
 
     results = run(RunConfig(model=model, tasks=[TASK], out=str(out), seed=config.seed, progress=False,
-                            bootstrap_rounds=config.rounds, skip_metrics=["meteor"]))  # fmt: skip
+                            bootstrap_rounds=config.bootstrap_rounds, skip_metrics=["meteor"]))  # fmt: skip
     if results["status"] != "complete":
         raise XrayBenchError(f"the demo run of {model} in {out} did not complete: rerun `xraybench arena demo`")
     return out
@@ -71,16 +61,9 @@ def _judge(runs: dict[str, Path], predictions: dict[str, Path], store: Path, see
         raise XrayBenchError(f"{report.n_failed} demo judgments failed: rerun `xraybench arena demo`")
 
 
-def _cli(argv: list[str]) -> None:
-    from xraybench.cli import main
-
-    code = main(argv)
-    if code != 0:
-        raise XrayBenchError(f"`xraybench {' '.join(argv)}` failed with exit code {code}")
-
-
 def build_demo_arena(config: DemoConfig) -> dict[str, Any]:
-    """Run, judge, rate and write the leaderboard; returns what `demo.json` holds."""
+    """Run, judge, rate and write the leaderboard (`arena.api.build_leaderboard`); returns what `demo.json` holds."""
+    from arena.api import LeaderboardConfig, build_leaderboard
     from arena.battles import from_records
     from arena.judging import export_battles, plan_path
     from xraybench.callstore import CallStore
@@ -100,9 +83,10 @@ def build_demo_arena(config: DemoConfig) -> dict[str, Any]:
         runs[model.name] = _run(f"predictions:{predictions[model.name]}", work / "runs" / model.name, config)
     store = work / "judgments.sqlite"
     _judge(runs, predictions, store, config.seed)
-    _cli(["arena", "leaderboard", "--name", NAME, "--store", str(store), "--out", str(out), "--judge", JUDGE,
-          "--rounds", str(config.rounds), "--seed", str(config.seed),
-          "--runs", *(f"{name}={path}" for name, path in runs.items())])  # fmt: skip
+    build_leaderboard(LeaderboardConfig(
+        arena=NAME, store=str(store), out=str(out), judge=JUDGE, bootstrap_rounds=config.bootstrap_rounds,
+        seed=config.seed, runs=[f"{name}={path}" for name, path in runs.items()],
+    ))  # fmt: skip
     with CallStore(store) as calls:
         rows = export_battles(calls, plan_path(store), JUDGE).rows
     keep = ("model_a", "model_b", "winner", "study_id")
@@ -112,7 +96,7 @@ def build_demo_arena(config: DemoConfig) -> dict[str, Any]:
         "name": NAME, "task": TASK, "judge": JUDGE, "n_studies": len(samples), "baselines": list(BASELINES),
         "synthetic_models": [{"name": m.name, "quality": m.quality, "error_rate": round(m.error_rate, 6),
                               "errors": {sid: e["kind"] for sid, e in sorted(m.errors.items())}} for m in models],
-        "recovery": _rounded(order_recovery(battles, known, rounds=config.rounds, seed=config.seed)),
+        "recovery": _rounded(order_recovery(battles, known, rounds=config.bootstrap_rounds, seed=config.seed)),
     }  # fmt: skip
     (out / "demo.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (out / "demo.md").write_text(render_demo(data), encoding="utf-8")
@@ -156,11 +140,3 @@ def render_demo(data: dict[str, Any]) -> str:
         "Rebuild with `xraybench arena demo` (see docs/judge-audit.md); the leaderboard is in leaderboard.md.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    config = from_namespace(DemoConfig, args)
-    data = build_demo_arena(config)
-    print(render_demo(data), end="")
-    print(f"leaderboard: {config.out}/leaderboard.md")
-    return 0

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,14 @@ def proxy_note_for(judge: str | None) -> str | None:
     if not proxies:
         return None
     return f"reference-based proxy judge ({', '.join(proxies)}), not an LLM judgment"
+
+
+def prompt_version_for(judges: Sequence[str]) -> str:
+    """The prompt version a leaderboard states for its judges: the LLM judge prompt's, or none for `metric:` judges."""
+    from arena.metric_judge import VERSION, is_metric_judge
+    from arena.prompt import PROMPT_VERSION
+
+    return PROMPT_VERSION if not all(is_metric_judge(j) for j in judges) else f"none (metric judge v{VERSION})"
 
 
 MIN_VERDICTS = 1  # default: a leaderboard needs at least this many judge verdicts ...

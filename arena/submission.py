@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from arena.prompt import MAX_CHARS
-from xraybench.config import option
+from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option, shared_option
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
-from xraybench.taskdata import data_source_option
 
 MAX_BYTES = 64 * 1024 * 1024
 PATH_KEYS = ("image", "images", "image_path", "image_paths", "path")
@@ -40,7 +39,7 @@ SHOWN_PROBLEMS = 10
 
 
 @dataclass
-class SubmitConfig(LLMOptions):
+class SubmitConfig(LLMOptions, DataSources, Seeded, Bootstrap, JsonOutput):
     """`xraybench submit`: one object drives the CLI and the Python API (an LLM judge's options: `LLMOptions`)."""
 
     name: str = option(
@@ -51,7 +50,6 @@ class SubmitConfig(LLMOptions):
     judge: str | None = option(None, help="judge (default: the arena's judge, when it has exactly one)")
     task: str | None = option(None, help="the arena task (default: the arena's task, when it has exactly one)")
     store: str | None = option(None, help="judgment store file (default: arenas/ARENA/judgments.sqlite)")
-    data_roots: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     run_dir: str | None = option(None, help="run folder for the metrics (default: arenas/ARENA/submissions/NAME)")
     leaderboards: str | None = option(
         None,
@@ -60,9 +58,14 @@ class SubmitConfig(LLMOptions):
     )
     skip_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families not to compute")
     extra_metrics: list[str] = option([], split_commas=True, help="comma-separated metric families to add")
-    schedule: str = option("full", help="full: the new model against every field model on every study; adaptive")
-    seed: int = option(0, help="seed of the adaptive schedule and the bootstrap")
-    rounds: int = option(1000, help="bootstrap rounds of the regenerated leaderboard")
+    schedule: str = option(
+        "full", choices=("full", "adaptive"),
+        help="full: the new model against every field model on every study; adaptive",
+    )  # fmt: skip
+    seed: int = shared_option(Seeded, "seed", help="seed of the adaptive schedule and the bootstrap")
+    bootstrap_rounds: int = shared_option(
+        Bootstrap, "bootstrap_rounds", help="bootstrap rounds of the regenerated leaderboard"
+    )
     prior: float | None = option(
         None,
         help="virtual ties per model pair in the ratings (default: the prior of the arena's current leaderboard, "
@@ -374,10 +377,9 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
 
 
 def _prompt_version(judge: str) -> str:
-    from arena.metric_judge import VERSION, is_metric_judge
-    from arena.prompt import PROMPT_VERSION
+    from arena.leaderboard import prompt_version_for
 
-    return f"none (metric judge v{VERSION})" if is_metric_judge(judge) else PROMPT_VERSION
+    return prompt_version_for([judge])
 
 
 def _score(config: SubmitConfig, predictions: Path, task: str, run_dir: Path) -> dict[str, float | None]:
@@ -405,7 +407,7 @@ def _leaderboard(
 
     keep = ("model_a", "model_b", "winner", "study_id")
     battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(export.rows, start=1)), store_file)
-    ratings = compute_ratings(battles, rounds=config.rounds, seed=config.seed, prior=_prior(config, board))
+    ratings = compute_ratings(battles, rounds=config.bootstrap_rounds, seed=config.seed, prior=_prior(config, board))
     metrics = {m: v for m, v in _existing_metrics(board).items() if m in battles.models}
     tasks = sorted({r["task"] for r in export.rows})  # the arena's task: the same columns as the field's
     task = tasks[0] if len(tasks) == 1 else None

@@ -64,7 +64,7 @@ def longer_judge(body: dict[str, Any]) -> str:
 
 def _config(tmp_path: Path, server: OpenAIServer | None = None, **kw: Any) -> AuditConfig:
     base: dict[str, Any] = {"judge": JUDGE if server else "metric:clinical", "task": TASK, "n": 6,
-                            "out": str(tmp_path / "audit"), "rounds": 50, "timeout_s": 5.0}  # fmt: skip
+                            "out": str(tmp_path / "audit"), "bootstrap_rounds": 50, "timeout_s": 5.0}  # fmt: skip
     if server is not None:
         base["api_base"] = server.base_url
     return AuditConfig(**{**base, **kw})

@@ -91,7 +91,7 @@ def test_valid_submission_end_to_end(arena: Path, capsys: pytest.CaptureFixture)
     with pytest.raises(XrayBenchError, match="already submitted"):
         submit(_config("good", good))
     other = _write(arena / "other.jsonl", _rows(lambda ref: _sentences(ref, 2)))
-    submit(_config("two", other, prior=1.0, rounds=0))
+    submit(_config("two", other, prior=1.0, bootstrap_rounds=0))
     board = json.loads((arena / "arenas" / "demo" / "leaderboard" / "leaderboard.json").read_text())
     rows = {r["model"]: r["metrics"] for r in board["models"]}
     assert rows["good"][f"{TASK}/rouge_l"] is not None and rows["two"][f"{TASK}/rouge_l"] is not None
@@ -100,7 +100,7 @@ def test_valid_submission_end_to_end(arena: Path, capsys: pytest.CaptureFixture)
 def test_killed_submission_resumes(arena: Path) -> None:
     """Judged but no manifest (killed before the end): the same file under the same name is a resume."""
     good = _write(arena / "good.jsonl", _rows(MAKERS["good"]))
-    config = _config("good", good, prior=1.0, rounds=0)
+    config = _config("good", good, prior=1.0, bootstrap_rounds=0)
     first = submit(config)
     Path(first["manifest"]).unlink()
     again = submit(config)
@@ -205,7 +205,7 @@ def test_submission_with_llm_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert main([*args, "--predictions", *specs]) == 0
         n_field = len(server.chat_requests())
         good = _write(tmp_path / "good.jsonl", _rows(MAKERS["good"]))
-        manifest = submit(_config("good", good, arena="llm", api_base=server.base_url, prior=1.0, rounds=0))
+        manifest = submit(_config("good", good, arena="llm", api_base=server.base_url, prior=1.0, bootstrap_rounds=0))
         assert len(server.chat_requests()) - n_field == 2 * 4 * 2  # two field models x 4 studies x both orders
     assert manifest["judge"] == "openai/tiny-test-model" and manifest["n_judgments"] == 16
     board = json.loads((tmp_path / "arenas" / "llm" / "leaderboard" / "leaderboard.json").read_text())

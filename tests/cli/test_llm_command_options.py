@@ -34,9 +34,9 @@ COMMANDS: list[tuple[type, list[str], dict[str, Any]]] = [
         ["arena", "judge", "--name", "n", "--task", "demo_findings", "--judge", "openai/j", "--predictions",
          "a=a.jsonl", "b=b.jsonl", "--studies", "4", "--schedule", "adaptive", "--new-model", "a", "--batch-size",
          "8", "--seed", "3", "--store", "s.sqlite", "--data-root", "demo=/d", "--dry-run", "--json"],
-        {"name": "n", "task": "demo_findings", "judge": "openai/j", "predictions": ["a=a.jsonl", "b=b.jsonl"],
+        {"arena": "n", "task": "demo_findings", "judge": "openai/j", "predictions": ["a=a.jsonl", "b=b.jsonl"],
          "runs": [], "studies": 4, "schedule": "adaptive", "new_model": "a", "batch_size": 8, "seed": 3,
-         "store": "s.sqlite", "data_root": ["demo=/d"], "dry_run": True},
+         "store": "s.sqlite", "data_roots": ["demo=/d"], "dry_run": True},
     ),
     (
         AuditConfig,
@@ -87,7 +87,7 @@ def test_judge_defaults_from_the_command_line() -> None:
     assert (config.runs, config.predictions, config.schedule, config.batch_size, config.dry_run) == (
         ["r1", "r2"], [], "full", 16, False
     )  # fmt: skip
-    assert config.allow_provider == [] and config.data_root == [] and config.max_tokens == 1024
+    assert config.allow_provider == [] and config.data_roots == [] and config.max_tokens == 1024
 
 
 @pytest.mark.parametrize(

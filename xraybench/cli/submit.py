@@ -7,19 +7,20 @@ import json
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    from arena.submission import SubmitConfig
+    from arena.api import SubmitConfig
     from xraybench.config import add_arguments
 
-    add_arguments(parser, SubmitConfig)
-    parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    add_arguments(parser, SubmitConfig)  # `--json`: print the manifest as JSON
 
 
 def run(args: argparse.Namespace) -> int:
-    from arena.submission import SubmitConfig, submit, summary
+    from arena.api import SubmitConfig, submit
+    from arena.submission import summary
     from xraybench.config import from_namespace
 
-    manifest = submit(from_namespace(SubmitConfig, args))
-    if args.json:
+    config = from_namespace(SubmitConfig, args)
+    manifest = submit(config)
+    if config.json:
         print(json.dumps(manifest, indent=2))
     else:
         print("\n".join(summary(manifest)))
