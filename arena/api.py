@@ -223,9 +223,18 @@ class LeaderboardConfig(RatingOptions, ExportChoice):
     out: str | None = option(
         None, help="output folder (default: arenas/ARENA/leaderboard; the tracked leaderboards/ only when given)"
     )
-    judge: str | None = option(None, help="judge that produced the battles; a metric: judge is marked as a proxy")
+    judge: str | None = option(
+        None,
+        help="only this judge's battles of the store, and the judge named on the leaderboard (a metric: judge is "
+        "marked as a proxy)",
+    )
     prompt_version: str | None = option(None, help="judge prompt version shown on the leaderboard")
     runs: list[str] = option([], several=True, metavar="MODEL=RUN_DIR", help="benchmark run of each model")
+    keep_metrics: bool = option(
+        False,
+        help="keep the metric columns (and run notes) of the leaderboard already in the output folder for the "
+        "models that --runs does not name (how a submission regenerates an arena's leaderboard)",
+    )
     min_verdicts: int = option(
         MIN_VERDICTS, metavar="N",
         help="refuse a leaderboard with fewer judge verdicts (ties between identical reports are not verdicts; in a "
@@ -290,9 +299,10 @@ def ratings(config: RatingsConfig) -> Ratings:
 
 
 def store_battles(
-    arena: str, store: str | None, config: str | None = None, mix: bool = False
+    arena: str, store: str | None, config: str | None = None, mix: bool = False, judge: str | None = None
 ) -> tuple[Battles, BattleExport, float, list[str], str]:
-    """Battles judged in an arena's store (one judge configuration unless `mix`), their export, spend, judges."""
+    """Battles judged in an arena's store (of `judge` only when given; one judge configuration unless `mix`), their
+    export, spend and judges."""
     from arena.battles import from_records
     from arena.judging import export_battles, plan_path, store_path
     from xraybench.callstore import CallStore
@@ -301,7 +311,7 @@ def store_battles(
     if not path.exists():
         raise XrayBenchError(f"no judgment store {path}: pass --battles FILE, or run `xraybench arena judge` first")
     with CallStore(path) as calls:
-        export = export_battles(calls, plan_path(path), config=config, mix=mix)
+        export = export_battles(calls, plan_path(path), judge, config=config, mix=mix)
         cost = calls.totals().cost_usd
     if not export.rows:
         raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
@@ -334,11 +344,13 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
 
     A leaderboard whose judge gave fewer verdicts than `min_verdicts` (or on less than `min_verdict_share` of the
     judgments it was asked) is refused, from the store and from a battle file alike; `allow_few_verdicts` writes it
-    with a warning banner instead. Metric columns come from `config.runs` (each model's benchmark run)."""
+    with a warning banner instead. Metric columns come from `config.runs` (each model's benchmark run), and with
+    `keep_metrics` from the leaderboard already in the output folder for the other models."""
     from arena.battles import read_battles
     from arena.leaderboard import (
         check_verdicts,
         default_board,
+        existing_columns,
         prompt_version_for,
         proxy_note_for,
         run_metrics,
@@ -362,7 +374,7 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
         check = {"n_verdicts": len(battles), "n_failed": 0} if counts is None else counts
     else:
         battles, export, cost_usd, judges, source = store_battles(
-            name, config.store, config.judge_config, config.all_configs
+            name, config.store, config.judge_config, config.all_configs, config.judge
         )
         counts = check = export.counts()
         n_missing = export.n_missing
@@ -382,10 +394,16 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
             f"(models: {', '.join(battles.models)})"
         )
     task = tasks[0] if len(tasks) == 1 else None
-    metrics = {model: run_metrics(path, task) for model, path in sorted(runs.items())}
-    run_notes = {model: run_note(path, task) for model, path in sorted(runs.items())}
-    result = config.rate(battles)
     out = Path(config.out) if config.out else default_board(name)
+    metrics: dict[str, dict[str, float | None]] = {}
+    run_notes: dict[str, str | None] = {}
+    if config.keep_metrics:  # the columns the current leaderboard shows, for the models still in the battles
+        kept_metrics, kept_notes = existing_columns(out)
+        metrics.update((m, v) for m, v in kept_metrics.items() if m in battles.models)
+        run_notes.update((m, n) for m, n in kept_notes.items() if m in battles.models)
+    metrics.update({model: run_metrics(path, task) for model, path in sorted(runs.items())})
+    run_notes.update({model: run_note(path, task) for model, path in sorted(runs.items())})
+    result = config.rate(battles)
     written = write_leaderboard(
         out, result, name=name, judge=judge, prompt_version=prompt_version, n_judgments=len(battles),
         n_missing=n_missing, cost_usd=cost_usd, metrics=metrics, proxy_note=proxy_note_for(judge), counts=counts,

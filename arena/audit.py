@@ -5,7 +5,7 @@ Why: an arena is only as good as its judge, and a judge is cheap to test where t
 references of a task, the mutator makes a correct candidate (the reference paraphrased) and, per error type, the
 reference with that one error; "filler" (the reference padded with neutral sentences) measures length bias. Each
 (error variant, correct) pair is judged in both orders through the normal arena machinery (`plan_comparisons`, the
-call store and its plan file, `Judging` or `MetricJudging`, `export_battles`), so cost caps, retries, governance
+call store and its plan file, `Judging`, `export_battles`), so cost caps, retries, governance
 and resumption all apply, and a rerun pays nothing for what is already judged.
 
 Per error type the audit reports the share of judgments preferring the correct report, preferring the erroneous
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.judging import Field, JudgeReport, append_plan, export_battles, plan_comparisons, plan_path
+from arena.judging import Field, JudgeReport, Judging, append_plan, export_battles, plan_comparisons, plan_path
 from arena.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from arena.synthetic import DEFAULT_QUALITIES, SyntheticModel, order_recovery, synthetic_models, write_predictions
 from xraybench.callstore import CallStore
@@ -156,17 +156,12 @@ def pair_comparisons(fld: Field) -> list[tuple[str, str, str]]:
 # -- judges -----------------------------------------------------------------------------------------------------
 
 
-def open_judging(config: AuditConfig, store: CallStore, samples: Sequence[Sample]) -> Any:
-    """`MetricJudging` for a `metric:` judge, else the LLM `Judging` (governance checked before any call)."""
-    from arena.metric_judge import MetricJudge, MetricJudging, is_metric_judge
+def open_judging(config: AuditConfig, store: CallStore, samples: Sequence[Sample]) -> Judging:
+    """`Judging` with the judge `arena.judges.build_judge` makes of `--judge` (governance checked before any call)."""
+    from arena.judges import build_judge
 
-    if is_metric_judge(config.judge):
-        return MetricJudging(MetricJudge(config.judge), store, progress=sys.stderr.isatty())
-    from arena.judging import Judging
-
-    judge = config.client(config.judge)
-    config.check_governance(samples, judge, action="judge audit")
-    return Judging(judge, store, **config.runner_options())
+    judge = build_judge(config.judge, config, samples=samples, action="judge audit")
+    return Judging(judge, store, **config.runner_options(), progress=sys.stderr.isatty())
 
 
 # -- statistics -------------------------------------------------------------------------------------------------
@@ -279,15 +274,16 @@ def run_audit(config: AuditConfig) -> AuditResult:
     synthetic_battles: list[Any] = []
     with CallStore(store_file) as store:
         judging = open_judging(config, store, samples)
-        model, params = judging.judge.model, judging.judge.params
+        judge = judging.judge
+        model = judge.name
         comparisons = audit_comparisons(variants.field) + (pair_comparisons(variants.field) if config.pairs else [])
-        battles = plan_comparisons(variants.field, model, params, comparisons)
+        battles = plan_comparisons(variants.field, judge, comparisons)
         if config.synthetic:
             models = synthetic_models(samples, config.quality_values(), seed=config.seed)
             synthetic_field = Field(config.task, {s.id: s for s in samples}, {m.name: m.texts for m in models})
             names = sorted(synthetic_field.texts)
             pairs = [(x, y, s.id) for s in samples for i, x in enumerate(names) for y in names[i + 1 :]]
-            synthetic_battles = plan_comparisons(synthetic_field, model, params, pairs)
+            synthetic_battles = plan_comparisons(synthetic_field, judge, pairs)
         if config.dry_run:
             report = judging.run(battles + synthetic_battles, dry_run=True)
             return AuditResult(out, report, {}, [])

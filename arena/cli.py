@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _judge(config: api.JudgeConfig) -> int:
-    from arena.metric_judge import is_metric_judge
+    from arena.judges import is_metric_judge
 
     report, path = api.judge_arena(config, progress=not config.json)
     if config.json:

@@ -49,14 +49,13 @@ def _run(model: str, out: Path, config: DemoConfig) -> Path:
 
 def _judge(runs: dict[str, Path], predictions: dict[str, Path], store: Path, seed: int) -> None:
     """`arena judge` with the baselines' run folders and the synthetic prediction files in one field."""
-    from arena.judging import judge_schedule, load_field, plan_path
-    from arena.metric_judge import MetricJudge, MetricJudging
+    from arena.judges import build_judge
+    from arena.judging import Judging, judge_schedule, load_field, plan_path
     from xraybench.callstore import CallStore
 
     fld = load_field(TASK, [str(runs[b]) for b in BASELINES], [f"{n}={p}" for n, p in predictions.items()])
     with CallStore(store) as calls:
-        report = judge_schedule(fld, MetricJudging(MetricJudge(JUDGE), calls, progress=False), plan_path(store),
-                                seed=seed)  # fmt: skip
+        report = judge_schedule(fld, Judging(build_judge(JUDGE), calls, progress=False), plan_path(store), seed=seed)
     if report.n_failed:
         raise XrayBenchError(f"{report.n_failed} demo judgments failed: rerun `xraybench arena demo`")
 

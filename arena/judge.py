@@ -1,7 +1,8 @@
-"""The arena's judge is the core LLM client (`xraybench.llm.client`); these names keep the arena's vocabulary.
+"""Structured output for LLM judges: the verdict JSON schema and the dialect each endpoint speaks.
 
-A judge is any `LLMClient`: one chat request per call, no retries (the call engine retries), errors mapped to
-`TransientError` or `XrayBenchError`, prices from litellm's map or the user's price per 1,000 tokens.
+An LLM judge (`arena.judges.llm.LLMJudge`) asks the core LLM client (`xraybench.llm.client`): one chat
+request per call, no retries (the call engine retries), errors mapped to `TransientError` or `XrayBenchError`,
+prices from litellm's map or the user's price per 1,000 tokens. Judges in general: `arena.judges`.
 
 Structured output: small local judges (SmolLM2-135M) rarely write the verdict object in form, but every common
 server can constrain an answer to a JSON schema. `use_structured_output` sets the judge's `response_format`

@@ -5,15 +5,16 @@ is judged on every chosen study, in both orders (x shown as A, then y shown as A
 a position; the export reports how often the two orders disagree.
 
 Each battle is one `xraybench.llm.calls.LLMCall` run by the core `CallRunner` against the append-only
-`xraybench.callstore.CallStore`: a judgment's key hashes everything that decides the answer (judge, decoding
-parameters, prompt version, task, study, reference, both texts in shown order, the order), finished keys are
+`xraybench.callstore.CallStore`, whatever the judge (`arena.judges.Judge`: an LLM, or a local `metric:` judge
+deciding in-process): the judge builds the request and parses the answer; a judgment's key hashes everything
+that decides the answer (judge, its parameters, prompt version, task, study, reference, both texts in shown order, the order), finished keys are
 never asked again, each key is leased right before its call, and every answer or failure is committed before
 it counts. Which models a key belongs to is kept in a plan file beside the store (`judgments.plan.jsonl`,
 append-only), so two models with the same text share one paid judgment and the store stays model-agnostic.
 Reports that are identical are a tie without a call.
 
 Money and data (enforced by the core engine): the cost is estimated before any call (prompt tokens ~
-characters / 4, plus `EXPECTED_COMPLETION_TOKENS` per answer); a run stops before a request whose worst case
+characters / 4, plus the judge's `expected_completion_tokens` per answer); a run stops before a request whose worst case
 could take it past `budget_usd`; and `xraybench.llm.governance.check_governance` refuses credentialed samples
 before any call unless the judge is a local endpoint or its provider is explicitly allowed.
 """
@@ -29,8 +30,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from arena.prompt import MAX_CHARS, PROMPT_VERSION, JudgePrompt, reask_messages, render
-from arena.verdict import PARSER_VERSION, WINNER, canonical, parse_verdict
+from arena.judges import Judge, as_judge
+from arena.prompt import MAX_CHARS, JudgePrompt
+from arena.verdict import WINNER, canonical
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog, read_jsonl
@@ -41,7 +43,6 @@ from xraybench.retry import RetryPolicy
 from xraybench.taskdata import load_task, parse_data_roots, seeded_subset
 
 KIND = "judgment"
-EXPECTED_COMPLETION_TOKENS = 400  # a verdict with short error lists; used only for the estimate
 STORE_FILE = "judgments.sqlite"
 PLAN_SUFFIX = ".plan.jsonl"
 PLAN_LINE = "one battle per line"
@@ -172,26 +173,23 @@ def shared_studies(fld: Field, studies: int | None = None, seed: int = 0) -> lis
     return seeded_subset(shared, studies, seed)
 
 
-def plan_battles(
-    fld: Field, judge: str, params: dict[str, Any], *, studies: int | None = None, seed: int = 0
-) -> list[Battle]:
+def plan_battles(fld: Field, judge: Judge, *, studies: int | None = None, seed: int = 0) -> list[Battle]:
     """All model pairs x the chosen studies (seeded sample of the studies every model answered), both orders."""
     chosen = shared_studies(fld, studies, seed)
     pairs = list(itertools.combinations(sorted(fld.texts), 2))
-    return plan_comparisons(fld, judge, params, [(x, y, s.id) for s in chosen for x, y in pairs])
+    return plan_comparisons(fld, judge, [(x, y, s.id) for s in chosen for x, y in pairs])
 
 
-def plan_comparisons(
-    fld: Field, judge: str, params: dict[str, Any], comparisons: Iterable[tuple[str, str, str]]
-) -> list[Battle]:
+def plan_comparisons(fld: Field, judge: Judge, comparisons: Iterable[tuple[str, str, str]]) -> list[Battle]:
     """Both orders of each (model, model, study): the keys do not depend on how a schedule names the pair."""
-    return list(iter_battles(fld, judge, params, comparisons))
+    return list(iter_battles(fld, judge, comparisons))
 
 
-def iter_battles(
-    fld: Field, judge: str, params: dict[str, Any], comparisons: Iterable[tuple[str, str, str]]
-) -> Iterator[Battle]:
-    """`plan_comparisons`, one battle at a time (rendering a prompt and hashing its key is the costly part)."""
+def iter_battles(fld: Field, judge: Judge, comparisons: Iterable[tuple[str, str, str]]) -> Iterator[Battle]:
+    """`plan_comparisons`, one battle at a time (building a request and hashing its key is the costly part).
+
+    The key holds the judge's name, params and prompt version; the request is the judge's own."""
+    name, params, prompt_version = judge.name, judge.params, judge.prompt_version
     for a, b, study in comparisons:
         x, y = sorted((a, b))
         sample = fld.samples[study]
@@ -201,7 +199,7 @@ def iter_battles(
             if swapped:
                 text_a, text_b = text_b, text_a
             identity = {
-                "kind": KIND, "judge": judge, "params": params, "prompt_version": PROMPT_VERSION, "task": fld.task,
+                "kind": KIND, "judge": name, "params": params, "prompt_version": prompt_version, "task": fld.task,
                 "study": sample.id, "reference": sample.reference, "context": context, "text_a": text_a,
                 "text_b": text_b, "order": "yx" if swapped else "xy",
             }  # fmt: skip
@@ -213,7 +211,7 @@ def iter_battles(
                 x,
                 y,
                 swapped,
-                render(sample.reference, text_a, text_b, context),
+                judge.build_request(sample.reference, text_a, text_b, context),
                 text_a.strip() == text_b.strip(),
             )  # fmt: skip
 
@@ -230,13 +228,12 @@ class PlannedBattles:
     def __init__(
         self,
         fld: Field,
-        judge: str,
-        params: dict[str, Any],
+        judge: Judge,
         comparisons: Sequence[tuple[str, str, str]],
         plan: Path | None = None,
         chunk: int = 32,
     ):
-        self.fld, self.judge, self.params, self.comparisons = fld, judge, params, comparisons
+        self.fld, self.judge, self.comparisons = fld, judge, comparisons
         self.plan, self.chunk = plan, chunk
 
     def __len__(self) -> int:
@@ -249,9 +246,9 @@ class PlannedBattles:
         return 2 * sum(texts[a][s].strip() == texts[b][s].strip() for a, b, s in self.comparisons)
 
     def __iter__(self) -> Iterator[Battle]:
-        writer = PlanWriter(self.plan, self.judge) if self.plan is not None else None
+        writer = PlanWriter(self.plan, self.judge.name) if self.plan is not None else None
         for start in range(0, len(self.comparisons), self.chunk):
-            battles = plan_comparisons(self.fld, self.judge, self.params, self.comparisons[start : start + self.chunk])
+            battles = plan_comparisons(self.fld, self.judge, self.comparisons[start : start + self.chunk])
             if writer is not None:
                 writer.append(battles)
             yield from battles
@@ -307,15 +304,15 @@ def read_plan(path: Path) -> list[dict[str, Any]]:
     return [entry for _, entry in read_jsonl(path, what=PLAN_LINE)]
 
 
-def judgment_call(battle: Battle) -> LLMCall:
-    """The core engine's view of a battle: its key, identity, prompt, verdict parser and re-ask."""
+def judgment_call(battle: Battle, judge: Judge) -> LLMCall:
+    """The core engine's view of a battle: its key, identity, the judge's request, verdict parser and re-ask."""
     return LLMCall(
         key=battle.key,
         identity=battle.identity,
         messages=battle.prompt.messages,
-        parse=parse_verdict,
-        reask=partial(reask_messages, battle.prompt),
-        parser_version=PARSER_VERSION,
+        parse=judge.parse_verdict,
+        reask=partial(judge.reask, battle.prompt),
+        parser_version=judge.parser_version,
         label={
             "study_id": battle.study_id, "models": f"{battle.model_x} vs {battle.model_y}",
             "order": battle.identity["order"],
@@ -323,23 +320,26 @@ def judgment_call(battle: Battle) -> LLMCall:
     )  # fmt: skip
 
 
-def estimate(battles: list[Battle], judge: Any) -> Estimate:
-    """Expected tokens and cost of judging `battles` with `judge` (anything with `prices()`); identical reports
-    are ties without a call and cost nothing."""
-    calls = [judgment_call(b) for b in battles if not b.identical]
-    return estimate_calls(calls, judge.prices(), EXPECTED_COMPLETION_TOKENS)
+def estimate(battles: list[Battle], judge: Judge) -> Estimate:
+    """Expected tokens and cost of judging `battles` with `judge`; identical reports are ties without a call and
+    cost nothing."""
+    calls = [judgment_call(b, judge) for b in battles if not b.identical]
+    return estimate_calls(calls, judge.prices(), judge.expected_completion_tokens)
 
 
 class Judging:
-    """Runs the pending judgments of a plan against one store; one instance per run.
+    """Runs the pending judgments of a plan against one store with one judge; one instance per run.
 
-    The claim / rate limit / budget / retry / re-ask / record loop is `xraybench.llm.calls.CallRunner`'s; this
-    layer turns battles into calls (identical reports are ties without a call) and keeps the arena's report.
+    The claim / de-duplicate / rate limit / budget / retry / re-ask / progress / record loop is
+    `xraybench.llm.calls.CallRunner`'s, for LLM and local judges alike; this layer turns battles into the
+    judge's calls (identical reports are ties without a call) and keeps the arena's report. `judge` is an
+    `arena.judges.Judge` (see `arena.judges.build_judge`); a bare `LLMClient` is the LLM judge with the arena's
+    prompt and parser.
     """
 
     def __init__(
         self,
-        judge: LLMClient,
+        judge: Judge | LLMClient,
         store: CallStore,
         *,
         max_concurrency: int = 8,
@@ -349,10 +349,11 @@ class Judging:
         sleep: Callable[[float], object] = time.sleep,
         progress: bool = True,  # a bar on a terminal, timed lines in a log (xraybench.progress)
     ):
-        self.judge, self.store = judge, store
+        self.judge, self.store = as_judge(judge), store
         self.runner = CallRunner(
-            judge, store, max_concurrency=max_concurrency, rpm=rpm, budget_usd=budget_usd, policy=policy,
-            sleep=sleep, expected_completion_tokens=EXPECTED_COMPLETION_TOKENS, progress=progress,
+            self.judge.client, store, max_concurrency=max_concurrency, rpm=rpm,  # type: ignore[arg-type]
+            budget_usd=budget_usd, policy=policy, sleep=sleep,
+            expected_completion_tokens=self.judge.expected_completion_tokens, progress=progress,
         )  # fmt: skip
         self.report = JudgeReport()
 
@@ -374,7 +375,7 @@ class Judging:
                 if battle.identical:
                     self.report.n_identical += 1
                 else:
-                    yield judgment_call(battle)
+                    yield judgment_call(battle, self.judge)
 
         if isinstance(battles, PlannedBattles):
             total: int | None = len(battles) - battles.n_identical
@@ -669,11 +670,7 @@ def judge_schedule(
         everything = full_schedule(models, ids)
     judging.report.schedule = schedule
     if schedule == "full" or dry_run:
-        battles: Iterable[Battle] = PlannedBattles(
-            fld, judging.judge.model, judging.judge.params, everything, None if dry_run else plan
-        )
-        if not isinstance(judging, Judging):  # another judging (a metric judge) takes its battles planned
-            battles = list(battles)
+        battles = PlannedBattles(fld, judging.judge, everything, None if dry_run else plan)
         report = judging.run(battles, dry_run=dry_run)
         report.stop_reason = "dry run" if dry_run else "all planned"
         return report
@@ -695,7 +692,7 @@ def _judge_adaptive(
     the scheduler as `pending`: it never proposes them again and plans around them. A larger
     `max_in_flight` keeps `--max-concurrency` calls busy instead of waiting for each batch's slowest call, at
     the price of proposing on older answers (benchmarks/README.md, "arena schedule", measures the extra
-    judgments). A metric judge decides one battle before it reads the next.
+    judgments).
     """
     from arena.adaptive import AdaptiveScheduler
 
@@ -708,23 +705,23 @@ def _judge_adaptive(
     report = judging.report
     planned: list[Battle] = []
     leftover = [
-        c for c in _unfinished_comparisons(judging.store, plan, judge.model, fld.task, models, ids)
+        c for c in _unfinished_comparisons(judging.store, plan, judge.name, fld.task, models, ids)
         if new_model is None or new_model in c[:2]
     ]  # fmt: skip
     if leftover:  # an earlier run planned these (killed, failed or stopped by the budget): finish them first
-        planned += plan_comparisons(fld, judge.model, judge.params, leftover)
+        planned += plan_comparisons(fld, judge, leftover)
         judging.run(planned)
     attempted: dict[tuple[str, str, str], tuple[str, str, str]] = {_pair_key(c): c for c in leftover}
 
-    current = config_label(judge.model, judge.params, PROMPT_VERSION)
+    current = config_label(judge.name, judge.params, judge.prompt_version)
 
     def judged() -> Any:
-        return _judged_battles(judging.store, plan, judge.model, fld.task, set(models), set(ids), current)
+        return _judged_battles(judging.store, plan, judge.name, fld.task, set(models), set(ids), current)
 
     def proposals(ended: list[str], so_far: Any) -> Iterator[Battle]:
         """Batches until done, out of proposals, or more than `max_in_flight` of them unanswered; `so_far`: the
         judged battles now (the store is exported again only before a proposal that follows answers)."""
-        writer = PlanWriter(plan, judge.model)
+        writer = PlanWriter(plan, judge.name)
         keys: list[list[str]] = []  # the call keys of each comparison this stream proposed
         while not judging.budget.stopped.is_set():
             if keys:  # not the first batch (the caller has checked `so_far`): answers may have come back
@@ -742,7 +739,7 @@ def _judge_adaptive(
             if not proposed:
                 return  # all that is left is in flight or failed in this run
             attempted.update((_pair_key(c), c) for c in proposed)
-            battles = plan_comparisons(fld, judge.model, judge.params, proposed)
+            battles = plan_comparisons(fld, judge, proposed)
             keys += [[b.key for b in battles[i : i + 2] if not b.identical] for i in range(0, len(battles), 2)]
             writer.append(battles)
             planned.extend(battles)

@@ -135,6 +135,17 @@ def run_metrics(run_dir: str | Path, task: str | None = None) -> dict[str, float
     return out
 
 
+def existing_columns(board: str | Path) -> tuple[dict[str, dict[str, float | None]], dict[str, str]]:
+    """Metric columns (per model, the values it has) and run notes of the leaderboard already in `board`; empty
+    when there is none. Regenerating an arena's leaderboard keeps them for models whose runs are not given again."""
+    path = Path(board) / "leaderboard.json"
+    if not path.exists():
+        return {}, {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    metrics = {r["model"]: {k: v for k, v in (r.get("metrics") or {}).items() if v is not None} for r in data["models"]}
+    return metrics, dict(data.get("run_notes") or {})
+
+
 def run_note(run_dir: str | Path, task: str | None = None) -> str | None:
     """What the leaderboard must say beside a run's metric columns: None for a complete run, else how many
     items failed (its metrics are over the completed items only)."""

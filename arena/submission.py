@@ -285,23 +285,6 @@ def _prior(config: SubmitConfig, board: Path) -> float:
     return DEFAULT_PRIOR
 
 
-def _existing_metrics(board: Path) -> dict[str, dict[str, float | None]]:
-    """Metric columns of the arena's current leaderboard, kept when it is regenerated."""
-    path = board / "leaderboard.json"
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {r["model"]: {k: v for k, v in (r.get("metrics") or {}).items() if v is not None} for r in data["models"]}
-
-
-def _existing_run_notes(board: Path) -> dict[str, str]:
-    """The current leaderboard's notes on incomplete benchmark runs, kept with their metric columns."""
-    path = board / "leaderboard.json"
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text(encoding="utf-8")).get("run_notes") or {})
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -354,7 +337,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
         new_rows = [r for r in export.rows if name in (r["model_a"], r["model_b"])]
     board = Path(config.leaderboards) / config.arena if config.leaderboards else store_file.parent / LEADERBOARD_DIR
     prior = _prior(config, board)  # before the rewrite: the prior the arena's leaderboard was built with
-    written = _leaderboard(config, board, export, field.judge, {name: run_dir}, store_file)
+    written = _leaderboard(config, board, field.judge, name, run_dir, store_file, prior)
     manifest = {
         "name": name, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "arena": config.arena,
         "task": field.task, "judge": field.judge, "prompt_version": _prompt_version(field.judge),
@@ -397,30 +380,18 @@ def _score(config: SubmitConfig, predictions: Path, task: str, run_dir: Path) ->
 
 
 def _leaderboard(
-    config: SubmitConfig, board: Path, export: Any, judge: str, runs: dict[str, Path], store_file: Path
+    config: SubmitConfig, board: Path, judge: str, name: str, run_dir: Path, store_file: Path, prior: float
 ) -> list[Path]:
-    """Rate the arena's battles of this judge and rewrite its leaderboard, keeping its metric columns."""
-    from arena.battles import from_records
-    from arena.leaderboard import run_metrics, run_note, write_leaderboard
-    from arena.ratings import compute_ratings
-    from xraybench.callstore import CallStore
+    """Rewrite the arena's leaderboard (`arena.api.build_leaderboard`) from every configuration of its judge, with
+    the new model's metric columns and the current leaderboard's columns for the field; refused, like any
+    leaderboard, when the judge gave too few verdicts."""
+    from arena.api import LeaderboardConfig, build_leaderboard
 
-    keep = ("model_a", "model_b", "winner", "study_id")
-    battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(export.rows, start=1)), store_file)
-    ratings = compute_ratings(battles, rounds=config.bootstrap_rounds, seed=config.seed, prior=_prior(config, board))
-    metrics = {m: v for m, v in _existing_metrics(board).items() if m in battles.models}
-    tasks = sorted({r["task"] for r in export.rows})  # the arena's task: the same columns as the field's
-    task = tasks[0] if len(tasks) == 1 else None
-    metrics.update({model: run_metrics(path, task) for model, path in runs.items()})
-    notes = {m: n for m, n in _existing_run_notes(board).items() if m in battles.models}
-    notes.update({model: run_note(path, task) for model, path in runs.items()})
-    with CallStore(store_file) as store:
-        cost = store.totals().cost_usd
-    return write_leaderboard(
-        board, ratings, name=config.arena, judge=judge, prompt_version=_prompt_version(judge),
-        n_judgments=len(export.rows), n_missing=export.n_missing, cost_usd=cost, metrics=metrics, proxy_note=None,
-        counts=export.counts(), run_notes=notes,
-    )  # fmt: skip
+    return build_leaderboard(LeaderboardConfig(
+        arena=config.arena, store=str(store_file), out=str(board), judge=judge, all_configs=True,
+        runs=[f"{name}={run_dir}"], keep_metrics=True, bootstrap_rounds=config.bootstrap_rounds, seed=config.seed,
+        prior=prior,
+    )).written  # fmt: skip
 
 
 def summary(manifest: dict[str, Any]) -> list[str]:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from arena.judge import use_structured_output
+from arena.judges import as_judge
 from arena.judging import Field, Judging, plan_comparisons
 from arena.prompt import INJECTION_PAYLOADS
 from arena.verdict import WINNER, canonical
@@ -41,7 +42,7 @@ def judge_field(fld: Field, client: LLMClient, comparisons: list[tuple[str, str,
                 concurrency: int) -> tuple[dict[tuple[str, str, str, bool], str | None], float, int, int]:  # fmt: skip
     """Judge both orders of each comparison; returns each battle's canonical winner (None: no verdict), wall
     time, calls and parseable answers."""
-    battles = plan_comparisons(fld, client.model, client.params, comparisons)
+    battles = plan_comparisons(fld, as_judge(client), comparisons)
     with CallStore(store_file) as store:
         judging = Judging(client, store, max_concurrency=concurrency, policy=RetryPolicy(max_attempts=1))
         start = time.perf_counter()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from arena.judge import LiteLLMJudge
+from arena.judges import as_judge
 from arena.judging import (
     Field,
     Judging,
@@ -184,7 +185,7 @@ def test_faults_end_ok_or_failed_and_a_rerun_completes_them(
     fld = load_field(TASK, predictions=prediction_files)
     with OpenAIServer(reply_fn=reply, fault_plan=plan) as server, CallStore(tmp_path / "j.sqlite") as store:
         judge = make_judge(server, timeout_s=1.0)
-        battles = plan_battles(fld, judge.model, judge.params)
+        battles = plan_battles(fld, as_judge(judge))
         first = Judging(judge, store, max_concurrency=8, policy=FAST).run(battles)
         totals = store.totals()
         assert first.n_ok + first.n_failed == first.n_unique  # every judgment ended one way or the other
@@ -219,7 +220,7 @@ def test_garbage_is_reasked_once_then_failed(litellm_ready: None, prediction_fil
     fld = load_field(TASK, predictions=prediction_files[:2])
     with OpenAIServer(reply_fn=reply) as server, CallStore(tmp_path / "j.sqlite") as store:
         judge = make_judge(server)
-        battles = plan_battles(fld, judge.model, judge.params, studies=2)
+        battles = plan_battles(fld, as_judge(judge), studies=2)
         report = Judging(judge, store, max_concurrency=1, policy=FAST).run(battles)
         requests = server.chat_requests()
         assert requests[1].body["messages"][-1]["content"] == REASK  # the re-ask carries the first answer
@@ -236,7 +237,7 @@ def test_order_flip_and_canonical_orientation(litellm_ready: None, prediction_fi
         store_file = tmp_path / f"flip{expected_flip}.sqlite"
         with OpenAIServer(reply_fn=reply) as server, CallStore(store_file) as store:
             judge = make_judge(server)
-            battles = plan_battles(fld, judge.model, judge.params, studies=4)
+            battles = plan_battles(fld, as_judge(judge), studies=4)
             append_plan(plan_path(store_file), battles, judge.model)
             Judging(judge, store, policy=FAST).run(battles)
             export = export_battles(store, plan_path(store_file))
@@ -288,7 +289,7 @@ def test_budget_cap_stops_before_exceeding(
     fld = load_field(TASK, predictions=prediction_files)
     with CallStore(tmp_path / "j.sqlite") as store:
         judge = make_judge(server, price_per_1k_tokens=1.0)
-        battles = plan_battles(fld, judge.model, judge.params)
+        battles = plan_battles(fld, as_judge(judge))
         report = Judging(judge, store, max_concurrency=4, budget_usd=3.0, policy=FAST).run(battles)
         assert 0 < report.n_ok < report.n_unique and report.n_failed == 0
         assert report.n_budget_stopped == report.n_unique - report.n_ok

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from arena.judges import Judge
 from arena.judging import (
     Judging,
     PlannedBattles,
@@ -27,7 +28,6 @@ from xraybench.testing.openai_server import OpenAIServer
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic chatter while litellm imports
 TASK = "demo_findings"
 JUDGE = "openai/tiny-test-model"
-PARAMS = {"temperature": 0.0, "max_tokens": 1024}
 VERDICT = '```json\n{"errors_a": [], "errors_b": [], "verdict": "A>B"}\n```'
 
 
@@ -46,9 +46,9 @@ def specs(tmp_path: Path) -> list[str]:
 
 
 def test_plan_writer_appends_only_new_battles_and_reads_only_what_others_added(
-    specs: list[str], tmp_path: Path
+    specs: list[str], tmp_path: Path, cli_judge: Judge
 ) -> None:
-    battles = plan_battles(load_field(TASK, predictions=specs), JUDGE, PARAMS)
+    battles = plan_battles(load_field(TASK, predictions=specs), cli_judge)
     plan = tmp_path / "j.plan.jsonl"
     mine, other = PlanWriter(plan, JUDGE), PlanWriter(plan, JUDGE)
     mine.append(battles[:10])
@@ -67,7 +67,7 @@ def test_plan_writer_appends_only_new_battles_and_reads_only_what_others_added(
 
 
 def test_a_full_disk_while_planning_names_the_plan_file_and_leaves_no_torn_line(
-    specs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    specs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_judge: Judge
 ) -> None:
     """ENOSPC (issue 19), reported here by fsync as delayed-allocation filesystems do: the error names the plan
     file and says what is intact, the failed batch is cut back, and the same battles are planned once space is
@@ -77,7 +77,7 @@ def test_a_full_disk_while_planning_names_the_plan_file_and_leaves_no_torn_line(
 
     from xraybench.files import DiskFullError
 
-    battles = plan_battles(load_field(TASK, predictions=specs), JUDGE, PARAMS)
+    battles = plan_battles(load_field(TASK, predictions=specs), cli_judge)
     plan = tmp_path / "j.plan.jsonl"
     writer = PlanWriter(plan, JUDGE)
     writer.append(battles[:4])
@@ -96,10 +96,10 @@ def test_a_full_disk_while_planning_names_the_plan_file_and_leaves_no_torn_line(
 
 
 def test_full_schedule_plans_while_judging_and_every_judgment_is_planned_first(
-    litellm_ready: None, specs: list[str], tmp_path: Path
+    litellm_ready: None, specs: list[str], tmp_path: Path, cli_judge: Judge
 ) -> None:
     fld = load_field(TASK, predictions=specs)
-    by_prompt = {b.prompt.messages[1]["content"]: b.key for b in plan_battles(fld, JUDGE, PARAMS)}
+    by_prompt = {b.prompt.messages[1]["content"]: b.key for b in plan_battles(fld, cli_judge)}
     store_file = tmp_path / "j.sqlite"
     plan = plan_path(store_file)
     seen: list[tuple[str, set[str]]] = []
@@ -119,12 +119,14 @@ def test_full_schedule_plans_while_judging_and_every_judgment_is_planned_first(
     assert len(read_plan(plan)) == len(by_prompt)
 
 
-def test_planned_battles_are_sized_and_count_identical_reports_without_planning(specs: list[str]) -> None:
+def test_planned_battles_are_sized_and_count_identical_reports_without_planning(
+    specs: list[str], cli_judge: Judge
+) -> None:
     fld = load_field(TASK, predictions=specs)
     study = next(iter(fld.samples))
     fld.texts["odd"][study] = fld.texts["fair"][study]
     comparisons = [("fair", "odd", s) for s in fld.samples]
-    lazy = PlannedBattles(fld, JUDGE, PARAMS, comparisons, chunk=5)
+    lazy = PlannedBattles(fld, cli_judge, comparisons, chunk=5)
     assert len(lazy) == 2 * len(comparisons) and lazy.n_identical == 2
-    assert [b.key for b in lazy] == [b.key for b in plan_battles(fld, JUDGE, PARAMS) if b.model_y == "odd"
+    assert [b.key for b in lazy] == [b.key for b in plan_battles(fld, cli_judge) if b.model_y == "odd"
                                      and b.model_x == "fair"]  # fmt: skip

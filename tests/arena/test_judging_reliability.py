@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
+from arena.judges import Judge
 from arena.judging import load_field, plan_battles
 from xraybench.callstore import CallStore
 from xraybench.testing.openai_server import OpenAIServer
 
 TASK = "demo_findings"
 JUDGE = "openai/tiny-test-model"
-PARAMS = {"temperature": 0.0, "max_tokens": 1024}  # the CLI defaults, part of every key
 CONCURRENCY = 4
 MAKERS = {
     "perfect": lambda ref, sid: ref,
@@ -55,9 +55,9 @@ def specs(tmp_path: Path) -> list[str]:
     return out
 
 
-def key_of_prompt(specs: list[str]) -> dict[str, str]:
+def key_of_prompt(specs: list[str], cli_judge: Judge) -> dict[str, str]:
     """The planned judgments' keys by their user message (unique here: the reports name their study)."""
-    battles = [b for b in plan_battles(load_field(TASK, predictions=specs), JUDGE, PARAMS) if not b.identical]
+    battles = [b for b in plan_battles(load_field(TASK, predictions=specs), cli_judge) if not b.identical]
     by_prompt = {b.prompt.messages[1]["content"]: b.key for b in battles}
     assert len(by_prompt) == len({b.key for b in battles})
     return by_prompt
@@ -85,9 +85,12 @@ def requested(server: OpenAIServer, keys: dict[str, str]) -> Counter[str]:
 
 
 def test_kill_9_mid_run_then_rerun_loses_nothing_and_pays_nothing_twice(
-    litellm_ready: None, specs: list[str], tmp_path: Path
+    litellm_ready: None,
+    specs: list[str],
+    tmp_path: Path,
+    cli_judge: Judge,
 ) -> None:
-    keys = key_of_prompt(specs)
+    keys = key_of_prompt(specs, cli_judge)
     store = tmp_path / "j.sqlite"
     with OpenAIServer(reply_fn=slow_verdict) as server:
         proc = start(server, store, specs)
@@ -126,9 +129,12 @@ def test_kill_9_mid_run_then_rerun_loses_nothing_and_pays_nothing_twice(
 
 
 def test_two_judge_processes_on_one_store_request_each_key_once(
-    litellm_ready: None, specs: list[str], tmp_path: Path
+    litellm_ready: None,
+    specs: list[str],
+    tmp_path: Path,
+    cli_judge: Judge,
 ) -> None:
-    keys = key_of_prompt(specs)
+    keys = key_of_prompt(specs, cli_judge)
     store = tmp_path / "j.sqlite"
     lock, arrived, both = threading.Lock(), [0], threading.Event()
 

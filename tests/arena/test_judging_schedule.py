@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from arena.judges import Judge
 from arena.judging import load_field, plan_battles, read_plan
 from xraybench.callstore import CallStore
 from xraybench.cli import main
@@ -22,7 +23,6 @@ TASK = "demo_findings"
 JUDGE = "openai/tiny-test-model"
 N_STUDIES = 16
 STUDIES = ("--studies", str(N_STUDIES))
-PARAMS = {"temperature": 0.0, "max_tokens": 1024}  # the CLI defaults, part of every key
 _BLOCK = re.compile(r"§§§ BEGIN (.+?) §§§\n(.*?)\n§§§ END \1 §§§", re.S)
 
 
@@ -93,22 +93,22 @@ def run_judge(
     return json.loads(capsys.readouterr().out)
 
 
-def n_full_calls(specs: list[str]) -> int:
+def n_full_calls(specs: list[str], cli_judge: Judge) -> int:
     """Distinct judgments of the full matrix (both orders; identical reports need no call)."""
     fld = load_field(TASK, predictions=specs)
-    battles = plan_battles(fld, JUDGE, PARAMS)
+    battles = plan_battles(fld, cli_judge)
     return len({b.key for b in battles if not b.identical})
 
 
 def test_adaptive_stops_early_on_a_separated_field_and_a_rerun_pays_nothing(
     litellm_ready: None, models: dict[str, str], server: OpenAIServer, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], cli_judge: Judge,
 ) -> None:  # fmt: skip
     specs = list(models.values())
     store = tmp_path / "j.sqlite"
     first = run_judge(capsys, store, server, specs, "--schedule", "adaptive", "--batch-size", "6")
     n_calls = len(server.chat_requests())
-    full = n_full_calls(specs)
+    full = n_full_calls(specs, cli_judge)
     assert first["schedule"] == "adaptive" and first["stop_reason"] == "scheduler done"
     assert first["n_failed"] == 0 and first["n_requests"] == n_calls == first["n_ok"]
     assert 0 < n_calls < 0.6 * full, (n_calls, full)
@@ -133,7 +133,7 @@ def test_adaptive_stops_early_on_a_separated_field_and_a_rerun_pays_nothing(
 @pytest.mark.parametrize("schedule", ["full", "adaptive"])
 def test_new_model_meets_only_the_field(
     schedule: str, litellm_ready: None, models: dict[str, str], server: OpenAIServer, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], cli_judge: Judge
 ) -> None:  # fmt: skip
     store = tmp_path / "j.sqlite"
     field_specs = [models["perfect"], models["fair"], models["bad"]]
@@ -150,7 +150,7 @@ def test_new_model_meets_only_the_field(
     assert report["n_requests"] == n_new == len({e["key"] for e in new_entries if not e["identical"]})
     assert report["n_done_before"] == 0  # nothing of the field was asked again
     fld = load_field(TASK, predictions=[*field_specs, models["good"]])
-    everything = {b.key for b in plan_battles(fld, JUDGE, PARAMS, studies=N_STUDIES)
+    everything = {b.key for b in plan_battles(fld, cli_judge, studies=N_STUDIES)
                   if not b.identical and "good" in (b.model_x, b.model_y)}  # fmt: skip
     if schedule == "full":
         assert n_new == len(everything)
@@ -188,7 +188,7 @@ def test_adaptive_finishes_what_a_stopped_run_planned(
 
 
 def test_adaptive_keeps_the_pool_busy_while_a_batch_is_in_flight(
-    litellm_ready: None, models: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    litellm_ready: None, models: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_judge: Judge
 ) -> None:
     """Batches of 2 comparisons (4 calls), 8 concurrent calls: with --max-in-flight 6 the next batches are
     proposed while earlier ones are still being judged (the server sees more than one batch's calls at once),
@@ -214,7 +214,7 @@ def test_adaptive_keeps_the_pool_busy_while_a_batch_is_in_flight(
             )  # fmt: skip
             prompts = [r.body["messages"][1]["content"] for r in server.chat_requests()[-report["n_requests"] :]]
             assert report["stop_reason"] == "scheduler done" and report["n_failed"] == 0
-            assert len(prompts) == len(set(prompts)) == report["n_requests"] < n_full_calls(specs)
+            assert len(prompts) == len(set(prompts)) == report["n_requests"] < n_full_calls(specs, cli_judge)
             peaks[in_flight], peak[0] = peak[0], 0
     assert peaks["0"] <= 4, "a round of 2 comparisons is 4 calls: with --max-in-flight 0 the runner waits for it"
     assert peaks["6"] > 4, f"at most {peaks['6']} calls at once: the runner waited for each batch"

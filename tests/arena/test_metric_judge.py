@@ -7,27 +7,22 @@ import io
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from arena.judging import export_battles, load_field, plan_battles
-from arena.metric_judge import (
-    CLINICAL,
-    JUDGES,
-    LEXICAL,
-    MetricJudge,
-    MetricJudging,
-    Thresholds,
-    clinical_errors,
-    lexical_score,
-)
+from arena.judges import build_judge
+from arena.judges.clinical import CLINICAL, clinical_errors
+from arena.judges.lexical import LEXICAL, lexical_score
+from arena.judges.local import Thresholds
+from arena.judging import Judging, export_battles, load_field, plan_battles
 from arena.verdict import flip, parse_verdict
 from xraybench.callstore import CallStore
 from xraybench.cli import main
 from xraybench.errors import XrayBenchError
-from xraybench.taskdata import load_task
 
 TASK = "demo_findings"
+JUDGES = ("metric:clinical", "metric:lexical", "metric:paper-score")
 REFERENCE = "The heart size is normal. There is a small right pleural effusion. There is no pneumothorax."
 CANDIDATES = [
     REFERENCE,
@@ -61,22 +56,22 @@ def test_thresholds() -> None:
 
 
 def test_clinical_errors_name_false_and_missing_findings() -> None:
-    judge = MetricJudge("metric:clinical")
-    judge.prepare([REFERENCE, CANDIDATES[1], CANDIDATES[2], CANDIDATES[3]])
-    ref = judge._labels_of(REFERENCE)
-    missing = clinical_errors(judge._labels_of(CANDIDATES[1]), ref)
+    judge = build_judge("metric:clinical")
+    judge.prepare_labels([REFERENCE, CANDIDATES[1], CANDIDATES[2], CANDIDATES[3]])
+    ref = judge.labels_of(REFERENCE)
+    missing = clinical_errors(judge.labels_of(CANDIDATES[1]), ref)
     assert [(e["type"], e["weight"]) for e in missing] == [("missing_finding", 1.0)]
     assert "Pleural Effusion" in missing[0]["description"]
-    false = clinical_errors(judge._labels_of(CANDIDATES[2]), ref)
+    false = clinical_errors(judge.labels_of(CANDIDATES[2]), ref)
     assert [(e["type"], e["weight"]) for e in false] == [("false_finding", 1.0)]
     assert "Cardiomegaly" in false[0]["description"]
-    uncertain = clinical_errors(judge._labels_of(CANDIDATES[3]), ref)
+    uncertain = clinical_errors(judge.labels_of(CANDIDATES[3]), ref)
     assert [(e["type"], e["weight"]) for e in uncertain] == [("missing_finding", 0.5)]
     assert clinical_errors(ref, ref) == []
 
 
 def test_clinical_decisions_and_explanation() -> None:
-    judge = MetricJudge("metric:clinical")
+    judge = build_judge("metric:clinical")
     decision = judge.decide(REFERENCE, CANDIDATES[2], REFERENCE)
     assert decision.parsed["verdict"] == "B>A"
     assert decision.parsed["errors_a"][0]["type"] == "false_finding" and decision.parsed["errors_b"] == []
@@ -92,52 +87,46 @@ def test_clinical_decisions_and_explanation() -> None:
 def test_lexical_and_paper_score() -> None:
     assert lexical_score(REFERENCE, REFERENCE) == pytest.approx(1.0)
     assert lexical_score("", REFERENCE) == 0.0
-    lexical = MetricJudge("metric:lexical")
+    lexical = build_judge("metric:lexical")
     assert lexical.decide(REFERENCE, REFERENCE, "Lungs are clear.").parsed["verdict"] == "A>>B"
-    paper = MetricJudge("metric:paper-score")
+    paper = build_judge("metric:paper-score")
     assert paper.decide(REFERENCE, "Lungs are clear.", REFERENCE).parsed["verdict"] == "B>>A"
 
 
 @pytest.mark.parametrize("name", JUDGES)
 def test_order_does_not_matter(name: str) -> None:
     """A metric judge scores each candidate alone, so (A, B) is always the mirror of (B, A): flip rate 0."""
-    judge = MetricJudge(name)
+    judge = build_judge(name)
     for a, b in itertools.combinations(CANDIDATES, 2):
         assert judge.decide(REFERENCE, a, b).parsed["verdict"] == flip(judge.decide(REFERENCE, b, a).parsed["verdict"])
 
 
 def test_unknown_judge_and_distinct_keys() -> None:
     with pytest.raises(XrayBenchError, match="metric:clinical, metric:lexical, metric:paper-score"):
-        MetricJudge("metric:bleu")
-    params = [json.dumps(MetricJudge(n).params, sort_keys=True) for n in JUDGES]
-    assert len(set(params)) == 3 and all(MetricJudge(n).prices() == (0.0, 0.0) for n in JUDGES)
+        build_judge("metric:bleu")
+    params = [json.dumps(build_judge(n).params, sort_keys=True) for n in JUDGES]
+    assert len(set(params)) == 3 and all(build_judge(n).prices() == (0.0, 0.0) for n in JUDGES)
 
 
 @pytest.fixture()
-def specs(tmp_path: Path) -> list[str]:
+def specs(tmp_path: Path, prediction_files: Any) -> list[str]:
     """Four invented models of graded quality on the demo task, as NAME=FILE prediction files."""
-    samples = load_task(TASK).samples
-    out = []
-    for name, make in MAKERS.items():
-        path = tmp_path / f"{name}.jsonl"
-        path.write_text("".join(json.dumps({"id": s.id, "prediction": make(s.reference)}) + "\n" for s in samples))
-        out.append(f"{name}={path}")
-    return out
+    return prediction_files(tmp_path, MAKERS, TASK)
 
 
 def test_store_and_rerun_skip_done(tmp_path: Path, specs: list[str]) -> None:
     fld = load_field(TASK, predictions=specs)
-    judge = MetricJudge("metric:clinical")
-    battles = plan_battles(fld, judge.model, judge.params, studies=4)
+    judge = build_judge("metric:clinical")
+    battles = plan_battles(fld, judge, studies=4)
     with CallStore(tmp_path / "s.sqlite") as store:
-        first = MetricJudging(judge, store, progress=False).run(battles)
+        first = Judging(judge, store, progress=False).run(battles)
         assert first.n_ok == first.n_unique == len(battles) - first.n_identical
         rows = store.export(kind="judgment", status="ok")
         assert all(r["cost_usd"] == 0.0 and r["parsed"]["verdict"] for r in rows)
-        again = MetricJudging(judge, store, progress=False).run(battles)
+        again = Judging(judge, store, progress=False).run(battles)
         assert (again.n_ok, again.n_done_before) == (0, first.n_unique)
-        dry = MetricJudging(MetricJudge("metric:lexical"), store, progress=False)
-        assert dry.run(plan_battles(fld, "metric:lexical", dry.judge.params, studies=4), dry_run=True).estimate
+        dry = Judging(build_judge("metric:lexical"), store, progress=False)
+        assert dry.run(plan_battles(fld, dry.judge, studies=4), dry_run=True).estimate
         assert store.totals().n_ok == first.n_ok  # the dry run decided nothing
 
 

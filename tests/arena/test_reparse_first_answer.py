@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from arena.judges import as_judge
 from arena.judging import KIND, Judging, load_field, plan_battles
 from arena.verdict import parse_verdict
 from xraybench.callstore import APPLICATION_ID, CallStore
@@ -41,7 +42,7 @@ def test_the_first_answer_is_stored_and_reparse_recovers_the_failure(tmp_path: P
     store_file = tmp_path / "judgments.sqlite"
     with OpenAIServer(reply_fn=reply) as server, CallStore(store_file) as store:
         client = LLMClient("openai/tiny", api_base=server.base_url, timeout_s=5)
-        battles = plan_battles(fld, client.model, client.params)
+        battles = plan_battles(fld, as_judge(client))
         report = Judging(client, store, policy=RetryPolicy(max_attempts=1)).run(battles)
         assert report.n_failed == 2 and report.n_reasked == 2
         rows = store.export(kind=KIND)

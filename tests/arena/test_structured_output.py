@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from arena.judge import VERDICT_SCHEMA, response_format, use_structured_output
+from arena.judges import as_judge
 from arena.judging import Judging, append_plan, config_label, export_battles, load_field, plan_battles, plan_path
 from arena.prompt import PROMPT_VERSION, VERDICT_LEVELS
 from arena.verdict import parse_verdict
@@ -70,9 +71,9 @@ def test_judgments_carry_the_protocol_in_their_key_and_configuration(tmp_path: P
     store_file = tmp_path / "judgments.sqlite"
     with OpenAIServer(reply_fn=schema_reply) as server, CallStore(store_file) as store:
         judge = LLMClient("openai/m", api_base=server.base_url, timeout_s=5)
-        text_keys = {b.key for b in plan_battles(fld, judge.model, judge.params)}
+        text_keys = {b.key for b in plan_battles(fld, as_judge(judge))}
         use_structured_output(judge, "json_schema")
-        battles = plan_battles(fld, judge.model, judge.params)
+        battles = plan_battles(fld, as_judge(judge))
         assert text_keys.isdisjoint(b.key for b in battles)  # another protocol is another judgment
         append_plan(plan_path(store_file), battles, judge.model)
         report = Judging(judge, store, policy=RetryPolicy(max_attempts=1)).run(battles)
@@ -91,7 +92,7 @@ def test_a_dry_run_asks_nothing_and_reuses_the_arenas_recorded_output(tmp_path: 
         judge = LLMClient("openai/tiny-test-model", api_base=server.base_url, timeout_s=5)
         assert use_structured_output(judge, "auto", dry_run=True, plan=plan) == "off"  # nothing recorded yet
         use_structured_output(judge, "json_object")
-        append_plan(plan, plan_battles(fld, judge.model, judge.params), judge.model)
+        append_plan(plan, plan_battles(fld, as_judge(judge)), judge.model)
         fresh = LLMClient("openai/tiny-test-model", api_base=server.base_url, timeout_s=5)
         assert use_structured_output(fresh, "auto", dry_run=True, plan=plan) == "json_object"
         assert fresh.params == judge.params  # so the dry run's keys are the real run's

@@ -210,3 +210,26 @@ def test_submission_with_llm_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert manifest["judge"] == "openai/tiny-test-model" and manifest["n_judgments"] == 16
     board = json.loads((tmp_path / "arenas" / "llm" / "leaderboard" / "leaderboard.json").read_text())
     assert board["proxy_note"] is None and board["prompt_version"] == manifest["prompt_version"]
+
+
+def test_a_submission_whose_judge_gives_no_verdicts_publishes_no_leaderboard(
+    litellm_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The submission rebuilt the arena's leaderboard with its own copy of the leaderboard code, which skipped the
+    min-verdict check: a judge that could not answer for the new model still published a leaderboard."""
+    from xraybench.testing.openai_server import OpenAIServer
+
+    monkeypatch.chdir(tmp_path)
+    specs = [f"{n}={_write(tmp_path / f'{n}.jsonl', _rows(MAKERS[n]))}" for n in ("fair", "bad")]
+    answers = {"reply": '{"errors_a": [], "errors_b": [], "verdict": "A>B"}'}
+    with OpenAIServer(reply_fn=lambda body: answers["reply"]) as server:
+        judge = ["--judge", "openai/tiny-test-model", "--api-base", server.base_url, "--max-attempts", "1"]
+        args = ["arena", "judge", "--arena", "llm", "--task", TASK, "--studies", "1", "--json", *judge]
+        assert main([*args, "--predictions", *specs]) == 0  # the field: 2 verdicts
+        answers["reply"] = "I think both reports are fine."  # no verdict for any of the new model's 4 battles
+        good = _write(tmp_path / "good.jsonl", _rows(MAKERS["good"]))
+        config = _config("good", good, arena="llm", api_base=server.base_url, prior=1.0, bootstrap_rounds=0)
+        with pytest.raises(XrayBenchError, match="not publishing a leaderboard: the judge gave a verdict on 2 of 6"):
+            submit(config)
+    assert not (tmp_path / "arenas" / "llm" / "leaderboard" / "leaderboard.json").exists()
+    assert not (tmp_path / "arenas" / "llm" / "submissions" / "good.json").exists()
