@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from xraybench.config import add_arguments
+from xraybench.config import add_arguments, from_namespace
 from xraybench.errors import XrayBenchError
 
 STAGES = {"sft": "stage 1: instruction SFT", "coldstart": "stage 2: cold-start reasoning SFT",
@@ -19,27 +19,25 @@ STAGES = {"sft": "stage 1: instruction SFT", "coldstart": "stage 2: cold-start r
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    from medix_train.config import GRPOStageConfig, SFTStageConfig
+    from medix_train.config import GRPOStageConfig, SFTStageConfig, StageCommand, TrainCommand
     from medix_train.data import BuildDataConfig
     from medix_train.synthesize import SynthesizeConfig
+    from medix_train.tiny import InitTinyConfig
 
     sub = parser.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND")
     build = sub.add_parser("build-data", help="training records from the datasets' train splits (leakage-checked)")
-    _config_options(build, BuildDataConfig, "build-data YAML (shared keys + a section per stage)")
+    _config_options(build, BuildDataConfig, TrainCommand)  # YAML: shared keys + a section per stage
     synth = sub.add_parser("synthesize", help="cold-start reasoning samples from a teacher LLM, filtered")
-    _config_options(synth, SynthesizeConfig, "synthesize YAML")
+    _config_options(synth, SynthesizeConfig, TrainCommand)
     for name, help_text in STAGES.items():
         stage = sub.add_parser(name, help=help_text, description=f"{help_text} (TRL; resumable; HF checkpoints)")
-        _config_options(stage, GRPOStageConfig if name == "grpo" else SFTStageConfig, f"{name} YAML")
-        stage.add_argument("--force", action="store_true",
-                           help="retrain even if the stage finished (removes its checkpoints first)")  # fmt: skip
+        _config_options(stage, GRPOStageConfig if name == "grpo" else SFTStageConfig, StageCommand)
     tiny = sub.add_parser("init-tiny", help="write a tiny random Qwen2.5-VL with an offline tokenizer/processor")
-    tiny.add_argument("--out", required=True, help="output folder")
-    tiny.add_argument("--seed", type=int, default=0, help="weights seed (same seed, same files)")
+    add_arguments(tiny, InitTinyConfig)
 
 
-def _config_options(parser: argparse.ArgumentParser, cls: type, config_help: str) -> None:
-    parser.add_argument("--config", help=config_help)
+def _config_options(parser: argparse.ArgumentParser, cls: type, command: type) -> None:
+    add_arguments(parser, command)
     add_arguments(parser, cls)
     parser.set_defaults(**{f.name: None for f in dataclasses.fields(cls)})
 
@@ -63,31 +61,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _init_tiny(args: argparse.Namespace) -> int:
-    from medix_train.tiny import init_tiny
+    from medix_train.tiny import InitTinyConfig, init_tiny
 
-    files = init_tiny(args.out, seed=args.seed)
-    print(f"tiny Qwen2.5-VL (seed {args.seed}) written to {args.out}:")
+    config = from_namespace(InitTinyConfig, args)
+    files = init_tiny(config.out, seed=config.seed)
+    print(f"tiny Qwen2.5-VL (seed {config.seed}) written to {config.out}:")
     for path in files:
         print(f"  {path.name} ({path.stat().st_size:,} bytes)")
     return 0
 
 
 def _build_data(args: argparse.Namespace) -> int:
+    from medix_train.config import TrainCommand
     from medix_train.data import BuildDataConfig, build_data, load_build_config
 
     if args.stage is None:
         raise XrayBenchError("build-data needs --stage sft|coldstart|grpo")
     overrides = _overrides(args, BuildDataConfig)
     stage = overrides.pop("stage")
-    path = build_data(load_build_config(args.config, stage, **overrides))
+    path = build_data(load_build_config(from_namespace(TrainCommand, args).config, stage, **overrides))
     print(f"records: {path} (summary: {path}.summary.json)")
     return 0
 
 
 def _synthesize(args: argparse.Namespace) -> int:
+    from medix_train.config import TrainCommand
     from medix_train.synthesize import SynthesizeConfig, load_synthesize_config, synthesize
 
-    report = synthesize(load_synthesize_config(args.config, **_overrides(args, SynthesizeConfig)))
+    path = from_namespace(TrainCommand, args).config
+    report = synthesize(load_synthesize_config(path, **_overrides(args, SynthesizeConfig)))
     for line in report.summary_lines():
         print(line)
     # 3 = incomplete (failed calls, budget, another process): scripts must not start cold-start SFT on part of it
@@ -95,13 +97,14 @@ def _synthesize(args: argparse.Namespace) -> int:
 
 
 def _train(stage: str, args: argparse.Namespace) -> int:
-    from medix_train.config import GRPOStageConfig, SFTStageConfig, load_config
+    from medix_train.config import GRPOStageConfig, SFTStageConfig, StageCommand, load_config
     from medix_train.train import run_coldstart, run_grpo, run_sft
 
     cls = GRPOStageConfig if stage == "grpo" else SFTStageConfig
-    config = load_config(cls, args.config, **_overrides(args, cls))
+    command = from_namespace(StageCommand, args)
+    config = load_config(cls, command.config, **_overrides(args, cls))
     runner = {"sft": run_sft, "coldstart": run_coldstart, "grpo": run_grpo}[stage]
-    result = runner(config, force=args.force)  # type: ignore[operator]
+    result = runner(config, force=command.force)  # type: ignore[operator]
     how = (
         "already finished"
         if result.already_finished

@@ -166,6 +166,20 @@ class GRPOStageConfig(StageConfig):
             )
 
 
+@dataclass
+class TrainCommand:
+    """What a `train` sub-command takes beside its config: the YAML file it starts from."""
+
+    config: str | None = option(None, help="YAML config file; options given on the command line win over its keys")
+
+
+@dataclass
+class StageCommand(TrainCommand):
+    """`train sft|coldstart|grpo`: the YAML file and whether to retrain a finished stage."""
+
+    force: bool = option(False, help="retrain even if the stage finished (removes its checkpoints first)")
+
+
 def image_tokens(image_size: int, max_pixels: int) -> int:
     """Qwen2.5-VL placeholder tokens for a square image (28x28 pixels per token): 324 at 512x512."""
     side = image_size if image_size else int(max_pixels**0.5)

@@ -6,7 +6,18 @@ trainer and the evaluator load one and the same checkpoint layout; this wrapper 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+from xraybench.config import Seeded, option, shared_option
+
+
+@dataclass
+class InitTinyConfig(Seeded):
+    """`xraybench train init-tiny`: where the tiny checkpoint goes and the seed of its weights."""
+
+    out: str = option(help="output folder")
+    seed: int = shared_option(Seeded, "seed", help="weights seed (same seed, same files)")
 
 
 def init_tiny(out_dir: str | Path, seed: int = 0) -> list[Path]:

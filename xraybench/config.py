@@ -163,7 +163,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs["nargs"] = "+"
             elif not required:
                 kwargs.update(nargs="?", default=default)
-            target.add_argument(f.name, **kwargs)
+            target.add_argument(f.name, **kwargs).config_field = f.name  # type: ignore[attr-defined]
             continue
         several = meta.get("several")
         if origin is bool:
@@ -181,10 +181,12 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         # a required option with an old name is checked in `from_namespace`: argparse would demand the new flag
         if required and not aliases:
             kwargs["required"] = True
-        target.add_argument(*names, **kwargs)
+        # `config_field` marks an option built from a config field (a test checks every command's options are)
+        target.add_argument(*names, **kwargs).config_field = f.name  # type: ignore[attr-defined]
         for alias in aliases:
             action = _renamed_action(_ACTIONS[kwargs.get("action")], names[0])
-            target.add_argument(alias, **{**kwargs, "action": action, "help": argparse.SUPPRESS})
+            renamed = target.add_argument(alias, **{**kwargs, "action": action, "help": argparse.SUPPRESS})
+            renamed.config_field = f.name  # type: ignore[attr-defined]
 
 
 def from_namespace(cls: type[C], ns: argparse.Namespace) -> C:

@@ -22,7 +22,7 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from xraybench.config import option
+from xraybench.config import Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
 from xraybench.prompts import image_policy
 from xraybench.reasoning.cases import load_run_cases
@@ -287,7 +287,7 @@ def contact_sheet(
 
 
 @dataclass
-class RenderConfig:
+class RenderConfig(Seeded):
     run: str = option(help="run folder (holds run.json and predictions.jsonl)")
     out: str = option(help="PNG file to write")
     id: str | None = option(None, help="the sample id to draw (one case)")
@@ -295,7 +295,7 @@ class RenderConfig:
     grid: bool = option(False, help="a contact sheet of many cases (with --ids or --n)")
     ids: list[str] = option([], help="comma-separated sample ids for --grid", split_commas=True)
     n: int = option(16, help="cases for --grid without --ids: a seeded sample, cases with boxes first")
-    seed: int = option(0, help="seed for picking --grid cases")
+    seed: int = shared_option(Seeded, "seed", help="seed for picking --grid cases")
     tile: int = option(256, help="cell size of the --grid contact sheet in pixels")
     legend: bool = option(True, help="add a legend panel (steps, answer, box space, flagged boxes)")
 

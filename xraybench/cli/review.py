@@ -17,28 +17,15 @@ HELP = {
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    from xraybench.review import DEFAULT_ROOT
     from xraybench.review.export import ExportConfig, ResultsConfig
     from xraybench.review.server import ServeConfig
-    from xraybench.review.study import CreateConfig
+    from xraybench.review.study import CreateConfig, LinkConfig
 
     sub = parser.add_subparsers(dest="review_command", metavar="REVIEW_COMMAND", required=True)
-    create = sub.add_parser("create", help=HELP["create"], description=HELP["create"])
-    create.add_argument(
-        "--runs", nargs=2, required=True, metavar=("RUN_A", "RUN_B"), help="the two run folders to compare"
-    )
-    add_arguments(create, CreateConfig)
-    create.add_argument(
-        "--port", type=int, default=None, help="port the study will be served on: the links say http://127.0.0.1:PORT"
-    )
-    for name, config in (("serve", ServeConfig), ("results", ResultsConfig), ("export", ExportConfig)):
+    configs = {"create": CreateConfig, "serve": ServeConfig, "results": ResultsConfig, "export": ExportConfig,
+               "link": LinkConfig}  # fmt: skip
+    for name, config in configs.items():
         add_arguments(sub.add_parser(name, help=HELP[name], description=HELP[name]), config)
-    relink = sub.add_parser("link", help=HELP["link"], description=HELP["link"])
-    relink.add_argument("--name", required=True, help="study name")
-    relink.add_argument("--reviewer", required=True, help="the reviewer who needs a new link")
-    relink.add_argument("--root", default=DEFAULT_ROOT, help="folder holding the studies")
-    relink.add_argument("--url", default=None, help="server address printed in the link")
-    relink.add_argument("--port", type=int, default=None, help="port the study is served on (default 8765)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,8 +41,6 @@ def _create(args: argparse.Namespace) -> int:
     from xraybench.review.study import CreateConfig, create_study, link
 
     config = from_namespace(CreateConfig, args)
-    if args.port is not None and config.url == CreateConfig.url:  # --port without --url: links on that port
-        config.url = f"http://127.0.0.1:{args.port}"
     path, tokens = create_study(config)
     print(f"created study {config.name!r} at {path}")
     print("reviewer links (secret: send each one only to its reviewer; they are not stored and not shown again):")
@@ -71,11 +56,11 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _link(args: argparse.Namespace) -> int:
-    from xraybench.review import DEFAULT_PORT
-    from xraybench.review.study import link, open_study, reissue_token
+    from xraybench.review.study import LinkConfig, link, open_study, reissue_token
 
-    token = reissue_token(open_study(args.root, args.name), args.reviewer)
-    print(f"{args.reviewer}: {link(args.url or f'http://127.0.0.1:{args.port or DEFAULT_PORT}', token)}")
+    config = from_namespace(LinkConfig, args)
+    token = reissue_token(open_study(config.root, config.name), config.reviewer)
+    print(f"{config.reviewer}: {link(config.base_url, token)}")
     return 0
 
 
@@ -130,7 +115,7 @@ def _results(args: argparse.Namespace) -> int:
     config = from_namespace(ResultsConfig, args)
     store = open_study(config.root, config.name)
     out = Path(config.out) if config.out else store.path.parent / "results"
-    summary = write_summary(store, out, rounds=config.rounds, seed=config.seed)
+    summary = write_summary(store, out, rounds=config.bootstrap_rounds, seed=config.seed)
     print(markdown(summary))
     if "figure_skipped" in summary:
         print(f"figure skipped: {summary['figure_skipped']}", file=sys.stderr)

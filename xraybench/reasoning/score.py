@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from xraybench.callstore import CallStore
-from xraybench.config import option
+from xraybench.config import Bootstrap, Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions, llm_option
 from xraybench.metrics.aggregate import nanmean_rows
@@ -60,7 +60,7 @@ OVERALL = "reasoning_score"
 
 
 @dataclass
-class ReasoningScoreConfig(LLMOptions, DryRun):
+class ReasoningScoreConfig(LLMOptions, DryRun, Bootstrap, Seeded):
     """`xraybench reasoning-score`: one object drives the CLI and the Python API (the judge's: `LLMOptions`)."""
 
     run: str = option(help="run folder to score (its report tasks' predictions with a reasoning)")
@@ -72,8 +72,8 @@ class ReasoningScoreConfig(LLMOptions, DryRun):
         None, help=f"call store file (default: RUN/{STORE_FILE}); share one across runs to read each reference once"
     )
     max_tokens: int = llm_option("max_tokens", 2048)
-    bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
-    seed: int = option(0, help="bootstrap seed")
+    bootstrap_rounds: int = shared_option(Bootstrap, "bootstrap_rounds")
+    seed: int = shared_option(Seeded, "seed", help="bootstrap seed")
     progress: bool = option(True, help="show a progress bar")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import option
+from xraybench.config import Bootstrap, Seeded, option, shared_option
 from xraybench.errors import MissingExtraError
 from xraybench.lazy import require
 from xraybench.review import DEFAULT_ROOT, DIMENSIONS
@@ -34,12 +34,14 @@ EXPORT_COLUMNS = (
 
 
 @dataclass
-class ResultsConfig:
+class ResultsConfig(Bootstrap, Seeded):
     name: str = option(help="study name")
     root: str = option(DEFAULT_ROOT, help="folder holding the studies")
     out: str | None = option(None, help="output folder (default: ROOT/NAME/results)")
-    rounds: int = option(2000, help="bootstrap resamples (over cases) for the 95%% CIs")
-    seed: int = option(0, help="bootstrap seed")
+    bootstrap_rounds: int = shared_option(
+        Bootstrap, "bootstrap_rounds", 2000, help="bootstrap resamples (over cases) for the 95%% CIs"
+    )
+    seed: int = shared_option(Seeded, "seed", help="bootstrap seed")
 
 
 @dataclass

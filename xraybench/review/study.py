@@ -10,11 +10,11 @@ import json
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import option
+from xraybench.config import DataSources, Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
 from xraybench.names import check_name, name_path
 from xraybench.records import Prediction
@@ -32,15 +32,17 @@ IMAGE_TYPES = {
 }
 
 
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+
 @dataclass
-class CreateConfig:
+class CreateConfig(DataSources, Seeded):
     name: str = option(help="study name (letters, digits, _ . + -): the study lives in ROOT/NAME/")
     task: str = option(help="the task whose cases are reviewed (both runs must have answered it)")
     cases: int = option(help="number of cases to sample")
     reviewers: list[str] = option(help="comma-separated reviewer names, e.g. a,b,c", split_commas=True)
-    # the two run folders (A, B); the CLI reads them as `--runs RUN_A RUN_B` (argparse nargs=2)
-    runs: list[str] = field(default_factory=list)
-    seed: int = option(0, help="seed for case sampling, case order and left/right order")
+    runs: list[str] = option(several=2, metavar=("RUN_A", "RUN_B"), help="the two run folders to compare")
+    seed: int = shared_option(Seeded, "seed", help="seed for case sampling, case order and left/right order")
     overlap: str = option(
         "all",
         help="reviewers per case: all (needed for agreement) or a number K to split the "
@@ -50,7 +52,29 @@ class CreateConfig:
     data_roots: list[str] = data_source_option(
         "where a dataset lives (NAME=PATH) and loader options (--data-option NAME.KEY=VALUE); default: the runs' own"
     )
-    url: str = option(f"http://127.0.0.1:{DEFAULT_PORT}", help="server address printed in the reviewer links")
+    url: str = option(DEFAULT_URL, help="server address printed in the reviewer links")
+    port: int | None = option(
+        None, help="port the study will be served on: the links say http://127.0.0.1:PORT (unless --url is given)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.port is not None and self.url == DEFAULT_URL:  # --port without --url: links on that port
+            self.url = f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class LinkConfig:
+    """`review link`: a new link for a reviewer who lost theirs (the old one stops working)."""
+
+    name: str = option(help="study name")
+    reviewer: str = option(help="the reviewer who needs a new link")
+    root: str = option(DEFAULT_ROOT, help="folder holding the studies")
+    url: str | None = option(None, help="server address printed in the link")
+    port: int | None = option(None, help=f"port the study is served on (default {DEFAULT_PORT})")
+
+    @property
+    def base_url(self) -> str:
+        return self.url or f"http://127.0.0.1:{self.port or DEFAULT_PORT}"
 
 
 def study_file(root: str | Path, name: str) -> Path:
