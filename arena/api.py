@@ -116,39 +116,25 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
 
     An LLM judge is checked for governance before any call and runs under the budget, rate limit and retries; a
     `metric:` judge is offline and free (`progress`: its progress bar)."""
+    from arena.budget import budgeted_runner_options
+    from arena.judges import build_judge
     from arena.judging import Judging, judge_schedule, load_field, plan_path, shared_studies, store_path
-    from arena.metric_judge import MetricJudge, MetricJudging, is_metric_judge
     from xraybench.callstore import CallStore
     from xraybench.errors import XrayBenchError
 
     if bool(config.runs) == bool(config.predictions):
         raise XrayBenchError("arena judge needs the field as exactly one of --runs or --predictions")
     fld = load_field(config.task, config.runs, config.predictions, config.data_roots, config.max_chars)
-    judge: Any
-    if is_metric_judge(config.judge):
-        judge = MetricJudge(config.judge)
-    else:
-        from arena.judge import use_structured_output
-
-        judge = config.client(config.judge)
-        config.check_governance(shared_studies(fld, config.studies, config.seed), judge)
-        use_structured_output(  # recorded in every judgment key
-            judge,
-            config.structured_output,
-            dry_run=config.dry_run,
-            plan=plan_path(store_path(config.arena, config.store)),
-        )
     path = store_path(config.arena, config.store)
+    judge = build_judge(  # governance is checked before any store or call; the output protocol is in every key
+        config.judge, config, samples=shared_studies(fld, config.studies, config.seed),
+        structured_output=config.structured_output, dry_run=config.dry_run, plan=plan_path(path),
+    )  # fmt: skip
     with CallStore(path) as store:
-        if isinstance(judge, MetricJudge):
-            judging: Any = MetricJudging(judge, store, progress=progress)
-        else:
-            from arena.budget import budgeted_runner_options
-
-            options, _ = budgeted_runner_options(
-                config.runner_options(), path, store, raise_budget=config.raise_budget, persist=not config.dry_run
-            )
-            judging = Judging(judge, store, **options)
+        options, _ = budgeted_runner_options(
+            config.runner_options(), path, store, raise_budget=config.raise_budget, persist=not config.dry_run
+        )
+        judging = Judging(judge, store, **options, progress=progress)
         report = judge_schedule(
             fld, judging, plan_path(path), schedule=config.schedule, studies=config.studies, seed=config.seed,
             new_model=config.new_model, batch_size=config.batch_size, max_in_flight=config.max_in_flight,

@@ -172,7 +172,8 @@ def proxy_note_for(judge: str | None) -> str | None:
 
 def prompt_version_for(judges: Sequence[str]) -> str:
     """The prompt version a leaderboard states for its judges: the LLM judge prompt's, or none for `metric:` judges."""
-    from arena.metric_judge import VERSION, is_metric_judge
+    from arena.judges import is_metric_judge
+    from arena.judges.metric import VERSION
     from arena.prompt import PROMPT_VERSION
 
     return PROMPT_VERSION if not all(is_metric_judge(j) for j in judges) else f"none (metric judge v{VERSION})"

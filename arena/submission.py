@@ -247,27 +247,18 @@ def _sha256(path: Path) -> str:
 
 
 def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sample], plan: Path | None = None) -> Any:
-    """The arena's judge: an offline metric judge, or an LLM judge under the usual governance and caps, asked
+    """The arena's judge (`arena.judges.build_judge`) under the usual governance and caps; an LLM judge is asked
     for the structured output the arena's judgments recorded in `plan` (so its keys match the field's)."""
-    from arena.metric_judge import MetricJudge, MetricJudging, is_metric_judge
-
-    if is_metric_judge(judge_name):
-        return MetricJudging(MetricJudge(judge_name), store, progress=config.progress)
+    from arena.budget import budgeted_runner_options
+    from arena.judges import build_judge
     from arena.judging import Judging
 
-    client = config.client(judge_name)
-    if plan is not None:
-        from arena.judging import recorded_response_format
-
-        client.response_format = recorded_response_format(plan, judge_name)
-    config.check_governance(samples, client)
-    from arena.budget import budgeted_runner_options
-
+    judge = build_judge(judge_name, config, samples=samples, plan=plan)
     # the arena's budget (stored beside its store) also caps a submission's judgments
     options, _ = budgeted_runner_options(
         config.runner_options(), Path(store.path), store, raise_budget=config.raise_budget, persist=True
     )
-    return Judging(client, store, **options)
+    return Judging(judge, store, **options, progress=config.progress)
 
 
 def _prior(config: SubmitConfig, board: Path) -> float:
