@@ -81,6 +81,15 @@ def test_every_arena_option_comes_from_its_config(command: str) -> None:
     assert dests <= fields, f"arena {command}: options outside {config.__name__}: {sorted(dests - fields)}"
 
 
+@pytest.mark.parametrize("command, config", [("judge-audit", "AuditConfig"), ("submit", "SubmitConfig")])
+def test_judge_audit_and_submit_options_come_from_their_configs(command: str, config: str) -> None:
+    """`--json` of `judge-audit` and `submit` was added by hand beside the config (it is `JsonOutput` now)."""
+    fields = {f.name for f in dataclasses.fields(getattr(arena.api, config))}
+    sub = _subparser(build_parser(only=command), command)
+    dests = {a.dest for a in sub._actions if a.dest != "help"}  # type: ignore[attr-defined]
+    assert "json" in dests and dests <= fields, sorted(dests - fields)
+
+
 @pytest.mark.parametrize(
     "config",
     [arena.api.JudgeConfig, arena.api.BattlesConfig, arena.api.ReparseConfig, arena.api.LeaderboardConfig,
