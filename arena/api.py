@@ -154,7 +154,7 @@ class RatingOptions(Bootstrap, Seeded):
     option_group = "ratings (Bradley-Terry)"
 
     anchor: str | None = option(None, help="model held at --anchor-rating (default: first alphabetically)")
-    anchor_rating: float = option(1000.0, help="rating of the anchor model")
+    anchor_rating: float = option(1000.0, help="rating of the anchor model (default 1000)")
     prior: float = option(
         DEFAULT_PRIOR,
         help=f"virtual ties per model pair (default {DEFAULT_PRIOR:g}: always finite; 0: plain MLE, infinite when a "
@@ -223,12 +223,13 @@ class LeaderboardConfig(RatingOptions, ExportChoice):
     )
     min_verdicts: int = option(
         MIN_VERDICTS, metavar="N",
-        help="refuse a leaderboard with fewer judge verdicts (ties between identical reports are not verdicts; in a "
-        "battle file without a source column every row counts as a verdict)",
+        help=f"refuse a leaderboard with fewer judge verdicts (default {MIN_VERDICTS}; ties between identical reports "
+        "are not verdicts; in a battle file without a source column every row counts as a verdict)",
     )  # fmt: skip
     min_verdict_share: float = option(
         MIN_VERDICT_SHARE, metavar="F",
-        help="refuse it when the judge gave a verdict on less than this share of the judgments it answered or failed",
+        help=f"refuse it when the judge gave a verdict on less than this share of the judgments it answered or failed "
+        f"(default {MIN_VERDICT_SHARE:g})",
     )  # fmt: skip
     allow_few_verdicts: bool = option(False, help="write it anyway, with a warning banner on every page")
 
