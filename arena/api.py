@@ -301,12 +301,22 @@ def store_battles(
         export = export_battles(calls, plan_path(path), judge, config=config, mix=mix)
         cost = calls.totals().cost_usd
     if not export.rows:
-        raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
+        raise XrayBenchError(_no_battles(path, judge, export.n_missing))
     records = [
         (i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")}) for i, r in enumerate(export.rows, start=1)
     ]
     judges = sorted({r["judge"] for r in export.rows})
     return from_records(records, path), export, cost, judges, str(path)
+
+
+def _no_battles(store: Path, judge: str | None, n_missing: int) -> str:
+    """Why a store gave no battles: a judge it never planned (naming the ones it did), or nothing judged yet."""
+    from arena.judging import plan_path, read_plan
+
+    planned = sorted({e["judge"] for e in read_plan(plan_path(store))})
+    if judge is not None and judge not in planned:
+        return f"{store}: no battles of judge {judge!r} (its judges: {', '.join(planned) or 'none yet'})"
+    return f"{store}: no judged battles yet ({n_missing} planned judgments are missing)"
 
 
 def file_counts(path: str | Path) -> dict[str, Any] | None:
@@ -422,7 +432,7 @@ def battles(config: BattlesConfig) -> BattleFile:
         export = export_battles(store, plan_path(path), config.judge, config.judge_config, mix=config.all_configs)
     rows = export.consistent_rows if config.view == "consistent" else export.rows
     if not rows:
-        raise XrayBenchError(f"{path}: no judged battles yet ({export.n_missing} planned judgments are missing)")
+        raise XrayBenchError(_no_battles(path, config.judge, export.n_missing))
     return BattleFile(write_battles(rows, config.out), len(rows), export)
 
 

@@ -126,6 +126,17 @@ def test_build_leaderboard_from_the_store_without_the_cli(tmp_path: Path, specs:
     assert (board.out / "leaderboard.md") in board.written
 
 
+def test_a_judge_the_store_never_planned_is_named(tmp_path: Path, specs: list[str]) -> None:
+    store = tmp_path / "j.sqlite"
+    judge_arena(JudgeConfig("unit", TASK, "metric:lexical", predictions=specs, store=str(store)), progress=False)
+    for call, config in (
+        (build_leaderboard, LeaderboardConfig(arena="unit", store=str(store), judge="openai/other")),
+        (arena.api.battles, BattlesConfig(arena="unit", store=str(store), out=str(tmp_path / "b.jsonl"), judge="x")),
+    ):
+        with pytest.raises(XrayBenchError, match=r"no battles of judge '.+' \(its judges: metric:lexical\)"):
+            call(config)  # type: ignore[operator]
+
+
 def _battle_file(path: Path, rows: list[tuple[str, str]]) -> Path:
     """Battle rows (winner, source) between two models on distinct studies; source "" leaves the column out."""
     lines = []
