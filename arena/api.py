@@ -290,7 +290,7 @@ def store_battles(
 ) -> tuple[Battles, BattleExport, float, list[str], str]:
     """Battles judged in an arena's store (of `judge` only when given; one judge configuration unless `mix`), their
     export, spend and judges."""
-    from arena.battles import from_records
+    from arena.battles import battles_of
     from arena.judging import export_battles, plan_path, store_path
     from xraybench.callstore import CallStore
 
@@ -302,11 +302,8 @@ def store_battles(
         cost = calls.totals().cost_usd
     if not export.rows:
         raise XrayBenchError(_no_battles(path, judge, export.n_missing))
-    records = [
-        (i, {k: r[k] for k in ("model_a", "model_b", "winner", "study_id")}) for i, r in enumerate(export.rows, start=1)
-    ]
     judges = sorted({r["judge"] for r in export.rows})
-    return from_records(records, path), export, cost, judges, str(path)
+    return battles_of(export.rows, path), export, cost, judges, str(path)
 
 
 def _no_battles(store: Path, judge: str | None, n_missing: int) -> str:

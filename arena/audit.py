@@ -355,11 +355,10 @@ def pair_summary(rows: list[dict[str, Any]], variants: Sequence[str], rounds: in
 
 def _synthetic_summary(config: AuditConfig, models: list[SyntheticModel], rows: list[dict[str, Any]], out: Path
                        ) -> dict[str, Any]:  # fmt: skip
-    from arena.battles import from_records
+    from arena.battles import battles_of
 
     for m in models:
         write_predictions(m, out / "synthetic" / f"{m.name}.jsonl")
-    keep = ("model_a", "model_b", "winner", "study_id")
     summary: dict[str, Any] = {
         "models": [
             {
@@ -375,7 +374,7 @@ def _synthetic_summary(config: AuditConfig, models: list[SyntheticModel], rows: 
     if not rows:
         summary["recovery"] = None
         return summary
-    battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(rows, 1)), out / SYNTHETIC_PLAN)
+    battles = battles_of(rows, out / SYNTHETIC_PLAN)
     summary["recovery"] = order_recovery(battles, {m.name: m.quality for m in models}, rounds=config.bootstrap_rounds,
                                          seed=config.seed)  # fmt: skip
     return summary

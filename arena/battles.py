@@ -13,16 +13,19 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from xraybench.errors import DataFormatError
+from xraybench.schema import SCHEMA_KEY, check_schema
 
 # FastChat / Chatbot Arena exports also write "tie (bothbad)" (both answers bad): a tie for the ratings.
 WINNERS = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 REQUIRED = ("model_a", "model_b", "winner")
+BATTLE_SCHEMA_VERSION = 1  # the `schema_version` of each battle we write (`xraybench.schema`)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,74 @@ class Battles:
         return self.length_a is not None and self.length_b is not None
 
 
+@dataclass(frozen=True)
+class BattleRecord:
+    """One judged battle in model orientation: the one shape of an arena export row, a battle-file line and a
+    ratings input row (`battles_of` is the one conversion to `Battles`).
+
+    `winner` is one of `WINNERS`; `study_id` groups battles for the bootstrap; `length_a` / `length_b` are the
+    two reports' lengths in words (for length-controlled ratings). The rest says where a judged battle came
+    from: the 5-level `verdict`, `task`, `judge`, shown `order` (xy / yx / both), `source` (judge / identical)
+    and `judge_config` (`arena.judging.config_label`); None when the source did not say."""
+
+    model_a: str
+    model_b: str
+    winner: str
+    study_id: str | None = None
+    length_a: float | None = None
+    length_b: float | None = None
+    verdict: str | None = None
+    task: str | None = None
+    judge: str | None = None
+    order: str | None = None
+    source: str | None = None
+    judge_config: str | None = None
+
+    @property
+    def score(self) -> float:
+        """Model a's result: 1 won, 0.5 tie, 0 lost."""
+        return WINNERS[self.winner]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON line of a battle file (fields the source did not give are left out)."""
+        out: dict[str, Any] = {SCHEMA_KEY: BATTLE_SCHEMA_VERSION}
+        out.update((f.name, v) for f in fields(self) if (v := getattr(self, f.name)) is not None)
+        return out
+
+    @classmethod
+    def from_json(cls, rec: Mapping[str, object], where: str | Path = "<battles>", line: int = 0) -> BattleRecord:
+        """Validate one battle object; errors name `where` and the line and say what was expected."""
+        where = Path(where)
+        if not isinstance(rec, Mapping):
+            raise DataFormatError(where, f"expected an object with {', '.join(REQUIRED)}", line=line)
+        check_schema(dict(rec), BATTLE_SCHEMA_VERSION, where, "a battle", line=line)
+        missing = [k for k in REQUIRED if _blank(rec.get(k))]
+        if missing:
+            raise DataFormatError(where, f"missing {', '.join(missing)} (expected {', '.join(REQUIRED)})", line=line)
+        model_a, model_b, winner = str(rec["model_a"]).strip(), str(rec["model_b"]).strip(), str(rec["winner"]).strip()
+        if winner not in WINNERS:
+            raise DataFormatError(where, f"winner must be one of {', '.join(WINNERS)}, got {winner!r}", line=line)
+        if model_a == model_b:
+            raise DataFormatError(where, f"a model cannot battle itself ({model_a!r})", line=line)
+        lengths = rec.get("length_a"), rec.get("length_b")
+        with_length = not all(_blank(v) for v in lengths)
+        extra = {k: None if _blank(rec.get(k)) else str(rec[k]).strip() for k in _TEXT_FIELDS}
+        return cls(
+            model_a, model_b, winner,
+            length_a=_length(lengths[0], where, line, "length_a") if with_length else None,
+            length_b=_length(lengths[1], where, line, "length_b") if with_length else None,
+            **extra,
+        )  # fmt: skip
+
+
+_TEXT_FIELDS = ("study_id", "verdict", "task", "judge", "order", "source", "judge_config")
+
+
+def report_length(text: str) -> int:
+    """A report's length for length-controlled ratings: its words (at least 1, so the log ratio is defined)."""
+    return max(1, len(text.split()))
+
+
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
@@ -64,61 +135,67 @@ def _length(value: object, where: Path, line: int, key: str) -> float:
     return number
 
 
+def battles_of(rows: Iterable[BattleRecord | Mapping[str, object]], source: str | Path = "<battles>") -> Battles:
+    """The one conversion from judged battles (an arena export's rows, `BattleRecord`s) to the ratings' input.
+
+    Lengths are kept when every battle has them (an arena judged before lengths were planned has none on its
+    identical-report ties; its battles are then rated without lengths rather than refused)."""
+    records = [r if isinstance(r, BattleRecord) else BattleRecord.from_json(r, source, i) for i, r in
+               enumerate(rows, start=1)]  # fmt: skip
+    if not all(r.length_a is not None for r in records):
+        records = [replace(r, length_a=None, length_b=None) for r in records]
+    return _arrays(records, source)
+
+
 def from_records(records: Iterable[tuple[int, Mapping[str, object]]], source: str | Path = "<battles>") -> Battles:
-    """Validate (line, record) pairs and build `Battles`; errors name `source` and the line."""
+    """Validate (line, record) pairs of a battle file and build `Battles`; errors name `source` and the line.
+    Optional columns are all-or-none here: a file where only some rows carry them is refused."""
     where = Path(source)
-    rows: list[tuple[str, str, float, str | None, float | None, float | None]] = []
-    has_study: bool | None = None
-    has_length: bool | None = None
+    parsed: list[BattleRecord] = []
     first_line = 0
     for line, rec in records:
-        if not isinstance(rec, Mapping):
-            raise DataFormatError(where, f"expected an object with {', '.join(REQUIRED)}", line=line)
-        missing = [k for k in REQUIRED if _blank(rec.get(k))]
-        if missing:
-            raise DataFormatError(where, f"missing {', '.join(missing)} (expected {', '.join(REQUIRED)})", line=line)
-        model_a, model_b, winner = str(rec["model_a"]).strip(), str(rec["model_b"]).strip(), str(rec["winner"]).strip()
-        if winner not in WINNERS:
-            raise DataFormatError(where, f"winner must be one of {', '.join(WINNERS)}, got {winner!r}", line=line)
-        if model_a == model_b:
-            raise DataFormatError(where, f"a model cannot battle itself ({model_a!r})", line=line)
-        study = None if _blank(rec.get("study_id")) else str(rec["study_id"]).strip()
-        lengths = [rec.get("length_a"), rec.get("length_b")]
-        with_length = not all(_blank(v) for v in lengths)
-        if has_study is None:
-            has_study, has_length, first_line = study is not None, with_length, line
-        if (study is not None) != has_study:
-            raise DataFormatError(
-                where,
-                f"study_id must be given on every battle or none (line {first_line} "
-                f"{'has' if has_study else 'lacks'} one)",
-                line=line,
-            )
-        if with_length != has_length:
-            raise DataFormatError(
-                where,
-                f"length_a and length_b must be given on every battle or none (line "
-                f"{first_line} {'has' if has_length else 'lacks'} them)",
-                line=line,
-            )
-        la = _length(lengths[0], where, line, "length_a") if with_length else None
-        lb = _length(lengths[1], where, line, "length_b") if with_length else None
-        rows.append((model_a, model_b, WINNERS[winner], study, la, lb))
+        battle = BattleRecord.from_json(rec, where, line)
+        if parsed:
+            first = parsed[0]
+            if (battle.study_id is not None) != (first.study_id is not None):
+                raise DataFormatError(
+                    where,
+                    f"study_id must be given on every battle or none (line {first_line} "
+                    f"{'has' if first.study_id is not None else 'lacks'} one)",
+                    line=line,
+                )
+            if (battle.length_a is not None) != (first.length_a is not None):
+                raise DataFormatError(
+                    where,
+                    f"length_a and length_b must be given on every battle or none (line "
+                    f"{first_line} {'has' if first.length_a is not None else 'lacks'} them)",
+                    line=line,
+                )
+        else:
+            first_line = line
+        parsed.append(battle)
+    return _arrays(parsed, where)
+
+
+def _arrays(rows: list[BattleRecord], source: str | Path) -> Battles:
+    """Columnar `Battles` of validated records (study ids and lengths all-or-none)."""
     if not rows:
-        raise DataFormatError(where, "no battles found (expected rows with model_a, model_b, winner)")
-    models = tuple(sorted({r[0] for r in rows} | {r[1] for r in rows}))
+        raise DataFormatError(Path(source), "no battles found (expected rows with model_a, model_b, winner)")
+    models = tuple(sorted({r.model_a for r in rows} | {r.model_b for r in rows}))
     index = {m: i for i, m in enumerate(models)}
-    a = np.fromiter((index[r[0]] for r in rows), dtype=np.int64, count=len(rows))
-    b = np.fromiter((index[r[1]] for r in rows), dtype=np.int64, count=len(rows))
-    score = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    a = np.fromiter((index[r.model_a] for r in rows), dtype=np.int64, count=len(rows))
+    b = np.fromiter((index[r.model_b] for r in rows), dtype=np.int64, count=len(rows))
+    score = np.fromiter((r.score for r in rows), dtype=np.float64, count=len(rows))
     study_arr = study_ids = None
-    if has_study:
-        uniques, inverse = np.unique(np.array([r[3] for r in rows], dtype=object).astype(str), return_inverse=True)
+    if rows[0].study_id is not None:
+        uniques, inverse = np.unique(
+            np.array([r.study_id for r in rows], dtype=object).astype(str), return_inverse=True
+        )
         study_arr, study_ids = inverse.astype(np.int64), tuple(str(s) for s in uniques)
     length_a = length_b = None
-    if has_length:
-        length_a = np.array([r[4] for r in rows], dtype=np.float64)
-        length_b = np.array([r[5] for r in rows], dtype=np.float64)
+    if rows[0].length_a is not None:
+        length_a = np.array([r.length_a for r in rows], dtype=np.float64)
+        length_b = np.array([r.length_b for r in rows], dtype=np.float64)
     return Battles(models, a, b, score, study_arr, study_ids, length_a, length_b)
 
 

@@ -63,7 +63,7 @@ def _judge(runs: dict[str, Path], predictions: dict[str, Path], store: Path, see
 def build_demo_arena(config: DemoConfig) -> dict[str, Any]:
     """Run, judge, rate and write the leaderboard (`arena.api.build_leaderboard`); returns what `demo.json` holds."""
     from arena.api import LeaderboardConfig, build_leaderboard
-    from arena.battles import from_records
+    from arena.battles import battles_of
     from arena.judging import export_battles, plan_path
     from xraybench.callstore import CallStore
     from xraybench.taskdata import load_task
@@ -88,8 +88,7 @@ def build_demo_arena(config: DemoConfig) -> dict[str, Any]:
     ))  # fmt: skip
     with CallStore(store) as calls:
         rows = export_battles(calls, plan_path(store), JUDGE).rows
-    keep = ("model_a", "model_b", "winner", "study_id")
-    battles = from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(rows, 1)), store)
+    battles = battles_of(rows, store)
     known = {m.name: m.quality for m in models}
     data = {
         "name": NAME, "task": TASK, "judge": JUDGE, "n_studies": len(samples), "baselines": list(BASELINES),

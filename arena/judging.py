@@ -30,12 +30,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from arena.battles import BattleRecord, battles_of, report_length
 from arena.judges import Judge, as_judge
 from arena.prompt import MAX_CHARS, JudgePrompt
 from arena.verdict import WINNER, canonical
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
-from xraybench.files import AppendLog, read_jsonl
+from xraybench.files import AppendLog, read_jsonl, write_atomic
 from xraybench.llm.calls import Budget, CallReport, CallRunner, Estimate, LLMCall, estimate_calls
 from xraybench.llm.client import LLMClient
 from xraybench.records import Sample
@@ -154,10 +155,13 @@ class Battle:
     def plan_entry(self, judge: str) -> dict[str, Any]:
         flags_x, flags_y = (self.prompt.flags_b, self.prompt.flags_a) if self.swapped else (
             self.prompt.flags_a, self.prompt.flags_b)  # fmt: skip
+        text_x, text_y = (self.identity["text_b"], self.identity["text_a"]) if self.swapped else (
+            self.identity["text_a"], self.identity["text_b"])  # fmt: skip
         return {
             "key": self.key, "judge": judge, "task": self.task, "study_id": self.study_id, "model_x": self.model_x,
             "model_y": self.model_y, "swapped": self.swapped, "identical": self.identical, "flags_x": flags_x,
             "flags_y": flags_y, "params": self.identity["params"], "prompt_version": self.identity["prompt_version"],
+            "length_x": report_length(text_x), "length_y": report_length(text_y),
         }  # fmt: skip
 
 
@@ -556,17 +560,31 @@ def export_battles(
             else:
                 n_missing += 1
             continue
-        rows.append(
-            {"model_a": entry["model_x"], "model_b": entry["model_y"], "winner": WINNER[level], "verdict": level,
-             "study_id": entry["study_id"], "task": entry["task"], "judge": entry["judge"],
-             "order": "yx" if entry["swapped"] else "xy", "source": source, "judge_config": label or "unrecorded"}
-        )  # fmt: skip
+        length_x, length_y = _entry_lengths(entry, identities)
+        rows.append(BattleRecord(
+            entry["model_x"], entry["model_y"], WINNER[level], entry["study_id"], length_x, length_y, verdict=level,
+            task=entry["task"], judge=entry["judge"], order="yx" if entry["swapped"] else "xy", source=source,
+            judge_config=label or "unrecorded",
+        ).to_json())  # fmt: skip
     consistent, flip_rate, n_both = _consistent_view(rows)
     return BattleExport(
         rows, consistent, flip_rate, n_both, n_missing, n_verdicts=sum(r["source"] == "judge" for r in rows),
         n_identical=n_identical, n_failed=n_failed, configs_used=used, configs=configs,
         flagged=_plan_flags([e for e, label in entries if label is None or label in used]),
     )  # fmt: skip
+
+
+def _entry_lengths(entry: dict[str, Any], identities: dict[str, dict[str, Any]]) -> tuple[int | None, int | None]:
+    """The two reports' lengths in model orientation: planned with the entry, else from its stored call (a plan
+    written before lengths were planned); None for such a plan's ties between identical reports (no call)."""
+    if "length_x" in entry:
+        return entry["length_x"], entry["length_y"]
+    identity = identities.get(entry["key"]) or {}
+    text_x, text_y = (identity.get("text_b"), identity.get("text_a")) if entry["swapped"] else (
+        identity.get("text_a"), identity.get("text_b"))  # fmt: skip
+    if not isinstance(text_x, str) or not isinstance(text_y, str):
+        return None, None
+    return report_length(text_x), report_length(text_y)
 
 
 def recorded_response_format(plan: Path, judge: str) -> dict[str, Any] | None:
@@ -620,10 +638,13 @@ def _consistent_view(
 
 
 def write_battles(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Battles as JSONL (readable by `xraybench arena ratings --battles`)."""
+    """Battles as JSONL (readable by `xraybench arena ratings --battles`), one `BattleRecord` with its
+    `schema_version` per line, replaced all at once (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    lines = (json.dumps(BattleRecord.from_json(r, path, i).to_json(), ensure_ascii=False) + "\n"
+             for i, r in enumerate(rows, start=1))  # fmt: skip
+    write_atomic(path, "".join(lines), safe="the arena's judgments are all kept in its store")
     return path
 
 
@@ -803,8 +824,6 @@ def _judged_battles(
 ) -> Any:
     """The judged battles of this field by this judge configuration as `arena.battles.Battles`, one per (pair,
     study): an order flip is a tie."""
-    from arena.battles import from_records
-
     if not plan.exists():
         return None
     rows = [
@@ -813,5 +832,4 @@ def _judged_battles(
     ]  # fmt: skip
     if not rows:
         return None
-    keep = ("model_a", "model_b", "winner", "study_id")
-    return from_records(((i, {k: r[k] for k in keep}) for i, r in enumerate(rows, start=1)), plan)
+    return battles_of(rows, plan)

@@ -243,28 +243,34 @@ def online_elo(
     return np.array(ratings)
 
 
-def length_controlled(battles: Battles, anchor: int) -> tuple[np.ndarray, float]:
+def length_controlled(battles: Battles, anchor: int, prior: float = 0.0) -> tuple[np.ndarray, float]:
     """Bradley–Terry with a length covariate: logit P(a beats b) = theta_a - theta_b + gamma * log(len_a/len_b).
 
-    Ties are half a win as in the plain fit. Returns (theta at equal lengths, gamma); a positive gamma means
-    the judge favours longer reports.
+    Ties are half a win as in the plain fit, and `prior` adds the same virtual ties per pair as the plain fit
+    (between reports of equal length), so a model that never wins has a finite length-controlled rating too.
+    Returns (theta at equal lengths, gamma); a positive gamma means the judge favours longer reports.
     """
     if not battles.has_lengths:
         raise XrayBenchError("length control needs length_a and length_b on every battle")
-    m, a, b, s = len(battles.models), battles.a, battles.b, battles.score
-    x = np.log(battles.length_a) - np.log(battles.length_b)  # type: ignore[arg-type]
+    m = len(battles.models)
+    virtual_a, virtual_b = np.triu_indices(m, k=1) if prior > 0 else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    a = np.concatenate([battles.a, virtual_a])
+    b = np.concatenate([battles.b, virtual_b])
+    s = np.concatenate([battles.score, np.full(len(virtual_a), 0.5)])
+    w = np.concatenate([np.ones(len(battles)), np.full(len(virtual_a), prior)])  # a virtual pair weighs `prior`
+    x = np.concatenate([np.log(battles.length_a) - np.log(battles.length_b), np.zeros(len(virtual_a))])  # type: ignore[arg-type]
     free = np.flatnonzero(np.arange(m) != anchor)
     params = np.zeros(m + 1)  # strengths, then gamma
 
     def loglik(p: np.ndarray) -> float:
         eta = p[a] - p[b] + p[m] * x
-        return float(-(s * np.logaddexp(0.0, -eta) + (1.0 - s) * np.logaddexp(0.0, eta)).sum())
+        return float(-(w * (s * np.logaddexp(0.0, -eta) + (1.0 - s) * np.logaddexp(0.0, eta))).sum())
 
     ll = loglik(params)
     for _ in range(MAX_ITER):
         eta = params[a] - params[b] + params[m] * x
         prob = 1.0 / (1.0 + np.exp(-eta))
-        resid, weight = s - prob, prob * (1.0 - prob)
+        resid, weight = w * (s - prob), w * prob * (1.0 - prob)
         grad = np.zeros(m + 1)
         grad[:m] = np.bincount(a, resid, m) - np.bincount(b, resid, m)
         grad[m] = resid @ x
@@ -277,7 +283,13 @@ def length_controlled(battles: Battles, anchor: int) -> tuple[np.ndarray, float]
         hess[m, m] = -(weight * x * x).sum()
         keep = np.append(free, m)
         step = np.zeros(m + 1)
-        step[keep] = np.linalg.solve(-hess[np.ix_(keep, keep)], grad[keep])
+        try:
+            step[keep] = np.linalg.solve(-hess[np.ix_(keep, keep)], grad[keep])
+        except np.linalg.LinAlgError:
+            raise XrayBenchError(
+                "the length-controlled fit has no finite solution (a model never wins or never loses, or the "
+                "lengths say nothing beyond the models); use a prior > 0 or collect more battles"
+            ) from None
         t = 1.0
         for _ in range(60):
             cand_ll = loglik(params + t * step)
@@ -404,7 +416,7 @@ def compute_ratings(
     predicted_rate = np.nanmean(predicted, axis=1)
     length_rating = length_coef = None
     if length_control:
-        lc_theta, length_coef = length_controlled(battles, idx)
+        lc_theta, length_coef = length_controlled(battles, idx, prior)
         length_rating = anchor_rating + factor * lc_theta
     settings: dict[str, object] = {
         "anchor_rating": anchor_rating,
