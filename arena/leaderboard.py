@@ -6,7 +6,8 @@ rating order (ties by name), floats rounded to 6 decimals in JSON and printed wi
 no timestamps, and PNGs written without the matplotlib version in their metadata, so regenerating a
 leaderboard from the same battles gives byte-identical files that diff cleanly when committed.
 
-Metric columns come from the models' benchmark runs (`results.json`): the `HEADLINE_METRICS` of each suite
+Metric columns come from the models' benchmark runs (`results.json`): the leaderboard scores each metric
+declares (`MetricSpec.leaderboard`, read by `xraybench.metrics.leaderboard_scores`) of each suite
 the run scored (the suite's sample-weighted average over its tasks), or of each task when the run scored
 no suite, as columns named `SUITE/metric` or `TASK/metric`.
 """
@@ -26,19 +27,9 @@ import numpy as np
 from arena.ratings import Ratings, prior_statement
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
+from xraybench.metrics import leaderboard_scores
 
 SCHEMA_VERSION = 1
-HEADLINE_METRICS = (
-    "bleu_4",
-    "meteor",
-    "rouge_l",
-    "cider",
-    "chexpert_micro_f1_5",
-    "chexpert_macro_f1_14",
-    "vqa_accuracy",
-    "answer_score",
-    "cls_macro_f1",
-)
 FIGURES = {
     "pairwise_winrate": "pairwise_winrate.png",
     "predicted_winrate": "predicted_winrate.png",
@@ -119,19 +110,18 @@ def run_metrics(run_dir: str | Path, task: str | None = None) -> dict[str, float
             f"{run_dir}: the run did not score the arena's task {task!r} (it scored {', '.join(tasks)})"
         )
     scope = {task: tasks[task]} if task is not None else suites if suites else tasks
+    columns = leaderboard_scores()  # what each metric declares (`MetricSpec.leaderboard`), in registration order
     out: dict[str, float | None] = {}
     for group in sorted(scope):
         values = scope[group].get("metrics") or {}
-        for metric in HEADLINE_METRICS:
+        for metric in columns:
             if metric in values:
                 value = values[metric].get("value") if isinstance(values[metric], Mapping) else values[metric]
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
                     raise XrayBenchError(f"{run_dir}: {group}/{metric} value must be a number, got {value!r}")
                 out[f"{group}/{metric}"] = value
     if not out:
-        raise XrayBenchError(
-            f"{run_dir}: results.json has none of the headline metrics ({', '.join(HEADLINE_METRICS)})"
-        )
+        raise XrayBenchError(f"{run_dir}: results.json has none of the headline metrics ({', '.join(columns)})")
     return out
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.config import build_config, option, read_yaml, renamed_keys
+from xraybench.datasets import dataset_facts
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog
 from xraybench.progress import progress_bar
@@ -41,8 +42,6 @@ PROMPT_STAGES = ("grpo", "coldstart_prompts")
 WRITE_BATCH = 64  # records per fsynced append: durable as the build goes, without one fsync per record
 ANSWER_FORMS = ("list", "short", "report")
 LEAK_ACTIONS = ("error", "drop")
-# datasets whose study ids name the same studies (the MIMIC VQA sets are built on MIMIC-CXR)
-STUDY_SPACES = {"mimic_cxr": "mimic", "ext_vqa": "mimic", "cxr_vqa": "mimic"}
 PASSED_METADATA = ("bboxes", "image_size", "study_id", "answer_type", "category")  # kept on prompt records
 
 
@@ -150,7 +149,10 @@ def make_record(sample: Sample, record_stage: str) -> dict[str, Any]:
 
 
 def _space(dataset: str) -> str:
-    return STUDY_SPACES.get(dataset, dataset)
+    """The dataset's study space as its file declares it (`Dataset.study_space`): MIMIC-CXR and the VQA sets
+    built on its studies share one; a name no loader knows is its own."""
+    facts = dataset_facts(dataset)
+    return facts.space if facts is not None else dataset
 
 
 def study_key(sample: Sample) -> tuple[str, str] | None:

@@ -43,6 +43,7 @@ from medix_train.teacher_prompt import (
     template_teacher,
 )
 from xraybench.config import load_config, option
+from xraybench.datasets import dataset_facts
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog, read_jsonl
 from xraybench.llm.calls import Estimate
@@ -59,9 +60,6 @@ CHECK_KIND = "synthesis-check"
 PROMPT_STAGE = "coldstart_prompts"  # the `stage` of build-data's stage-2 prompt records
 CHECKER_MAX_TOKENS = 64  # "yes" or "no", with room for a short preamble that would otherwise be cut off
 EXPECTED_TEACHER_TOKENS = 600  # a few reasoning steps and the answer; used only for the dry-run estimate
-# Used only when a prompt record does not say whether its data are credentialed: the loaders of these datasets
-# mark every sample credentialed, so treating them so is the safe default.
-CREDENTIALED_DATASETS = frozenset({"mimic_cxr", "chexpert_plus", "ext_vqa", "cxr_vqa"})
 
 
 @dataclass
@@ -152,7 +150,9 @@ def _job_of(record: dict[str, Any], path: Path) -> Job:
     if not isinstance(metadata, dict):
         raise DataFormatError(path, '"metadata" must be an object', record=record["id"])
     dataset = source["dataset"]
-    credentialed = source.get("credentialed", dataset in CREDENTIALED_DATASETS)
+    # a record that does not say: the dataset's own fact (`Dataset.credentialed`), the safe default
+    facts = dataset_facts(dataset)
+    credentialed = source.get("credentialed", facts is not None and facts.credentialed)
     if not isinstance(credentialed, bool):
         raise DataFormatError(path, '"source.credentialed" must be true or false', record=record["id"])
     prompt_text = record["prompt"][0]["content"][-1]["text"]

@@ -31,18 +31,12 @@ PER_SAMPLE_FILE = "scores.jsonl"  # per-sample metric values, rewritten with eve
 PACKAGES = ("xraybench", "numpy", "torch", "transformers", "vllm", "litellm")
 
 
-def metric_options(name: str, config: RunConfig) -> dict[str, Any]:
-    if name == "chexpert":
-        return {"uncertain_as": config.uncertain_as}
-    if name == "chexbert":
-        return {"uncertain_as": config.uncertain_as, "progress": config.progress}
-    if name in ("bertscore", "radgraph"):
-        return {"progress": config.progress}
-    if name == "answer_score":
-        return {"variant": config.answer_variant}
-    if name == "grounding":
-        return config.image_policy().options()
-    return {}
+def run_options(config: RunConfig, cache: Any) -> dict[str, Any]:
+    """The run's settings a metric may ask for in its `MetricSpec.options` (`xraybench.metrics.base.RUN_OPTIONS`)."""
+    return {
+        "tokenizer": config.tokenizer, "token_cache": cache, "uncertain_as": config.uncertain_as,
+        "answer_variant": config.answer_variant, "progress": config.progress, **config.image_policy().options(),
+    }  # fmt: skip
 
 
 def _finite(x: float | None) -> float | None:
@@ -116,19 +110,18 @@ def compute_scores(
     """Every metric of the task; a metric whose extra or runtime (Java) is missing is skipped with the reason.
     Answers are cut to `config.max_scored_chars` first (`bound_for_scoring`)."""
     from xraybench.metrics._lexical import TokenCache
-    from xraybench.metrics.api import construct_metric
+    from xraybench.metrics.api import construct_metric, extra_metrics_for
 
     preds, _ = bound_for_scoring(preds, config.max_scored_chars)
     all_scores: dict[str, Scores] = {}
-    skipped: dict[str, str] = {}
     cache = TokenCache()  # lexical metrics of a task tokenize each text once
-    extra = [m for m in config.extra_metrics if m not in td.task.metrics] if td.task.kind == "report" else []
-    for name in (*td.task.metrics, *extra):
+    task = td.task
+    extra, skipped = extra_metrics_for(task.name, task.kind, task.metrics, config.extra_metrics)  # by declared kinds
+    for name in (*task.metrics, *extra):
         if name in config.skip_metrics:
             continue
         try:
-            options = {**metric_options(name, config), **td.task.metric_options.get(name, {})}
-            metric = construct_metric(name, config.tokenizer, cache, options)
+            metric = construct_metric(name, run_options(config, cache), task.metric_options.get(name, {}))
             all_scores.update(metric.score(td.samples, preds))
         except (MissingExtraError, XrayBenchError) as exc:
             skipped[name] = str(exc)

@@ -367,12 +367,12 @@ def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  #
 
 def run(config: RunConfig) -> dict[str, Any]:
     """Evaluate `config.model` on `config.tasks` in `config.out`; returns the results dict."""
-    from xraybench.metrics import METRICS
+    from xraybench.metrics.api import check_run_metrics
     from xraybench.results import score_run, write_results
 
     started = time.perf_counter()
-    for name in (*config.skip_metrics, *config.extra_metrics):
-        METRICS.entry(name)  # a typo gets "did you mean" before any work is done
+    # a typo gets "did you mean", an extra metric that scores none of the run's task kinds an error, before any work
+    check_run_metrics(config.tasks, config.extra_metrics, config.skip_metrics)
     config.image_policy()  # an unknown template or a bad --image-size fails before any work too
     get_template(config.template)
     tasks, suites = load_tasks(config)

@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.config import DataSources, shared_option
-from xraybench.datasets import LOADERS
+from xraybench.datasets import DATASETS, get_dataset
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
 from xraybench.tasks import Task, get_task
-
-ROOTLESS_DATASETS = {"demo"}  # generated on the fly, no user data needed
 
 def data_source_option(help: str | None = None) -> Any:
     """The `--data-root` / `--data-option` field of `xraybench.config.DataSources` for a config that declares it
@@ -39,7 +37,7 @@ class DataRoots(dict[str, str]):
 
 def loader_options(dataset: str) -> dict[str, inspect.Parameter]:
     """The options a dataset's loader accepts (its keyword parameters besides root, task and split)."""
-    params = inspect.signature(LOADERS.get(dataset)).parameters
+    params = inspect.signature(get_dataset(dataset).load).parameters
     return {n: p for n, p in params.items() if n not in ("root", "task", "split") and p.kind is p.KEYWORD_ONLY}
 
 
@@ -87,7 +85,7 @@ def parse_data_roots(items: list[str] | None) -> DataRoots:
                 "expected --data-root NAME=PATH (e.g. mimic_cxr=/data/mimic-cxr-jpg) or --data-option "
                 f"NAME.KEY=VALUE (e.g. mimic_cxr.reports_root=/data/reports), got {item!r}"
             )
-        LOADERS.entry(name)  # unknown names get "did you mean"
+        DATASETS.entry(name)  # unknown names get "did you mean"
         if not dot:
             roots[name] = value
             continue
@@ -106,10 +104,10 @@ def resolve_root(dataset: str, data_roots: dict[str, str]) -> Path | None:
         root = Path(data_roots[dataset]).expanduser()
     elif os.environ.get(f"XRAYBENCH_DATA_{dataset.upper()}"):
         root = Path(os.environ[f"XRAYBENCH_DATA_{dataset.upper()}"]).expanduser()
-    elif dataset in ROOTLESS_DATASETS:
+    elif not get_dataset(dataset).needs_root:  # generated on the fly, no user data needed
         return None
     else:
-        help_line = LOADERS.entry(dataset).help
+        help_line = get_dataset(dataset).description
         raise XrayBenchError(
             f"dataset {dataset!r} ({help_line}) has no data root: pass --data-root {dataset}=PATH "
             f"or set XRAYBENCH_DATA_{dataset.upper()}"
@@ -145,7 +143,7 @@ def load_task(
 ) -> TaskData:
     task = get_task(name)
     root = resolve_root(task.dataset, data_roots or {})
-    loader = LOADERS.get(task.dataset)
+    dataset = get_dataset(task.dataset)
     extra = getattr(data_roots, "options", {}).get(task.dataset, {})
     fixed = sorted(set(extra) & set(task.options))
     if fixed:  # e.g. `section`: the task is what decides it, another value would be another task
@@ -153,9 +151,11 @@ def load_task(
             f"--data-option {task.dataset}.{fixed[0]} cannot be set: task {name} fixes it to "
             f"{task.options[fixed[0]]!r} (choose another task instead)"
         )
-    result = loader(root, task=task.name, split=split or task.split, **task.options, **extra)
+    result = dataset.load(root, task=task.name, split=split or task.split, **task.options, **extra)
     seen: set[str] = set()
     for sample in result.samples:
+        if dataset.credentialed and not sample.credentialed:  # the dataset's fact, whatever its loader wrote
+            sample.credentialed = True
         if sample.id in seen:
             raise XrayBenchError(f"task {name}: the {task.dataset} loader produced id {sample.id!r} twice")
         seen.add(sample.id)

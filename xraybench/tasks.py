@@ -1,21 +1,21 @@
-"""Named tasks and suites: which dataset, split, options, prompt and metrics each task uses."""
+"""Named tasks and suites: which dataset, split, options, prompt and metrics each task uses.
+
+A task is declared by its dataset, next to the loader (`Dataset.tasks` in `xraybench/datasets/<name>.py`),
+or by a plugin (`task.NAME` entry point); this module derives `TASKS` from those registrations and keeps
+the suites, which group tasks from several datasets.
+"""
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from xraybench.errors import XrayBenchError
 from xraybench.records import TaskKind
+from xraybench.registry import BUILTIN, PluginError, Registry, instance_of
 
-# the ChestX-ray14 labels the demo draws (kept here so listing tasks imports no dataset code)
-DEMO_LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Nodule", "Pneumothorax")
-# CheXpert v1.0's 13 observations besides "No Finding", in its CSV order (the loader reads these columns)
-CHEXPERT_LABELS = (
-    "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
-    "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture", "Support Devices",
-)  # fmt: skip
 REPORT_METRICS = ("bleu", "meteor", "rouge_l", "cider", "chexpert")
 VQA_METRICS = ("vqa", "answer_score")
 CLASSIFICATION_METRICS = ("classification", "grounding")
@@ -44,81 +44,72 @@ class Suite:
     description: str = ""
 
 
-def _report(name: str, dataset: str, section: str, split: str = "test") -> Task:
-    return Task(
-        name,
-        "report",
-        dataset,
-        split,
-        REPORT_METRICS,
-        {"section": section},
-        f"{dataset} {section} section generation ({split} split)",
+def report_tasks(dataset: str, split: str = "test") -> tuple[Task, Task]:
+    """A report dataset's two tasks, `<dataset>_findings` and `<dataset>_impression`, scored separately."""
+    return tuple(  # type: ignore[return-value]
+        Task(
+            f"{dataset}_{section}",
+            "report",
+            dataset,
+            split,
+            REPORT_METRICS,
+            {"section": section},
+            f"{dataset} {section} section generation ({split} split)",
+        )
+        for section in ("findings", "impression")
     )
 
 
-TASKS: dict[str, Task] = {
-    t.name: t
-    for t in [
-        _report("mimic_cxr_findings", "mimic_cxr", "findings"),
-        _report("mimic_cxr_impression", "mimic_cxr", "impression"),
-        _report("iu_xray_findings", "iu_xray", "findings"),
-        _report("iu_xray_impression", "iu_xray", "impression"),
-        _report("chexpert_plus_findings", "chexpert_plus", "findings", split="valid"),
-        _report("chexpert_plus_impression", "chexpert_plus", "impression", split="valid"),
-        Task("ext_vqa", "vqa", "ext_vqa", "test", VQA_METRICS, {}, "MIMIC-Ext-MIMIC-CXR-VQA test"),
-        Task("cxr_vqa", "vqa", "cxr_vqa", "test", VQA_METRICS, {}, "Medical-CXR-VQA test"),
-        Task(
-            "vqa_rad_chest",
-            "vqa",
-            "vqa_rad",
-            "test",
-            VQA_METRICS,
-            {"organ": "CHEST"},
-            "VQA-RAD official test (free-form + paraphrased), chest images",
-        ),
-        Task(
-            "slake_xray",
-            "vqa",
-            "slake",
-            "test",
-            VQA_METRICS,
-            {"modality": "X-Ray", "lang": "en"},
-            "SLAKE 1.0 test, English, X-ray images",
-        ),
-        Task(
-            "cxr14",
-            "classification",
-            "cxr14",
-            "test",
-            CLASSIFICATION_METRICS,
-            {},
-            "NIH ChestX-ray14 official test list, 14-label finding classification",
-        ),
-        Task(
-            "chexpert_valid",
-            "classification",
-            "chexpert",
-            "valid",
-            CLASSIFICATION_METRICS,
-            {},
-            "CheXpert v1.0 validation images (radiologist consensus), 13-finding classification",
-            metric_options={"classification": {"labels": CHEXPERT_LABELS}},
-        ),
-        _report("demo_findings", "demo", "findings"),
-        _report("demo_impression", "demo", "impression"),
-        Task("demo_vqa", "vqa", "demo", "test", VQA_METRICS, {"part": "vqa"}, "synthetic demo VQA"),
-        Task(
-            "demo_classification",
-            "classification",
-            "demo",
-            "test",
-            CLASSIFICATION_METRICS,
-            {"part": "classification"},
-            "synthetic demo finding classification with boxes",
-            metric_options={"classification": {"labels": DEMO_LABELS}},
-        ),
-    ]
-}
+_DERIVED: set[str] = set()  # the task names `_dataset_tasks` registered (rebuilt when the datasets change)
+
+
+def _dataset_tasks(registry: Registry[Task]) -> None:
+    """Register the tasks every dataset declares next to its loader (built-ins first, then plugins)."""
+    from xraybench.datasets import DATASETS
+
+    for name in _DERIVED:
+        registry.unregister(name)
+    _DERIVED.clear()
+    for dataset_name in DATASETS.in_order():
+        dataset = DATASETS.get(dataset_name)
+        origin = DATASETS.entry(dataset_name).origin
+        for task in dataset.tasks:
+            where = "" if origin == BUILTIN else f" ({origin})"
+            if task.dataset != dataset_name:
+                raise PluginError(f"dataset {dataset_name!r}{where} declares task {task.name!r} of {task.dataset!r}")
+            registry.register(task.name, task, help=task.description, origin=origin)
+            _DERIVED.add(task.name)
+
+
+def _datasets_generation() -> int:
+    from xraybench.datasets import DATASETS
+
+    return DATASETS.generation
+
+
+# Every task: those the datasets declare (`Dataset.tasks`) and any a plugin adds on its own (`task.NAME`).
+TASK_REGISTRY: Registry[Task] = Registry(
+    "task", plugin_kind="task", check=instance_of(Task), populate=_dataset_tasks, populate_key=_datasets_generation
+)
+
+
+class _TaskView(Mapping[str, Task]):
+    """`TASKS`: the task registry read as a mapping, in registration order (a hand-kept dict before)."""
+
+    def __getitem__(self, name: str) -> Task:
+        return TASK_REGISTRY.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TASK_REGISTRY.in_order())
+
+    def __len__(self) -> int:
+        return len(TASK_REGISTRY.in_order())
+
+    def __contains__(self, name: object) -> bool:
+        return name in TASK_REGISTRY
+
+
+TASKS: Mapping[str, Task] = _TaskView()
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -153,9 +144,9 @@ def _unknown(kind: str, name: str, known: list[str]) -> XrayBenchError:
 
 
 def get_task(name: str) -> Task:
-    if name not in TASKS:
+    if name not in TASK_REGISTRY:
         raise _unknown("task", name, list(TASKS) + list(SUITES))
-    return TASKS[name]
+    return TASK_REGISTRY.get(name)
 
 
 def expand(names: list[str]) -> tuple[list[str], dict[str, int], list[str]]:

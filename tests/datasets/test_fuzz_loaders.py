@@ -28,7 +28,7 @@ hypothesis = pytest.importorskip("hypothesis", reason="the fuzz harness needs hy
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from xraybench.datasets import LOADERS  # noqa: E402
+from xraybench.datasets import DATASETS  # noqa: E402
 from xraybench.errors import DataFormatError  # noqa: E402
 
 # XRAYBENCH_FUZZ_EXAMPLES raises the count for a deeper search by hand (e.g. 5000); CI uses the default.
@@ -589,7 +589,7 @@ def _load(layout: Layout, target: str, content: bytes) -> None:
             (base / name).parent.mkdir(parents=True, exist_ok=True)
             (base / name).write_bytes(content if name == target else data)
         root = base / layout.root if layout.root else base
-        loader = LOADERS.get(layout.dataset)
+        loader = DATASETS.get(layout.dataset).load
         try:
             result = loader(root, task=layout.task, split=layout.split, **layout.options)
         except DataFormatError as exc:
@@ -611,7 +611,7 @@ def _mutations(layout: Layout, target: str) -> st.SearchStrategy[bytes]:
 
 def test_every_registered_dataset_has_a_fuzzed_layout() -> None:
     covered = {make().dataset for make in LAYOUTS.values()}
-    assert set(LOADERS.names()) - {"demo"} <= covered
+    assert set(DATASETS.names()) - {"demo"} <= covered
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
@@ -623,7 +623,7 @@ def test_seed_layouts_load(name: str) -> None:
         for path, data in layout.files.items():
             (base / path).parent.mkdir(parents=True, exist_ok=True)
             (base / path).write_bytes(data)
-        result = LOADERS.get(layout.dataset)(base, task=layout.task, split=layout.split, **layout.options)
+        result = DATASETS.get(layout.dataset).load(base, task=layout.task, split=layout.split, **layout.options)
         assert result.samples
 
 

@@ -176,15 +176,15 @@ def test_nih_label_names_file_is_the_label_set(shared_data) -> None:
 
 @pytest.mark.parametrize(("answer", "nih", "chexpert"), ANSWERS)
 def test_answers_map_to_each_datasets_own_labels(shared_data, answer: str, nih: set, chexpert: set) -> None:
-    from xraybench.tasks import CHEXPERT_LABELS
+    from xraybench.datasets.chexpert import LABELS as CHEXPERT_LABELS
 
     assert LabelParser(nih_labels(shared_data)).parse(answer) == nih
     assert LabelParser(CHEXPERT_LABELS).parse(answer) == chexpert
 
 
 def test_every_synonym_names_its_label_and_negated_names_nothing(shared_data) -> None:
+    from xraybench.datasets.chexpert import LABELS as CHEXPERT_LABELS
     from xraybench.metrics.classification import BROADER
-    from xraybench.tasks import CHEXPERT_LABELS
 
     for labels in (nih_labels(shared_data), CHEXPERT_LABELS):
         parser = LabelParser(labels)
@@ -209,7 +209,7 @@ def test_real_bbox_finding_names_parse_on_both_label_sets(shared_data) -> None:
     """The real ChestX-ray14 box file names its findings its own way ("Infiltrate"): both label sets read them."""
     import csv
 
-    from xraybench.tasks import CHEXPERT_LABELS
+    from xraybench.datasets.chexpert import LABELS as CHEXPERT_LABELS
 
     path = shared_data / "nih_cxr14" / "BBox_List_2017.csv"
     if not path.is_file():
@@ -226,7 +226,7 @@ def test_real_bbox_finding_names_parse_on_both_label_sets(shared_data) -> None:
 
 @pytest.mark.parametrize("which", ["nih", "chexpert"])
 def test_free_text_answers_score_as_sklearn_on_the_parsed_sets(shared_data, which: str) -> None:
-    from xraybench.tasks import CHEXPERT_LABELS
+    from xraybench.datasets.chexpert import LABELS as CHEXPERT_LABELS
 
     labels = nih_labels(shared_data) if which == "nih" else CHEXPERT_LABELS
     column = 1 if which == "nih" else 2

@@ -7,25 +7,6 @@ from typing import Any
 
 from xraybench.config import add_arguments, from_namespace
 
-HEADLINE = (
-    "bleu_1",
-    "bleu_4",
-    "meteor",
-    "rouge_l",
-    "cider",
-    "chexpert_micro_f1_14",
-    "chexpert_micro_f1_5",
-    "vqa_accuracy",
-    "vqa_closed_accuracy",
-    "vqa_open_token_f1",
-    "answer_score",
-    "cls_micro_f1",
-    "cls_macro_f1",
-    "grounding_format_valid",
-    "grounding_has_boxes",
-    "grounding_boxes_per_answer",
-)
-
 
 def _boxes_note(metrics: dict[str, Any], n: int) -> str:
     """Box counts beside the format-validity rate: a model that never draws a box is format-valid too."""
@@ -47,8 +28,10 @@ def print_results(results: dict[str, Any]) -> None:
     from rich.table import Table
 
     from xraybench.cli._console import console as make_console
+    from xraybench.metrics import headline_scores
 
     console = make_console()
+    headline = headline_scores()  # what each registered metric declares (`MetricSpec.headline`), in their order
     table = Table(title=f"{results['model']['name']} — {results['status']}")
     table.add_column("task")
     table.add_column("n", justify="right")
@@ -58,7 +41,7 @@ def print_results(results: dict[str, Any]) -> None:
     for task, tr in results["tasks"].items():
         if not tr["metrics"] and tr.get("no_metrics_reason"):  # every item failed: no number, the reason
             table.add_row(task, f"{tr['n']} ({tr['n_failed']} failed)", "—", "none", tr["no_metrics_reason"][:60])
-        names = [m for m in HEADLINE if m in tr["metrics"]] or sorted(tr["metrics"])
+        names = [m for m in headline if m in tr["metrics"]] or sorted(tr["metrics"])
         for i, m in enumerate(names):
             v = tr["metrics"][m]
             ci = f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v.get("ci_low") is not None else ""
@@ -71,7 +54,7 @@ def print_results(results: dict[str, Any]) -> None:
             table.add_row("", "", m, "skipped", reason[:60])
     console.print(table)
     for suite, agg in results["suites"].items():
-        shown = {m: v["value"] for m, v in agg["metrics"].items() if m in HEADLINE}
+        shown = {m: v["value"] for m, v in agg["metrics"].items() if m in headline}
         console.print(f"suite {suite} (sample-count weighted): " + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
     for task, tr in results["tasks"].items():  # e.g. a seeded split instead of the official one
         for data_note in tr.get("data_notes", []):

@@ -1,26 +1,35 @@
-"""Dataset-loader registry. A new dataset = one module + one `register` line here."""
+"""Dataset registry. A new dataset = one module with its loader and `DATASET = Dataset(...)` (its tasks and
+facts: credentialed, study space, needs a root) + one registration line here (or a plugin's entry point)."""
 
 from __future__ import annotations
 
-from xraybench.datasets.base import Loader, LoadResult
-from xraybench.registry import Registry
+from xraybench.datasets.base import Dataset, Loader, LoadResult
+from xraybench.registry import Registry, instance_of
 
-LOADERS: Registry = Registry("dataset")
-_r = LOADERS.register
-_r("mimic_cxr", "xraybench.datasets.mimic_cxr:load_mimic_cxr", help="MIMIC-CXR / MIMIC-CXR-JPG 2.x (credentialed)")
-_r(
-    "iu_xray",
-    "xraybench.datasets.iu_xray:load_iu_xray",
-    help="IU X-ray / OpenI: R2Gen annotation.json, indiana_*.csv or Open-i XML (NLMCXR_reports.tgz)",
-)
-_r("chexpert_plus", "xraybench.datasets.chexpert_plus:load_chexpert_plus", help="CheXpert Plus (credentialed)")
-_r("cxr14", "xraybench.datasets.cxr14:load_cxr14", help="NIH ChestX-ray14, official lists and boxes")
-_r("chexpert", "xraybench.datasets.chexpert:load_chexpert", help="CheXpert v1.0 train.csv/valid.csv, 13 findings")
-_r("ext_vqa", "xraybench.datasets.vqa:load_mimic_ext_vqa", help="MIMIC-Ext-MIMIC-CXR-VQA JSON (credentialed)")
-_r("cxr_vqa", "xraybench.datasets.vqa:load_medical_cxr_vqa", help="Medical-CXR-VQA (credentialed)")
-_r("vqa_rad", "xraybench.datasets.vqa:load_vqa_rad", help="VQA-RAD public JSON (chest X-ray subset)")
-_r("slake", "xraybench.datasets.vqa:load_slake", help="SLAKE 1.0 JSON (English, X-ray subset)")
-_r("xraybench_hf", "xraybench.datasets.xraybench_hf:load_xraybench_export", help="the paper's XrayBench HF export")
-_r("demo", "xraybench.datasets.demo:load_demo", help="tiny bundled synthetic suite (texts and images made by us)")
+DATASETS: Registry[Dataset] = Registry("dataset", plugin_kind="dataset", check=instance_of(Dataset))
+# the order of these lines is the order of `xraybench list tasks`
+_r = DATASETS.register
+_r("mimic_cxr", "xraybench.datasets.mimic_cxr:DATASET")
+_r("iu_xray", "xraybench.datasets.iu_xray:DATASET")
+_r("chexpert_plus", "xraybench.datasets.chexpert_plus:DATASET")
+_r("ext_vqa", "xraybench.datasets.vqa:EXT_VQA")
+_r("cxr_vqa", "xraybench.datasets.vqa:CXR_VQA")
+_r("vqa_rad", "xraybench.datasets.vqa:VQA_RAD")
+_r("slake", "xraybench.datasets.vqa:SLAKE")
+_r("cxr14", "xraybench.datasets.cxr14:DATASET")
+_r("chexpert", "xraybench.datasets.chexpert:DATASET")
+_r("xraybench_hf", "xraybench.datasets.xraybench_hf:DATASET")
+_r("demo", "xraybench.datasets.demo:DATASET")
 
-__all__ = ["LOADERS", "LoadResult", "Loader"]
+
+def get_dataset(name: str) -> Dataset:
+    """The registered dataset (its loader and facts); an unknown name gets "did you mean"."""
+    return DATASETS.get(name)
+
+
+def dataset_facts(name: str) -> Dataset | None:
+    """The dataset registered as `name`, or None for a name no loader knows (e.g. in a foreign record)."""
+    return DATASETS.get(name) if name in DATASETS else None
+
+
+__all__ = ["DATASETS", "Dataset", "LoadResult", "Loader", "dataset_facts", "get_dataset"]

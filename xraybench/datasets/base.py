@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from xraybench.records import Sample
+from xraybench.tasks import Task
 
 
 @dataclass
@@ -34,3 +35,27 @@ class Loader(Protocol):
     """
 
     def __call__(self, root: Path, *, task: str, split: str, **options: Any) -> LoadResult: ...
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's loader with everything the rest of the package must know about it, kept in its own file.
+
+    The module-level `DATASET = Dataset(...)` next to the loader is what the registration line in
+    `xraybench/datasets/__init__.py` (or a plugin's entry point) names; `xraybench.tasks` derives the task
+    list from `tasks`, governance reads `credentialed`, the trainer's leakage check `study_space`, and data
+    roots `needs_root`.
+    """
+
+    name: str
+    load: Loader
+    description: str  # one line for `xraybench list datasets` and error messages
+    tasks: tuple[Task, ...] = ()
+    credentialed: bool = False  # its data use agreement forbids sending it to third-party services
+    # datasets drawn from the same studies share one space, so a study in one never leaks into another's split
+    study_space: str = ""
+    needs_root: bool = True  # False: generated on the fly, no --data-root needed
+
+    @property
+    def space(self) -> str:
+        return self.study_space or self.name

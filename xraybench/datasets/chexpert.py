@@ -22,13 +22,17 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import find_file, finding_prompt, local_path, normalise_split, read_csv
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
-from xraybench.tasks import CHEXPERT_LABELS
+from xraybench.tasks import CLASSIFICATION_METRICS, Task
 
-LABELS = CHEXPERT_LABELS
+# CheXpert v1.0's 13 observations besides "No Finding", in its CSV order (the loader reads these columns)
+LABELS = (
+    "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema", "Consolidation",
+    "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other", "Fracture", "Support Devices",
+)  # fmt: skip
 NO_FINDING = "No Finding"
 PROMPT = finding_prompt(LABELS, NO_FINDING)
 SPLITS = {"train": "train", "valid": "valid", "validation": "valid", "validate": "valid", "val": "valid"}
@@ -111,3 +115,22 @@ def load_chexpert(
     if not seen:
         raise DataFormatError(path, "no image rows; expected one row per image after the header")
     return result
+
+
+DATASET = Dataset(
+    "chexpert",
+    load_chexpert,
+    "CheXpert v1.0 train.csv/valid.csv, 13 findings",
+    tasks=(
+        Task(
+            "chexpert_valid",
+            "classification",
+            "chexpert",
+            "valid",
+            CLASSIFICATION_METRICS,
+            {},
+            "CheXpert v1.0 validation images (radiologist consensus), 13-finding classification",
+            metric_options={"classification": {"labels": LABELS}},
+        ),
+    ),
+)

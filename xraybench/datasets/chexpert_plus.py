@@ -20,10 +20,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import clean_text, local_path, normalise_split, read_csv, report_prompt
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
+from xraybench.tasks import report_tasks
 
 SPLITS = {"train": "train", "valid": "valid", "validation": "valid", "validate": "valid", "val": "valid"}
 
@@ -108,7 +109,7 @@ def load_chexpert_plus(
                 reference=study.text,
                 image_paths=[p for p, _ in paths],
                 metadata={"section": section, "views": [v for _, _, v in images], "missing_images": missing},
-                credentialed=True,
+                credentialed=DATASET.credentialed,
             )
         )
     if missing_total:
@@ -118,3 +119,12 @@ def load_chexpert_plus(
             "pass --data-option chexpert_plus.image_root=PATH"
         )
     return result
+
+
+DATASET = Dataset(
+    "chexpert_plus",
+    load_chexpert_plus,
+    "CheXpert Plus (credentialed)",
+    tasks=report_tasks("chexpert_plus", split="valid"),
+    credentialed=True,
+)

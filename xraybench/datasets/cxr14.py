@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import (
     find_file,
     finding_prompt,
@@ -29,6 +29,7 @@ from xraybench.datasets.common import (
 )
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
+from xraybench.tasks import CLASSIFICATION_METRICS, Task
 
 LABELS = (
     "Atelectasis",
@@ -175,3 +176,21 @@ def load_cxr14(root: Path, *, task: str, split: str) -> LoadResult:
             )
         )
     return result
+
+
+DATASET = Dataset(
+    "cxr14",
+    load_cxr14,
+    "NIH ChestX-ray14, official lists and boxes",
+    tasks=(
+        Task(
+            "cxr14",
+            "classification",
+            "cxr14",
+            "test",
+            CLASSIFICATION_METRICS,
+            {},
+            "NIH ChestX-ray14 official test list, 14-label finding classification",
+        ),
+    ),
+)

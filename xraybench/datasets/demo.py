@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
+from xraybench.tasks import CLASSIFICATION_METRICS, VQA_METRICS, Task, report_tasks
 
 DEMO_VERSION = "2"
 IMAGE_SIZE = 256
@@ -285,3 +286,25 @@ def load_demo(
         else:
             raise XrayBenchError(f"unknown demo part {part!r}; expected report, vqa or classification")
     return result
+
+
+DATASET = Dataset(
+    "demo",
+    load_demo,
+    "tiny bundled synthetic suite (texts and images made by us)",
+    tasks=(
+        *report_tasks("demo"),
+        Task("demo_vqa", "vqa", "demo", "test", VQA_METRICS, {"part": "vqa"}, "synthetic demo VQA"),
+        Task(
+            "demo_classification",
+            "classification",
+            "demo",
+            "test",
+            CLASSIFICATION_METRICS,
+            {"part": "classification"},
+            "synthetic demo finding classification with boxes",
+            metric_options={"classification": {"labels": tuple(LABELS)}},
+        ),
+    ),
+    needs_root=False,
+)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import (
     clean_text,
     expect_list,
@@ -52,6 +52,7 @@ from xraybench.datasets.common import (
 )
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
+from xraybench.tasks import report_tasks
 
 SPLITS = {"train": "train", "val": "val", "valid": "val", "validate": "val", "validation": "val", "test": "test"}
 _R2GEN_UID = re.compile(r"^CXR(\d+)_")
@@ -352,3 +353,11 @@ def load_iu_xray(root: Path, *, task: str, split: str, section: str = "findings"
             f"or the Open-i reports ({_OPENI_DIRS[0]}/ or {_OPENI_ARCHIVES[0]}) in this folder",
         )
     return _r2gen_samples(annotation, task, wanted, section)
+
+
+DATASET = Dataset(
+    "iu_xray",
+    load_iu_xray,
+    "IU X-ray / OpenI: R2Gen annotation.json, indiana_*.csv or Open-i XML (NLMCXR_reports.tgz)",
+    tasks=report_tasks("iu_xray"),
+)

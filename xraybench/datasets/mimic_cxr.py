@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import (
     find_file,
     local_path,
@@ -31,6 +31,7 @@ from xraybench.datasets.common import (
 from xraybench.datasets.sections import parse_report
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
+from xraybench.tasks import report_tasks
 
 SPLITS = {
     "train": "train",
@@ -138,7 +139,7 @@ def load_mimic_cxr(
                     "views": [views.get(d, "") for d in ordered],
                     "view": views.get(ordered[0], "") if ordered else "",
                 },
-                credentialed=True,
+                credentialed=DATASET.credentialed,
             )
         )
     if studies and result.dropped.get("missing_report") == len(studies):
@@ -149,3 +150,13 @@ def load_mimic_cxr(
             "unzip mimic-cxr-reports there or pass --data-option mimic_cxr.reports_root=PATH",
         )
     return result
+
+
+DATASET = Dataset(
+    "mimic_cxr",
+    load_mimic_cxr,
+    "MIMIC-CXR / MIMIC-CXR-JPG 2.x (credentialed)",
+    tasks=report_tasks("mimic_cxr"),
+    credentialed=True,
+    study_space="mimic",
+)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import (
     clean_text,
     expect_list,
@@ -28,6 +28,7 @@ from xraybench.datasets.common import (
 )
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
+from xraybench.tasks import VQA_METRICS, Task
 
 _YES_NO = {"yes", "no"}
 _TEXT = (str, int, float)
@@ -159,7 +160,7 @@ def load_mimic_ext_vqa(root: Path, *, task: str, split: str, image_root: str | P
                     else "",
                     **ids,
                 },
-                credentialed=True,
+                credentialed=EXT_VQA.credentialed,
             )
         )
     return result
@@ -277,7 +278,7 @@ def load_medical_cxr_vqa(root: Path, *, task: str, split: str, image_root: str |
                     "subject_id": subject,
                     "dicom_ids": dicoms,
                 },
-                credentialed=True,
+                credentialed=CXR_VQA.credentialed,
             )
         )
     return result
@@ -439,3 +440,54 @@ def load_slake(root: Path, *, task: str, split: str, lang: str = "en", modality:
             )
         )
     return result
+
+
+# MIMIC-CXR's studies (one study space with mimic_cxr), credentialed as MIMIC-CXR itself
+EXT_VQA = Dataset(
+    "ext_vqa",
+    load_mimic_ext_vqa,
+    "MIMIC-Ext-MIMIC-CXR-VQA JSON (credentialed)",
+    tasks=(Task("ext_vqa", "vqa", "ext_vqa", "test", VQA_METRICS, {}, "MIMIC-Ext-MIMIC-CXR-VQA test"),),
+    credentialed=True,
+    study_space="mimic",
+)
+CXR_VQA = Dataset(
+    "cxr_vqa",
+    load_medical_cxr_vqa,
+    "Medical-CXR-VQA (credentialed)",
+    tasks=(Task("cxr_vqa", "vqa", "cxr_vqa", "test", VQA_METRICS, {}, "Medical-CXR-VQA test"),),
+    credentialed=True,
+    study_space="mimic",
+)
+VQA_RAD = Dataset(
+    "vqa_rad",
+    load_vqa_rad,
+    "VQA-RAD public JSON (chest X-ray subset)",
+    tasks=(
+        Task(
+            "vqa_rad_chest",
+            "vqa",
+            "vqa_rad",
+            "test",
+            VQA_METRICS,
+            {"organ": "CHEST"},
+            "VQA-RAD official test (free-form + paraphrased), chest images",
+        ),
+    ),
+)
+SLAKE = Dataset(
+    "slake",
+    load_slake,
+    "SLAKE 1.0 JSON (English, X-ray subset)",
+    tasks=(
+        Task(
+            "slake_xray",
+            "vqa",
+            "slake",
+            "test",
+            VQA_METRICS,
+            {"modality": "X-Ray", "lang": "en"},
+            "SLAKE 1.0 test, English, X-ray images",
+        ),
+    ),
+)

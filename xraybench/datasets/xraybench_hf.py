@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from xraybench.datasets.base import LoadResult
+from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.datasets.common import check_values, clean_text, join_answers, load_json, local_path, read_jsonl
 from xraybench.errors import DataFormatError
 from xraybench.lazy import require
@@ -232,3 +232,7 @@ def load_xraybench_export(
     if subset is not None and subset.lower() not in {s.lower() for s in subsets}:
         raise DataFormatError(root, f"no rows of subset {subset!r}; subsets present: {sorted(subsets)}")
     return result
+
+
+# no task of its own: read through `xraybench samples` / published-number comparisons
+DATASET = Dataset("xraybench_hf", load_xraybench_export, "the paper's XrayBench HF export")

@@ -1,11 +1,22 @@
-"""Metric registry. A new metric = one module + one `register` line here."""
+"""Metric registry. A new metric = one module (its class declares `spec = MetricSpec(...)`: task kinds, headline
+scores, leaderboard columns, direction, options) + one `register` line here (or a plugin's entry point).
+
+The run table, the arena leaderboard and `--extra-metrics` read those declarations (`headline_scores`,
+`leaderboard_scores`, `metric_spec`); nothing else decides a metric's behaviour by its name.
+"""
 
 from __future__ import annotations
 
-from xraybench.metrics.base import Metric, Scores
-from xraybench.registry import Registry
+import logging
 
-METRICS: Registry = Registry("metric")
+from xraybench.errors import MissingExtraError
+from xraybench.metrics.base import Metric, MetricSpec, Scores, check_metric, spec_of
+from xraybench.registry import PluginError, Registry
+
+log = logging.getLogger(__name__)
+
+METRICS: Registry[type] = Registry("metric", plugin_kind="metric", check=check_metric)
+# the order of these lines is the order of the run table's rows and of the leaderboard's metric columns
 _r = METRICS.register
 _r("bleu", "xraybench.metrics.bleu:BleuMetric", help="BLEU-1..4, corpus level, COCO caption semantics")
 _r(
@@ -22,13 +33,13 @@ _r(
 _r("cider", "xraybench.metrics.cider:CiderMetric", help="CIDEr-D, COCO semantics, IDF from the scored set")
 _r("chexpert", "xraybench.metrics.clinical:ChexpertMetric", help="clinical efficacy P/R/F1 from our offline labeler")
 _r("vqa", "xraybench.metrics.vqa:VqaMetric", help="closed accuracy, open token F1 / exact match, list set-F1")
+_r("answer_score", "xraybench.metrics.answer_score:AnswerScoreMetric", help="the paper's per-item answer score")
 _r(
     "classification",
     "xraybench.metrics.classification:ClassificationMetric",
     help="per-label and micro/macro F1, AUROC",
 )
 _r("grounding", "xraybench.metrics.grounding:GroundingMetric", help="box validity, count, IoU / hit rate")
-_r("answer_score", "xraybench.metrics.answer_score:AnswerScoreMetric", help="the paper's per-item answer score")
 _r(
     "bertscore",
     "xraybench.metrics.bertscore:BertScoreMetric",
@@ -48,4 +59,34 @@ _r(
     help="RadGraph F1 simple/partial/complete (radgraph package; option model_dir / XRAYBENCH_RADGRAPH_DIR)",
 )
 
-__all__ = ["METRICS", "Metric", "Scores"]
+
+def metric_spec(name: str) -> MetricSpec:
+    """The declaration of the metric registered as `name` (imports its module; "did you mean" if unknown)."""
+    return spec_of(METRICS.get(name))
+
+
+def _declared(which: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in METRICS.in_order():
+        try:
+            spec = metric_spec(name)
+        except (MissingExtraError, PluginError) as exc:  # a broken plugin must not hide every other number
+            log.warning("metric %s left out of the %s scores: %s", name, which, exc)
+            continue
+        for score in spec.headline_for(name) if which == "headline" else spec.leaderboard:
+            if score not in out:
+                out.append(score)
+    return tuple(out)
+
+
+def headline_scores() -> tuple[str, ...]:
+    """Score names the run table shows, in registration order, as every registered metric declares them."""
+    return _declared("headline")
+
+
+def leaderboard_scores() -> tuple[str, ...]:
+    """Score names that are arena leaderboard columns (`MetricSpec.leaderboard`), in registration order."""
+    return _declared("leaderboard")
+
+
+__all__ = ["METRICS", "Metric", "MetricSpec", "Scores", "headline_scores", "leaderboard_scores", "metric_spec"]

@@ -28,7 +28,7 @@ from typing import Literal
 
 from xraybench.errors import XrayBenchError
 from xraybench.metrics.aggregate import check_aligned
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.metrics.normalize import normalize_answer, normalize_text, set_f1, split_list
 from xraybench.metrics.rouge import rouge_score_tokens
 from xraybench.records import Prediction, Sample
@@ -136,6 +136,7 @@ class AnswerScoreMetric:
     """Mean per-item answer score over a task; `details["variant"]` records which variant was used."""
 
     name = "answer_score"
+    spec = MetricSpec(kinds=("vqa",), leaderboard=("answer_score",), options={"variant": "answer_variant"})
 
     def __init__(self, variant: Variant = "word"):
         if variant not in VARIANTS:

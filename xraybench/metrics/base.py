@@ -7,13 +7,14 @@ way for mean-of-samples metrics (accuracy) and corpus-level metrics (BLEU, CIDEr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from xraybench.records import Prediction, Sample
+from xraybench.records import Prediction, Sample, TaskKind
 
 Aggregate = Callable[[np.ndarray], float]
 
@@ -48,9 +49,78 @@ class Scores:
         return cls(name, value, values, None, dict(details))
 
 
+# What a run can hand a metric's constructor: the metric picks what it needs in `MetricSpec.options`
+# (constructor parameter -> one of these names), so no caller decides a metric's arguments by its name.
+RUN_OPTIONS = {
+    "tokenizer": "tokenization for lexical metrics (--tokenizer: coco | r2gen | raw)",
+    "token_cache": "the token cache the lexical metrics of one task share (each text tokenized once)",
+    "uncertain_as": "clinical efficacy: count uncertain labels as positive | negative (--uncertain-as)",
+    "answer_variant": "the paper's answer score: word | paper (--answer-variant)",
+    "progress": "show a progress bar (--progress)",
+    "image_size": "the side the model's images were resized to, for box checks (--image-size)",
+    "max_pixels": "the pixel budget the model's images were shrunk to, for box checks (the template's policy)",
+}
+TASK_KINDS: tuple[TaskKind, ...] = ("report", "vqa", "classification")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What the rest of the package must know about a metric, declared on its class as `spec = MetricSpec(...)`.
+
+    - `kinds`: the task kinds it scores; `--extra-metrics` adds it to tasks of these kinds only (a run with
+      none of them is refused, other tasks list it as skipped with the reason).
+    - `headline`: the score names the run table shows (None: the one score named like the metric).
+    - `leaderboard`: the score names that become arena leaderboard columns.
+    - `higher_is_better`: the direction of its headline scores (False for an error rate).
+    - `options`: constructor parameter -> `RUN_OPTIONS` name, filled from the run's settings.
+    """
+
+    kinds: tuple[TaskKind, ...] = TASK_KINDS
+    headline: tuple[str, ...] | None = None
+    leaderboard: tuple[str, ...] = ()
+    higher_is_better: bool = True
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def headline_for(self, metric: str) -> tuple[str, ...]:
+        return (metric,) if self.headline is None else self.headline
+
+
+LEXICAL_OPTIONS = {"tokenizer": "tokenizer", "cache": "token_cache"}  # what BLEU, METEOR, ROUGE-L, CIDEr take
+
+
+def spec_of(metric_class: Any) -> MetricSpec:
+    """A metric class's declaration; a class that declares none gets the defaults (scores every task kind,
+    its score named like the metric is its headline)."""
+    spec = getattr(metric_class, "spec", None)
+    return MetricSpec() if spec is None else spec
+
+
+def check_metric(name: str, target: Any) -> str | None:
+    """The metric registry's contract: a class with `score`, whose `spec` (if any) is a `MetricSpec` naming
+    known task kinds, constructor parameters it has and `RUN_OPTIONS` that exist."""
+    if not inspect.isclass(target) or not callable(getattr(target, "score", None)):
+        return f"expected a class with a score(samples, predictions) method, got {target!r}"
+    spec = getattr(target, "spec", None)
+    if spec is not None and not isinstance(spec, MetricSpec):
+        return f"{target.__qualname__}.spec must be a MetricSpec, got {spec!r}"
+    spec = spec_of(target)
+    bad_kinds = [k for k in spec.kinds if k not in TASK_KINDS]
+    if bad_kinds:
+        return f"{target.__qualname__}.spec.kinds has {bad_kinds}; task kinds are {', '.join(TASK_KINDS)}"
+    params = inspect.signature(target).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for param, option in spec.options.items():
+        if option not in RUN_OPTIONS:
+            return f"{target.__qualname__}.spec.options maps {param!r} to unknown run option {option!r} (known: {', '.join(RUN_OPTIONS)})"
+        if param not in params and not takes_any:
+            return f"{target.__qualname__}.spec.options names {param!r}, which its constructor does not take"
+    return None
+
+
 class Metric(Protocol):
     """Scores aligned lists of samples and predictions; returns one or more named `Scores`."""
 
     name: str
+    spec: MetricSpec
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]: ...

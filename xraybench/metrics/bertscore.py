@@ -30,7 +30,7 @@ import numpy as np
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.lazy import require
 from xraybench.metrics._local_models import fetch_command, local_model_dir, pick_device
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.progress import progress_bar
 from xraybench.records import Prediction, Sample
 
@@ -170,6 +170,7 @@ class BertScoreMetric:
     """`bertscore_{precision,recall,f1}`: per-sample BERTScore, corpus value = mean (as bert-score reports)."""
 
     name = "bertscore"
+    spec = MetricSpec(kinds=("report",), headline=("bertscore_f1",), options={"progress": "progress"})
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ import numpy as np
 from xraybench.errors import XrayBenchError
 from xraybench.metrics._lexical import NgramStats, TokenCache, lexical_ngrams, lookup
 from xraybench.metrics.aggregate import resample_counts
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import LEXICAL_OPTIONS, MetricSpec, Scores
 from xraybench.metrics.tokenize import check_mode
 from xraybench.records import Prediction, Sample
 
@@ -99,6 +99,9 @@ class BleuMetric:
     """BLEU-1..4 (`bleu_1`..`bleu_4`), corpus level, exactly as pycocoevalcap's `Bleu(4)`."""
 
     name = "bleu"
+    spec = MetricSpec(
+        kinds=("report",), headline=("bleu_1", "bleu_4"), leaderboard=("bleu_4",), options=LEXICAL_OPTIONS
+    )
 
     def __init__(self, tokenizer: str = "coco", cache: TokenCache | None = None):
         self.tokenizer = check_mode(tokenizer)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from xraybench.errors import DataFormatError
 from xraybench.lazy import require
 from xraybench.metrics._local_models import fetch_command, local_file, local_model_dir, pick_device
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.metrics.chexpert import CHEXPERT_LABELS
 from xraybench.metrics.clinical import ChexpertMetric, positive_matrix
 from xraybench.progress import progress_bar
@@ -155,6 +155,11 @@ class ChexbertMetric:
     """CheXbert-label P/R/F1 (micro, macro; 5 and 14 observations), scored as `chexpert_*` is."""
 
     name = "chexbert"
+    spec = MetricSpec(
+        kinds=("report",),
+        headline=("chexbert_micro_f1_14", "chexbert_micro_f1_5"),
+        options={"uncertain_as": "uncertain_as", "progress": "progress"},
+    )
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ import numpy as np
 
 from xraybench.metrics._lexical import NgramStats, TokenCache, lexical_ngrams, lookup
 from xraybench.metrics.aggregate import NanMean
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import LEXICAL_OPTIONS, MetricSpec, Scores
 from xraybench.metrics.tokenize import check_mode
 from xraybench.records import Prediction, Sample
 
@@ -72,6 +72,7 @@ class CiderMetric:
     """CIDEr-D (`cider`), as pycocoevalcap's `Cider`; per-sample scores kept."""
 
     name = "cider"
+    spec = MetricSpec(kinds=("report",), leaderboard=("cider",), options=LEXICAL_OPTIONS)
 
     def __init__(self, tokenizer: str = "coco", cache: TokenCache | None = None):
         self.tokenizer = check_mode(tokenizer)

@@ -27,7 +27,7 @@ import numpy as np
 
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.metrics.aggregate import check_aligned, resample_counts
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.metrics.normalize import set_f1
 from xraybench.records import Prediction, Sample
 
@@ -344,6 +344,9 @@ class ClassificationMetric:
     """Per-label and micro/macro precision, recall and F1, exact match, and AUROC when scores exist."""
 
     name = "classification"
+    spec = MetricSpec(
+        kinds=("classification",), headline=("cls_micro_f1", "cls_macro_f1"), leaderboard=("cls_macro_f1",)
+    )
 
     def __init__(self, labels: Sequence[str] = CXR14_LABELS):
         self.labels = tuple(labels)

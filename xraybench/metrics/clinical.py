@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from xraybench.metrics.aggregate import resample_counts
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.metrics.chexpert import CHEXPERT_LABELS, label_reports
 from xraybench.records import Prediction, Sample
 
@@ -58,6 +58,12 @@ class ChexpertMetric:
     """CheXpert-label P/R/F1 (micro, macro; 5 and 14 observations) from our rule-based labeler."""
 
     name = "chexpert"
+    spec = MetricSpec(
+        kinds=("report",),
+        headline=("chexpert_micro_f1_14", "chexpert_micro_f1_5"),
+        leaderboard=("chexpert_micro_f1_5", "chexpert_macro_f1_14"),
+        options={"uncertain_as": "uncertain_as"},
+    )
 
     def __init__(self, uncertain_as: Literal["positive", "negative"] = "positive"):
         if uncertain_as not in ("positive", "negative"):

@@ -33,7 +33,7 @@ import numpy as np
 
 from xraybench.errors import DataFormatError
 from xraybench.metrics.aggregate import check_aligned, nanmean_scores, resample_counts
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.records import Prediction, Sample
 
 IOU_HIT = 0.5
@@ -105,6 +105,10 @@ class GroundingMetric:
     """Box validity, count, and IoU / hit rate / pointing game against reference boxes."""
 
     name = "grounding"
+    spec = MetricSpec(
+        headline=("grounding_format_valid", "grounding_has_boxes", "grounding_boxes_per_answer"),
+        options={"image_size": "image_size", "max_pixels": "max_pixels"},
+    )  # any task kind: boxes in the reasoning of any answer
 
     def __init__(self, image_size: int | None = None, max_pixels: int | None = None):
         from xraybench.prompts import ImagePolicy

@@ -30,7 +30,7 @@ import numpy as np
 
 from xraybench.errors import XrayBenchError
 from xraybench.metrics._lexical import TokenCache
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import LEXICAL_OPTIONS, MetricSpec, Scores
 from xraybench.metrics.tokenize import check_mode, tokenize_batch
 from xraybench.records import Prediction, Sample
 
@@ -329,6 +329,7 @@ class MeteorMetric:
     """
 
     name = "meteor"
+    spec = MetricSpec(kinds=("report",), leaderboard=("meteor",), options=LEXICAL_OPTIONS)
 
     def __init__(self, tokenizer: str = "coco", backend: str = "auto", cache: TokenCache | None = None):
         if backend not in BACKENDS:

@@ -26,7 +26,7 @@ from typing import Any
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 from xraybench.metrics._local_models import fetch_command, pick_device
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.progress import progress_bar
 from xraybench.records import Prediction, Sample
 
@@ -137,6 +137,11 @@ class RadGraphMetric:
     """`radgraph_f1_{simple,partial,complete}` from the `radgraph` package's model, local weights only."""
 
     name = "radgraph"
+    spec = MetricSpec(
+        kinds=("report",),
+        headline=("radgraph_f1_simple", "radgraph_f1_partial", "radgraph_f1_complete"),
+        options={"progress": "progress"},
+    )
 
     def __init__(
         self,

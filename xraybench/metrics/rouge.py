@@ -22,7 +22,7 @@ import numpy as np
 from xraybench.errors import XrayBenchError
 from xraybench.metrics._lexical import TokenCache, lexical_inputs
 from xraybench.metrics.aggregate import NanMean, check_aligned
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import LEXICAL_OPTIONS, MetricSpec, Scores
 from xraybench.metrics.tokenize import check_mode
 from xraybench.records import Prediction, Sample
 
@@ -238,6 +238,7 @@ class RougeLMetric:
     """ROUGE-L F (`rouge_l`): beta 1.2 as COCO, or beta 1.0 (optionally stemmed) as rouge-score."""
 
     name = "rouge_l"
+    spec = MetricSpec(kinds=("report",), leaderboard=("rouge_l",), options=LEXICAL_OPTIONS)
 
     def __init__(
         self, tokenizer: str = "coco", beta: float = 1.2, stemmer: bool = False, cache: TokenCache | None = None
@@ -309,6 +310,7 @@ class RougeScoreMetric:
     `rougeL`, beside COCO's `rouge_l`. Its tokenizer is rouge-score's, whatever `--tokenizer` says."""
 
     name = "rouge_score"
+    spec = MetricSpec(kinds=("report",), headline=ROUGE_SCORE_NAMES)
 
     def __init__(self, stemmer: bool = True, names: Sequence[str] = ROUGE_SCORE_NAMES):
         self.stemmer = bool(stemmer)

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from xraybench.metrics.aggregate import check_aligned, nanmean_scores
-from xraybench.metrics.base import Scores
+from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.metrics.normalize import normalize_answer, normalize_text, set_f1, split_list, yes_no
 from xraybench.records import Prediction, Sample
 
@@ -52,6 +52,11 @@ class VqaMetric:
     """Closed accuracy, open exact match / token F1, list set-F1 and the overall VQA accuracy."""
 
     name = "vqa"
+    spec = MetricSpec(
+        kinds=("vqa",),
+        headline=("vqa_accuracy", "vqa_closed_accuracy", "vqa_open_token_f1"),
+        leaderboard=("vqa_accuracy",),
+    )
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
         check_aligned(samples, predictions, self.name)
