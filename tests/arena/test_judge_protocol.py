@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from arena.api import JudgeConfig, judge_arena
-from arena.judges import JUDGES, build_judge
+from arena.judges import JUDGES, JudgeClient, build_judge
 from arena.judges.llm import LLMJudge
 from arena.judges.local import Decision, LocalJudge, Thresholds, decision
 from arena.judging import Judging, export_battles, judge_schedule, load_field, plan_battles, plan_path, read_plan
@@ -22,6 +22,7 @@ from xraybench.callstore import CallStore
 from xraybench.cli import main
 from xraybench.errors import XrayBenchError
 from xraybench.llm.client import LLMClient
+from xraybench.llm.options import LLMOptions
 from xraybench.retry import RetryPolicy
 from xraybench.taskdata import load_task
 from xraybench.testing.openai_server import OpenAIServer
@@ -75,7 +76,7 @@ def specs(tmp_path: Path, prediction_files: Any) -> list[str]:
 
 
 def test_a_judge_registered_from_a_test_module_runs_an_arena_end_to_end(
-    length_judge: str, specs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    length_judge: str, specs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prediction_files: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "arenas" / "toy" / "judgments.sqlite"
@@ -93,6 +94,18 @@ def test_a_judge_registered_from_a_test_module_runs_an_arena_end_to_end(
     assert main(["arena", "leaderboard", "--name", "toy", "--rounds", "20", "--prior", "1"]) == 0
     board = json.loads((tmp_path / "arenas" / "toy" / "leaderboard" / "leaderboard.json").read_text())
     assert [r["model"] for r in board["models"]] == ["echo", "short", "rambling"]
+    # a submission is judged by the arena's judge, built by the same factory
+    from arena.submission import SubmitConfig, submit
+
+    [newcomer] = prediction_files(tmp_path, {"two": lambda ref: _sentences(ref, 2)}, TASK)
+    manifest = submit(
+        SubmitConfig(
+            name="two", predictions=newcomer.split("=", 1)[1], arena="toy", progress=False, skip_metrics=["meteor"]
+        )
+    )
+    assert manifest["judge"] == length_judge and manifest["n_judgments"] > 0 and manifest["cost_usd"] == 0.0
+    with CallStore(store) as calls:
+        assert {r["identity"]["judge"] for r in calls.export(kind="judgment")} == {length_judge}
 
 
 def test_every_call_site_builds_the_registered_judge(length_judge: str, tmp_path: Path) -> None:
@@ -193,3 +206,16 @@ def test_a_store_written_before_the_judge_protocol_resumes_with_zero_new_calls(
     with CallStore(store) as calls:
         assert calls.totals().n_ok == before
     assert read_plan(plan_path(store)) == plan_before  # no battle planned under a new key
+
+
+def test_every_registered_judge_resolves_and_satisfies_the_protocol(length_judge: str) -> None:
+    """The built-in judges and a test module's are all classes `build_judge` can build, each a `Judge`."""
+    from arena.judges import LLM, Judge
+
+    for name in JUDGES.names():
+        built = build_judge("openai/m" if name == LLM else name, LLMOptions(api_base="http://127.0.0.1:9/v1"))
+        assert isinstance(built, Judge) and isinstance(built.client, JudgeClient), name
+        assert built.name == ("openai/m" if name == LLM else name)
+    assert {type(build_judge(n)).__name__ for n in JUDGES.names() if n.startswith("metric:")} == {
+        "ClinicalJudge", "LexicalJudge", "PaperScoreJudge"
+    }  # fmt: skip
