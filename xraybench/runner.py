@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import option
+from xraybench.config import Bootstrap, Seeded, option, shared_option
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
 from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
@@ -45,7 +45,7 @@ class RunConfig:
     out: str = option(help="run folder: created if absent, resumed if it holds the same unfinished run")
     data_roots: list[str] = data_source_option()  # --data-root NAME=PATH and --data-option NAME.KEY=VALUE
     limit: int | None = option(None, help="score a seeded sample of at most N items per task")
-    seed: int = option(0, help="seed for sampling items, decoding and bootstrap")
+    seed: int = shared_option(Seeded, "seed", help="seed for sampling items, decoding and bootstrap")
     template: str = option("plain", help="prompt template: plain | reasoning")
     temperature: float = option(0.0, help="sampling temperature (0 = greedy)")
     top_p: float = option(1.0, help="nucleus sampling top-p")
@@ -76,7 +76,7 @@ class RunConfig:
     skip_metrics: list[str] = option(
         [], help="comma-separated metric families not to compute (e.g. meteor)", split_commas=True
     )
-    bootstrap_rounds: int = option(1000, help="bootstrap resamples for 95%% CIs (0 = no CIs)")
+    bootstrap_rounds: int = shared_option(Bootstrap, "bootstrap_rounds")
     max_scored_chars: int = option(
         50_000,
         help="score at most this many characters of each answer; longer ones are cut and listed (docs/limits.md)",
