@@ -70,10 +70,11 @@ def print_results(results: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xraybench.reasoning.score import PER_SAMPLE_FILE, RESULTS_FILE, ReasoningScoreConfig, reasoning_score
+    from xraybench import api
+    from xraybench.reasoning.score import PER_SAMPLE_FILE, RESULTS_FILE
 
-    config = from_namespace(ReasoningScoreConfig, args)
-    results = reasoning_score(config)
+    config = from_namespace(api.ReasoningScoreConfig, args)
+    results = api.reasoning_score(config)
     if results.get("dry_run"):
         print_plan(results)
         return 0

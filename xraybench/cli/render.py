@@ -14,10 +14,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xraybench.render import RenderConfig, Rendering, render_run
+    from xraybench import api
+    from xraybench.render import Rendering
 
-    config = from_namespace(RenderConfig, args)
-    result = render_run(config)
+    config = from_namespace(api.RenderConfig, args)
+    result = api.render(config)
     if isinstance(result, Rendering):
         print(f"{len(result.boxes)} boxes; {result.space.describe()}")
         for box in result.flagged():
