@@ -6,9 +6,10 @@ Each target is a factory `(arg: str, options: ModelOptions, context: ModelContex
 from __future__ import annotations
 
 from xraybench.models.base import Model, ModelContext, ModelOptions, split_spec
-from xraybench.registry import Registry
+from xraybench.registry import Registry, has_members
 
-MODELS: Registry = Registry("model adapter")
+# a target is a factory (a class or a function); plugins add adapters with `model.NAME` entry points
+MODELS: Registry = Registry("model adapter", plugin_kind="model", check=has_members())
 _r = MODELS.register
 _r(
     "predictions",
