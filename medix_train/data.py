@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import build_config, option, read_yaml, renamed_keys
+from xraybench.config import Seeded, build_config, option, read_yaml, renamed_keys, shared_option
 from xraybench.datasets import dataset_facts
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog
@@ -58,7 +58,7 @@ class BuildDataConfig:
     split: str = option("train", help="split the records are built from")
     limit: int | None = option(None, help="at most N samples per task (a seeded subset)")
     limits: dict[str, int] = field(default_factory=dict)  # per-task caps overriding `limit` (YAML only)
-    seed: int = option(0, help="seed of the per-task subset")
+    seed: int = shared_option(Seeded, "seed", help="seed of the per-task subset")
     on_leak: str = option("error", help="a record sharing an image or study with an evaluation split: error or drop")
     progress: bool = option(True, help="show a progress bar")
 
