@@ -69,8 +69,8 @@ class RunConfig:
     )
     extra_metrics: list[str] = option(
         [],
-        help="comma-separated metric families to add to every report task, "
-        "e.g. bertscore,chexbert,radgraph (local weights)",
+        help="comma-separated metric families to add to every task of a kind they score (refused when no task "
+        "is), e.g. bertscore,chexbert,radgraph (report tasks; local weights)",
         split_commas=True,
     )
     skip_metrics: list[str] = option(
