@@ -48,6 +48,7 @@ def option(
     kw_only: bool = False,
     deprecated: Sequence[str] = (),
     pairs: bool = False,
+    defined_in: str | None = None,
 ) -> Any:
     """A config field with its CLI help. `repeat`: a list option given several times (`--data-root A --data-root B`);
     `split_commas`: a list option given as `A,B`; `several`: a list option given as `--runs A B`; `choices`: the
@@ -56,7 +57,8 @@ def option(
     `flag`: the option's flag, or several flags filling the one field (e.g. `--data-root` and `--data-option`);
     `several=N`: exactly N values; a `positional` field with a default may be left out;
     `deprecated`: the field's old names: `--old-name` and the YAML key `old_name` still work, with a warning;
-    `pairs`: a list of `KEY=VALUE` strings that a YAML file may also give as a mapping."""
+    `pairs`: a list of `KEY=VALUE` strings that a YAML file may also give as a mapping; `defined_in`: the shared
+    base config that holds the one definition (set by the bases and `shared_option`)."""
     meta = {
         "help": help,
         "flag": flag,
@@ -69,6 +71,7 @@ def option(
         "one_of": one_of,
         "deprecated": tuple(deprecated),
         "pairs": pairs,
+        "defined_in": defined_in,
     }
     kw: Any = True if kw_only else dataclasses.MISSING
     if isinstance(default, list | dict):
@@ -182,11 +185,14 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         if required and not aliases:
             kwargs["required"] = True
         # `config_field` marks an option built from a config field (a test checks every command's options are)
-        target.add_argument(*names, **kwargs).config_field = f.name  # type: ignore[attr-defined]
+        action = target.add_argument(*names, **kwargs)
+        action.config_field = f.name  # type: ignore[attr-defined]
+        action.defined_in = meta.get("defined_in")  # type: ignore[attr-defined]  # the shared base, if any
         for alias in aliases:
-            action = _renamed_action(_ACTIONS[kwargs.get("action")], names[0])
-            renamed = target.add_argument(alias, **{**kwargs, "action": action, "help": argparse.SUPPRESS})
+            renamed_cls = _renamed_action(_ACTIONS[kwargs.get("action")], names[0])
+            renamed = target.add_argument(alias, **{**kwargs, "action": renamed_cls, "help": argparse.SUPPRESS})
             renamed.config_field = f.name  # type: ignore[attr-defined]
+            renamed.defined_in = meta.get("defined_in")  # type: ignore[attr-defined]
 
 
 def from_namespace(cls: type[C], ns: argparse.Namespace) -> C:
@@ -210,6 +216,7 @@ def shared_option(base: type, name: str, default: Any = _SAME, *, help: str | No
     and YAML key stay those of the one definition. Declared keyword-only, as the shared bases are."""
     field = {f.name: f for f in dataclasses.fields(base)}[name]
     meta = dict(field.metadata)
+    meta["defined_in"] = meta.get("defined_in") or base.__name__  # the one definition this field copies
     if help is not None:
         meta["help"] = help
     if default is _SAME:
@@ -235,7 +242,7 @@ class DataSources:
 
     data_roots: list[str] = option(
         [], flag=DATA_SOURCE_FLAGS, metavar=DATA_SOURCE_METAVAR, repeat=True, pairs=True, deprecated=("data_root",),
-        help=DATA_SOURCE_HELP,
+        help=DATA_SOURCE_HELP, defined_in="DataSources",
     )  # fmt: skip
 
 
@@ -243,21 +250,23 @@ class DataSources:
 class Seeded:
     """The one seed of a command: whatever it draws (a sample, an order, bootstrap resamples) is drawn from it."""
 
-    seed: int = option(0, help="random seed (same seed, same sample, order and CIs)")
+    seed: int = option(0, defined_in="Seeded", help="random seed (same seed, same sample, order and CIs)")
 
 
 @dataclass(kw_only=True)
 class Bootstrap:
     """Bootstrap resamples behind every 95% CI a command prints (`--rounds` is its old name)."""
 
-    bootstrap_rounds: int = option(1000, deprecated=("rounds",), help="bootstrap resamples for the 95%% CIs (0: none)")
+    bootstrap_rounds: int = option(
+        1000, deprecated=("rounds",), defined_in="Bootstrap", help="bootstrap resamples for the 95%% CIs (0: none)"
+    )
 
 
 @dataclass(kw_only=True)
 class JsonOutput:
     """`--json`: print one JSON document on stdout instead of tables (warnings stay on stderr)."""
 
-    json: bool = option(False, help="print JSON instead of a table")
+    json: bool = option(False, defined_in="JsonOutput", help="print JSON instead of a table")
 
 
 # ---- YAML config files: one reader, one coercion ----------------------------------------------------------

@@ -7,6 +7,7 @@ command and a model in another. These tests walk the real `xraybench` parser, ev
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -64,6 +65,16 @@ def test_seed_and_bootstrap_rounds_are_one_option(
     assert all((a.dest, a.type) == (dest, kind) for _, a in found), [cmd for cmd, a in found if a.dest != dest]
 
 
+@pytest.mark.parametrize(("flag", "base"), [("--data-root", "DataSources"), ("--seed", "Seeded"),
+                                            ("--bootstrap-rounds", "Bootstrap"), ("--json", "JsonOutput")])  # fmt: skip
+def test_shared_options_copy_their_one_definition(
+    actions: list[tuple[str, argparse.Action]], flag: str, base: str
+) -> None:
+    """A command may change the help or default of a shared option (`shared_option`), never declare its own."""
+    own = [cmd for cmd, a in _named(actions, flag) if getattr(a, "defined_in", None) != base]
+    assert own == []
+
+
 def test_rounds_is_only_a_hidden_alias_of_bootstrap_rounds(actions: list[tuple[str, argparse.Action]]) -> None:
     found = _named(actions, "--rounds")
     assert {"xraybench compare", "xraybench review results"} <= {cmd for cmd, _ in found}
@@ -84,7 +95,7 @@ def test_name_never_means_an_arena(actions: list[tuple[str, argparse.Action]]) -
         if cmd.startswith("xraybench arena"):
             assert (a.dest, a.help) == ("arena", argparse.SUPPRESS), cmd
         else:
-            assert a.dest == "name" and "arena" not in (a.help or "").split(":")[0], cmd
+            assert a.dest == "name" and re.match(r"(the )?(model|model's|study) ", a.help or ""), (cmd, a.help)
     assert {cmd for cmd, a in _named(actions, "--arena")} >= {"xraybench submit", "xraybench arena judge"}
 
 
