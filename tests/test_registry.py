@@ -49,10 +49,11 @@ def test_demo_labels_match_the_demo_drawings() -> None:
 
 
 def _all_registries() -> list[Registry]:
+    from arena.judges import JUDGES
     from xraybench.datasets import DATASETS
     from xraybench.tasks import TASK_REGISTRY
 
-    return [DATASETS, TASK_REGISTRY, METRICS, MODELS]
+    return [DATASETS, TASK_REGISTRY, METRICS, MODELS, JUDGES]
 
 
 def test_every_registered_target_resolves_and_meets_its_contract() -> None:
@@ -73,6 +74,8 @@ def test_every_registered_target_resolves_and_meets_its_contract() -> None:
                 assert isinstance(target, Dataset) and target.name == entry.name and callable(target.load)
             elif registry.kind == "task":
                 assert isinstance(target, Task) and target.name == entry.name
+            elif registry.kind == "judge":
+                assert callable(target.create) and callable(target.build_request) and callable(target.parse_verdict)
             else:
                 assert callable(target)
 

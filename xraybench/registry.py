@@ -211,11 +211,6 @@ class Registry(Generic[T]):
             self._resolved[name] = value
         return value
 
-    def items(self) -> Iterator[tuple[str, T]]:
-        """Every (name, resolved target), in registration order; imports every target."""
-        for name in self.in_order():
-            yield name, self.get(name)
-
     @contextmanager
     def scoped(self) -> Iterator[Registry[T]]:
         """Registrations made inside the block are removed after it (tests register throw-away targets)."""
