@@ -95,6 +95,9 @@ def test_the_engine_tests_pass_without_litellm(no_litellm: dict[str, str], tmp_p
     assert compat and all(c.find("skipped") is None for c in compat), "openai: adapter tests skipped without litellm"
     hostile = [c for c in cases if c.get("classname", "").endswith("test_run_hostile_endpoints")]
     assert hostile and all(c.find("skipped") is None for c in hostile), "API run tests skipped without litellm"
+    # a `[direct…]` case (the direct HTTP path of a test run both ways) must run here, never be skipped
+    direct = [c.get("name") for c in cases if "[direct" in (c.get("name") or "") and c.find("skipped") is not None]
+    assert not direct, f"direct-path tests skipped without litellm: {direct}"
     # a test skipped here must be one that needs litellm itself, skipped with the extra's name
     reasons = {(c.find("skipped").get("message") or "") for c in cases if c.find("skipped") is not None}
     assert all("judge" in r or "shared dev data" in r for r in reasons), reasons

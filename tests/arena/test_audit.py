@@ -145,7 +145,7 @@ def test_budget_cap_stops_and_rerun_finishes(litellm_ready: None, tmp_path: Path
         assert full.report.n_done_before == capped.report.n_ok and full.report.n_budget_stopped == 0
 
 
-def test_governance_refuses_credentialed_samples_for_remote_judges(litellm_ready: None, tmp_path: Path) -> None:
+def test_governance_refuses_credentialed_samples_for_remote_judges(needs_litellm: None, tmp_path: Path) -> None:
     sample = Sample("s1", TASK, "mimic_cxr", "test", "p", "There is no pleural effusion.", credentialed=True)
     config = AuditConfig(judge="openai/gpt-4o-mini", task=TASK, api_key_env=None)
     with CallStore(tmp_path / "s.sqlite") as store, pytest.raises(XrayBenchError, match="credentialed"):

@@ -213,7 +213,7 @@ def test_submission_with_llm_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_a_submission_whose_judge_gives_no_verdicts_publishes_no_leaderboard(
-    litellm_ready: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    needs_litellm: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The submission rebuilt the arena's leaderboard with its own copy of the leaderboard code, which skipped the
     min-verdict check: a judge that could not answer for the new model still published a leaderboard."""

@@ -52,6 +52,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.usefixtures("needs_litellm")  # compares with litellm's own mapping
 @pytest.mark.parametrize(("fault", "expected", "text"), FAULTS, ids=[f[0].kind + str(f[0].status) for f in FAULTS])
 def test_direct_path_maps_like_litellm(fault: Fault, expected: str, text: str | None) -> None:
     results = {}

@@ -190,7 +190,7 @@ def prediction_specs(tmp_path: Path) -> list[str]:
 
 
 def test_arena_judge_without_a_key_exits_at_once_with_one_message(
-    no_keys: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    needs_litellm: None, no_keys: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Before: 408 requests and 68 identical "Missing credentials" lines over 2 min 19 s on this demo."""
     store = tmp_path / "judgments.sqlite"
