@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option
+from xraybench.tasks import REPORT_METRICS
 
 if TYPE_CHECKING:
     from xraybench.reasoning.score import ReasoningScoreConfig
@@ -39,7 +40,7 @@ _LAZY = {
     "RenderConfig": "xraybench.render",
     "ReasoningScoreConfig": "xraybench.reasoning.score",
 }
-DEFAULT_METRICS = "bleu,meteor,rouge_l,cider,chexpert"
+DEFAULT_METRICS = ",".join(REPORT_METRICS)  # `score` scores texts as a report task does
 ROUGE_SCORE = "rouge_score"  # rouge-score's convention; its scores rouge1, rouge2, rougeL are also names here
 LIST_SECTIONS = ("tasks", "suites", "datasets", "models", "metrics")
 SHOWN_LINES = 50  # validate: malformed lines / unknown ids listed in full before "... N more"
