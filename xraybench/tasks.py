@@ -63,6 +63,11 @@ def report_tasks(dataset: str, split: str = "test") -> tuple[Task, Task]:
 _DERIVED: set[str] = set()  # the task names `_dataset_tasks` registered (rebuilt when the datasets change)
 
 
+def vqa_task(name: str, dataset: str, description: str, **options: Any) -> Task:
+    """A VQA task on the test split; `options` are the loader's (a subset filter such as organ or language)."""
+    return Task(name, "vqa", dataset, "test", VQA_METRICS, options, description)
+
+
 def _dataset_tasks(registry: Registry[Task]) -> None:
     """Register the tasks every dataset declares next to its loader (built-ins first, then plugins)."""
     from xraybench.datasets import DATASETS

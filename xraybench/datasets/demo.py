@@ -17,7 +17,7 @@ from typing import Any
 from xraybench.datasets.base import Dataset, LoadResult
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
-from xraybench.tasks import CLASSIFICATION_METRICS, VQA_METRICS, Task, report_tasks
+from xraybench.tasks import CLASSIFICATION_METRICS, Task, report_tasks, vqa_task
 
 DEMO_VERSION = "2"
 IMAGE_SIZE = 256
@@ -294,7 +294,7 @@ DATASET = Dataset(
     "tiny bundled synthetic suite (texts and images made by us)",
     tasks=(
         *report_tasks("demo"),
-        Task("demo_vqa", "vqa", "demo", "test", VQA_METRICS, {"part": "vqa"}, "synthetic demo VQA"),
+        vqa_task("demo_vqa", "demo", "synthetic demo VQA", part="vqa"),
         Task(
             "demo_classification",
             "classification",

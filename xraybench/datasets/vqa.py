@@ -28,7 +28,7 @@ from xraybench.datasets.common import (
 )
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
-from xraybench.tasks import VQA_METRICS, Task
+from xraybench.tasks import vqa_task
 
 _YES_NO = {"yes", "no"}
 _TEXT = (str, int, float)
@@ -444,50 +444,19 @@ def load_slake(root: Path, *, task: str, split: str, lang: str = "en", modality:
 
 # MIMIC-CXR's studies (one study space with mimic_cxr), credentialed as MIMIC-CXR itself
 EXT_VQA = Dataset(
-    "ext_vqa",
-    load_mimic_ext_vqa,
-    "MIMIC-Ext-MIMIC-CXR-VQA JSON (credentialed)",
-    tasks=(Task("ext_vqa", "vqa", "ext_vqa", "test", VQA_METRICS, {}, "MIMIC-Ext-MIMIC-CXR-VQA test"),),
-    credentialed=True,
-    study_space="mimic",
-)
+    "ext_vqa", load_mimic_ext_vqa, "MIMIC-Ext-MIMIC-CXR-VQA JSON (credentialed)",
+    tasks=(vqa_task("ext_vqa", "ext_vqa", "MIMIC-Ext-MIMIC-CXR-VQA test"),), credentialed=True, study_space="mimic",
+)  # fmt: skip
 CXR_VQA = Dataset(
-    "cxr_vqa",
-    load_medical_cxr_vqa,
-    "Medical-CXR-VQA (credentialed)",
-    tasks=(Task("cxr_vqa", "vqa", "cxr_vqa", "test", VQA_METRICS, {}, "Medical-CXR-VQA test"),),
-    credentialed=True,
-    study_space="mimic",
-)
+    "cxr_vqa", load_medical_cxr_vqa, "Medical-CXR-VQA (credentialed)",
+    tasks=(vqa_task("cxr_vqa", "cxr_vqa", "Medical-CXR-VQA test"),), credentialed=True, study_space="mimic",
+)  # fmt: skip
 VQA_RAD = Dataset(
-    "vqa_rad",
-    load_vqa_rad,
-    "VQA-RAD public JSON (chest X-ray subset)",
-    tasks=(
-        Task(
-            "vqa_rad_chest",
-            "vqa",
-            "vqa_rad",
-            "test",
-            VQA_METRICS,
-            {"organ": "CHEST"},
-            "VQA-RAD official test (free-form + paraphrased), chest images",
-        ),
-    ),
-)
+    "vqa_rad", load_vqa_rad, "VQA-RAD public JSON (chest X-ray subset)",
+    tasks=(vqa_task("vqa_rad_chest", "vqa_rad", "VQA-RAD official test (free-form + paraphrased), chest images",
+                    organ="CHEST"),),
+)  # fmt: skip
 SLAKE = Dataset(
-    "slake",
-    load_slake,
-    "SLAKE 1.0 JSON (English, X-ray subset)",
-    tasks=(
-        Task(
-            "slake_xray",
-            "vqa",
-            "slake",
-            "test",
-            VQA_METRICS,
-            {"modality": "X-Ray", "lang": "en"},
-            "SLAKE 1.0 test, English, X-ray images",
-        ),
-    ),
-)
+    "slake", load_slake, "SLAKE 1.0 JSON (English, X-ray subset)",
+    tasks=(vqa_task("slake_xray", "slake", "SLAKE 1.0 test, English, X-ray images", modality="X-Ray", lang="en"),),
+)  # fmt: skip
