@@ -28,8 +28,9 @@ from arena.ratings import Ratings, prior_statement
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 from xraybench.metrics import leaderboard_scores
+from xraybench.schema import check_schema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # leaderboard.json's `schema_version` (`xraybench.schema`)
 FIGURES = {
     "pairwise_winrate": "pairwise_winrate.png",
     "predicted_winrate": "predicted_winrate.png",
@@ -132,6 +133,7 @@ def existing_columns(board: str | Path) -> tuple[dict[str, dict[str, float | Non
     if not path.exists():
         return {}, {}
     data = json.loads(path.read_text(encoding="utf-8"))
+    check_schema(data, SCHEMA_VERSION, path, "a leaderboard")  # a newer one is refused, not misread
     metrics = {r["model"]: {k: v for k, v in (r.get("metrics") or {}).items() if v is not None} for r in data["models"]}
     return metrics, dict(data.get("run_notes") or {})
 

@@ -30,11 +30,13 @@ from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option,
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
+from xraybench.schema import check_schema
 
 MAX_BYTES = 64 * 1024 * 1024
 PATH_KEYS = ("image", "images", "image_path", "image_paths", "path")
 ROW_KEYS = {"id", "prediction", "task", "model", *PATH_KEYS}
 MANIFEST_DIR = "submissions"
+MANIFEST_SCHEMA_VERSION = 1  # a submission manifest's `schema_version` (`xraybench.schema`)
 SHOWN_PROBLEMS = 10
 
 
@@ -264,13 +266,16 @@ def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sa
 def _prior(config: SubmitConfig, board: Path) -> float:
     """The prior the user chose: `--prior`, else the one the arena's leaderboard was built with (so a submission
     does not silently re-rate the arena with another), else `DEFAULT_PRIOR`."""
+    from arena.leaderboard import SCHEMA_VERSION
     from arena.ratings import DEFAULT_PRIOR
 
     if config.prior is not None:
         return config.prior
     path = board / "leaderboard.json"
     if path.exists():
-        prior = (json.loads(path.read_text(encoding="utf-8")).get("settings") or {}).get("prior")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        check_schema(data, SCHEMA_VERSION, path, "a leaderboard")
+        prior = (data.get("settings") or {}).get("prior")
         if isinstance(prior, int | float) and not isinstance(prior, bool):
             return float(prior)
     return DEFAULT_PRIOR
@@ -330,6 +335,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
     prior = _prior(config, board)  # before the rewrite: the prior the arena's leaderboard was built with
     written = _leaderboard(config, board, field.judge, name, run_dir, store_file, prior)
     manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
         "name": name, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "arena": config.arena,
         "task": field.task, "judge": field.judge, "prompt_version": _prompt_version(field.judge),
         "predictions": {"file": str(pred_path), "sha256": _sha256(pred_path), "bytes": pred_path.stat().st_size,

@@ -27,7 +27,7 @@ from typing import Any
 from xraybench.config import Seeded, build_config, option, read_yaml, renamed_keys, shared_option
 from xraybench.datasets import dataset_facts
 from xraybench.errors import DataFormatError, XrayBenchError
-from xraybench.files import AppendLog
+from xraybench.files import AppendLog, write_atomic
 from xraybench.progress import progress_bar
 from xraybench.prompts import render_prompt
 from xraybench.records import Sample
@@ -39,6 +39,7 @@ STAGES = ("sft", "coldstart", "grpo")
 RECORD_STAGES = {"sft": "sft", "coldstart": "coldstart_prompts", "grpo": "grpo"}
 CHAT_STAGES = ("sft", "coldstart")
 PROMPT_STAGES = ("grpo", "coldstart_prompts")
+SUMMARY_SCHEMA_VERSION = 1  # `<records>.summary.json`'s `schema_version` (`xraybench.schema`)
 WRITE_BATCH = 64  # records per fsynced append: durable as the build goes, without one fsync per record
 ANSWER_FORMS = ("list", "short", "report")
 LEAK_ACTIONS = ("error", "drop")
@@ -253,12 +254,14 @@ def build_data(config: BuildDataConfig) -> Path:
             records.append(make_record(sample, config.record_stage) for sample in batch)
             advance(len(batch))
     summary = {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
         "stage": config.stage, "record_stage": config.record_stage, "split": config.split, "records": str(path),
         "written": len(todo), "already_present": len(kept) - len(todo), "leaks_dropped": len(leaks),
         "leak_examples": [f"{record_id(s)}: {why}" for s, why in leaks[:5]], "tasks": per_task,
         "checked_against": held.tasks, "not_checked": held.unavailable, "config": dataclasses.asdict(config),
     }  # fmt: skip
-    Path(f"{path}.summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(Path(f"{path}.summary.json"), json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                 safe=f"every record is intact in {path}; rerun the same command to write the summary")  # fmt: skip
     return path
 
 

@@ -6,7 +6,6 @@ that neither model sits on the left more often, and each reviewer sees the cases
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 import time
@@ -20,7 +19,7 @@ from xraybench.names import check_name, name_path
 from xraybench.records import Prediction
 from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, STUDY_FILE
 from xraybench.review.store import Assignment, Case, ReviewStore, hash_token
-from xraybench.runner import RUN_FILE, RunFolder
+from xraybench.runner import RUN_FILE, RunFolder, RunRecord
 from xraybench.taskdata import data_source_option, load_task, parse_data_roots
 
 IMAGE_TYPES = {
@@ -122,16 +121,13 @@ def read_run(path: str | Path, task: str) -> RunInfo:
     run_file = folder.file(RUN_FILE)
     if not run_file.exists():
         raise XrayBenchError(f"{folder.path} is not a run folder (no {RUN_FILE})")
-    try:
-        record = json.loads(run_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise XrayBenchError(f"{run_file}: not valid JSON ({exc})") from None
-    config = record.get("config", {})
+    record = RunRecord.read(run_file)
+    config = record.config
     preds = {p.id: p for (t, _), p in folder.load_predictions().items() if t == task and not p.error}
     if not preds:
         raise XrayBenchError(f"{folder.path} has no answered predictions for task {task!r}")
     name = str(config.get("model") or next(iter(preds.values())).model)
-    return RunInfo(folder.path, name, record.get("run_id"), config, preds)
+    return RunInfo(folder.path, name, record.run_id or None, config, preds)
 
 
 def assign(case_ids: list[str], reviewers: list[str], overlap: str, seed: int) -> list[Assignment]:
