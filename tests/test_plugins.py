@@ -65,8 +65,12 @@ def _run_args(root: Path, out: Path) -> list[str]:
 def test_list_shows_what_the_plugin_adds(installed: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("toy_reports_findings", "toy_reports_first2", "toy_reports", "toy_words", "toy_echo"):
+    for name in ("toy_reports_findings", "toy_reports_first2", "toy_reports", "toy_words", "toy_echo", "toy_chars"):
         assert name in out
+    from xraybench.metrics import METRICS
+
+    # a registration function's lines count as the plugin's (so a reload can take them back)
+    assert "of toy-xray-plugin" in METRICS.entry("toy_chars").origin
     assert out.index("demo_classification") < out.index("toy_reports_findings")  # built-ins first, as before
 
 
@@ -112,13 +116,21 @@ def test_run_in_a_fresh_process_finds_the_installed_plugin(data_root: Path, tmp_
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "toy_words" in proc.stdout
     assert json.loads((out / "results.json").read_text())["tasks"]["toy_reports_findings"]["n"] == 3
+    # a registry created after the entry points were read (the arena's judges) still gets its plugins
+    code = "from xraybench.metrics import METRICS; assert 'toy_words' in METRICS; from arena.judges import JUDGES; "
+    code += "print(JUDGES.get('toy_judge').__name__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ShorterWins", proc.stderr[-2000:]
 
 
 def test_without_the_plugin_its_names_are_unknown(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from xraybench.metrics import METRICS
+
     assert main(_run_args(data_root, tmp_path / "run")) != 0
     assert "unknown metric 'toy_words'" in capsys.readouterr().err
+    assert "toy_chars" not in METRICS and "bleu" in METRICS
     with pytest.raises(XrayBenchError, match="unknown task 'toy_reports_findings'"):
         get_task("toy_reports_findings")
 

@@ -254,6 +254,7 @@ _REGISTRIES: dict[str, list[Registry[Any]]] = {}  # plugin kind -> the registrie
 _PENDING: dict[str, list[tuple[str, str, str]]] = {}  # plugin kind -> (name, target, origin) for later registries
 _plugins_lock = threading.RLock()
 _plugins_loaded = False
+_plugins_loading = False
 _current_origin: str | None = None  # set while a plugin's registration function runs
 _existing: set[int] = set()  # the registries that existed when it started
 
@@ -275,47 +276,56 @@ def _plugin_entry_points() -> list[Any]:
 
 def load_plugins() -> None:
     """Read the `xraybench.plugins` entry points once (the first lookup of any registry calls this)."""
-    global _plugins_loaded, _current_origin
+    global _plugins_loaded, _plugins_loading
     if _plugins_loaded:
         return
-    with _plugins_lock:
-        if _plugins_loaded:
+    with _plugins_lock:  # another thread waits here until every plugin is registered
+        if _plugins_loaded or _plugins_loading:  # loading: a lookup made by the loading itself (same thread)
             return
-        _plugins_loaded = True
-        for module in ("xraybench.datasets", "xraybench.tasks", "xraybench.metrics", "xraybench.models"):
-            importlib.import_module(module)  # our own registrations first, so none is counted as a plugin's
-        _existing.clear()
-        _existing.update(id(r) for registries in _REGISTRIES.values() for r in registries)
-        for ep in _plugin_entry_points():
-            dist = getattr(getattr(ep, "dist", None), "name", None) or "an installed package"
-            origin = f"plugin {ep.name} = {ep.value} of {dist}"
-            kind, dot, name = ep.name.partition(".")
-            if dot:
-                if kind not in PLUGIN_KINDS or not name:
-                    raise PluginError(
-                        f"{origin}: entry point names in {ENTRY_POINT_GROUP} are KIND.NAME with KIND one of "
-                        f"{', '.join(PLUGIN_KINDS)} (or a bare name for a registration function), got {ep.name!r}"
-                    )
-                _register_plugin(kind, name, ep.value, origin)
-                continue
-            _current_origin = origin  # a module's import-time registration lines count as the plugin's too
+        _plugins_loading = True
+        try:
+            _read_entry_points()
+        finally:
+            _plugins_loading, _plugins_loaded = False, True
+
+
+def _read_entry_points() -> None:
+    """Register every entry point of the group (built-in registries imported first)."""
+    global _current_origin
+    for module in ("xraybench.datasets", "xraybench.tasks", "xraybench.metrics", "xraybench.models"):
+        importlib.import_module(module)  # our own registrations first, so none is counted as a plugin's
+    _existing.clear()
+    _existing.update(id(r) for registries in _REGISTRIES.values() for r in registries)
+    for ep in _plugin_entry_points():
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "an installed package"
+        origin = f"plugin {ep.name} = {ep.value} of {dist}"
+        kind, dot, name = ep.name.partition(".")
+        if dot:
+            if kind not in PLUGIN_KINDS or not name:
+                raise PluginError(
+                    f"{origin}: entry point names in {ENTRY_POINT_GROUP} are KIND.NAME with KIND one of "
+                    f"{', '.join(PLUGIN_KINDS)} (or a bare name for a registration function), got {ep.name!r}"
+                )
+            _register_plugin(kind, name, ep.value, origin)
+            continue
+        _current_origin = origin  # a module's import-time registration lines count as the plugin's too
+        try:
+            loaded = ep.load()
+        except Exception as exc:
+            raise PluginError(f"{origin} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+        finally:
+            _current_origin = None
+        if callable(loaded):
+            _current_origin = origin
             try:
-                loaded = ep.load()
-            except Exception as exc:
-                raise PluginError(f"{origin} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+                loaded()  # its registration lines run now, against the same registries as ours
             finally:
                 _current_origin = None
-            if callable(loaded):
-                _current_origin = origin
-                try:
-                    loaded()  # its registration lines run now, against the same registries as ours
-                finally:
-                    _current_origin = None
-            log.debug("loaded %s", origin)
-        for kind in list(_PENDING):
-            if _REGISTRIES.get(kind):
-                for item in _PENDING.pop(kind):
-                    _register_plugin(kind, *item)
+        log.debug("loaded %s", origin)
+    for kind in list(_PENDING):
+        if _REGISTRIES.get(kind):
+            for item in _PENDING.pop(kind):
+                _register_plugin(kind, *item)
 
 
 def _adopt_pending(registry: Registry[Any]) -> None:

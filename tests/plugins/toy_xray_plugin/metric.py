@@ -19,3 +19,13 @@ class WordCount:
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
         counts = [len((p.answer or "").split()) for p in predictions]
         return {"toy_words": Scores.mean("toy_words", counts, tokenizer=self.tokenizer)}
+
+
+class CharCount:
+    """Registered by the plugin's registration function (a bare entry point), not by a `metric.NAME` one."""
+
+    name = "toy_chars"
+    spec = MetricSpec(kinds=("report",), higher_is_better=False)
+
+    def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
+        return {"toy_chars": Scores.mean("toy_chars", [len(p.answer or "") for p in predictions])}
