@@ -84,7 +84,7 @@ def _run_texts(path: str, task: str) -> tuple[str, dict[str, str], list[str]]:
     texts = {pid: p.answer for (t, pid), p in folder.load_predictions().items() if t == task and p.error is None}
     if not texts:
         raise XrayBenchError(f"run folder {path} has no finished predictions for task {task!r}")
-    return config.model, texts, list(config.data_roots)
+    return config.name or config.model, texts, list(config.data_roots)  # `run --name`, else the model spec
 
 
 def _file_texts(spec: str, task: str) -> tuple[str, dict[str, str]]:

@@ -64,7 +64,7 @@ class ImagePolicy:
         return target_size(width, height, image_size=self.image_size, max_pixels=self.max_pixels)
 
     def options(self) -> dict[str, int | None]:
-        """As `ModelOptions.extra` / `load_image` keywords."""
+        """As `ModelContext` / `load_image` keywords."""
         return {"image_size": self.image_size, "max_pixels": self.max_pixels}
 
     def describe(self) -> str:

@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.config import Bootstrap, Seeded, option, shared_option
-from xraybench.errors import DataFormatError, TransientError, XrayBenchError
+from xraybench.errors import TransientError, XrayBenchError
 from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
-from xraybench.models import MODELS, ModelContext, ModelOptions, split_spec
+from xraybench.generate import GenerateConfig, current_names, generate_config
+from xraybench.models import MODELS, ModelArgs, ModelContext, build_options, options_class, split_spec
+from xraybench.models.base import identity_options, parse_model_args
 from xraybench.parsing import parse_output
 from xraybench.prompts import ImagePolicy, get_template, image_policy
 from xraybench.records import Generation, Prediction, Sample
 from xraybench.retry import ABORT_AFTER_FAILURES, FatalError, RetryPolicy, call_with_retries
-from xraybench.schema import SCHEMA_KEY, check_schema
 from xraybench.taskdata import TaskData, data_source_option, load_task, parse_data_roots
 from xraybench.tasks import expand
 
@@ -39,8 +40,15 @@ LOCK_FILE = "run.lock"  # held (flock) by the one process writing the folder; se
 # retries) stops the run instead of marking every remaining item failed; a rerun resumes.
 
 
+# RunConfig fields that fill the adapter option of the same name when the adapter declares it (`--api-base` is the
+# `api_base` of `openai:`); the runner uses `batch_size` and `concurrency` itself for every adapter
+RUN_MODEL_OPTIONS = ("name", "api_base", "api_key_env", "batch_size", "concurrency")
+
+
 @dataclass
-class RunConfig:
+class RunConfig(GenerateConfig):
+    """`xraybench run`: the decoding fields are `GenerateConfig`'s (one definition with judges and teachers)."""
+
     model: str = option(help="model spec, e.g. baseline:normal, hf:PATH, openai:MODEL, predictions:FILE")
     tasks: list[str] = option(help="comma-separated tasks and/or suites (see `xraybench list`)", split_commas=True)
     out: str = option(help="run folder: created if absent, resumed if it holds the same unfinished run")
@@ -48,18 +56,20 @@ class RunConfig:
     limit: int | None = option(None, help="score a seeded sample of at most N items per task")
     seed: int = shared_option(Seeded, "seed", help="seed for sampling items, decoding and bootstrap")
     template: str = option("plain", help="prompt template: plain | reasoning")
-    temperature: float = option(0.0, help="sampling temperature (0 = greedy)")
-    top_p: float = option(1.0, help="nucleus sampling top-p")
-    max_new_tokens: int = option(512, help="maximum new tokens per output")
+    name: str | None = option(
+        None, help="the model's display name in predictions, results and the arena (default: the adapter's, e.g. "
+        "the checkpoint folder's name); two checkpoints in folders of one name get two names this way",
+    )  # fmt: skip
+    model_args: list[str] = option(
+        [], flag="--model-arg", repeat=True, pairs=True, metavar="KEY=VALUE",
+        help="an option of the model adapter, typed and checked against the options it declares (repeatable; "
+        "`xraybench list models` lists them), e.g. --model-arg device=cuda:1 --model-arg dtype=bfloat16",
+    )  # fmt: skip
     api_base: str | None = option(None, help="base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
     api_key_env: str | None = option(None, help="environment variable holding the API key")
     batch_size: int | None = option(None, help="items per model call (default: the adapter's)")
     concurrency: int | None = option(None, help="model calls in flight at once (default: the adapter's)")
     max_attempts: int = option(6, help="attempts per item on transient errors (429, 5xx, timeouts)")
-    timeout_s: float = option(120.0, help="API models: deadline in seconds for each whole request (docs/limits.md)")
-    max_answer_bytes: int | None = option(
-        None, help="API models: refuse answers over this many bytes (default $XRAYBENCH_MAX_ANSWER_BYTES or 4 MiB)"
-    )
     tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
     answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
@@ -70,8 +80,8 @@ class RunConfig:
     )
     extra_metrics: list[str] = option(
         [],
-        help="comma-separated metric families to add to every task of a kind they score (refused when no task "
-        "is), e.g. bertscore,chexbert,radgraph (report tasks; local weights)",
+        help="comma-separated metric families to add to every report task, "
+        "e.g. bertscore,chexbert,radgraph (local weights)",
         split_commas=True,
     )
     skip_metrics: list[str] = option(
@@ -84,9 +94,27 @@ class RunConfig:
     )
     progress: bool = option(True, help="show a progress bar")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # the command line's ["KEY=VALUE", ...], a dict or the adapter's Options dataclass: one dict from here on
+        self.model_args = parse_model_args(self.model_args)  # type: ignore[assignment]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], where: str) -> RunConfig:
+        """The config a run folder's run.json holds; old option names (`max_new_tokens`) read as today's."""
+        values = current_names(cls, record)
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise XrayBenchError(
+                f"{where}: settings this xraybench does not know: {', '.join(unknown)} (written by another version?)"
+            )
+        return cls(**values)
+
     def identity(self) -> dict[str, Any]:
-        """The fields that decide what the predictions are; a resumed run must match them."""
-        return {
+        """The fields that decide what the predictions are; a resumed run must match them. A setting newer than
+        run folders already written is in it only when set, so those folders still resume."""
+        identity = {
             "model": self.model,
             "tasks": list(self.tasks),
             "limit": self.limit,
@@ -94,59 +122,48 @@ class RunConfig:
             "template": self.template,
             "temperature": self.temperature,
             "top_p": self.top_p,
-            "max_new_tokens": self.max_new_tokens,
+            "max_tokens": self.max_tokens,
             "api_base": self.api_base,
             "image_size": self.image_size,
         }
+        if self.stop_seqs:
+            identity["stop_seqs"] = list(self.stop_seqs)
+        if self.name is not None:  # every prediction carries it
+            identity["name"] = self.name
+        # the adapter options that change predictions, but not those the run records itself (api_base, name)
+        model_args = {k: v for k, v in identity_options(self.model_options()).items() if k not in RUN_MODEL_OPTIONS}
+        if model_args:
+            identity["model_args"] = model_args
+        return identity
 
     def image_policy(self) -> ImagePolicy:
         """How images are sized for the model: `--image-size`, else the template's policy."""
         return image_policy(self.template, self.image_size)
 
-    def model_options(self) -> ModelOptions:
-        return ModelOptions(
-            template=self.template,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_new_tokens=self.max_new_tokens,
-            api_base=self.api_base,
-            api_key_env=self.api_key_env,
-            timeout_s=self.timeout_s,
-            extra={
-                "seed": self.seed,
-                **self.image_policy().options(),
-                **({} if self.max_answer_bytes is None else {"max_answer_bytes": self.max_answer_bytes}),
-            },
-        )
+    def generate_config(self) -> GenerateConfig:
+        """The decoding the model is asked with (the run's `--seed` seeds sampled decoding)."""
+        return generate_config(self)
 
+    def model_options(self) -> ModelArgs:
+        """The adapter's options: `--model-arg` values and the run's own flags of the same name (`--name`,
+        `--api-base`, ...), typed and checked against what the adapter declares."""
+        kind, _ = split_spec(self.model)
+        cls = options_class(MODELS.get(kind))
+        fields = set(cls.__dataclass_fields__)
+        values = dict(self.model_args)  # type: ignore[call-overload]
+        for key in RUN_MODEL_OPTIONS:
+            flag = "--" + key.replace("_", "-")
+            if key in values:
+                raise XrayBenchError(f"--model-arg {key}=...: set it with {flag} (one way per option)")
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if key in fields:
+                values[key] = value
+            elif key not in ("batch_size", "concurrency"):  # those two the runner applies to any adapter
+                raise XrayBenchError(f"{flag} does not apply to {kind}: models (its options: {', '.join(fields)})")
+        return build_options(cls, values, spec=self.model)
 
-RUN_SCHEMA_VERSION = 1  # run.json's `schema_version` (`xraybench.schema`)
-
-
-@dataclass
-class RunRecord:
-    """What `run.json` holds: the run's id and creation time, the identity a resume must match (`RunConfig.identity`
-    plus dataset and model fingerprints) and the whole configuration. Versioned: a run.json written before
-    versions were recorded is read as version 1; a newer one is refused with a message (`xraybench.schema`)."""
-
-    run_id: str
-    created_at: str
-    identity: dict[str, Any]
-    config: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {SCHEMA_KEY: RUN_SCHEMA_VERSION, **asdict(self)}
-
-    @classmethod
-    def read(cls, path: Path) -> RunRecord:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(path, f"not valid JSON ({exc.msg}); expected a run record", line=exc.lineno) from None
-        check_schema(data, RUN_SCHEMA_VERSION, path, "a run folder")
-        if not isinstance(data, dict) or any(not isinstance(data.get(k), dict) for k in ("identity", "config")):
-            raise DataFormatError(path, "expected a run record with run_id, created_at, identity and config")
-        return cls(str(data.get("run_id", "")), str(data.get("created_at", "")), data["identity"], data["config"])
 
 
 class RunFolder:
@@ -185,8 +202,8 @@ class RunFolder:
             identity["model_fingerprint"] = model_fingerprint
         run_file = self.file(RUN_FILE)
         if run_file.exists():
-            previous = RunRecord.read(run_file)
-            old = previous.identity
+            previous = json.loads(run_file.read_text())
+            old = current_names(RunConfig, previous.get("identity", {}))  # max_new_tokens is max_tokens
             # a folder written before model fingerprints were recorded is compared on the rest
             keys = (set(old) | set(identity)) - ({"model_fingerprint"} - set(old))
             diffs = sorted(k for k in keys if old.get(k) != identity.get(k))
@@ -200,16 +217,17 @@ class RunFolder:
         self.check_not_foreign()
         self.path.mkdir(parents=True, exist_ok=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
-        record = RunRecord(run_id, time.strftime("%Y-%m-%dT%H:%M:%S%z"), identity, asdict(config))
-        write_atomic(run_file, json.dumps(record.to_json(), indent=2), safe="no item was asked yet")
+        record = {
+            "run_id": run_id,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "identity": identity,
+            "config": asdict(config),
+        }
+        write_atomic(run_file, json.dumps(record, indent=2), safe="no item was asked yet")
         return False
 
-    def record(self) -> RunRecord:
-        """The folder's `run.json`, checked (`RunRecord.read`)."""
-        return RunRecord.read(self.file(RUN_FILE))
-
     def run_id(self) -> str:
-        return self.record().run_id
+        return json.loads(self.file(RUN_FILE).read_text())["run_id"]
 
     def load_predictions(self) -> dict[tuple[str, str], Prediction]:
         """Finished predictions by (task, id), without writing: a torn last line (killed mid-write) is left out
@@ -250,8 +268,11 @@ def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Pr
 def build_model(config: RunConfig, task_names: list[str]) -> Any:
     kind, arg = split_spec(config.model)
     factory = MODELS.get(kind)
-    context = ModelContext(parse_data_roots(config.data_roots), task_names, config.seed)
-    return factory(arg, config.model_options(), context)
+    context = ModelContext(parse_data_roots(config.data_roots), task_names, **config.image_policy().options())
+    model = factory(arg, config.model_options(), context, config.generate_config())
+    if config.name:  # also for an adapter that declares no `Options` (a plugin's): --name is never ignored
+        model.name = config.name
+    return model
 
 
 def load_tasks(config: RunConfig) -> tuple[list[TaskData], list[str]]:
@@ -404,6 +425,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     check_run_metrics(config.tasks, config.extra_metrics, config.skip_metrics)
     config.image_policy()  # an unknown template or a bad --image-size fails before any work too
     get_template(config.template)
+    config.model_options()  # so does an unknown or mistyped --model-arg ("did you mean")
     tasks, suites = load_tasks(config)
     folder = RunFolder(config.out)
     with folder.lock():  # one process per run folder, before any model is loaded or item asked

@@ -13,8 +13,9 @@ pytest.importorskip("torch", reason="the hf extra (torch) is not installed")
 pytest.importorskip("transformers", reason="the hf extra (transformers) is not installed")
 
 from xraybench.errors import XrayBenchError  # noqa: E402
-from xraybench.models.base import ModelContext, ModelOptions  # noqa: E402
-from xraybench.models.hf import HFModel, load_processor  # noqa: E402
+from xraybench.generate import GenerateConfig  # noqa: E402
+from xraybench.models.base import ModelContext  # noqa: E402
+from xraybench.models.hf import HFModel, HFOptions, load_processor  # noqa: E402
 from xraybench.records import Sample  # noqa: E402
 from xraybench.testing.tiny_qwen_vl import build_tiny_qwen2_5_vl  # noqa: E402
 
@@ -51,7 +52,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
 
 @pytest.fixture(scope="module")
 def model(tiny_dir: Path) -> HFModel:
-    return HFModel(str(tiny_dir), ModelOptions(max_new_tokens=8, device="cpu"), ModelContext(seed=0))
+    return HFModel(str(tiny_dir), HFOptions(device="cpu"), ModelContext(), GenerateConfig(max_tokens=8, seed=0))
 
 
 def prompts(samples: list[Sample]) -> list[str]:
@@ -86,15 +87,25 @@ def test_batch_generation_is_greedy_deterministic_and_matches_one_by_one(model: 
 
 
 def test_sampling_is_seeded(tiny_dir: Path, samples: list[Sample]) -> None:
-    options = ModelOptions(max_new_tokens=8, temperature=1.0, device="cpu")
-    first = HFModel(str(tiny_dir), options, ModelContext(seed=3)).generate(samples, prompts(samples))
-    second = HFModel(str(tiny_dir), options, ModelContext(seed=3)).generate(samples, prompts(samples))
+    decoding = GenerateConfig(max_tokens=8, temperature=1.0, seed=3)
+    first = HFModel(str(tiny_dir), {"device": "cpu"}, ModelContext(), decoding).generate(samples, prompts(samples))
+    second = HFModel(str(tiny_dir), {"device": "cpu"}, ModelContext(), decoding).generate(samples, prompts(samples))
     assert [g.text for g in first] == [g.text for g in second]
+
+
+def test_stop_seqs_end_the_answer_before_the_stop_text(tiny_dir: Path, model: HFModel, samples: list[Sample]) -> None:
+    """`--stop-seqs TEXT`: the answer ends where TEXT would start (TEXT left out, as OpenAI servers and vLLM do)."""
+    full = model.generate(samples[:1], prompts(samples[:1]))[0].text
+    start = next(i for i in range(1, len(full) - 1) if full.find(full[i : i + 2]) == i)
+    stop = full[start : start + 2]
+    stopped = HFModel(str(tiny_dir), {"device": "cpu"}, ModelContext(), GenerateConfig(max_tokens=8, stop_seqs=[stop]))
+    gen = stopped.generate(samples[:1], prompts(samples[:1]))[0]
+    assert gen.text == full[:start] and gen.finish_reason == "stop"
 
 
 def test_image_size_option_resizes_before_the_processor(tiny_dir: Path, samples: list[Sample]) -> None:
     resized = HFModel(
-        str(tiny_dir), ModelOptions(max_new_tokens=2, device="cpu", extra={"image_size": 112}), ModelContext()
+        str(tiny_dir), HFOptions(device="cpu"), ModelContext(image_size=112), GenerateConfig(max_tokens=2)
     )
     gens = resized.generate(samples[:2], prompts(samples[:2]))
     # 112x112 -> 8x8 patches -> 16 merged image tokens for both, whatever the original size
@@ -109,7 +120,7 @@ def test_missing_image_names_sample_and_path(model: HFModel, samples: list[Sampl
 
 def test_not_a_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(XrayBenchError, match="config.json"):
-        HFModel(str(tmp_path), ModelOptions(), ModelContext())
+        HFModel(str(tmp_path), HFOptions(), ModelContext())
 
 
 def test_build_is_deterministic(tiny_dir: Path, tmp_path: Path) -> None:
@@ -134,7 +145,7 @@ def test_text_only_causal_lm_fallback(tiny_dir: Path, samples: list[Sample], tmp
     torch.manual_seed(0)
     transformers.Qwen2ForCausalLM(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    text_model = HFModel(str(tmp_path), ModelOptions(max_new_tokens=4, device="cpu"), ModelContext())
+    text_model = HFModel(str(tmp_path), HFOptions(device="cpu"), ModelContext(), GenerateConfig(max_tokens=4))
     assert not text_model.vision
     gens = text_model.generate(samples, prompts(samples))
     assert [g.text for g in gens] == [text_model.generate([s], [s.prompt])[0].text for s in samples]

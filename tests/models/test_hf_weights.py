@@ -21,7 +21,8 @@ pytest.importorskip("transformers", reason="the hf extra (transformers) is not i
 safetensors_torch = pytest.importorskip("safetensors.torch", reason="the hf extra (safetensors) is not installed")
 
 from xraybench.errors import XrayBenchError  # noqa: E402
-from xraybench.models.base import ModelContext, ModelOptions  # noqa: E402
+from xraybench.generate import GenerateConfig  # noqa: E402
+from xraybench.models.base import ModelContext  # noqa: E402
 from xraybench.models.hf import HFModel  # noqa: E402
 from xraybench.testing.tiny_qwen_vl import build_tiny_qwen2_5_vl  # noqa: E402
 
@@ -43,7 +44,7 @@ def edited(tiny_dir: Path, out: Path, edit: Callable[[dict[str, object]], None])
 
 
 def load(path: Path) -> HFModel:
-    return HFModel(str(path), ModelOptions(max_new_tokens=2, device="cpu"), ModelContext())
+    return HFModel(str(path), {"device": "cpu"}, ModelContext(), GenerateConfig(max_tokens=2))
 
 
 def test_clean_checkpoint_and_a_trainer_style_resave_load_with_every_weight(tiny_dir: Path, tmp_path: Path) -> None:

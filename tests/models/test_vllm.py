@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from xraybench.errors import MissingExtraError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelContext
 from xraybench.models.vllm import VLLMModel
 from xraybench.records import Sample
 
@@ -19,7 +20,7 @@ from xraybench.records import Sample
 def test_missing_vllm_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` fail even where it is installed
     with pytest.raises(MissingExtraError, match=r"xraybench\[vllm\]") as info:
-        VLLMModel(str(tmp_path), ModelOptions(), ModelContext())
+        VLLMModel(str(tmp_path), None, ModelContext())
     assert info.value.extra == "vllm"
 
 
@@ -52,7 +53,7 @@ def test_generates_on_gpu(tmp_path: Path) -> None:
         )
         for i in range(3)
     ]
-    model = VLLMModel(path, ModelOptions(max_new_tokens=8, extra={"gpu_memory_utilization": 0.3}), ModelContext())
+    model = VLLMModel(path, {"gpu_memory_utilization": 0.3}, ModelContext(), GenerateConfig(max_tokens=8))
     first = model.generate(samples, [s.prompt for s in samples])
     second = model.generate(samples, [s.prompt for s in samples])
     assert [g.text for g in first] == [g.text for g in second]

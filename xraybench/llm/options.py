@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from xraybench.config import option
+from xraybench.config import option, shared_option
+from xraybench.generate import GenerateConfig
 
 if TYPE_CHECKING:
     from xraybench.callstore import CallStore
@@ -46,12 +47,13 @@ class LLMOptions:
         None, help="OpenAI-compatible server URL, e.g. a local vLLM/SGLang/Ollama (use the openai/ model prefix)"
     )
     api_key_env: str | None = option(None, help="environment variable holding the model's API key")
-    temperature: float = option(0.0, help="sampling temperature (part of every call key)")
-    max_tokens: int = option(1024, help="answer token limit (an answer cut off by it is a failure)")
-    timeout_s: float = option(120.0, help="deadline in seconds for each whole request (docs/limits.md)")
-    max_answer_bytes: int | None = option(
-        None, help="refuse answers over this many bytes (default $XRAYBENCH_MAX_ANSWER_BYTES or 4 MiB)"
+    # the decoding and request limits are `GenerateConfig`'s (one definition with `run`); the client takes these
+    temperature: float = shared_option(GenerateConfig, "temperature")
+    max_tokens: int = shared_option(
+        GenerateConfig, "max_tokens", 1024, help="answer token limit (an answer cut off by it is a failure)"
     )
+    timeout_s: float = shared_option(GenerateConfig, "timeout_s")
+    max_answer_bytes: int | None = shared_option(GenerateConfig, "max_answer_bytes")
     price_per_1k_tokens: float | None = option(None, help="USD per 1,000 tokens (default: litellm's price map)")
     budget_usd: float | None = option(None, help="hard cap in USD: no request starts that could take the spend past it")
     max_concurrency: int = option(8, help="requests in flight at once")

@@ -1,11 +1,12 @@
 """Model-adapter registry. A new adapter = one module + one `register` line here.
 
-Each target is a factory `(arg: str, options: ModelOptions, context: ModelContext) -> Model`.
+Each target is a factory `(arg, options, context, generate) -> Model` declaring its options as `Options` (a
+`ModelArgs` dataclass); see `xraybench.models.base`.
 """
 
 from __future__ import annotations
 
-from xraybench.models.base import Model, ModelContext, ModelOptions, split_spec
+from xraybench.models.base import Model, ModelArgs, ModelContext, build_options, options_class, split_spec
 from xraybench.registry import Registry, has_members
 
 # a target is a factory (a class or a function); plugins add adapters with `model.NAME` entry points
@@ -30,4 +31,4 @@ _r(
 )
 _r("litellm", "xraybench.models.litellm_model:LiteLLMModel", extra="judge", help="litellm:PROVIDER/MODEL")
 
-__all__ = ["MODELS", "Model", "ModelContext", "ModelOptions", "split_spec"]
+__all__ = ["MODELS", "Model", "ModelArgs", "ModelContext", "build_options", "options_class", "split_spec"]

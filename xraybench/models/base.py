@@ -3,33 +3,45 @@
 Adapters do no retrying, rate limiting or concurrency: the runner owns those. An adapter raises
 `TransientError` for failures worth retrying (429, 5xx, timeouts) and any other exception for
 failures that are not; it may return a `Generation` with `error` set for a per-sample failure.
+
+Every adapter is built as `factory(arg, options, context, generate)`:
+- `options`: the adapter's own settings, a dataclass it declares as its `Options` attribute (a subclass of
+  `ModelArgs`); from the command line `--model-arg KEY=VALUE` (typed and checked against that declaration, "did you
+  mean" on a typo), from Python that dataclass or a plain dict;
+- `context`: what the run knows besides the model (data roots, tasks, the image policy);
+- `generate`: the decoding (`xraybench.generate.GenerateConfig`, shared with judges and teachers).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from xraybench.errors import XrayBenchError
 from xraybench.records import Generation, Sample
 
 
-@dataclass
-class ModelOptions:
-    """Everything about how a model is called, recorded in results.json."""
+def model_option(default: Any = None, *, help: str, identity: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    """A field of an adapter's `Options`. `identity`: the value changes the predictions, so a run records it in
+    run.json's identity (a resumed run must match it); `choices`: the values allowed."""
+    meta = {"help": help, "identity": identity, "choices": tuple(choices)}
+    if isinstance(default, list | dict):
+        value = default
+        return field(default_factory=lambda: type(value)(value), metadata=meta)
+    return field(default=default, metadata=meta)
 
-    template: str = "plain"
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 512
-    api_base: str | None = None
-    api_key_env: str | None = None
-    timeout_s: float = 120.0
-    device: str | None = None
-    dtype: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def decoding(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens}
+@dataclass(kw_only=True)
+class ModelArgs:
+    """The options every adapter takes. An adapter declares its own as a subclass, named by its `Options` attribute."""
+
+    name: str | None = model_option(
+        help="display name in predictions, results and the arena (default: the adapter's, e.g. the folder's name)"
+    )
 
 
 class Model(Protocol):
@@ -52,8 +64,135 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 @dataclass
 class ModelContext:
-    """What a factory may need besides its argument: where data lives (baselines read train splits)."""
+    """What a factory may need besides its argument: where data lives (baselines read train splits), the tasks, and
+    the run's image policy (`image_size` / `max_pixels`: the pixel space of the model's boxes, recorded per run)."""
 
     data_roots: dict[str, str] = field(default_factory=dict)
     tasks: list[str] = field(default_factory=list)
-    seed: int = 0
+    image_size: int | None = None
+    max_pixels: int | None = None
+
+    def image_kwargs(self) -> dict[str, int | None]:
+        """`load_image(**...)` keywords: how images are sized before the model sees them."""
+        from xraybench.models.images import image_options
+
+        return image_options({"image_size": self.image_size, "max_pixels": self.max_pixels})
+
+
+# ---- adapter options: declared, typed, checked ---------------------------------------------------------------
+
+
+def options_class(factory: Any) -> type[ModelArgs]:
+    """The `Options` dataclass an adapter factory declares (`ModelArgs` when it declares none)."""
+    cls = getattr(factory, "Options", ModelArgs)
+    if not (isinstance(cls, type) and issubclass(cls, ModelArgs)):
+        raise TypeError(f"{factory!r}.Options must be a subclass of ModelArgs, got {cls!r}")
+    return cls
+
+
+def option_help(cls: type[ModelArgs]) -> list[tuple[str, str, str]]:
+    """(name, type, help) of every option of an adapter, for `xraybench list models` and error messages."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, _type_name(hints[f.name]), f.metadata.get("help", "")) for f in dataclasses.fields(cls)]
+
+
+def _type_name(annotation: Any) -> str:
+    from xraybench.config import _type_name as name
+
+    return name(annotation)
+
+
+def parse_model_args(items: list[str] | Mapping[str, Any] | ModelArgs | None) -> dict[str, Any]:
+    """`["device=cuda:1", "dtype=bfloat16"]` (the command line's `--model-arg`) or a dict or an `Options` dataclass
+    (the Python API) as one dict; values from the command line stay strings until `build_options` types them."""
+    if items is None:
+        return {}
+    if isinstance(items, ModelArgs):
+        defaults = type(items)()
+        return {
+            f.name: getattr(items, f.name)
+            for f in dataclasses.fields(items)
+            if getattr(items, f.name) != getattr(defaults, f.name)
+        }
+    if isinstance(items, Mapping):
+        return {str(k): v for k, v in items.items()}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise XrayBenchError(f"--model-arg expects KEY=VALUE (e.g. device=cuda:1), got {item!r}")
+        if key in out:
+            raise XrayBenchError(f"--model-arg {key} is given twice ({out[key]!r} and {value!r})")
+        out[key] = value
+    return out
+
+
+def _from_text(text: str, annotation: Any) -> Any:
+    """A command-line value read as a YAML scalar (`4`, `0.5`, `true`, `null`), except for text options (kept as
+    written, so `system_prompt=yes` stays "yes")."""
+    import yaml
+
+    from xraybench.config import _base_type
+
+    if _base_type(annotation) is str and text.strip().lower() not in ("null", "none", "~"):
+        return text
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def build_options(
+    cls: type[ModelArgs], values: Mapping[str, Any] | ModelArgs | None, *, spec: str, where: str = "--model-arg"
+) -> ModelArgs:
+    """The adapter's `Options` from `values`: each key checked against the declaration (unknown: "did you mean"),
+    each value typed (command-line strings read as numbers, booleans, lists) and checked against its type and choices;
+    an error names the option, the value and what was expected."""
+    from xraybench.config import coerce
+
+    if isinstance(values, cls):
+        values = parse_model_args(values)
+    elif isinstance(values, ModelArgs):
+        raise XrayBenchError(f"{spec}: expected options of type {cls.__name__}, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in parse_model_args(values).items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise XrayBenchError(
+                f"{where}: the {spec.split(':')[0]}: adapter has no option {key!r}.{hint} "
+                f"Its options: {', '.join(fields)}"
+            )
+        annotation = hints[key]
+        typed = _from_text(value, annotation) if isinstance(value, str) else value
+        try:
+            typed = coerce(typed, annotation, where=where, key=key)
+        except XrayBenchError:
+            raise XrayBenchError(
+                f"{where} {key}={value}: the {spec.split(':')[0]}: option {key!r} expects {_type_name(annotation)}, "
+                f"got {value!r}"
+            ) from None
+        choices = fields[key].metadata.get("choices")
+        if choices and typed is not None and typed not in choices:
+            raise XrayBenchError(
+                f"{where} {key}={value}: the {spec.split(':')[0]}: option {key!r} is one of {', '.join(choices)}, "
+                f"got {value!r}"
+            )
+        kwargs[key] = typed
+    return cls(**kwargs)
+
+
+def identity_options(options: ModelArgs) -> dict[str, Any]:
+    """The options that change the predictions (`model_option(identity=True)`) and are not at their default: part of
+    a run's identity in run.json."""
+    defaults = type(options)()
+    return {
+        f.name: getattr(options, f.name)
+        for f in dataclasses.fields(options)
+        if f.metadata.get("identity") and getattr(options, f.name) != getattr(defaults, f.name)
+    }

@@ -11,13 +11,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from xraybench.errors import XrayBenchError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelArgs, ModelContext, build_options
 from xraybench.records import Generation, Sample
 
 THUMBNAIL = 16
@@ -72,9 +74,9 @@ class Baseline:
     batch_size = 64
     concurrency = 1
 
-    def __init__(self, kind: str, context: ModelContext):
+    def __init__(self, kind: str, context: ModelContext, name: str | None = None):
         self.kind = kind
-        self.name = f"baseline:{kind}"
+        self.name = name or f"baseline:{kind}"
         self.context = context
         self._indexes: dict[str, _TrainIndex] = {}
 
@@ -109,7 +111,17 @@ class Baseline:
         return index.samples[candidates[int(np.argmin(distances))]].reference
 
 
-def make_baseline(arg: str, options: ModelOptions | None = None, context: ModelContext | None = None) -> Baseline:
+def make_baseline(
+    arg: str,
+    options: ModelArgs | Mapping[str, Any] | None = None,
+    context: ModelContext | None = None,
+    generate: GenerateConfig | None = None,
+) -> Baseline:
+    """A baseline; its one option is its display name (`--name`); it does not decode, so `generate` is unused."""
+    opts = build_options(ModelArgs, options, spec=f"baseline:{arg}")
     if arg not in ("normal", "retrieval"):
         raise XrayBenchError(f"unknown baseline {arg!r}; choose baseline:normal or baseline:retrieval")
-    return Baseline(arg, context or ModelContext())
+    return Baseline(arg, context or ModelContext(), opts.name)
+
+
+make_baseline.Options = ModelArgs  # type: ignore[attr-defined]

@@ -11,13 +11,16 @@ import functools
 import json
 import time
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
+from xraybench.generate import GenerateConfig
 from xraybench.lazy import require
-from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_options, input_size, load_image
+from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
+from xraybench.models.images import input_size, load_image
 from xraybench.records import Generation, Sample
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -152,33 +155,48 @@ def _dtype(torch: Any, name: str | None, device: str) -> Any:
     return "auto" if name == "auto" else getattr(torch, name)
 
 
+@dataclass(kw_only=True)
+class HFOptions(ModelArgs):
+    """`--model-arg` options of `hf:` (the display name is `--name`, default the checkpoint folder's name)."""
+
+    device: str | None = model_option(help="cpu, cuda, cuda:N, or auto (spread over GPUs); default cuda if available")
+    dtype: str | None = model_option(
+        help="weights dtype (default bfloat16 on GPU, float32 on CPU)", identity=True, choices=DTYPES
+    )
+    batch_size: int | None = model_option(help="items per generate call (default 8 on GPU, 2 on CPU; --batch-size)")
+
+
 class HFModel:
-    """Batched `generate` with left padding; greedy at temperature 0, seeded sampling otherwise.
+    """Batched `generate` with left padding; greedy at temperature 0, seeded sampling otherwise. Options:
+    `HFOptions`; decoding: the `GenerateConfig`; image sizing: the run's image policy in the context."""
 
-    Options: `device` (default cuda if available else cpu; `auto` spreads over GPUs), `dtype`, and in
-    `extra`: `batch_size` (default 8 on GPU, 2 on CPU), `image_size` / `max_pixels` (resize before the
-    processor), `name`.
-    """
-
+    Options = HFOptions
     concurrency = 1
 
-    def __init__(self, arg: str, options: ModelOptions, context: ModelContext | None = None):
+    def __init__(
+        self,
+        arg: str,
+        options: HFOptions | Mapping[str, Any] | None = None,
+        context: ModelContext | None = None,
+        generate: GenerateConfig | None = None,
+    ):
+        self.options = opts = build_options(HFOptions, options, spec=f"hf:{arg}")
         torch = require("torch", "hf", "hf: models")
         transformers = require("transformers", "hf", "hf: models")
         path = Path(arg).expanduser()
         if not (path / "config.json").is_file():
             raise XrayBenchError(f"hf:{arg}: expected a local checkpoint folder with config.json")
         self._torch = torch
-        self.options = options
+        self.decoding = generate or GenerateConfig()
         self.context = context or ModelContext()
-        self.name = str(options.extra.get("name") or path.name)
-        self.device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.batch_size = int(options.extra.get("batch_size", 2 if self.device == "cpu" else 8))
-        self.image_kwargs = image_options(options.extra)
+        self.name = opts.name or path.name
+        self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.batch_size = opts.batch_size or (2 if self.device == "cpu" else 8)
+        self.image_kwargs = self.context.image_kwargs()
         config = transformers.AutoConfig.from_pretrained(path)
         self.vision = getattr(config, "vision_config", None) is not None
         auto = transformers.AutoModelForImageTextToText if self.vision else transformers.AutoModelForCausalLM
-        self.model = load_model(auto, path, _dtype(torch, options.dtype, self.device), self.device, what=f"hf:{arg}")
+        self.model = load_model(auto, path, _dtype(torch, opts.dtype, self.device), self.device, what=f"hf:{arg}")
         self.model.eval()
         self.processor = load_processor(path, vision=self.vision)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -219,17 +237,17 @@ class HFModel:
         return inputs.to(target)
 
     def _decoding(self, samples: list[Sample]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": self.options.max_new_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if self.options.temperature > 0:
-            kwargs.update(do_sample=True, temperature=self.options.temperature, top_p=self.options.top_p)
+        gen = self.decoding
+        kwargs: dict[str, Any] = {"max_new_tokens": gen.max_tokens, "pad_token_id": self.tokenizer.pad_token_id}
+        if gen.temperature > 0:
+            kwargs.update(do_sample=True, temperature=gen.temperature, top_p=gen.top_p)
             # Seeded by the batch's ids, so a resumed run samples the same outputs as an uninterrupted one.
             key = "\n".join(s.id for s in samples).encode()
-            self._torch.manual_seed((zlib.crc32(key) + self.context.seed) % 2**32)
+            self._torch.manual_seed((zlib.crc32(key) + gen.sampling_seed()) % 2**32)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if gen.stop_seqs:  # generation ends at a stop text; the text itself is cut off in `generate`
+            kwargs.update(stop_strings=list(gen.stop_seqs), tokenizer=self.tokenizer)
         return kwargs
 
     def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:
@@ -247,14 +265,24 @@ class HFModel:
         for row, n_prompt, size in zip(output[:, prompt_len:].tolist(), prompt_tokens, sizes, strict=True):
             stop = next((i for i, tok in enumerate(row) if tok in self._stop_ids), None)
             tokens = row if stop is None else row[:stop]
+            text, cut = cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), self.decoding.stop_seqs)
+            if cut and stop is None:  # a stop text ended it; the padding after it in the batch is not the answer's
+                pad = self.tokenizer.pad_token_id
+                tokens = tokens[: next((i for i, tok in enumerate(tokens) if tok == pad), len(tokens))]
             results.append(
                 Generation(
-                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                    text=text,
                     latency_s=latency,
                     prompt_tokens=int(n_prompt),
                     completion_tokens=len(tokens) + (0 if stop is None else 1),
-                    finish_reason="length" if stop is None else "stop",
+                    finish_reason="stop" if stop is not None or cut else "length",
                     input_size=size,
                 )
             )
         return results
+
+
+def cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
+    """`text` up to the first stop text (left out, as OpenAI-compatible servers and vLLM leave it out)."""
+    ends = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return (text[: min(ends)], True) if ends else (text, False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from xraybench.errors import TransientError, XrayBenchError
@@ -25,9 +26,10 @@ from xraybench.llm.completion import (
     parse_completion,
 )
 from xraybench.llm.transport import call_with_deadline
-from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_data_url, image_options, input_size
-from xraybench.models.openai_compat import chat_messages
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelContext, build_options
+from xraybench.models.images import image_data_url, input_size
+from xraybench.models.openai_compat import ChatOptions, chat_messages
 from xraybench.records import Generation, Sample
 from xraybench.retry import RETRYABLE_STATUS, FatalError, is_fatal_message, parse_retry_after
 
@@ -116,20 +118,29 @@ def map_litellm_error(litellm: Any, exc: BaseException, where: str) -> XrayBench
 class LiteLLMModel:
     """`litellm.completion` per sample; `batch_size` 1 and `concurrency` threads (option, default 8)."""
 
+    Options = ChatOptions
     batch_size = 1
 
-    def __init__(self, arg: str, options: ModelOptions, context: ModelContext | None = None):
+    def __init__(
+        self,
+        arg: str,
+        options: ChatOptions | Mapping[str, Any] | None = None,
+        context: ModelContext | None = None,
+        generate: GenerateConfig | None = None,
+    ):
         if "/" not in arg:
             raise XrayBenchError(f"litellm:{arg}: expected PROVIDER/MODEL, e.g. litellm:openai/gpt-4o-mini")
+        options = build_options(ChatOptions, options, spec=f"litellm:{arg}")
         self._litellm = import_litellm()
         self.model = arg
-        self.name = str(options.extra.get("name") or arg)
+        self.decoding = generate or GenerateConfig()
+        self.name = options.name or arg
         self.options = options
         self.context = context or ModelContext()
-        self.concurrency = int(options.extra.get("concurrency", 8))
-        self.system_prompt = options.extra.get("system_prompt")
-        self.image_kwargs = image_options(options.extra)
-        self.max_answer_bytes = max_answer_bytes(options.extra.get("max_answer_bytes"))
+        self.concurrency = options.concurrency
+        self.system_prompt = options.system_prompt
+        self.image_kwargs = self.context.image_kwargs()
+        self.max_answer_bytes = max_answer_bytes(self.decoding.max_answer_bytes)
         self.api_key = os.environ.get(options.api_key_env) if options.api_key_env else None
         if options.api_key_env and self.api_key is None:
             raise XrayBenchError(f"litellm:{arg} needs an API key in the environment variable {options.api_key_env}")
@@ -139,14 +150,16 @@ class LiteLLMModel:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": chat_messages(prompt, urls, self.system_prompt),
-            "temperature": self.options.temperature,
-            "top_p": self.options.top_p,
-            "max_tokens": self.options.max_new_tokens,
-            "timeout": self.options.timeout_s,
+            "temperature": self.decoding.temperature,
+            "top_p": self.decoding.top_p,
+            "max_tokens": self.decoding.max_tokens,
+            "timeout": self.decoding.timeout_s,
             "num_retries": 0,
         }
-        if self.options.temperature > 0:
-            kwargs["seed"] = self.context.seed
+        if self.decoding.temperature > 0:
+            kwargs["seed"] = self.decoding.sampling_seed()
+        if self.decoding.stop_seqs:
+            kwargs["stop"] = list(self.decoding.stop_seqs)
         if self.options.api_base:
             kwargs["api_base"] = self.options.api_base
         if self.api_key:
@@ -161,7 +174,7 @@ class LiteLLMModel:
         where = f"litellm:{self.model} (sample {sample.id})"
         start = time.perf_counter()
         kwargs["max_answer_bytes"] = self.max_answer_bytes
-        completion = complete_with_deadline(self._litellm, kwargs, self.options.timeout_s, where)
+        completion = complete_with_deadline(self._litellm, kwargs, self.decoding.timeout_s, where)
         latency = time.perf_counter() - start
         return Generation(
             text=model_output(completion),

@@ -13,13 +13,16 @@ max_answer_bytes=N`) and the body is read by the one parser, `xraybench.llm.comp
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from xraybench.errors import TransientError, XrayBenchError
 from xraybench.llm.completion import OddAnswer, decode_body, model_output, parse_completion
 from xraybench.llm.transport import HTTPTransport, error_text, is_local
-from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_data_url, image_options, input_size
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
+from xraybench.models.images import image_data_url, input_size
 from xraybench.records import Generation, Sample
 from xraybench.retry import parse_retry_after, status_error
 
@@ -36,22 +39,45 @@ def chat_messages(prompt: str, image_urls: list[str], system: str | None = None)
     return messages
 
 
+@dataclass(kw_only=True)
+class ChatOptions(ModelArgs):
+    """`--model-arg` options of the API adapters (`--api-base`, `--api-key-env` and `--concurrency` fill the
+    fields of the same name)."""
+
+    api_base: str | None = model_option(help="base URL of the chat-completions server", identity=True)
+    api_key_env: str | None = model_option(help="environment variable holding the API key")
+    concurrency: int = model_option(8, help="requests in flight at once (--concurrency)")
+    system_prompt: str | None = model_option(help="a system message sent before each prompt", identity=True)
+    max_tokens_field: str = model_option(
+        "max_tokens", help="the request field of the answer limit (newer OpenAI models: max_completion_tokens)",
+        choices=("max_tokens", "max_completion_tokens"),
+    )  # fmt: skip
+
+
 class OpenAIModel:
     """Chat completions over HTTP; `batch_size` 1 and `concurrency` threads (option `concurrency`, default 8)."""
 
+    Options = ChatOptions
     batch_size = 1
 
-    def __init__(self, arg: str, options: ModelOptions, context: ModelContext | None = None):
+    def __init__(
+        self,
+        arg: str,
+        options: ChatOptions | Mapping[str, Any] | None = None,
+        context: ModelContext | None = None,
+        generate: GenerateConfig | None = None,
+    ):
         if not arg:
             raise XrayBenchError("openai: needs a model name, e.g. openai:gpt-4o-mini")
         self.model = arg
-        self.name = str(options.extra.get("name") or arg)
-        self.options = options
+        self.options = options = build_options(ChatOptions, options, spec=f"openai:{arg}")
+        self.decoding = generate or GenerateConfig()
+        self.name = options.name or arg
         self.context = context or ModelContext()
         self.api_base = (options.api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE).rstrip("/")
-        self.concurrency = int(options.extra.get("concurrency", 8))
-        self.system_prompt = options.extra.get("system_prompt")
-        self.image_kwargs = image_options(options.extra)
+        self.concurrency = options.concurrency
+        self.system_prompt = options.system_prompt
+        self.image_kwargs = self.context.image_kwargs()
         headers = {}
         key = self._api_key()
         if key:
@@ -59,8 +85,8 @@ class OpenAIModel:
         self._transport = HTTPTransport(
             self.api_base,
             headers=headers,
-            timeout_s=options.timeout_s,
-            max_answer_bytes=options.extra.get("max_answer_bytes"),
+            timeout_s=self.decoding.timeout_s,
+            max_answer_bytes=self.decoding.max_answer_bytes,
         )
 
     def _api_key(self) -> str | None:
@@ -76,15 +102,18 @@ class OpenAIModel:
     def payload(self, sample: Sample, prompt: str) -> dict[str, Any]:
         """The JSON body for one sample (images inlined as data URLs), decoding parameters from the options."""
         urls = [image_data_url(p, sample.id, **self.image_kwargs) for p in sample.image_paths]
+        gen = self.decoding
         body: dict[str, Any] = {
             "model": self.model,
             "messages": chat_messages(prompt, urls, self.system_prompt),
-            "temperature": self.options.temperature,
-            "top_p": self.options.top_p,
-            str(self.options.extra.get("max_tokens_field", "max_tokens")): self.options.max_new_tokens,
+            "temperature": gen.temperature,
+            "top_p": gen.top_p,
+            self.options.max_tokens_field: gen.max_tokens,
         }
-        if self.options.temperature > 0:
-            body["seed"] = self.context.seed
+        if gen.temperature > 0:
+            body["seed"] = gen.sampling_seed()
+        if gen.stop_seqs:
+            body["stop"] = list(gen.stop_seqs)
         return body
 
     def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:

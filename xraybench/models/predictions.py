@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xraybench.errors import DataFormatError, XrayBenchError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelArgs, ModelContext, build_options
 from xraybench.records import Generation, Sample
 
 ID_FIELD, TEXT_FIELD, TASK_FIELD, REXRANK_FIELD = "id", "prediction", "task", "model_prediction"
@@ -377,15 +379,23 @@ def validate_rows(rows: list[PredictionRow], task: str, samples: list[Sample]) -
 class PredictionsFile:
     """A "model" that looks outputs up by sample id; refuses malformed or ambiguous files."""
 
+    Options = ModelArgs  # its one option is its display name (`--name`)
     batch_size = 256
     concurrency = 1
 
-    def __init__(self, arg: str, options: ModelOptions | None = None, context: ModelContext | None = None):
+    def __init__(
+        self,
+        arg: str,
+        options: ModelArgs | Mapping[str, Any] | None = None,
+        context: ModelContext | None = None,
+        generate: GenerateConfig | None = None,
+    ):
+        opts = build_options(ModelArgs, options, spec=f"predictions:{arg}")
         if not arg:
             raise XrayBenchError(f"predictions: needs a file, e.g. predictions:outputs.jsonl ({EXPECTED})")
         report = read_prediction_file(arg)
         report.refuse_if_malformed()
-        self.name = f"predictions:{Path(arg).name}"
+        self.name = opts.name or f"predictions:{Path(arg).name}"
         self.fingerprint = report.sha256  # the run's identity: a changed file is not resumed as the old one
         self._by_key: dict[tuple[str | None, str], str] = {(row.task, row.id): row.text for row in report.rows}
 

@@ -9,26 +9,50 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
+from xraybench.generate import GenerateConfig
 from xraybench.lazy import require
-from xraybench.models.base import ModelContext, ModelOptions
-from xraybench.models.images import image_options, input_size, load_image
+from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
+from xraybench.models.images import input_size, load_image
 from xraybench.records import Generation, Sample
 
 ENGINE_OPTIONS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "enforce_eager")
 
 
-class VLLMModel:
-    """Options in `extra`: `tensor_parallel_size`, `max_model_len`, `gpu_memory_utilization`, `max_num_seqs`,
-    `enforce_eager` (passed to `vllm.LLM`), `max_images` (per prompt, default 4), `batch_size`, `image_size` /
-    `max_pixels`, `name`."""
+@dataclass(kw_only=True)
+class VLLMOptions(ModelArgs):
+    """`--model-arg` options of `vllm:`; those in `ENGINE_OPTIONS` go to `vllm.LLM` when given."""
 
+    dtype: str | None = model_option(help="weights dtype (vLLM's, default auto)", identity=True)
+    batch_size: int = model_option(64, help="items handed to the engine at once (--batch-size)")
+    max_images: int = model_option(4, help="images per prompt at most", identity=True)
+    tensor_parallel_size: int | None = model_option(help="GPUs one model is split over")
+    max_model_len: int | None = model_option(help="context length (prompt + answer)", identity=True)
+    gpu_memory_utilization: float | None = model_option(help="share of each GPU's memory vLLM may take")
+    max_num_seqs: int | None = model_option(help="sequences decoded at once")
+    enforce_eager: bool | None = model_option(help="no CUDA graphs (slower, less memory)")
+
+
+class VLLMModel:
+    """The vLLM engine. Options: `VLLMOptions`; decoding: the `GenerateConfig`; image sizing: the run's image
+    policy in the context."""
+
+    Options = VLLMOptions
     concurrency = 1
 
-    def __init__(self, arg: str, options: ModelOptions, context: ModelContext | None = None):
+    def __init__(
+        self,
+        arg: str,
+        options: VLLMOptions | Mapping[str, Any] | None = None,
+        context: ModelContext | None = None,
+        generate: GenerateConfig | None = None,
+    ):
+        self.options = opts = build_options(VLLMOptions, options, spec=f"vllm:{arg}")
         vllm = require("vllm", "vllm", "vllm: models")
         from xraybench.models.hf import chat_template
 
@@ -36,17 +60,17 @@ class VLLMModel:
         if not (path / "config.json").is_file():
             raise XrayBenchError(f"vllm:{arg}: expected a local checkpoint folder with config.json")
         self._vllm = vllm
-        self.options = options
+        self.decoding = generate or GenerateConfig()
         self.context = context or ModelContext()
-        self.name = str(options.extra.get("name") or path.name)
-        self.batch_size = int(options.extra.get("batch_size", 64))
-        self.image_kwargs = image_options(options.extra)
-        engine: dict[str, Any] = {key: options.extra[key] for key in ENGINE_OPTIONS if key in options.extra}
+        self.name = opts.name or path.name
+        self.batch_size = opts.batch_size
+        self.image_kwargs = self.context.image_kwargs()
+        engine = {key: getattr(opts, key) for key in ENGINE_OPTIONS if getattr(opts, key) is not None}
         self.llm = vllm.LLM(
             model=str(path),
-            dtype=options.dtype or "auto",
-            seed=self.context.seed,
-            limit_mm_per_prompt={"image": int(options.extra.get("max_images", 4))},
+            dtype=opts.dtype or "auto",
+            seed=self.decoding.sampling_seed(),
+            limit_mm_per_prompt={"image": opts.max_images},
             **engine,
         )
         self.tokenizer = self.llm.get_tokenizer()
@@ -67,13 +91,14 @@ class VLLMModel:
         return request
 
     def _sampling(self, sample: Sample) -> Any:
-        opts = self.options
-        if opts.temperature > 0:
-            seed = (zlib.crc32(sample.id.encode()) + self.context.seed) % 2**31
+        gen = self.decoding
+        stop = {"stop": list(gen.stop_seqs)} if gen.stop_seqs else {}  # vLLM leaves the stop text out
+        if gen.temperature > 0:
+            seed = (zlib.crc32(sample.id.encode()) + gen.sampling_seed()) % 2**31
             return self._vllm.SamplingParams(
-                temperature=opts.temperature, top_p=opts.top_p, max_tokens=opts.max_new_tokens, seed=seed
+                temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_tokens, seed=seed, **stop
             )
-        return self._vllm.SamplingParams(temperature=0.0, max_tokens=opts.max_new_tokens)
+        return self._vllm.SamplingParams(temperature=0.0, max_tokens=gen.max_tokens, **stop)
 
     def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:
         if not samples:
