@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from xraybench.errors import XrayBenchError
 from xraybench.results import completed_items, compute_scores, incomplete_note, read_results
-from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, load_tasks
+from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, RunRecord, load_tasks
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, RunFolder]:
@@ -18,7 +17,7 @@ def load_run(path: str | Path) -> tuple[RunConfig, RunFolder]:
     run_file = folder.file(RUN_FILE)
     if not run_file.exists():
         raise XrayBenchError(f"{path} is not a run folder (no {RUN_FILE})")
-    config = RunConfig.from_record(json.loads(run_file.read_text())["config"], str(run_file))
+    config = RunConfig.from_record(RunRecord.read(run_file).config, str(run_file))
     return config, folder
 
 

@@ -8,17 +8,18 @@ import math
 import platform
 import subprocess
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.errors import DataFormatError, MissingExtraError, XrayBenchError
 from xraybench.files import write_atomic
 from xraybench.metrics import Scores
 from xraybench.records import MetricValue, Prediction, Sample
+from xraybench.schema import SCHEMA_KEY, check_schema
 
 if TYPE_CHECKING:
     from xraybench.runner import RunConfig, RunFolder
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # results.json's `schema_version` (`xraybench.schema`: readers refuse a newer one)
 PER_SAMPLE_FILE = "scores.jsonl"  # per-sample metric values, rewritten with every scoring
 PACKAGES = ("xraybench", "numpy", "torch", "transformers", "vllm", "litellm")
 
@@ -277,6 +278,62 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@dataclass
+class Results:
+    """What `results.json` holds: one run's scores and everything needed to reproduce and compare them.
+
+    `tasks` maps each task to its entry (dataset, split, task version, counts, status, sampling, fingerprint, the
+    metrics with 95% CIs, per-category breakdowns); `suites` the sample-count-weighted aggregates. `extra` keeps
+    fields this version does not know (written by a newer minor release or added by a caller, e.g. a cost
+    ledger), so reading and writing a file back loses nothing."""
+
+    run_id: str
+    status: str
+    n_failed: int
+    resumed: bool
+    model: dict[str, Any]
+    template: str
+    decoding: dict[str, Any]
+    seed: int
+    tokenizer: str
+    uncertain_as: str
+    answer_variant: str
+    image_size: int | None
+    image_policy: dict[str, Any]
+    bootstrap_rounds: int
+    dataset_fingerprints: dict[str, str]
+    packages: dict[str, str]
+    git_sha: str | None
+    created_at: str
+    tasks: dict[str, dict[str, Any]]
+    suites: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # what every reader (compare, leaderboards, published comparisons) relies on; the rest may be absent in old files
+    REQUIRED: ClassVar[tuple[str, ...]] = ("tasks",)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {SCHEMA_KEY: SCHEMA_VERSION}
+        out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "extra")
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, path: str | Path = "results.json") -> Results:
+        check_schema(data, SCHEMA_VERSION, path, "results")
+        if not isinstance(data, dict):
+            raise DataFormatError(path, "expected a JSON object with a run's results")
+        missing = [k for k in cls.REQUIRED if k not in data]
+        if missing:
+            raise DataFormatError(path, f"missing {', '.join(missing)}; expected a run's results (xraybench run)")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values = {k: data.get(k) for k in known}
+        values["timings"] = data.get("timings") or {}
+        extra = {k: v for k, v in data.items() if k not in known and k != SCHEMA_KEY}
+        return cls(**values, extra=extra)
+
+
 def score_run(
     config: RunConfig, folder: RunFolder, tasks: list[TaskData], suites: list[str], *, model_name: str, resumed: bool
 ) -> dict[str, Any]:
@@ -311,30 +368,29 @@ def score_run(
             **scored,
         }
     _write_jsonl(folder.file(PER_SAMPLE_FILE), per_sample)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": folder.run_id(),
-        "status": "complete" if n_missing_total == 0 else "incomplete",
-        "n_failed": n_missing_total,
-        "resumed": resumed,
-        "model": {"spec": config.model, "name": model_name},
-        "template": config.template,
-        "decoding": config.generate_config().decoding(),
-        "seed": config.seed,
-        "tokenizer": config.tokenizer,
-        "uncertain_as": config.uncertain_as,
-        "answer_variant": config.answer_variant,
-        "image_size": config.image_size,
-        "image_policy": {**config.image_policy().options(), "description": config.image_policy().describe()},
-        "bootstrap_rounds": config.bootstrap_rounds,
-        "dataset_fingerprints": {n: t["fingerprint"] for n, t in task_results.items()},
-        "packages": package_versions(),
-        "git_sha": git_sha(),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "tasks": task_results,
-        "suites": suite_aggregates(task_results, suites),
-        "timings": {"scoring_s": time.perf_counter() - started},
-    }
+    return Results(
+        run_id=folder.run_id(),
+        status="complete" if n_missing_total == 0 else "incomplete",
+        n_failed=n_missing_total,
+        resumed=resumed,
+        model={"spec": config.model, "name": model_name},
+        template=config.template,
+        decoding=config.generate_config().decoding(),
+        seed=config.seed,
+        tokenizer=config.tokenizer,
+        uncertain_as=config.uncertain_as,
+        answer_variant=config.answer_variant,
+        image_size=config.image_size,
+        image_policy={**config.image_policy().options(), "description": config.image_policy().describe()},
+        bootstrap_rounds=config.bootstrap_rounds,
+        dataset_fingerprints={n: t["fingerprint"] for n, t in task_results.items()},
+        packages=package_versions(),
+        git_sha=git_sha(),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        tasks=task_results,
+        suites=suite_aggregates(task_results, suites),
+        timings={"scoring_s": time.perf_counter() - started},
+    ).to_json()
 
 
 # what a full disk while scoring leaves safe: scoring reads only the stored predictions
@@ -350,14 +406,16 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
 
 
 def read_results(path: str | Path) -> dict[str, Any]:
+    """A run's results.json (a run folder or the file), checked as `Results`: one written before versions were
+    recorded is read, a newer major version or a file without the fields every reader needs is refused."""
     p = Path(path)
     if p.is_dir():
         p = p / "results.json"
     if not p.exists():
         raise XrayBenchError(f"no results.json at {p}")
-    data = json.loads(p.read_text())
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise XrayBenchError(
-            f"{p}: schema_version {data.get('schema_version')!r}, this xraybench reads {SCHEMA_VERSION}"
-        )
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(p, f"not valid JSON ({exc.msg}); expected a run's results", line=exc.lineno) from None
+    Results.from_json(data, p)  # the check; callers get the file as written (an old file keeps its own keys)
     return data

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.config import Bootstrap, Seeded, option, shared_option
-from xraybench.errors import TransientError, XrayBenchError
+from xraybench.errors import DataFormatError, TransientError, XrayBenchError
 from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
 from xraybench.generate import GenerateConfig, current_names, generate_config
 from xraybench.models import MODELS, ModelArgs, ModelContext, build_options, options_class, split_spec
@@ -28,6 +28,7 @@ from xraybench.parsing import parse_output
 from xraybench.prompts import ImagePolicy, get_template, image_policy
 from xraybench.records import Generation, Prediction, Sample
 from xraybench.retry import ABORT_AFTER_FAILURES, FatalError, RetryPolicy, call_with_retries
+from xraybench.schema import SCHEMA_KEY, check_schema
 from xraybench.taskdata import TaskData, data_source_option, load_task, parse_data_roots
 from xraybench.tasks import expand
 
@@ -80,8 +81,8 @@ class RunConfig(GenerateConfig):
     )
     extra_metrics: list[str] = option(
         [],
-        help="comma-separated metric families to add to every report task, "
-        "e.g. bertscore,chexbert,radgraph (local weights)",
+        help="comma-separated metric families to add to every task of a kind they score (refused when no task "
+        "is), e.g. bertscore,chexbert,radgraph (report tasks; local weights)",
         split_commas=True,
     )
     skip_metrics: list[str] = option(
@@ -166,6 +167,35 @@ class RunConfig(GenerateConfig):
 
 
 
+RUN_SCHEMA_VERSION = 1  # run.json's `schema_version` (`xraybench.schema`)
+
+
+@dataclass
+class RunRecord:
+    """What `run.json` holds: the run's id and creation time, the identity a resume must match (`RunConfig.identity`
+    plus dataset and model fingerprints) and the whole configuration. Versioned: a run.json written before
+    versions were recorded is read as version 1; a newer one is refused with a message (`xraybench.schema`)."""
+
+    run_id: str
+    created_at: str
+    identity: dict[str, Any]
+    config: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {SCHEMA_KEY: RUN_SCHEMA_VERSION, **asdict(self)}
+
+    @classmethod
+    def read(cls, path: Path) -> RunRecord:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(path, f"not valid JSON ({exc.msg}); expected a run record", line=exc.lineno) from None
+        check_schema(data, RUN_SCHEMA_VERSION, path, "a run folder")
+        if not isinstance(data, dict) or any(not isinstance(data.get(k), dict) for k in ("identity", "config")):
+            raise DataFormatError(path, "expected a run record with run_id, created_at, identity and config")
+        return cls(str(data.get("run_id", "")), str(data.get("created_at", "")), data["identity"], data["config"])
+
+
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -202,8 +232,8 @@ class RunFolder:
             identity["model_fingerprint"] = model_fingerprint
         run_file = self.file(RUN_FILE)
         if run_file.exists():
-            previous = json.loads(run_file.read_text())
-            old = current_names(RunConfig, previous.get("identity", {}))  # max_new_tokens is max_tokens
+            previous = RunRecord.read(run_file)
+            old = current_names(RunConfig, previous.identity)  # max_new_tokens is max_tokens
             # a folder written before model fingerprints were recorded is compared on the rest
             keys = (set(old) | set(identity)) - ({"model_fingerprint"} - set(old))
             diffs = sorted(k for k in keys if old.get(k) != identity.get(k))
@@ -217,17 +247,16 @@ class RunFolder:
         self.check_not_foreign()
         self.path.mkdir(parents=True, exist_ok=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
-        record = {
-            "run_id": run_id,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "identity": identity,
-            "config": asdict(config),
-        }
-        write_atomic(run_file, json.dumps(record, indent=2), safe="no item was asked yet")
+        record = RunRecord(run_id, time.strftime("%Y-%m-%dT%H:%M:%S%z"), identity, asdict(config))
+        write_atomic(run_file, json.dumps(record.to_json(), indent=2), safe="no item was asked yet")
         return False
 
+    def record(self) -> RunRecord:
+        """The folder's `run.json`, checked (`RunRecord.read`)."""
+        return RunRecord.read(self.file(RUN_FILE))
+
     def run_id(self) -> str:
-        return json.loads(self.file(RUN_FILE).read_text())["run_id"]
+        return self.record().run_id
 
     def load_predictions(self) -> dict[tuple[str, str], Prediction]:
         """Finished predictions by (task, id), without writing: a torn last line (killed mid-write) is left out
