@@ -5,6 +5,10 @@ A battle file has one battle per row/line with `model_a`, `model_b` and `winner`
 studies when present) and optional `length_a`, `length_b` (report lengths, for length-controlled ratings).
 Optional columns are all-or-none: a file where only some rows carry them is rejected, since a silently partial
 column would bias the bootstrap or the length model.
+
+One battle has one shape, `BattleRecord`: an arena export row, a battle-file line (with its `schema_version`) and a
+ratings input row; `battles_of` is the one conversion from judged battles to the columnar `Battles` the ratings
+fit, used by every command that rates an arena (leaderboard, submit, audit, demo, adaptive schedule).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -147,6 +151,12 @@ def battles_of(rows: Iterable[BattleRecord | Mapping[str, object]], source: str 
     return _arrays(records, source)
 
 
+_OPTIONAL_COLUMNS: tuple[tuple[str, str, Callable[[BattleRecord], bool]], ...] = (
+    ("study_id", "one", lambda r: r.study_id is not None),
+    ("length_a and length_b", "them", lambda r: r.length_a is not None),
+)
+
+
 def from_records(records: Iterable[tuple[int, Mapping[str, object]]], source: str | Path = "<battles>") -> Battles:
     """Validate (line, record) pairs of a battle file and build `Battles`; errors name `source` and the line.
     Optional columns are all-or-none here: a file where only some rows carry them is refused."""
@@ -155,22 +165,15 @@ def from_records(records: Iterable[tuple[int, Mapping[str, object]]], source: st
     first_line = 0
     for line, rec in records:
         battle = BattleRecord.from_json(rec, where, line)
-        if parsed:
-            first = parsed[0]
-            if (battle.study_id is not None) != (first.study_id is not None):
-                raise DataFormatError(
-                    where,
-                    f"study_id must be given on every battle or none (line {first_line} "
-                    f"{'has' if first.study_id is not None else 'lacks'} one)",
-                    line=line,
-                )
-            if (battle.length_a is not None) != (first.length_a is not None):
-                raise DataFormatError(
-                    where,
-                    f"length_a and length_b must be given on every battle or none (line "
-                    f"{first_line} {'has' if first.length_a is not None else 'lacks'} them)",
-                    line=line,
-                )
+        if parsed:  # optional columns: on every battle or none
+            for column, pronoun, has in _OPTIONAL_COLUMNS:
+                if has(battle) != has(parsed[0]):
+                    raise DataFormatError(
+                        where,
+                        f"{column} must be given on every battle or none (line {first_line} "
+                        f"{'has' if has(parsed[0]) else 'lacks'} {pronoun})",
+                        line=line,
+                    )
         else:
             first_line = line
         parsed.append(battle)
