@@ -66,6 +66,7 @@ test: setup-dev chromium
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports  # the layering contracts in .importlinter (also run by tests/test_architecture.py)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
