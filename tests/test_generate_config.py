@@ -158,3 +158,10 @@ def test_a_run_folder_written_with_max_new_tokens_still_resumes(tmp_path: Path) 
     assert again["resumed"] is True and again["tasks"][TASK]["metrics"] == first["tasks"][TASK]["metrics"]
     with pytest.raises(XrayBenchError, match=r"max_tokens: 512 -> 64"):
         run(dataclasses.replace(config, max_tokens=64))
+
+
+def test_list_models_shows_each_adapters_model_args(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "models"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "[--model-arg KEY=VALUE: device, dtype]" in out  # hf: (its batch size is --batch-size)
+    assert "max_model_len" in out and "gpu_memory_utilization" in out  # vllm:

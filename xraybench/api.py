@@ -14,7 +14,7 @@ arena. Importing this module is light; each function imports what it runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -466,6 +466,20 @@ def _options_note(dataset: str) -> str:
     return f" [--data-option {dataset}.KEY=VALUE: {shown}]" if shown else ""
 
 
+def _model_options_note(name: str) -> str:
+    """The adapter's declared options as `run --model-arg KEY=VALUE` accepts them (the run's own flags, such as
+    `--name` and `--api-base`, fill the others)."""
+    from xraybench.models import MODELS, options_class
+    from xraybench.runner import RUN_MODEL_OPTIONS
+
+    try:
+        cls = options_class(MODELS.get(name))
+    except Exception:  # an adapter whose module cannot be imported here (a missing extra) lists no options
+        return ""
+    keys = [f.name for f in fields(cls) if f.name not in RUN_MODEL_OPTIONS]
+    return f" [--model-arg KEY=VALUE: {', '.join(keys)}]" if keys else ""
+
+
 def list_entries(config: ListConfig) -> dict[str, list[tuple[str, str]]]:
     """Section -> (name, description) rows, for the sections `config.what` asks for."""
     from xraybench.datasets import DATASETS
@@ -485,9 +499,13 @@ def list_entries(config: ListConfig) -> dict[str, list[tuple[str, str]]]:
             out[name] = [(s.name, f"{', '.join(s.tasks)} — {s.description}") for s in SUITES.values()]
         elif name == "datasets":
             out[name] = [(n, DATASETS.get(n).description + _options_note(n)) for n in DATASETS.names()]
+        elif name == "models":
+            out[name] = [
+                (e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "") + _model_options_note(e.name))
+                for e in MODELS.entries()
+            ]
         else:
-            registry = MODELS if name == "models" else METRICS
-            out[name] = [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in registry.entries()]
+            out[name] = [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in METRICS.entries()]
     return out
 
 

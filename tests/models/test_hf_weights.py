@@ -68,7 +68,7 @@ def test_removed_tensor_is_refused_by_the_cli_with_the_key_and_no_traceback(tiny
     broken = edited(tiny_dir, tmp_path / "removed", lambda t: t.pop(LAYER))
     env = {**os.environ, "PYTHONSAFEPATH": "1"}
     argv = [sys.executable, "-m", "xraybench", "run", "--model", f"hf:{broken}", "--tasks", "demo_vqa",
-            "--limit", "1", "--max-new-tokens", "2", "--out", str(tmp_path / "run")]  # fmt: skip
+            "--limit", "1", "--max-tokens", "2", "--out", str(tmp_path / "run")]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
