@@ -118,9 +118,9 @@ def detect_dialect(judge: LLMClient) -> str:
             )  # fmt: skip
         return dialect
     try:
-        import litellm
+        from xraybench.llm.litellm_transport import import_litellm  # the engine's one import (offline price map)
 
-        supported = bool(litellm.supports_response_schema(model=judge.model))
+        supported = bool(import_litellm().supports_response_schema(model=judge.model))
     except Exception:  # noqa: BLE001  (litellm missing, or an unknown model: it raises on its own map)
         supported = False
     return "json_schema" if supported else "off"

@@ -6,6 +6,7 @@ and the chain (for an indirect import), e.g. `xraybench.metrics.grounding -> xra
 
 from __future__ import annotations
 
+import ast
 import configparser
 import shutil
 import subprocess
@@ -127,3 +128,43 @@ def test_the_cli_and_the_package_root_import_arena_and_the_trainer_lazily() -> N
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] []", f"loaded at import: {out.stdout.strip()} (import xraybench, xraybench.cli)"
+
+
+# the one engine: litellm is imported in one module, which sets its offline price map first and maps its errors by
+# the one classification; every other module reaches it through `xraybench.llm.litellm_transport.import_litellm`
+LITELLM_HOME = "xraybench/llm/litellm_transport.py"
+
+
+def _litellm_imports(path: Path) -> list[int]:
+    """Lines of `path` that import litellm: `import litellm[.x]`, `from litellm[.x] import`, or a dynamic import
+    (`importlib.import_module("litellm")`, `require("litellm", ...)`, `__import__("litellm")`)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.level == 0 else []
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            names = [str(node.args[0].value)] if called in ("import_module", "require", "__import__") else []
+        else:
+            continue
+        if any(name == "litellm" or name.startswith("litellm.") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_litellm_is_imported_in_one_module() -> None:
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("xraybench", "arena", "medix_train")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (lines := _litellm_imports(path))
+    }
+    assert LITELLM_HOME in found, f"{LITELLM_HOME} no longer imports litellm: update LITELLM_HOME"
+    others = {path: lines for path, lines in found.items() if path != LITELLM_HOME}
+    assert not others, (
+        "litellm imported outside the engine's transport (use xraybench.llm.litellm_transport.import_litellm): "
+        + ", ".join(f"{path}:{','.join(map(str, lines))}" for path, lines in others.items())
+    )
