@@ -136,7 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     titles = _group_titles(cls)
     groups: dict[str, Any] = {}
     exclusive: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    # the command's own options first, then the shared ones (--data-root, --seed, ...) its bases bring
+    for f in sorted(dataclasses.fields(cls), key=lambda f: bool(f.metadata.get("defined_in"))):
         meta = f.metadata
         if "help" not in meta:
             continue
