@@ -113,7 +113,7 @@ def image_data_url(
 
 
 def image_options(extra: dict[str, object]) -> dict[str, int | None]:
-    """`image_size` / `max_pixels` from `ModelOptions.extra`, validated, for `load_image(**...)`."""
+    """`image_size` / `max_pixels` (a `ModelContext`'s image policy), validated, for `load_image(**...)`."""
     out: dict[str, int | None] = {}
     for key in ("image_size", "max_pixels"):
         value = extra.get(key)
