@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from xraybench.weights import Fetched
 
 __all__ = [
-    "CompareConfig", "FetchWeightsConfig", "LabelConfig", "ListConfig", "ReasoningScoreConfig", "RenderConfig",
+    "CompareConfig", "DownloadOptions", "FetchWeightsConfig", "LabelConfig", "ListConfig", "ReasoningScoreConfig", "RenderConfig",
     "RunConfig", "SamplesConfig", "ScoreConfig", "Validation", "ValidateConfig", "WeightsOptions", "compare",
     "fetch_weights", "label", "label_eval", "list_entries", "reasoning_score", "render", "run", "samples", "score",
     "validate",
