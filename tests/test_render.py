@@ -11,7 +11,7 @@ from PIL import Image
 
 from xraybench.cli import main
 from xraybench.errors import XrayBenchError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.models.base import ModelContext
 from xraybench.models.images import input_size
 from xraybench.models.openai_compat import OpenAIModel
 from xraybench.reasoning.steps import reasoning_steps
@@ -221,8 +221,8 @@ def test_runner_and_adapters_record_input_size(demo: list[Sample], tmp_path: Pat
     assert input_size([], sample.id) is None
     assert to_prediction(sample, "m", Generation("a [1, 2, 3, 4]", input_size=(512, 512))).input_size == (512, 512)
     with OpenAIServer() as server:
-        for extra, expected in (({"image_size": 512}, (512, 512)), ({}, (256, 256))):
-            model = OpenAIModel("tiny-test-model", ModelOptions(api_base=server.base_url, extra=extra), ModelContext())
+        for size, expected in ((512, (512, 512)), (None, (256, 256))):
+            model = OpenAIModel("tiny-test-model", {"api_base": server.base_url}, ModelContext(image_size=size))
             assert model.generate([sample], ["describe"])[0].input_size == expected
 
 

@@ -57,7 +57,16 @@ class Sample:
 
 @dataclass
 class Generation:
-    """What a model adapter returns for one sample: the raw text and what it cost."""
+    """One answer and its usage: the one record of an answer for every model call, whatever asked it.
+
+    A model adapter returns one per sample; the LLM engine (`xraybench.llm`) returns one per request, for models
+    under test, judges and teachers alike, and reads every response body into one (`parse_completion`). The
+    stores that keep answers (`predictions.jsonl`, the call store) copy their fields from it.
+
+    `text` is the output as the model wrote it: a provider's separate `reasoning_content` is put back in front as
+    `<think>…</think>` (and kept as sent in `reasoning`). Unknown is None, never a made-up 0: token counts the
+    server did not report, a cost without a price or without usage.
+    """
 
     text: str
     latency_s: float = 0.0
@@ -67,6 +76,14 @@ class Generation:
     scores: dict[str, float] | None = None  # label probabilities from classifier-style adapters
     error: str | None = None
     input_size: tuple[int, int] | None = None  # (width, height) of the first image as the model was given it
+    cost_usd: float | None = None  # USD for this answer; None when no price or no usage is known
+    reasoning: str | None = None  # the provider's separate reasoning_content, as it was sent
+
+    @property
+    def usage_reported(self) -> bool:
+        """Did the server report both token counts? (Without them the cost is unknown: a budget charges the
+        request's worst case.)"""
+        return self.prompt_tokens is not None and self.completion_tokens is not None
 
 
 @dataclass
@@ -89,6 +106,8 @@ class Prediction:
     # (width, height) of the first image as the model was given it, i.e. the pixel space of `boxes`;
     # None when unknown (older runs, external predictions), and then not written.
     input_size: tuple[int, int] | None = None
+    # USD the answer cost (API models with a known price); None when unknown or free, and then not written
+    cost_usd: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -96,6 +115,8 @@ class Prediction:
             del data["input_size"]
         else:
             data["input_size"] = list(self.input_size)
+        if self.cost_usd is None:
+            del data["cost_usd"]
         return data
 
     @classmethod

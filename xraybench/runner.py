@@ -22,6 +22,8 @@ from xraybench.config import Bootstrap, Seeded, option, shared_option
 from xraybench.errors import DataFormatError, TransientError, XrayBenchError
 from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
 from xraybench.generate import GenerateConfig, current_names, generate_config
+from xraybench.llm.meter import BudgetExhausted, attach_meter, run_usage
+from xraybench.llm.options import LLMOptions
 from xraybench.models import MODELS, ModelArgs, ModelContext, build_options, options_class, split_spec
 from xraybench.models.base import identity_options, parse_model_args
 from xraybench.parsing import parse_output
@@ -70,7 +72,12 @@ class RunConfig(GenerateConfig):
     api_key_env: str | None = option(None, help="environment variable holding the API key")
     batch_size: int | None = option(None, help="items per model call (default: the adapter's)")
     concurrency: int | None = option(None, help="model calls in flight at once (default: the adapter's)")
-    max_attempts: int = option(6, help="attempts per item on transient errors (429, 5xx, timeouts)")
+    # the paid-call options of API models: one definition with judges and teachers (`xraybench.llm.options`)
+    max_attempts: int = shared_option(LLMOptions, "max_attempts")
+    price_per_1k_tokens: float | None = shared_option(LLMOptions, "price_per_1k_tokens")
+    budget_usd: float | None = shared_option(LLMOptions, "budget_usd")
+    rpm: float | None = shared_option(LLMOptions, "rpm")
+    allow_provider: list[str] = shared_option(LLMOptions, "allow_provider")
     tokenizer: str = option("coco", help="tokenization for lexical metrics: coco | r2gen | raw")
     uncertain_as: str = option("positive", help="clinical efficacy: count uncertain labels as positive | negative")
     answer_variant: str = option("word", help="the paper's answer score: word (tokenised) | paper (character BLEU)")
@@ -164,7 +171,6 @@ class RunConfig(GenerateConfig):
             elif key not in ("batch_size", "concurrency"):  # those two the runner applies to any adapter
                 raise XrayBenchError(f"{flag} does not apply to {kind}: models (its options: {', '.join(fields)})")
         return build_options(cls, values, spec=self.model)
-
 
 
 RUN_SCHEMA_VERSION = 1  # run.json's `schema_version` (`xraybench.schema`)
@@ -291,6 +297,7 @@ def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Pr
         scores=generation.scores,
         error=generation.error,
         input_size=generation.input_size,
+        cost_usd=generation.cost_usd,
     )
 
 
@@ -385,12 +392,15 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
 
     with progress_bar(total, f"{model.name}", enabled=config.progress) as advance:
         started = time.perf_counter()
-        if concurrency <= 1:
-            for batch in todo:
-                n_failed = record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
-                advance(len(batch), failed=n_failed)
-        else:
-            _run_concurrently(todo, call, record, advance, concurrency)
+        try:
+            if concurrency <= 1:
+                for batch in todo:
+                    n_failed = record(batch, *_outcome(lambda: call(batch)))  # noqa: B023 - called at once
+                    advance(len(batch), failed=n_failed)
+            else:
+                _run_concurrently(todo, call, record, advance, concurrency)
+        except BudgetExhausted:
+            pass  # stopped on --budget-usd: every answer so far is written, the rest is asked on a rerun
         timings["generation_s"] = time.perf_counter() - started
     return timings
 
@@ -399,10 +409,11 @@ def _outcome(get: Callable[[], list[Generation]]) -> tuple[list[Generation] | No
     """(generations, None) or (None, error) for a batch. An unforeseen exception from an adapter fails its batch
     too (listed in failures.jsonl with its type): raising it here would drop the answers still in flight, and
     `ABORT_AFTER_FAILURES` in a row still stop the run with the reason. A `FatalError` (wrong key, unknown model)
-    is raised: no item is marked failed by it, and no other request can succeed."""
+    is raised: no item is marked failed by it, and no other request can succeed; so is `BudgetExhausted` (the
+    request was not sent: the item is asked on a rerun)."""
     try:
         return get(), None
-    except FatalError:
+    except (FatalError, BudgetExhausted):
         raise
     except (TransientError, XrayBenchError) as exc:
         return None, str(exc)
@@ -413,14 +424,14 @@ def _outcome(get: Callable[[], list[Generation]]) -> tuple[list[Generation] | No
 
 def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  # type: ignore[no-untyped-def]
     """Keep `concurrency` batches in flight; results are written from this thread only. The first batch goes
-    alone, so a wrong key or model name costs one request, not `concurrency`; after a `FatalError` no batch is
-    started, the answers in flight are written, then it is raised."""
+    alone, so a wrong key or model name costs one request, not `concurrency`; after a `FatalError` or
+    `BudgetExhausted` no batch is started, the answers in flight are written, then it is raised."""
     pending = iter(todo)
     first = next(pending, None)
     if first is None:
         return
     advance(len(first), failed=record(first, *_outcome(lambda: call(first))))
-    fatal: FatalError | None = None
+    fatal: FatalError | BudgetExhausted | None = None
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         in_flight: dict[Future, list[Sample]] = {}
         for batch in pending:
@@ -433,8 +444,8 @@ def _run_concurrently(todo, call, record, advance, concurrency: int) -> None:  #
                 batch = in_flight.pop(fut)
                 try:
                     outcome = _outcome(fut.result)
-                except FatalError as exc:
-                    fatal = fatal or exc
+                except (FatalError, BudgetExhausted) as exc:
+                    fatal = fatal if isinstance(fatal, FatalError) else exc  # a fatal error wins over the budget
                     continue
                 advance(len(batch), failed=record(batch, *outcome))
                 nxt = None if fatal else next(pending, None)
@@ -461,11 +472,19 @@ def run(config: RunConfig) -> dict[str, Any]:
         # The model before run.json: one that refuses to start (a malformed predictions file, a bad key) leaves
         # no run.json that would block the corrected rerun (a folder holding only the lock file is not foreign).
         model = build_model(config, [td.task.name for td in tasks])
+        # an API model asks through the judges' engine: governance (nothing sent, no run.json written when it
+        # refuses), budget cap, rate limit and cost ledger
+        meter = attach_meter(
+            model, (s for td in tasks for s in td.samples), allow_provider=config.allow_provider, rpm=config.rpm,
+            budget_usd=config.budget_usd, price_per_1k_tokens=config.price_per_1k_tokens,
+        )  # fmt: skip
         resumed = folder.prepare(
             config, {td.task.name: td.fingerprint for td in tasks}, getattr(model, "fingerprint", None)
         )
         timings = generate_all(config, model, folder, tasks)
         results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
+        if meter is not None:
+            results.update(run_usage(folder.load_predictions().values(), meter))
         timings["total_s"] = time.perf_counter() - started
         results["timings"] = {**results.get("timings", {}), **timings}
         write_results(folder.file(RESULTS_FILE), results)

@@ -151,12 +151,12 @@ def a_sample(tmp_path: Path) -> Any:
 def test_the_openai_adapter_raises_fatal_errors_for_a_wrong_key_or_model(
     fault: Fault, text: str, tmp_path: Path
 ) -> None:
-    from xraybench.models.base import ModelContext, ModelOptions
+    from xraybench.models.base import ModelContext
     from xraybench.models.openai_compat import OpenAIModel
     from xraybench.retry import call_with_retries
 
     with OpenAIServer(fault_plan=[fault] * 10) as server:
-        model = OpenAIModel("tiny-test-model", ModelOptions(api_base=server.base_url), ModelContext())
+        model = OpenAIModel("tiny-test-model", {"api_base": server.base_url}, ModelContext())
         sample = a_sample(tmp_path)
         with pytest.raises(FatalError, match=text):
             call_with_retries(lambda: model.generate([sample], ["Findings?"]), sleep=lambda s: None)
@@ -165,10 +165,11 @@ def test_the_openai_adapter_raises_fatal_errors_for_a_wrong_key_or_model(
 
 
 def test_the_litellm_adapter_raises_a_fatal_error_without_a_key(no_keys: None, tmp_path: Path) -> None:
-    from xraybench.models.base import ModelContext, ModelOptions
+    from xraybench.generate import GenerateConfig
+    from xraybench.models.base import ModelContext
     from xraybench.models.litellm_model import LiteLLMModel
 
-    model = LiteLLMModel("anthropic/claude-3-5-haiku-20241022", ModelOptions(timeout_s=30), ModelContext())
+    model = LiteLLMModel("anthropic/claude-3-5-haiku-20241022", {}, ModelContext(), GenerateConfig(timeout_s=30))
     with pytest.raises(FatalError, match="Missing Anthropic API Key"):
         model.generate([a_sample(tmp_path)], ["Findings?"])
 

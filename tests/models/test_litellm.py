@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from xraybench.errors import MissingExtraError, TransientError, XrayBenchError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelContext
 from xraybench.records import Sample
 from xraybench.retry import RetryPolicy, call_with_retries
 from xraybench.testing.openai_server import Fault, OpenAIServer, default_reply
@@ -31,8 +32,8 @@ def litellm_model_class() -> type:
 @pytest.fixture()
 def model(litellm_model_class: type, server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")
-    options = ModelOptions(api_base=server.base_url, api_key_env="XRAYBENCH_TEST_KEY", timeout_s=2.0)
-    return litellm_model_class("openai/tiny-test-model", options, ModelContext())
+    options = {"api_base": server.base_url, "api_key_env": "XRAYBENCH_TEST_KEY"}
+    return litellm_model_class("openai/tiny-test-model", options, ModelContext(), GenerateConfig(timeout_s=2.0))
 
 
 def test_success_through_the_local_server(model: Any, server: OpenAIServer, sample: Sample) -> None:
@@ -77,7 +78,7 @@ def test_context_length_is_not_transient(model: Any, server: OpenAIServer, sampl
 
 def test_bad_spec_is_a_clear_error(litellm_model_class: type) -> None:
     with pytest.raises(XrayBenchError, match="PROVIDER/MODEL"):
-        litellm_model_class("gpt-4o", ModelOptions(), ModelContext())
+        litellm_model_class("gpt-4o", {}, ModelContext())
 
 
 def test_missing_litellm_names_the_judge_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +88,7 @@ def test_missing_litellm_names_the_judge_extra(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setitem(sys.modules, "litellm", None)  # makes `import litellm` fail
     with pytest.raises(MissingExtraError, match=r"xraybench\[judge\]"):
-        LiteLLMModel("openai/x", ModelOptions(), ModelContext())
+        LiteLLMModel("openai/x", {}, ModelContext())
 
 
 def test_a_leading_think_block_survives_litellm(
@@ -97,8 +98,9 @@ def test_a_leading_think_block_survives_litellm(
     text = "<think>The right costophrenic angle is blunted [10, 300, 120, 420].</think> \\boxed{yes}"
     monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")
     with OpenAIServer(reply_fn=lambda body: text) as server:
-        options = ModelOptions(api_base=server.base_url, api_key_env="XRAYBENCH_TEST_KEY", timeout_s=2.0)
-        gen = litellm_model_class("openai/tiny-test-model", options, ModelContext()).generate([sample], [PROMPT])[0]
+        options = {"api_base": server.base_url, "api_key_env": "XRAYBENCH_TEST_KEY"}
+        model = litellm_model_class("openai/tiny-test-model", options, ModelContext(), GenerateConfig(timeout_s=2.0))
+        gen = model.generate([sample], [PROMPT])[0]
     assert gen.text.replace(" ", "") == text.replace(" ", "")
     assert gen.text.startswith("<think>") and "[10, 300, 120, 420]" in gen.text and gen.text.endswith("\\boxed{yes}")
 
@@ -123,10 +125,9 @@ def test_deadline_and_answer_cap(
     from xraybench.llm.completion import AnswerTooLarge
 
     monkeypatch.setenv("XRAYBENCH_TEST_KEY", "sk-local")
-    options = ModelOptions(
-        api_base=server.base_url, api_key_env="XRAYBENCH_TEST_KEY", timeout_s=2.0, extra={"max_answer_bytes": 1 << 20}
-    )
-    model = litellm_model_class("openai/tiny-test-model", options, ModelContext())
+    options = {"api_base": server.base_url, "api_key_env": "XRAYBENCH_TEST_KEY"}
+    decoding = GenerateConfig(timeout_s=2.0, max_answer_bytes=1 << 20)
+    model = litellm_model_class("openai/tiny-test-model", options, ModelContext(), decoding)
     model.generate([sample], [PROMPT])  # warm: the first call's deadline has a grace for litellm's set-up
     server.fault_plan[:] = [Fault.drip(0.4), Fault.huge(3 << 20)]
     start = time.monotonic()

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from xraybench.errors import TransientError, XrayBenchError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelContext
 from xraybench.models.openai_compat import OpenAIModel
 from xraybench.records import Generation, Sample
 from xraybench.retry import RetryPolicy, call_with_retries
@@ -20,11 +21,11 @@ from xraybench.testing.openai_server import Fault, OpenAIServer, default_reply
 PROMPT = "Describe the findings of this chest X-ray."
 
 
-def make_model(server: OpenAIServer, **options: object) -> OpenAIModel:
-    extra = options.pop("extra", {})
-    return OpenAIModel(
-        "tiny-test-model", ModelOptions(api_base=server.base_url, extra=extra, **options), ModelContext()
-    )  # type: ignore[arg-type]
+def make_model(
+    server: OpenAIServer, image_size: int | None = None, timeout_s: float = 120.0, **options: object
+) -> OpenAIModel:
+    context, decoding = ModelContext(image_size=image_size), GenerateConfig(timeout_s=timeout_s)
+    return OpenAIModel("tiny-test-model", {"api_base": server.base_url, **options}, context, decoding)
 
 
 def call(model: OpenAIModel, sample: Sample, waits: list[float]) -> Generation:
@@ -57,7 +58,7 @@ def test_images_are_sent_as_data_urls(server: OpenAIServer, sample: Sample) -> N
 
 
 def test_images_are_resized_when_asked(server: OpenAIServer, sample: Sample) -> None:
-    make_model(server, extra={"image_size": 16}).generate([sample], [PROMPT])
+    make_model(server, image_size=16).generate([sample], [PROMPT])
     url = server.chat_requests()[0].body["messages"][-1]["content"][0]["image_url"]["url"]
     assert Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (16, 16)
 
@@ -123,14 +124,14 @@ def test_malformed_json_is_transient(server: OpenAIServer, sample: Sample) -> No
 def test_connection_refused_is_transient(sample: Sample) -> None:
     with OpenAIServer() as srv:
         base = srv.base_url
-    model = OpenAIModel("m", ModelOptions(api_base=base, timeout_s=2), ModelContext())
+    model = OpenAIModel("m", {"api_base": base}, ModelContext(), GenerateConfig(timeout_s=2))
     with pytest.raises(TransientError, match="connection failed"):
         model.generate([sample], [PROMPT])
 
 
 def test_sampling_sends_seed_and_decoding(server: OpenAIServer, sample: Sample) -> None:
-    options = ModelOptions(api_base=server.base_url, temperature=0.7, top_p=0.9, max_new_tokens=64)
-    OpenAIModel("m", options, ModelContext(seed=11)).generate([sample], [PROMPT])
+    decoding = GenerateConfig(temperature=0.7, top_p=0.9, max_tokens=64, seed=11)
+    OpenAIModel("m", {"api_base": server.base_url}, ModelContext(), decoding).generate([sample], [PROMPT])
     body = server.chat_requests()[0].body
     assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"]) == (0.7, 0.9, 64, 11)
 
@@ -144,7 +145,7 @@ def test_api_key_is_sent_and_required_for_remote_bases(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(XrayBenchError, match="OPENAI_API_KEY"):
-        OpenAIModel("gpt-4o-mini", ModelOptions(), ModelContext())
+        OpenAIModel("gpt-4o-mini", {}, ModelContext())
     with pytest.raises(XrayBenchError, match="MISSING_KEY"):
         make_model(server, api_key_env="MISSING_KEY")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from xraybench.errors import TransientError, XrayBenchError
-from xraybench.models.base import ModelContext, ModelOptions
+from xraybench.generate import GenerateConfig
+from xraybench.models.base import ModelContext
 from xraybench.models.openai_compat import OpenAIModel
 from xraybench.records import Sample
 from xraybench.runner import FAILURES_FILE, PREDICTIONS_FILE, RunConfig, run
@@ -40,7 +41,7 @@ def _config(out: Path, base_url: str, **kw: object) -> RunConfig:
 @pytest.mark.parametrize("name", sorted(ODD_BODIES))
 def test_adapter_refuses_each_odd_body_with_its_reason(server: OpenAIServer, sample: Sample, name: str) -> None:
     server.fault_plan[:] = [Fault.odd(ODD_BODIES[name])]
-    model = OpenAIModel("m", ModelOptions(api_base=server.base_url), ModelContext())
+    model = OpenAIModel("m", {"api_base": server.base_url}, ModelContext())
     with pytest.raises(TransientError, match="no usable chat completion") as info:
         model.generate([sample], [PROMPT])
     assert "sample s1" in str(info.value) and len(str(info.value)) < 1000
@@ -51,7 +52,7 @@ def test_adapter_refuses_each_odd_body_with_its_reason(server: OpenAIServer, sam
 def test_adapter_joins_content_parts_and_ignores_odd_usage(server: OpenAIServer, sample: Sample, name: str) -> None:
     body, text = USABLE_ODD_BODIES[name]
     server.fault_plan[:] = [Fault.odd(body)]
-    gen = OpenAIModel("m", ModelOptions(api_base=server.base_url), ModelContext()).generate([sample], [PROMPT])[0]
+    gen = OpenAIModel("m", {"api_base": server.base_url}, ModelContext()).generate([sample], [PROMPT])[0]
     assert gen.text == text and gen.finish_reason == "stop"
     if name.startswith("usage"):
         assert gen.prompt_tokens is None and gen.completion_tokens is None  # unknown, not a made-up 0
@@ -85,7 +86,7 @@ def test_run_with_concurrency_keeps_answers_in_flight(tmp_path: Path) -> None:
 def test_timeout_is_a_deadline_per_request(server: OpenAIServer, sample: Sample) -> None:
     """One byte every 0.5 s: a per-read timeout of 2 s never fires, the deadline does (the drip lasts minutes)."""
     server.fault_plan[:] = [Fault.drip(0.5)]
-    model = OpenAIModel("m", ModelOptions(api_base=server.base_url, timeout_s=2.0), ModelContext())
+    model = OpenAIModel("m", {"api_base": server.base_url}, ModelContext(), GenerateConfig(timeout_s=2.0))
     start = time.monotonic()
     with pytest.raises(TransientError, match="within 2s.*deadline for the whole request"):
         model.generate([sample], [PROMPT])
@@ -102,9 +103,9 @@ def test_answer_over_the_cap_is_a_failure_and_is_not_stored(tmp_path: Path) -> N
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == N_ITEMS - 2
 
 
-def test_cap_from_model_options_is_checked(server: OpenAIServer) -> None:
-    with pytest.raises(XrayBenchError, match="max_answer_bytes='big'"):
-        OpenAIModel("m", ModelOptions(api_base=server.base_url, extra={"max_answer_bytes": "big"}), ModelContext())
+def test_cap_from_the_generate_config_is_checked(server: OpenAIServer) -> None:
+    with pytest.raises(XrayBenchError, match="--max-answer-bytes must be a positive integer, got 'big'"):
+        OpenAIModel("m", {"api_base": server.base_url}, ModelContext(), GenerateConfig(max_answer_bytes="big"))
 
 
 def test_cli_run_survives_odd_answers_and_a_drip(tmp_path: Path) -> None:
@@ -153,5 +154,5 @@ def test_reasoning_content_is_put_back_in_front(server: OpenAIServer, sample: Sa
     output as the model wrote it, so the parser and rewards see the reasoning."""
     message = {"content": "\\boxed{effusion}", "reasoning_content": "fluid at [1, 2, 3, 4]"}
     server.fault_plan[:] = [Fault.odd({"choices": [{"message": message, "finish_reason": "stop"}]})]
-    gen = OpenAIModel("m", ModelOptions(api_base=server.base_url), ModelContext()).generate([sample], [PROMPT])[0]
+    gen = OpenAIModel("m", {"api_base": server.base_url}, ModelContext()).generate([sample], [PROMPT])[0]
     assert gen.text == "<think>fluid at [1, 2, 3, 4]</think>\\boxed{effusion}"

@@ -67,8 +67,19 @@ def print_results(results: dict[str, Any]) -> None:
         console.print(f"{m} skipped ({', '.join(tasks)}): {reason}", style="yellow", markup=False, highlight=False)
     from xraybench.results import incomplete_note
 
+    usage = results.get("usage")
+    if usage:  # an API model: the cost ledger beside the numbers
+        cost = f"${usage['cost_usd']:.4f}" + ("" if usage["cost_known"] else " (some answers unpriced: at least)")
+        console.print(
+            f"usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} answer tokens, {cost} over "
+            f"{usage['n_predictions']} predictions",
+            markup=False, highlight=False,
+        )  # fmt: skip
+    stopped = results.get("stopped")
+    if stopped:  # the items not asked are not failures: say why the run ended
+        console.print(stopped["message"], style="yellow", markup=False, highlight=False)
     note = incomplete_note(results)
-    if note:  # failed items are in no metric: say so next to the numbers, not only in the exit code
+    if note:  # failed (or, after a budget stop, not asked) items are in no metric: say so next to the numbers
         console.print(f"[yellow]{note}; rerun the same command to retry them[/yellow]")
 
 

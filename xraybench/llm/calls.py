@@ -18,11 +18,12 @@ Failing fast: the first call of a run is sent alone, the others once it has ende
 calls in flight are written, and `run` raises it. `ABORT_AFTER_FAILURES` calls in a row that end without an
 answer (each after its retries) stop the run the same way, as `xraybench run` stops after as many failed batches.
 
-Money: the cost of the pending calls is estimated (prompt tokens ~ characters / 4, plus
-`expected_completion_tokens` per answer, at the client's price; a dry run gives it before any call); with
-`budget_usd` a request starts only if its worst case (its prompt plus a full `max_tokens` answer) fits in what
-is left, and the first one that does not fit stops the run (a cap means "stop here", not "skip to cheaper
-calls").
+Pacing and money go through the one request path of every paid call, `xraybench.llm.meter.Meter` (also the
+path of a model under test behind an API in `xraybench run`). The cost of the pending calls is estimated
+(prompt tokens ~ characters / 4, plus `expected_completion_tokens` per answer, at the client's price; a dry run
+gives it before any call); with `budget_usd` a request starts only if its worst case (its prompt plus a full
+`max_tokens` answer) fits in what is left, and the first one that does not fit stops the run (a cap means "stop
+here", not "skip to cheaper calls").
 """
 
 from __future__ import annotations
@@ -42,16 +43,21 @@ from typing import Any, Generic, TypeVar
 
 from xraybench.callstore import TRUNCATED_FINISH_REASONS, UNPARSEABLE, CallResult, CallStore, default_owner
 from xraybench.errors import XrayBenchError
-from xraybench.llm.client import LLMAnswer, LLMClient
+from xraybench.llm.client import LLMClient
+from xraybench.llm.meter import (  # noqa: F401 - RateLimiter, CHARS_PER_TOKEN: their old home, kept importable
+    CHARS_PER_TOKEN,
+    IMAGE_TOKENS,
+    Budget,
+    BudgetExhausted,
+    Meter,
+    RateLimiter,
+    prompt_tokens,
+)
 from xraybench.progress import progress_bar
+from xraybench.records import Generation
 from xraybench.retry import ABORT_AFTER_FAILURES, FatalError, RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
-
-CHARS_PER_TOKEN = 4
-# one image part, counted once rather than by its (base64) data URL: a 512x512 image costs 255 tokens at
-# OpenAI (high detail), 258 at Gemini, ~334 in Qwen2.5-VL and ~350 at Anthropic; 400 keeps estimates on the high side
-IMAGE_TOKENS = 400
 T = TypeVar("T")
 
 
@@ -105,22 +111,6 @@ class CallReport:
     n_leases_recovered: int = 0
 
 
-def prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """A price-free token count for estimates and budget bounds: text characters / 4, `IMAGE_TOKENS` per image, plus one."""
-    chars = images = 0
-    for message in messages:
-        content = message.get("content", "")
-        if not isinstance(content, list):
-            chars += len(str(content))
-            continue
-        for part in content:  # OpenAI-style parts: {"type": "text", "text": ...} or {"type": "image_url", ...}
-            if isinstance(part, dict) and part.get("type") in ("image_url", "image", "input_image"):
-                images += 1
-            else:
-                chars += len(str(part.get("text", "") if isinstance(part, dict) else part))
-    return chars // CHARS_PER_TOKEN + images * IMAGE_TOKENS + 1
-
-
 def estimate_calls(
     calls: list[LLMCall], prices: tuple[float, float] | None, expected_completion_tokens: int
 ) -> Estimate:
@@ -134,57 +124,6 @@ def _estimate(
     c_tok = expected_completion_tokens * n_calls
     cost = None if prices is None else p_tok * prices[0] + c_tok * prices[1]
     return Estimate(n_calls, p_tok, c_tok, cost)
-
-
-class RateLimiter:
-    """At most `rpm` request starts per minute, evenly spaced; thread-safe; waits outside the lock."""
-
-    def __init__(
-        self, rpm: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = time.sleep
-    ):
-        if rpm <= 0:
-            raise ValueError(f"rpm must be positive, got {rpm}")
-        self.interval = 60.0 / rpm
-        self._clock, self._sleep = clock, sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            self._sleep(start - now)
-
-
-class BudgetExhausted(XrayBenchError):
-    """The next request could take the run past `--budget-usd`; it is not made (never retried)."""
-
-
-class Budget:
-    """Spent plus in-flight upper bounds never exceed the cap: a request starts only if its worst case fits.
-
-    Once one request does not fit, `stopped` is set and the run starts no new call.
-    """
-
-    def __init__(self, cap: float | None):
-        self.cap, self.spent, self.reserved = cap, 0.0, 0.0
-        self.stopped = threading.Event()
-        self._lock = threading.Lock()
-
-    def reserve(self, amount: float) -> bool:
-        with self._lock:
-            if self.cap is not None and self.spent + self.reserved + amount > self.cap:
-                self.stopped.set()
-                return False
-            self.reserved += amount
-            return True
-
-    def settle(self, reserved: float, actual: float) -> None:
-        with self._lock:
-            self.reserved -= reserved
-            self.spent += actual
 
 
 def _owner_is_dead(owner: str, host: str) -> bool:
@@ -348,9 +287,9 @@ class _Outcome:
 
     ok: bool = False
     error: str | None = None
-    answer: LLMAnswer | None = None
+    answer: Generation | None = None
     parsed: Any = None
-    spend: list[LLMAnswer] = field(default_factory=list)
+    spend: list[Generation] = field(default_factory=list)
     requests: int = 0
     first_text: str | None = None  # the unparseable first answer, when a re-ask followed (stored for `reparse`)
 
@@ -370,12 +309,14 @@ class CallRunner:
         sleep: Callable[[float], object] = time.sleep,
         expected_completion_tokens: int = 400,
         progress: bool = False,
+        meter: Meter | None = None,
     ):
+        """`meter` (else one built from `rpm` and `budget_usd`) paces, caps and counts the requests."""
         if max_concurrency < 1:
             raise XrayBenchError(f"--max-concurrency must be at least 1, got {max_concurrency}")
         self.client, self.store = client, store
         self.max_concurrency = max_concurrency
-        self.limiter = RateLimiter(rpm) if rpm else None
+        self.meter = meter or Meter(rpm=rpm, budget_usd=budget_usd)
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.expected_completion_tokens = expected_completion_tokens
@@ -385,12 +326,7 @@ class CallRunner:
             client.timeout_s * self.policy.max_attempts * 2 + self.policy.max_delay_s * self.policy.max_attempts
         )
         self.prices = client.prices()
-        if budget_usd is not None and self.prices is None:
-            raise XrayBenchError(
-                f"--budget-usd needs a price, and litellm's cost map has none for {client.model}: "
-                "pass --price-per-1k-tokens"
-            )
-        self.budget = Budget(budget_usd)
+        self.meter.check_priced(client)
         self._lock = threading.Lock()
         self._committer: Committer[_Finished] | None = None
         self._n_leased = 0  # keys leased by this run and not yet recorded or given back
@@ -399,6 +335,18 @@ class CallRunner:
         self._abort: XrayBenchError | None = None  # set once the run must stop (fatal error, failures in a row)
         self._failed_in_a_row = 0
         self.report = CallReport()
+
+    @property
+    def budget(self) -> Budget:
+        return self.meter.budget
+
+    @budget.setter
+    def budget(self, budget: Budget) -> None:  # one cap over two runners (a teacher and its checker)
+        self.meter.budget = budget
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        return self.meter.limiter
 
     def pending(self, calls: list[LLMCall]) -> list[LLMCall]:
         """The calls to make: one per key (the first), not yet answered in the store."""
@@ -590,37 +538,22 @@ class CallRunner:
             return
         outcome.ok, outcome.parsed = True, parsed
 
-    def _ask(self, messages: list[dict[str, Any]], outcome: _Outcome) -> LLMAnswer:
-        """One answer through `call_with_retries`; every request is counted, every paid answer kept."""
+    def _ask(self, messages: list[dict[str, Any]], outcome: _Outcome) -> Generation:
+        """One answer through `call_with_retries` and the meter; every request is counted, every paid answer kept."""
 
-        def once() -> LLMAnswer:
-            if self.limiter is not None:
-                self.limiter.wait()
-            bound = self._request_bound(messages)
-            if not self.budget.reserve(bound):
-                raise BudgetExhausted(f"the next request (up to ${bound:.4f}) could exceed --budget-usd")
-            outcome.requests += 1
-            with self._lock:
-                self.report.n_requests += 1
-            try:
-                answer = self.client.complete(messages)
-            except BaseException:
-                self.budget.settle(bound, 0.0)  # a refused request (429, 5xx, timeout) is not billed
-                raise
-            # no usage in the answer: its price is unknown, so the budget keeps the worst case it reserved
-            self.budget.settle(bound, answer.cost_usd if answer.usage_reported else max(bound, answer.cost_usd))
-            return answer
+        def once() -> Generation:
+            return self.meter.ask(self.client, messages, on_start=lambda: self._started(outcome))
 
         answer = call_with_retries(once, self.policy, sleep=self.sleep)
         outcome.spend.append(answer)
         outcome.answer = answer
         return answer
 
-    def _request_bound(self, messages: list[dict[str, Any]]) -> float:
-        """Worst-case cost of one request: the prompt (characters / 4) plus a full `max_tokens` answer."""
-        if self.prices is None:
-            return 0.0
-        return prompt_tokens(messages) * self.prices[0] + self.client.max_tokens * self.prices[1]
+    def _started(self, outcome: _Outcome) -> None:
+        """A request passed the limiter and the budget and is being sent: count it."""
+        outcome.requests += 1
+        with self._lock:
+            self.report.n_requests += 1
 
     def _give_back(self, call: LLMCall, *, budget: bool = True) -> None:
         """Release a leased key unanswered (pending again on the next run); `budget`: counted as budget-stopped."""
@@ -643,9 +576,9 @@ class CallRunner:
             parser_version=call.parser_version if outcome.ok else None,
             error=None if outcome.ok else outcome.error or "unknown error",
             finish_reason=None if answer is None else answer.finish_reason,
-            prompt_tokens=sum(a.prompt_tokens for a in spend),
-            completion_tokens=sum(a.completion_tokens for a in spend),
-            cost_usd=sum(a.cost_usd for a in spend),
+            prompt_tokens=sum(a.prompt_tokens or 0 for a in spend),
+            completion_tokens=sum(a.completion_tokens or 0 for a in spend),
+            cost_usd=sum(a.cost_usd or 0.0 for a in spend),
             latency_s=sum(a.latency_s for a in spend) or None,
             attempts=max(1, outcome.requests), first_text=outcome.first_text,
         )  # fmt: skip

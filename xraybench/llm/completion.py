@@ -1,7 +1,7 @@
 """Read one chat-completion answer, whatever shape a server sends: the single parser behind every LLM call.
 
 Models under test (`openai:`, `litellm:`) and judges/teachers (`xraybench.llm.client`) all turn a response body
-into a `Completion` here, so an odd answer is refused the same way everywhere: `OddAnswer` (a `ValueError`)
+into the one answer record, `xraybench.records.Generation`, here, so an odd answer is refused the same way everywhere: `OddAnswer` (a `ValueError`)
 with the reason, which each caller turns into its recorded failure. Nothing a server sends can raise
 anything else: `choices` as a dict, `message` as a string, `finish_reason` as a list and a body nested
 100,000 deep are all reasons, not tracebacks. `content` given as a list of parts is legitimate (OpenAI's
@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from xraybench.errors import XrayBenchError
+from xraybench.records import Generation
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +38,10 @@ class AnswerTooLarge(XrayBenchError):
     """An answer over the size cap: refused before it is read whole (never stored, not retried)."""
 
 
-@dataclass(frozen=True)
-class Completion:
-    """What a chat completion said: the text (text parts joined), why it stopped, the provider's separate
-    reasoning (vLLM/litellm `reasoning_content`) and the token counts (None when not reported)."""
-
-    text: str
-    finish_reason: str | None
-    reasoning: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-
-def model_output(completion: Completion) -> str:
+def model_output(content: str, reasoning: str | None) -> str:
     """An answer as the model wrote it, for every LLM call (models under test, judges, teachers): servers and
     litellm move a leading `<think>…</think>` block into `reasoning_content`; it is put back in front, so the
     output parser, the format and coordinate rewards and a teacher's filter see the reasoning."""
-    content, reasoning = completion.text, completion.reasoning
     if reasoning and not content.lstrip().startswith("<think>"):
         return f"<think>{reasoning}</think>{content}"
     return content
@@ -107,8 +94,10 @@ def preview(body: bytes | str) -> str:
     return repr(body[:_PREVIEW].decode("utf-8", "replace"))
 
 
-def parse_completion(data: Any) -> Completion:
-    """The first choice of a chat-completion object (a dict as JSON gives it); `OddAnswer` if it has none."""
+def parse_completion(data: Any) -> Generation:
+    """The first choice of a chat-completion object (a dict as JSON gives it) as the one answer record (text with
+    any `reasoning_content` put back in front, finish reason, token counts; no latency or cost yet: the caller
+    adds them); `OddAnswer` if it has no usable answer."""
     if not isinstance(data, dict):
         raise OddAnswer(f"the body is a JSON {_kind(data)}, not an object")
     choices = data.get("choices")
@@ -132,7 +121,13 @@ def parse_completion(data: Any) -> Completion:
     if reasoning is not None:
         reasoning = _content_text(reasoning, "choices[0].message.reasoning_content") or None
     prompt_tokens, completion_tokens = _usage(data.get("usage"))
-    return Completion(text, finish_reason, reasoning, prompt_tokens, completion_tokens)
+    return Generation(
+        text=model_output(text, reasoning),
+        finish_reason=finish_reason,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        reasoning=reasoning,
+    )
 
 
 def _content_text(content: Any, where: str) -> str:

@@ -2,7 +2,7 @@
 
 MIMIC-CXR and CheXpert Plus are released under data use agreements that forbid sharing report text. A run that
 would send such samples to a non-local endpoint is refused before its first call, whatever it is for (judging,
-teacher distillation, a metric judge); `--allow-provider` is the user's explicit statement that their agreement
+teacher distillation, a metric judge, a model under test in `xraybench run`); `--allow-provider` is the user's explicit statement that their agreement
 covers that provider.
 """
 
@@ -23,15 +23,18 @@ def check_governance(
     `allow` holds provider names ("openai") or full model strings ("openai/gpt-4o"); `action` names what the
     calls are for in the message ("judge", "distill", ...).
     """
-    credentialed = sorted({s.dataset for s in samples if s.credentialed})
+    secret = [s for s in samples if s.credentialed]
+    credentialed = sorted({s.dataset for s in secret})
     if not credentialed or client.local:
         return
     allowed = set(allow)
     if client.provider in allowed or client.model in allowed:
         return
     where = client.api_base or f"the {client.provider} API"
+    tasks = sorted({s.task for s in secret})
     raise XrayBenchError(
-        f"refusing to {action}: the samples come from credentialed dataset(s) {', '.join(credentialed)}, whose data "
+        f"refusing to {action}: the samples of task(s) {', '.join(tasks)} come from credentialed dataset(s) "
+        f"{', '.join(credentialed)}, whose data "
         f"use agreements forbid sending report text to third parties, and {client.model} ({where}) is not a local "
         f"endpoint. Use a local model (--api-base http://127.0.0.1:PORT/v1) or, if your agreement allows this "
         f"provider, pass --allow-provider {client.provider}. No call was made."

@@ -1,186 +1,30 @@
 """litellm:PROVIDER/MODEL — any API litellm speaks (OpenAI, Anthropic, Gemini, Azure, Bedrock, local servers).
 
-litellm is imported on first use with `LITELLM_LOCAL_MODEL_COST_MAP=True`, so importing it does not fetch
-the price list from the network. litellm's own retries are switched off (`num_retries=0`): the runner retries,
-and this adapter maps litellm's exceptions to `TransientError` (rate limits, 5xx, timeouts, dropped
-connections), `FatalError` (authentication, missing key, unknown model, context length: the run stops at once)
-or `XrayBenchError` (another bad request) with the provider's message.
+The same request builder as `openai:` (`xraybench.models.openai_compat.ChatModel`) on the same engine; the
+request goes through litellm (`xraybench.llm.litellm_transport`: imported on first use without its network
+price look-up, its own retries off, its exceptions sorted by the one classification).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from collections.abc import Mapping
-from typing import Any
-
-from xraybench.errors import TransientError, XrayBenchError
-from xraybench.lazy import require
-from xraybench.llm.completion import (
-    Completion,
-    OddAnswer,
-    check_text_size,
-    max_answer_bytes,
-    model_output,
-    parse_completion,
-)
-from xraybench.llm.transport import call_with_deadline
+from xraybench.errors import XrayBenchError
 from xraybench.generate import GenerateConfig
-from xraybench.models.base import ModelContext, build_options
-from xraybench.models.images import image_data_url, input_size
-from xraybench.models.openai_compat import ChatOptions, chat_messages
-from xraybench.records import Generation, Sample
-from xraybench.retry import RETRYABLE_STATUS, FatalError, is_fatal_message, parse_retry_after
-
-TRANSIENT_NAMES = ("RateLimitError", "Timeout", "APIConnectionError", "ServiceUnavailableError", "InternalServerError")
-FATAL_NAMES = ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "ContextWindowExceededError")
-# litellm's first completion in a process imports and sets up its provider SDKs (seconds, 11 s on a busy CI
-# machine): that CPU time is not the server's, so the first call's deadline gets this much on top
-FIRST_CALL_GRACE_S = 60.0
-_warm = threading.Event()
+from xraybench.llm.client import LLMClient
+from xraybench.llm.litellm_transport import (  # noqa: F401 - kept importable from their old home
+    complete_with_deadline,
+    import_litellm,
+    map_litellm_error,
+)
+from xraybench.models.openai_compat import ChatModel, ChatOptions, engine_client
 
 
-def litellm_completion(response: Any) -> Completion:
-    """litellm's response object read by the one parser (its pydantic dump is the OpenAI JSON shape);
-    `OddAnswer` when it is not a usable chat completion."""
-    dump = getattr(response, "model_dump", None)
-    try:
-        data = dump() if callable(dump) else response
-    except Exception as exc:  # a response object litellm built from an odd body may not even dump
-        raise OddAnswer(f"litellm could not read the answer ({type(exc).__name__}: {exc})") from None
-    return parse_completion(data)
+class LiteLLMModel(ChatModel):
+    """`litellm.completion` per sample."""
 
+    kind = "litellm"
 
-def complete_with_deadline(litellm: Any, kwargs: dict[str, Any], timeout_s: float, where: str) -> Completion:
-    """`litellm.completion(**kwargs)` held to a wall-clock deadline (litellm's own `timeout` is per read), its
-    errors mapped (`map_litellm_error`), its answer read by the one parser: an odd one is a `TransientError`
-    with the reason, one over `max_answer_bytes` an `AnswerTooLarge`."""
-    limit = max_answer_bytes(kwargs.pop("max_answer_bytes", None))
-    deadline = timeout_s if _warm.is_set() else timeout_s + FIRST_CALL_GRACE_S
-    try:
-        response = call_with_deadline(lambda: litellm.completion(**kwargs), deadline, where)
-    except TransientError:
-        raise
-    except Exception as exc:  # litellm raises its own hierarchy (and sometimes plain httpx/openai errors)
-        _warm.set()
-        raise map_litellm_error(litellm, exc, where) from exc
-    _warm.set()
-    try:
-        completion = litellm_completion(response)
-    except OddAnswer as exc:
-        raise TransientError(f"{where}: InternalServerError: the answer is not a chat completion: {exc}") from None
-    check_text_size(where, completion.text, limit)
-    check_text_size(where, completion.reasoning or "", limit)
-    return completion
-
-
-def import_litellm() -> Any:
-    """litellm without its import-time network look-up, or a `MissingExtraError` naming the `judge` extra."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    return require("litellm", "judge", "litellm: models")
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    for headers in (
-        getattr(exc, "litellm_response_headers", None),
-        getattr(getattr(exc, "response", None), "headers", None),
-    ):
-        if headers is not None and hasattr(headers, "get"):
-            value = headers.get("retry-after") or headers.get("Retry-After")
-            if value is not None:
-                return parse_retry_after(str(value))
-    return None
-
-
-def _short(message: str, limit: int = 600) -> str:
-    """litellm puts whole tracebacks (and the odd body) into its messages: keep the part before them, cut."""
-    message = message.split("Traceback (most recent call last)", 1)[0].strip() or message
-    return message if len(message) <= limit else message[:limit] + " ..."
-
-
-def map_litellm_error(litellm: Any, exc: BaseException, where: str) -> XrayBenchError:
-    """The error to raise for a litellm exception, by the one classification of `xraybench.retry`: fatal first
-    (authentication, permission, unknown model, context length, and a missing key, which litellm reports for
-    OpenAI as a 500 "Missing credentials"), then transient (rate limits, 5xx, timeouts), else this call fails."""
-    status = getattr(exc, "status_code", None)
-    transient_types = tuple(getattr(litellm, name) for name in TRANSIENT_NAMES if hasattr(litellm, name))
-    fatal_types = tuple(getattr(litellm, name) for name in FATAL_NAMES if hasattr(litellm, name))
-    message = _short(str(getattr(exc, "message", None) or exc))
-    text = f"{where}: {type(exc).__name__}: {message}"
-    if isinstance(exc, fatal_types) or status in (401, 403, 404) or is_fatal_message(message):
-        return FatalError(f"{text} (not retried: no request can succeed until this is fixed)")
-    if isinstance(exc, transient_types) or (isinstance(status, int) and (status in RETRYABLE_STATUS or status >= 500)):
-        return TransientError(text, _retry_after(exc))
-    return XrayBenchError(text)
-
-
-class LiteLLMModel:
-    """`litellm.completion` per sample; `batch_size` 1 and `concurrency` threads (option, default 8)."""
-
-    Options = ChatOptions
-    batch_size = 1
-
-    def __init__(
-        self,
-        arg: str,
-        options: ChatOptions | Mapping[str, Any] | None = None,
-        context: ModelContext | None = None,
-        generate: GenerateConfig | None = None,
-    ):
+    def make_client(self, arg: str, options: ChatOptions, generate: GenerateConfig) -> LLMClient:
         if "/" not in arg:
             raise XrayBenchError(f"litellm:{arg}: expected PROVIDER/MODEL, e.g. litellm:openai/gpt-4o-mini")
-        options = build_options(ChatOptions, options, spec=f"litellm:{arg}")
-        self._litellm = import_litellm()
-        self.model = arg
-        self.decoding = generate or GenerateConfig()
-        self.name = options.name or arg
-        self.options = options
-        self.context = context or ModelContext()
-        self.concurrency = options.concurrency
-        self.system_prompt = options.system_prompt
-        self.image_kwargs = self.context.image_kwargs()
-        self.max_answer_bytes = max_answer_bytes(self.decoding.max_answer_bytes)
-        self.api_key = os.environ.get(options.api_key_env) if options.api_key_env else None
-        if options.api_key_env and self.api_key is None:
-            raise XrayBenchError(f"litellm:{arg} needs an API key in the environment variable {options.api_key_env}")
-
-    def _kwargs(self, sample: Sample, prompt: str) -> dict[str, Any]:
-        urls = [image_data_url(p, sample.id, **self.image_kwargs) for p in sample.image_paths]
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": chat_messages(prompt, urls, self.system_prompt),
-            "temperature": self.decoding.temperature,
-            "top_p": self.decoding.top_p,
-            "max_tokens": self.decoding.max_tokens,
-            "timeout": self.decoding.timeout_s,
-            "num_retries": 0,
-        }
-        if self.decoding.temperature > 0:
-            kwargs["seed"] = self.decoding.sampling_seed()
-        if self.decoding.stop_seqs:
-            kwargs["stop"] = list(self.decoding.stop_seqs)
-        if self.options.api_base:
-            kwargs["api_base"] = self.options.api_base
-        if self.api_key:
-            kwargs["api_key"] = self.api_key
-        return kwargs
-
-    def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:
-        return [self._complete(sample, prompt) for sample, prompt in zip(samples, prompts, strict=True)]
-
-    def _complete(self, sample: Sample, prompt: str) -> Generation:
-        kwargs = self._kwargs(sample, prompt)
-        where = f"litellm:{self.model} (sample {sample.id})"
-        start = time.perf_counter()
-        kwargs["max_answer_bytes"] = self.max_answer_bytes
-        completion = complete_with_deadline(self._litellm, kwargs, self.decoding.timeout_s, where)
-        latency = time.perf_counter() - start
-        return Generation(
-            text=model_output(completion),
-            latency_s=latency,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            finish_reason=completion.finish_reason,
-            input_size=input_size(sample.image_paths, sample.id, **self.image_kwargs),
-        )
+        import_litellm()  # fail now, naming the extra, not at the first call
+        return engine_client(arg, options, generate, api_base=options.api_base, api_key=None, transport="litellm")

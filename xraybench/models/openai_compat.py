@@ -1,13 +1,18 @@
 """openai:MODEL — any OpenAI-compatible chat-completions server (OpenAI, vLLM serve, SGLang, Ollama, ...).
 
-One synchronous httpx request per sample; the runner supplies threads (`concurrency`) and retries. Failures
-are sorted here, by the one classification `xraybench.retry.status_error`, into worth-retrying (`TransientError`:
-408/409/429/5xx, timeouts, dropped connections, a cut-off body, a 200 body that is not a chat completion), fatal
-(`FatalError`: 401/403, 404 such as an unknown model, a context-length error: the run stops at once) and this
-call fails (`XrayBenchError` with the server's own message: another 400; an answer over `max_answer_bytes`),
-because only the adapter can see the HTTP status. The request goes through the shared `xraybench.llm.transport` (`--timeout-s`
-is a wall-clock deadline per request; the answer is read at most `max_answer_bytes`, `--model-arg
-max_answer_bytes=N`) and the body is read by the one parser, `xraybench.llm.completion.parse_completion`.
+The API adapters are request builders on the one LLM engine: `ChatModel` turns a sample into chat messages
+(images inlined as data URLs, then the prompt) and decoding fields, and asks through `xraybench.llm.meter.Meter`
+and `xraybench.llm.client.LLMClient`, the path of every judge and teacher call. So a model under test gets the
+same transport (`xraybench.llm.transport`: `--timeout-s` is a wall-clock deadline per request, the answer is
+read at most `max_answer_bytes`), the one parser (`reasoning_content` back in front as `<think>`), the one error
+classification (`xraybench.retry.status_error`: 408/409/429/5xx, timeouts and odd 200 bodies are
+`TransientError`s; 401/403/404, a missing key or an unknown model and a context-length error are `FatalError`s:
+the run stops at once; another 4xx fails its item), and the same rate limit, budget cap and cost ledger, which
+the runner attaches (`xraybench.llm.meter.attach_meter`). The runner supplies threads (`concurrency`) and
+retries (one `RetryPolicy`).
+
+`openai:` posts over the direct HTTP path; `litellm:` (`xraybench.models.litellm_model`) sends the same request
+through litellm.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xraybench.errors import TransientError, XrayBenchError
-from xraybench.llm.completion import OddAnswer, decode_body, model_output, parse_completion
-from xraybench.llm.transport import HTTPTransport, error_text, is_local
+from xraybench.errors import XrayBenchError
 from xraybench.generate import GenerateConfig
+from xraybench.llm.client import LLMClient, Transport
+from xraybench.llm.meter import Meter
+from xraybench.llm.transport import is_local
 from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
 from xraybench.models.images import image_data_url, input_size
 from xraybench.records import Generation, Sample
-from xraybench.retry import parse_retry_after, status_error
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -54,11 +59,13 @@ class ChatOptions(ModelArgs):
     )  # fmt: skip
 
 
-class OpenAIModel:
-    """Chat completions over HTTP; `batch_size` 1 and `concurrency` threads (option `concurrency`, default 8)."""
+class ChatModel:
+    """A model under test behind a chat-completions API: one request per sample through the engine;
+    `batch_size` 1 and `concurrency` threads. A subclass says how its client reaches the model (`make_client`)."""
 
     Options = ChatOptions
     batch_size = 1
+    kind = "openai"
 
     def __init__(
         self,
@@ -67,37 +74,20 @@ class OpenAIModel:
         context: ModelContext | None = None,
         generate: GenerateConfig | None = None,
     ):
-        if not arg:
-            raise XrayBenchError("openai: needs a model name, e.g. openai:gpt-4o-mini")
         self.model = arg
-        self.options = options = build_options(ChatOptions, options, spec=f"openai:{arg}")
-        self.decoding = generate or GenerateConfig()
-        self.name = options.name or arg
+        self.options = opts = build_options(ChatOptions, options, spec=f"{self.kind}:{arg}")
+        self.name = opts.name or arg
         self.context = context or ModelContext()
-        self.api_base = (options.api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE).rstrip("/")
-        self.concurrency = options.concurrency
-        self.system_prompt = options.system_prompt
+        self.decoding = generate or GenerateConfig()
+        self.concurrency = opts.concurrency
+        self.system_prompt = opts.system_prompt
         self.image_kwargs = self.context.image_kwargs()
-        headers = {}
-        key = self._api_key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self._transport = HTTPTransport(
-            self.api_base,
-            headers=headers,
-            timeout_s=self.decoding.timeout_s,
-            max_answer_bytes=self.decoding.max_answer_bytes,
-        )
+        self.client = self.make_client(arg, opts, self.decoding)
+        # paces, caps and counts the requests; the runner attaches the run's own (rpm, budget, ledger)
+        self.meter = Meter()
 
-    def _api_key(self) -> str | None:
-        env = self.options.api_key_env or DEFAULT_KEY_ENV
-        key = os.environ.get(env)
-        if key is None and (self.options.api_key_env or not is_local(self.api_base)):
-            raise XrayBenchError(
-                f"openai:{self.model} at {self.api_base} needs an API key in the environment variable {env}"
-                " (set it, or pass --api-key-env NAME)"
-            )
-        return key
+    def make_client(self, arg: str, options: ChatOptions, generate: GenerateConfig) -> LLMClient:
+        raise NotImplementedError
 
     def payload(self, sample: Sample, prompt: str) -> dict[str, Any]:
         """The JSON body for one sample (images inlined as data URLs), decoding parameters from the options."""
@@ -108,7 +98,7 @@ class OpenAIModel:
             "messages": chat_messages(prompt, urls, self.system_prompt),
             "temperature": gen.temperature,
             "top_p": gen.top_p,
-            self.options.max_tokens_field: gen.max_tokens,
+            self.client.max_tokens_field: gen.max_tokens,
         }
         if gen.temperature > 0:
             body["seed"] = gen.sampling_seed()
@@ -119,33 +109,68 @@ class OpenAIModel:
     def generate(self, samples: list[Sample], prompts: list[str]) -> list[Generation]:
         return [self._complete(sample, prompt) for sample, prompt in zip(samples, prompts, strict=True)]
 
+    def _where(self, sample: Sample) -> str:
+        return f"{self.kind}:{self.model} (sample {sample.id})"
+
     def _complete(self, sample: Sample, prompt: str) -> Generation:
-        url = self._transport.url
         body = self.payload(sample, prompt)
-        try:
-            answer = self._transport.post_json(body)
-        except TransientError as exc:
-            raise TransientError(f"sample {sample.id}: {exc}") from exc
-        except XrayBenchError as exc:  # over the size cap
-            raise XrayBenchError(f"sample {sample.id}: {exc}") from exc
-        if answer.status >= 400:  # sorted by the one classification: retried, fatal (the run stops), or failed
-            message, code = error_text(answer.body)
-            where = f"{url} (sample {sample.id})"
-            raise status_error(where, answer.status, message, code, parse_retry_after(answer.retry_after))
-        try:
-            completion = parse_completion(decode_body(answer.body))
-        except OddAnswer as exc:
-            raise TransientError(
-                f"{url} answered sample {sample.id} with 200 but no usable chat completion: {exc}"
-            ) from None
-        return Generation(
-            text=model_output(completion),  # a server's separate reasoning_content put back in front
-            latency_s=answer.latency_s,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            finish_reason=completion.finish_reason,
-            input_size=input_size(sample.image_paths, sample.id, **self.image_kwargs),
-        )
+        # the client sends the model, temperature and answer limit itself; the other fields (top_p, seed) ride along
+        own = ("model", "messages", "temperature", self.client.max_tokens_field)
+        params = {k: v for k, v in body.items() if k not in own}
+        answer = self.meter.ask(self.client, body["messages"], where=self._where(sample), **params)
+        answer.input_size = input_size(sample.image_paths, sample.id, **self.image_kwargs)
+        return answer
 
     def close(self) -> None:
-        self._transport.close()
+        self.client.close()
+
+
+def engine_client(
+    model: str,
+    options: ChatOptions,
+    gen: GenerateConfig,
+    *,
+    api_base: str | None,
+    api_key: str | None,
+    transport: Transport,
+) -> LLMClient:
+    """The engine's client for a model under test: its server and key from the options, its request limits
+    (`timeout_s`, `max_answer_bytes`) and decoding from the `GenerateConfig`."""
+    return LLMClient(
+        model,
+        api_base=api_base,
+        api_key_env=options.api_key_env,
+        api_key=api_key,
+        temperature=gen.temperature,
+        max_tokens=gen.max_tokens,
+        timeout_s=gen.timeout_s,
+        max_answer_bytes=gen.max_answer_bytes,
+        transport=transport,
+        max_tokens_field=options.max_tokens_field,
+    )
+
+
+class OpenAIModel(ChatModel):
+    """Chat completions over the direct HTTP path."""
+
+    def make_client(self, arg: str, options: ChatOptions, generate: GenerateConfig) -> LLMClient:
+        if not arg:
+            raise XrayBenchError("openai: needs a model name, e.g. openai:gpt-4o-mini")
+        self.api_base = (options.api_base or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE).rstrip("/")
+        key = self._api_key(arg, options)
+        return engine_client(
+            f"openai/{arg}", options, generate, api_base=self.api_base, api_key=key, transport="direct"
+        )
+
+    def _api_key(self, arg: str, options: ChatOptions) -> str | None:
+        env = options.api_key_env or DEFAULT_KEY_ENV
+        key = os.environ.get(env)
+        if key is None and (options.api_key_env or not is_local(self.api_base)):
+            raise XrayBenchError(
+                f"openai:{arg} at {self.api_base} needs an API key in the environment variable {env}"
+                " (set it, or pass --api-key-env NAME)"
+            )
+        return key
+
+    def _where(self, sample: Sample) -> str:
+        return f"openai:{self.model} at {self.api_base} (sample {sample.id})"
