@@ -165,3 +165,23 @@ def test_list_models_shows_each_adapters_model_args(capsys: pytest.CaptureFixtur
     out = " ".join(capsys.readouterr().out.split())
     assert "[--model-arg KEY=VALUE: device, dtype]" in out  # hf: (its batch size is --batch-size)
     assert "max_model_len" in out and "gpu_memory_utilization" in out  # vllm:
+
+
+def test_model_args_and_decoding_reach_an_openai_compatible_server(tmp_path: Path) -> None:
+    """`--model-arg system_prompt=...`, `--stop-seqs` and `--max-tokens` end up in every real HTTP request."""
+    from xraybench.testing.openai_server import OpenAIServer
+
+    out = tmp_path / "run"
+    with OpenAIServer() as server:
+        code = main(["run", "--model", "openai:tiny-test-model", "--api-base", server.base_url, "--tasks", "demo_vqa",
+                     "--limit", "2", "--model-arg", "system_prompt=You are a radiologist.", "--stop-seqs", "</answer>",
+                     "--max-tokens", "33", "--name", "tiny-sys", "--bootstrap-rounds", "0", "--no-progress",
+                     "--out", str(out)])  # fmt: skip
+        bodies = [r.body for r in server.chat_requests()]
+    assert code == 0 and len(bodies) == 2
+    for body in bodies:
+        assert body["messages"][0] == {"role": "system", "content": "You are a radiologist."}
+        assert body["stop"] == ["</answer>"] and body["max_tokens"] == 33
+    identity = json.loads((out / RUN_FILE).read_text())["identity"]
+    assert identity["model_args"] == {"system_prompt": "You are a radiologist."} and identity["name"] == "tiny-sys"
+    assert identity["stop_seqs"] == ["</answer>"] and identity["max_tokens"] == 33
