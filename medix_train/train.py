@@ -32,6 +32,7 @@ from typing import Any
 from medix_train import checkpoints
 from medix_train.config import GRPOStageConfig, SFTStageConfig, StageConfig, config_dict
 from xraybench.errors import XrayBenchError
+from xraybench.files import AppendLog
 from xraybench.lazy import require
 
 METRICS_FILE = "metrics.jsonl"
@@ -360,14 +361,18 @@ def _image_loader(config: StageConfig) -> Callable[[dict[str, list[Any]]], dict[
 
 
 def _metrics_callback(path: Path, stage: str) -> Any:
-    """A callback appending every logged metrics dict to `metrics.jsonl` (one line per log, with the step)."""
+    """A callback appending every logged metrics dict to `metrics.jsonl` (one line per log, with the step), through
+    the one append-only writer (`AppendLog`: fsynced, a torn line from a killed run cut off, a full disk named)."""
     transformers = require("transformers", "train", "training")
+    log: list[AppendLog] = []  # opened on the first log, on the main process only
 
     class MetricsFile(transformers.TrainerCallback):  # type: ignore[misc, name-defined]
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if state.is_world_process_zero and logs:
-                with path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"stage": stage, "step": state.global_step, **logs}, default=str) + "\n")
+                if not log:
+                    log.append(AppendLog(path, safe="the checkpoints and every metric logged before are intact"))
+                record = {"stage": stage, "step": state.global_step, **logs}
+                log[0].append([json.loads(json.dumps(record, default=str))])  # numpy and tensor values as JSON
 
     return MetricsFile()
 

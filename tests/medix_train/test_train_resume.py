@@ -218,3 +218,21 @@ def test_a_key_mismatch_is_an_error_on_resume_and_on_the_stage_input(
     capsys.readouterr()
     assert train_cli("sft", model=broken, data=tiny_pipeline.sft, out=tmp_path / "out") == 1
     assert problem in capsys.readouterr().err
+
+
+def test_a_metrics_line_torn_by_a_kill_is_cut_before_the_resumed_run_logs(tmp_path: Path) -> None:
+    """Regression (issue 16): metrics.jsonl was appended with a plain open("a"), so the first line a resumed run
+    logged continued the half line the killed run left, and the file no longer parsed. Now it is an `AppendLog`."""
+    import numpy as np
+    import transformers
+
+    from medix_train.train import _metrics_callback
+
+    path = tmp_path / METRICS_FILE
+    path.write_text('{"stage": "sft", "step": 1, "loss": 2.5}\n{"stage": "sft", "step": 2, "lo')  # killed mid-line
+    callback = _metrics_callback(path, "sft")
+    state = transformers.TrainerState(global_step=2)
+    callback.on_log(None, state, None, logs={"loss": np.float32(2.25), "learning_rate": 1e-5})
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert rows == [{"stage": "sft", "step": 1, "loss": 2.5},
+                    {"stage": "sft", "step": 2, "loss": "2.25", "learning_rate": 1e-5}]  # fmt: skip
