@@ -68,8 +68,11 @@ class RunConfig(GenerateConfig):
         help="an option of the model adapter, typed and checked against the options it declares (repeatable; "
         "`xraybench list models` lists them), e.g. --model-arg device=cuda:1 --model-arg dtype=bfloat16",
     )  # fmt: skip
-    api_base: str | None = option(None, help="base URL of an OpenAI-compatible server (vLLM, SGLang, Ollama)")
-    api_key_env: str | None = option(None, help="environment variable holding the API key")
+    # where an API model is served and its key: the judges' options (`xraybench.llm.options`), defined once
+    api_base: str | None = shared_option(
+        LLMOptions, "api_base", help="OpenAI-compatible server URL (vLLM, SGLang, Ollama) for openai:/litellm: models"
+    )
+    api_key_env: str | None = shared_option(LLMOptions, "api_key_env")
     batch_size: int | None = option(None, help="items per model call (default: the adapter's)")
     concurrency: int | None = option(None, help="model calls in flight at once (default: the adapter's)")
     # the paid-call options of API models: one definition with judges and teachers (`xraybench.llm.options`)
