@@ -185,3 +185,10 @@ def test_model_args_and_decoding_reach_an_openai_compatible_server(tmp_path: Pat
     identity = json.loads((out / RUN_FILE).read_text())["identity"]
     assert identity["model_args"] == {"system_prompt": "You are a radiologist."} and identity["name"] == "tiny-sys"
     assert identity["stop_seqs"] == ["</answer>"] and identity["max_tokens"] == 33
+
+
+def test_judges_refuse_bad_decoding_values_like_runs() -> None:
+    with pytest.raises(XrayBenchError, match="--temperature must be a number >= 0, got -0.5"):
+        LLMOptions(temperature=-0.5)
+    with pytest.raises(XrayBenchError, match="--max-tokens must be a positive integer, got 0"):
+        LLMOptions(max_tokens=0)

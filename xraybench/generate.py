@@ -77,7 +77,8 @@ def _number(value: Any) -> bool:
 def check_generation(config: Any) -> None:
     """Refuse decoding values no backend accepts, naming the option and the value (before any model is loaded)."""
     problems = []
-    temperature, top_p, max_tokens = config.temperature, config.top_p, config.max_tokens
+    # a config may take only some of the fields (the judges' `LLMOptions` has no top_p)
+    temperature, top_p, max_tokens = config.temperature, getattr(config, "top_p", 1.0), config.max_tokens
     if not _number(temperature) or temperature < 0:
         problems.append(f"--temperature must be a number >= 0, got {temperature!r}")
     if not _number(top_p) or not 0 < top_p <= 1:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from xraybench.config import option, shared_option
-from xraybench.generate import GenerateConfig
+from xraybench.generate import GenerateConfig, check_generation
 
 if TYPE_CHECKING:
     from xraybench.callstore import CallStore
@@ -63,6 +63,9 @@ class LLMOptions:
         [], repeat=True, metavar="PROVIDER",
         help="allow credentialed data to go to this non-local provider (repeatable; default: local endpoints only)",
     )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check_generation(self)  # a bad --temperature / --max-tokens fails before any call, as for `run`
 
     def client(self, model: str, *, prefix: str = "", **overrides: Any) -> LLMClient:
         """The client of `model`. With `prefix`, a client option this config also has as `prefix + name` (the
