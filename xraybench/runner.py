@@ -173,7 +173,9 @@ class RunConfig(GenerateConfig):
                 values[key] = value
             elif key not in ("batch_size", "concurrency"):  # those two the runner applies to any adapter
                 raise XrayBenchError(f"{flag} does not apply to {kind}: models (its options: {', '.join(fields)})")
-        return build_options(cls, values, spec=self.model)
+        return build_options(
+            cls, values, spec=self.model, flags={k: "--" + k.replace("_", "-") for k in RUN_MODEL_OPTIONS}
+        )
 
 
 RUN_SCHEMA_VERSION = 1  # run.json's `schema_version` (`xraybench.schema`)

@@ -146,11 +146,17 @@ def _from_text(text: str, annotation: Any) -> Any:
 
 
 def build_options(
-    cls: type[ModelArgs], values: Mapping[str, Any] | ModelArgs | None, *, spec: str, where: str = "--model-arg"
+    cls: type[ModelArgs],
+    values: Mapping[str, Any] | ModelArgs | None,
+    *,
+    spec: str,
+    where: str = "--model-arg",
+    flags: Mapping[str, str] | None = None,
 ) -> ModelArgs:
     """The adapter's `Options` from `values`: each key checked against the declaration (unknown: "did you mean"),
     each value typed (command-line strings read as numbers, booleans, lists) and checked against its type and choices;
-    an error names the option, the value and what was expected."""
+    an error names the option, the value and what was expected. `flags`: options a caller sets with its own flags
+    (`name` -> `--name`), named as such when the declared options are listed."""
     from xraybench.config import coerce
 
     if isinstance(values, cls):
@@ -164,9 +170,13 @@ def build_options(
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            flags = flags or {}
+            own = [name for name in fields if name not in flags]
+            other = [f"{name} ({flags[name]})" for name in fields if name in flags]
             raise XrayBenchError(
                 f"{where}: the {spec.split(':')[0]}: adapter has no option {key!r}.{hint} "
-                f"Its options: {', '.join(fields)}"
+                f"Its options: {', '.join(own) or 'none'}"
+                + (f"; set with their own flags: {', '.join(other)}" if other else "")
             )
         annotation = hints[key]
         typed = _from_text(value, annotation) if isinstance(value, str) else value
