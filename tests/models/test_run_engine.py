@@ -216,3 +216,30 @@ def test_predictions_keep_cost_and_old_lines_without_it_still_load() -> None:
     assert "cost_usd" not in free.to_json()
     old = {k: v for k, v in line.items() if k != "cost_usd"}  # a line of a run folder written before the ledger
     assert Prediction.from_json(old).cost_usd is None
+
+
+def test_paid_call_options_are_refused_for_a_model_that_makes_no_paid_calls(tmp_path: Path) -> None:
+    from xraybench.errors import XrayBenchError
+
+    config = RunConfig(model="baseline:normal", tasks=["demo_findings"], out=str(tmp_path / "run"), progress=False,
+                       bootstrap_rounds=0, budget_usd=1.0, rpm=60.0)  # fmt: skip
+    with pytest.raises(XrayBenchError, match="--budget-usd, --rpm apply to models behind an API"):
+        run(config)
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+@pytest.mark.usefixtures("needs_litellm")
+def test_a_litellm_model_is_held_to_the_same_governance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`litellm:anthropic/...` is a third-party provider like any other: credentialed samples are refused before
+    any call unless the provider is allowed."""
+    from xraybench.errors import XrayBenchError
+    from xraybench.llm.meter import attach_meter
+    from xraybench.models.litellm_model import LiteLLMModel
+    from xraybench.records import Sample
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    model = LiteLLMModel("anthropic/claude-3-5-haiku-20241022")
+    secret = [Sample("s1", "mimic_cxr_impression", "mimic_cxr", "test", "p", "ref", credentialed=True)]
+    with pytest.raises(XrayBenchError, match=r"task\(s\) mimic_cxr_impression .*--allow-provider anthropic"):
+        attach_meter(model, secret)
+    assert attach_meter(model, secret, allow_provider=["anthropic"]) is model.meter
