@@ -486,6 +486,8 @@ def run(config: RunConfig) -> dict[str, Any]:
         resumed = folder.prepare(
             config, {td.task.name: td.fingerprint for td in tasks}, getattr(model, "fingerprint", None)
         )
+        if meter is not None and resumed:  # the cap is the run's: what its answers cost before counts against it
+            meter.count_spent(sum(p.cost_usd or 0.0 for p in folder.load_predictions().values()))
         timings = generate_all(config, model, folder, tasks)
         results = score_run(config, folder, tasks, suites, model_name=model.name, resumed=resumed)
         if meter is not None:

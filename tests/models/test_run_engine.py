@@ -119,8 +119,9 @@ def _demo_config(out: Path, base_url: str, **kw: object) -> RunConfig:
 def test_budget_cap_stops_the_run_cleanly_and_a_rerun_resumes(
     tmp_path: Path, concurrency: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No request starts that could take the spend past --budget-usd; the run stops with what it has, marks
-    nothing failed, says it stopped on the budget, and a rerun with more budget asks only the rest."""
+    """No request starts that could take the run's spend past --budget-usd; the run stops with what it has, marks
+    nothing failed, says it stopped on the budget; a rerun with the same cap spends nothing more, one with a
+    larger cap asks only the rest."""
     n_items = len(load_task("demo_vqa").samples)
     cap = 1.5  # a worst case is ~0.6 USD (400 image tokens + the prompt + 200 answer tokens), an answer ~0.2
     with OpenAIServer(reply_fn=_long_reply) as server:
@@ -135,6 +136,15 @@ def test_budget_cap_stops_the_run_cleanly_and_a_rerun_resumes(
         assert first["usage"]["cost_usd"] <= cap
         print_results(first)
         assert f"stopped on --budget-usd {cap:g}" in capsys.readouterr().out
+        # the cap is the run's: rerun with the same cap and what its answers cost counts against it, so the whole
+        # run stays under the cap (one at a time, the first run stopped on its real spend: nothing more is asked)
+        again = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=cap, concurrency=concurrency))
+        assert again["stopped"]["reason"] == "budget" and again["usage"]["cost_usd"] <= cap
+        assert again["usage"]["cost_usd"] == pytest.approx(
+            sum(p["cost_usd"] for p in _lines(tmp_path / "run" / PREDICTIONS_FILE))
+        )
+        if concurrency == 1:
+            assert len(server.chat_requests()) == asked
         second = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=100.0, concurrency=concurrency))
         assert len(server.chat_requests()) == n_items  # the rest only: no answered item asked again
     assert second["status"] == "complete" and "stopped" not in second

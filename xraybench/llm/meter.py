@@ -142,6 +142,10 @@ class Meter:
         """Did a request not fit in the budget (so no new call should start)?"""
         return self.budget.stopped.is_set()
 
+    def count_spent(self, usd: float) -> None:
+        """Count money spent before this meter (a resumed run's answers) against the budget, not in the ledger."""
+        self.budget.settle(0.0, usd)
+
     def check_priced(self, client: LLMClient) -> None:
         """A budget needs a price: refuse one for a client without, before any request."""
         if self.budget.cap is not None and client.prices() is None:
@@ -260,7 +264,7 @@ def run_usage(predictions: Iterable[Any], meter: Meter) -> dict[str, Any]:
             "reason": "budget",
             "budget_usd": meter.budget.cap,
             "spent_usd": meter.budget.spent,
-            "message": f"stopped on --budget-usd {meter.budget.cap:g}: the next request could have taken the spend "
-            f"(${meter.budget.spent:.4f} so far) past it; rerun (with a larger budget) to ask the items left",
+            "message": f"stopped on --budget-usd {meter.budget.cap:g}: the next request could have taken the run's "
+            f"spend (${meter.budget.spent:.4f} so far) past it; rerun with a larger --budget-usd to ask the items left",
         }
     return out
