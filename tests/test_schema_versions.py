@@ -74,7 +74,8 @@ def test_results_json_older_is_read_newer_is_refused_unknown_fields_kept(finishe
     assert written["schema_version"] == SCHEMA_VERSION == 1
     typed = Results.from_json(written, path)
     assert typed.to_json() == written  # the typed record is the file, field for field
-    assert typed.tasks[TASK]["metrics"] == results["tasks"][TASK]["metrics"]
+    assert typed.tasks[TASK].scores["metrics"] == results["tasks"][TASK]["metrics"]
+    assert typed.tasks[TASK].n_scored == results["tasks"][TASK]["n_scored"] == 12
 
     _rewrite(path, schema_version=None)  # written before versions: read as it is
     assert read_results(config.out)["tasks"][TASK]["metrics"] == results["tasks"][TASK]["metrics"]

@@ -279,6 +279,41 @@ def git_sha() -> str | None:
 
 
 @dataclass
+class TaskResult:
+    """One task's entry in `results.json`: where its items came from (dataset, split, task version, population,
+    seeded sampling, dropped rows, data notes, fingerprint, credentialed), how many were scored or failed and the
+    task's status, and `scores`: the metrics with 95% CIs, their details, skipped metrics, per-category
+    breakdowns and notes such as `no_metrics_reason` (written flat beside the other fields, as always)."""
+
+    dataset: str | None
+    split: str | None
+    version: Any
+    n: int | None
+    n_scored: int | None
+    n_failed: int | None
+    status: str | None
+    population: int | None
+    sampling: dict[str, Any] | None
+    dropped: dict[str, Any] | None
+    data_notes: list[str] | None
+    fingerprint: str | None
+    credentialed: bool | None
+    scores: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "scores"}
+        out.update(self.scores)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, path: str | Path, task: str) -> TaskResult:
+        if not isinstance(data, dict):
+            raise DataFormatError(path, f"task {task!r}: expected an object with the task's results")
+        known = [f.name for f in fields(cls) if f.name != "scores"]
+        return cls(**{k: data.get(k) for k in known}, scores={k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
 class Results:
     """What `results.json` holds: one run's scores and everything needed to reproduce and compare them.
 
@@ -305,7 +340,7 @@ class Results:
     packages: dict[str, str]
     git_sha: str | None
     created_at: str
-    tasks: dict[str, dict[str, Any]]
+    tasks: dict[str, TaskResult]
     suites: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -316,6 +351,7 @@ class Results:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {SCHEMA_KEY: SCHEMA_VERSION}
         out.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name != "extra")
+        out["tasks"] = {name: task.to_json() for name, task in self.tasks.items()}
         out.update(self.extra)
         return out
 
@@ -330,6 +366,9 @@ class Results:
         known = {f.name for f in fields(cls)} - {"extra"}
         values = {k: data.get(k) for k in known}
         values["timings"] = data.get("timings") or {}
+        if not isinstance(data["tasks"], dict):
+            raise DataFormatError(path, "tasks: expected an object of task name -> results")
+        values["tasks"] = {name: TaskResult.from_json(t, path, name) for name, t in data["tasks"].items()}
         extra = {k: v for k, v in data.items() if k not in known and k != SCHEMA_KEY}
         return cls(**values, extra=extra)
 
@@ -339,7 +378,7 @@ def score_run(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     done = folder.load_predictions()
-    task_results: dict[str, Any] = {}
+    task_results: dict[str, TaskResult] = {}
     n_missing_total = 0
     per_sample: list[dict[str, Any]] = []
     for td in tasks:
@@ -351,22 +390,22 @@ def score_run(
         else:  # every item failed: no number at all, the reason instead
             scored = {"metrics": {}, "metric_details": {}, "skipped_metrics": {}, "categories": {}}
             scored["no_metrics_reason"] = no_items_reason(len(failed))
-        task_results[td.task.name] = {
-            "dataset": td.task.dataset,
-            "split": td.task.split,
-            "version": td.task.version,
-            "n": len(td.samples),
-            "n_scored": len(kept),
-            "n_failed": len(failed),
-            "status": task_status(len(kept), len(failed)),
-            "population": td.population,
-            "sampling": {"limit": len(td.samples) if len(td.samples) < td.population else None, "seed": config.seed},
-            "dropped": td.dropped,
-            "data_notes": td.notes,  # e.g. a seeded split instead of the official one (also printed)
-            "fingerprint": td.fingerprint,
-            "credentialed": any(s.credentialed for s in td.samples),
-            **scored,
-        }
+        task_results[td.task.name] = TaskResult(
+            dataset=td.task.dataset,
+            split=td.task.split,
+            version=td.task.version,
+            n=len(td.samples),
+            n_scored=len(kept),
+            n_failed=len(failed),
+            status=task_status(len(kept), len(failed)),
+            population=td.population,
+            sampling={"limit": len(td.samples) if len(td.samples) < td.population else None, "seed": config.seed},
+            dropped=td.dropped,
+            data_notes=td.notes,  # e.g. a seeded split instead of the official one (also printed)
+            fingerprint=td.fingerprint,
+            credentialed=any(s.credentialed for s in td.samples),
+            scores=scored,
+        )
     _write_jsonl(folder.file(PER_SAMPLE_FILE), per_sample)
     return Results(
         run_id=folder.run_id(),
@@ -383,12 +422,12 @@ def score_run(
         image_size=config.image_size,
         image_policy={**config.image_policy().options(), "description": config.image_policy().describe()},
         bootstrap_rounds=config.bootstrap_rounds,
-        dataset_fingerprints={n: t["fingerprint"] for n, t in task_results.items()},
+        dataset_fingerprints={n: str(t.fingerprint) for n, t in task_results.items()},
         packages=package_versions(),
         git_sha=git_sha(),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         tasks=task_results,
-        suites=suite_aggregates(task_results, suites),
+        suites=suite_aggregates({n: t.to_json() for n, t in task_results.items()}, suites),
         timings={"scoring_s": time.perf_counter() - started},
     ).to_json()
 
