@@ -54,7 +54,22 @@ class AuditConfig(LLMOptions, DryRun, DataSources, Seeded, Bootstrap, JsonOutput
     """`xraybench judge-audit`: one object drives the CLI and the Python API (the judge's options: `LLMOptions`)."""
 
     judge: str = option(help="judge: litellm PROVIDER/MODEL (e.g. openai/gpt-4o-mini) or metric:clinical ...")
-    task: str = option(help="report task whose references are mutated, e.g. demo_findings")
+    task: str | None = option(
+        None, one_of="source", help="report task whose references are mutated, e.g. demo_findings"
+    )
+    preferences: str | None = option(
+        None,
+        one_of="source",
+        help="instead of a task: rated pairs (JSON list of {id, ground_truth_report, C1_report, C2_report} with "
+        "--ratings, or CSV reference,report_a,report_b,preferred); reports agreement with the raters",
+    )
+    ratings: list[str] = option([], several=True, metavar="FILE", help="rater files of a JSON --preferences file")
+    metrics: str = option(
+        "all", help="with --preferences: metrics ranked as judges on the same pairs (all, none, or a comma list)"
+    )
+    credentialed: bool = option(
+        False, help="with --preferences: the reports come from a credentialed dataset (governance applies)"
+    )
     n: int | None = option(None, help="audit a seeded sample of N references (default: all)")
     out: str | None = option(None, help="output folder with the store and report (default: audits/JUDGE-TASK)")
     seed: int = shared_option(Seeded, "seed", help="seed for the sample, the mutations and the bootstrap")
@@ -65,7 +80,8 @@ class AuditConfig(LLMOptions, DryRun, DataSources, Seeded, Bootstrap, JsonOutput
     def out_dir(self) -> Path:
         if self.out:
             return Path(self.out)
-        return Path("audits") / re.sub(r"[^A-Za-z0-9._-]+", "-", f"{self.judge}-{self.task}")
+        source = self.task if self.preferences is None else Path(self.preferences).stem
+        return Path("audits") / re.sub(r"[^A-Za-z0-9._-]+", "-", f"{self.judge}-{source}")
 
     def quality_values(self) -> list[float]:
         try:
@@ -264,7 +280,16 @@ def _load_samples(config: AuditConfig) -> list[Sample]:
 
 
 def run_audit(config: AuditConfig) -> AuditResult:
-    """Build, judge (resumably, in the output folder's store) and summarise the audit; see the module docstring."""
+    """Build, judge (resumably, in the output folder's store) and summarise the audit; see the module docstring.
+    With `preferences`, the judge's agreement with human raters instead (`run_preference_audit`)."""
+    if (config.task is None) == (config.preferences is None):
+        raise XrayBenchError(
+            "judge-audit needs exactly one of --task (injected errors) and --preferences (rated pairs)"
+        )
+    if config.preferences is not None:
+        return run_preference_audit(config)
+    if config.ratings:
+        raise XrayBenchError("--ratings are the rater files of a --preferences file; this audit has --task")
     samples = _load_samples(config)
     variants = build_variants(config.task, samples, config.seed)
     out = config.out_dir()
@@ -378,6 +403,95 @@ def _synthetic_summary(config: AuditConfig, models: list[SyntheticModel], rows: 
     summary["recovery"] = order_recovery(battles, {m.name: m.quality for m in models}, rounds=config.bootstrap_rounds,
                                          seed=config.seed)  # fmt: skip
     return summary
+
+
+# -- agreement with human preferences ---------------------------------------------------------------------------
+
+PREFERENCE_TASK = "preferences"  # the task name of a preference audit's battles (their keys hold the texts)
+PREFERENCE_FILES = ("agreement.json", "agreement.md")
+
+
+def preference_field(pairs: Sequence[Any], source: str, credentialed: bool) -> Field:
+    """The pairs as an arena field: models `C1` and `C2`, one study per pair, the reference as the sample's."""
+    from arena.preferences import FIRST, SECOND
+
+    samples = {
+        p.id: Sample(id=p.id, task=PREFERENCE_TASK, dataset=f"preferences:{source}", split="", prompt="",
+                     reference=p.reference, credentialed=credentialed)
+        for p in pairs
+    }  # fmt: skip
+    texts = {FIRST: {p.id: p.first for p in pairs}, SECOND: {p.id: p.second for p in pairs}}
+    return Field(PREFERENCE_TASK, samples, texts)
+
+
+def judge_votes(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Pair id -> the judge's vote averaged over the orders judged (+1 prefers C1, -1 C2, 0 tie)."""
+    from arena.preferences import FIRST
+
+    votes: dict[str, list[float]] = {}
+    for row in rows:
+        vote = 0.0 if row["winner"] == "tie" else (1.0 if row[row["winner"]] == FIRST else -1.0)
+        votes.setdefault(row["study_id"], []).append(vote)
+    return {pid: float(np.mean(v)) for pid, v in votes.items()}
+
+
+def run_preference_audit(config: AuditConfig) -> AuditResult:
+    """The judge's agreement with the raters of `config.preferences` (`arena.preferences`): every pair judged in
+    both orders through the arena machinery (store, plan, retries, budget, governance; a rerun pays nothing twice),
+    plus every metric ranked as a judge on the same pairs. Writes `agreement.json` and `agreement.md`."""
+    from arena.preferences import inter_rater_summary, judge_agreement, load_preferences, rank_metrics, rater_ceiling
+
+    assert config.preferences is not None
+    found = load_preferences(config.preferences, config.ratings)
+    fld = preference_field(found.pairs, found.source, config.credentialed)
+    out = config.out_dir()
+    store_file = out / STORE_FILE
+    plan = plan_path(store_file)
+    with CallStore(store_file) as store:
+        judging = open_judging(config, store, list(fld.samples.values()))
+        model = judging.judge.name
+        battles = plan_comparisons(fld, judging.judge, [("C1", "C2", p.id) for p in found.pairs])
+        if config.dry_run:
+            return AuditResult(out, judging.run(battles, dry_run=True), {}, [])
+        append_plan(plan, battles, model)
+        report = judging.run(battles)
+        rows = export_battles(store, plan, model).rows
+    rounds, seed = config.bootstrap_rounds, config.seed
+    counted = judge_votes(rows)
+    data: dict[str, Any] = {
+        "schema_version": 1,
+        "judge": config.judge,
+        "preferences": found.source,
+        "ratings": list(config.ratings),
+        "raters": found.raters,
+        "proxy_judge": config.judge.startswith("metric:"),
+        "seed": seed,
+        "bootstrap_rounds": rounds,
+        "pairs": {**inter_rater_summary(found.pairs), "n_unjudged": sum(p.id not in counted for p in found.pairs)},
+        **judge_agreement(found.pairs, counted, rounds, seed),
+        "ceiling": rater_ceiling(found.pairs, found.raters, rounds, seed),
+        "metrics": rank_metrics(found.pairs, config.metrics, rounds, seed),
+        "judging": {
+            "n_ok": report.n_ok,
+            "n_failed": report.n_failed,
+            "n_budget_stopped": report.n_budget_stopped,
+            "n_done_before": report.n_done_before,
+            "n_requests": report.n_requests,
+            "cost_usd": report.cost_usd,
+            "failures": report.failures[:20],
+        },  # fmt: skip
+    }
+    return AuditResult(out, report, data, write_preference_audit(out, data))
+
+
+def write_preference_audit(out: Path, data: dict[str, Any]) -> list[Path]:
+    from arena.preferences import render_markdown as render_agreement
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / name for name in PREFERENCE_FILES]
+    paths[0].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths[1].write_text(render_agreement(data), encoding="utf-8")
+    return paths
 
 
 # -- output -----------------------------------------------------------------------------------------------------

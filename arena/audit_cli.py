@@ -1,4 +1,5 @@
-"""`xraybench judge-audit`: how a judge treats known errors, position and length (see `arena.audit`)."""
+"""`xraybench judge-audit`: how a judge treats known errors, position and length, or how far it agrees with human
+preferences (`--preferences`; see `arena.audit` and `arena.preferences`)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if config.json:
         print(json.dumps(result.data, indent=2, ensure_ascii=False))
     else:
-        print((result.out / "audit.md").read_text(encoding="utf-8"), end="")
+        markdown = next(p for p in result.written if p.suffix == ".md")  # audit.md, or agreement.md (--preferences)
+        print(markdown.read_text(encoding="utf-8"), end="")
         print(f"wrote {', '.join(str(p) for p in result.written)}")
     if report.n_failed or report.n_budget_stopped:
         print("some judgments are missing: rerun the same command to retry them (finished ones are not asked again)")
