@@ -145,18 +145,18 @@ class AppendLog:
         if size == self._offset:
             return
         fh.seek(self._offset)
-        data = fh.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            log.info(
-                "%s: cutting a torn last line (%d bytes) left by a killed writer", self.path, len(data) - len(complete)
-            )
-            fh.truncate(self._offset + len(complete))
-        if self.key_of is not None:
-            for line, record in _parse_lines(complete, self.path, self._lines + 1, self.what):
-                self.keys.add(self._key(record, line))
-        self._lines += complete.count(b"\n")
-        self._offset += len(complete)
+        complete = lines = 0
+        for line, text in _complete_lines(fh.read, self._lines + 1):  # streamed: a long run's file is not loaded
+            complete += len(text) + 1
+            lines += 1
+            if self.key_of is not None and text.strip():
+                self.keys.add(self._key(_record(text, self.path, line, self.what), line))
+        torn = size - self._offset - complete
+        if torn:
+            log.info("%s: cutting a torn last line (%d bytes) left by a killed writer", self.path, torn)
+            fh.truncate(self._offset + complete)
+        self._lines += lines
+        self._offset += complete
 
     def _key(self, record: dict[str, Any], line: int | None) -> Hashable:
         assert self.key_of is not None
@@ -184,22 +184,33 @@ def read_jsonl(path: str | Path, *, what: str = "one JSON object per line") -> I
     last line (a killed writer's) is left out; any other line that is not a JSON object is a `DataFormatError`
     naming the file and line."""
     path = Path(path)
-    data = path.read_bytes()
-    yield from _parse_lines(data[: data.rfind(b"\n") + 1], path, 1, what)
+    with path.open("rb") as fh:
+        for line, text in _complete_lines(fh.read, 1):
+            if text.strip():
+                yield line, _record(text, path, line, what)
 
 
-def _parse_lines(data: bytes, path: Path, first_line: int, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, text in enumerate(data.split(b"\n")[:-1], start=first_line):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            msg = getattr(exc, "msg", None) or str(exc)
-            raise DataFormatError(path, f"invalid JSON ({msg}); expected {what}", line=line) from None
-        if not isinstance(record, dict):
-            raise DataFormatError(path, f"expected {what}, got {type(record).__name__}", line=line)
-        yield line, record
+def _complete_lines(read: Callable[[int], bytes], first_line: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes without the newline) of each complete line `read` gives, in 1 MiB chunks; what follows
+    the last newline (a torn tail) is not yielded."""
+    rest, line = b"", first_line
+    while chunk := read(1 << 20):
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        for text in parts:
+            yield line, text
+            line += 1
+
+
+def _record(text: bytes, path: Path, line: int, what: str) -> dict[str, Any]:
+    try:
+        record = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        msg = getattr(exc, "msg", None) or str(exc)
+        raise DataFormatError(path, f"invalid JSON ({msg}); expected {what}", line=line) from None
+    if not isinstance(record, dict):
+        raise DataFormatError(path, f"expected {what}, got {type(record).__name__}", line=line)
+    return record
 
 
 def _lock(fh: Any) -> None:
