@@ -107,12 +107,13 @@ class ChexbertLabeler:
         ids = [tok.cls_token_id, *tok.convert_tokens_to_ids(pieces), tok.sep_token_id]
         return ids if len(ids) <= self.max_tokens else ids[: self.max_tokens - 1] + [tok.sep_token_id]
 
-    def logits(self, reports: Sequence[str], progress: bool = False) -> list[list[Any]]:
-        """Per report, the 14 heads' logits (CPU tensors); padded batches, longest first."""
+    def _forward(self, reports: Sequence[str], progress: bool, what: str) -> list[Any]:
+        """Per report, the [CLS] vector of BERT's last layer (`what="embedding"`, a CPU tensor) or the 14 heads'
+        logits on it (`what="logits"`); padded batches, longest first. Eval mode: no dropout, as CheXbert labels."""
         torch = self.torch
         ids = [self.encode(r) for r in reports]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        out: list[list[Any]] = [[] for _ in ids]
+        out: list[Any] = [None] * len(ids)
         with progress_bar(len(ids), "CheXbert", enabled=progress and len(ids) > self.batch_size) as advance:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
@@ -124,11 +125,24 @@ class ChexbertLabeler:
                     mask[row, : len(ids[i])] = 1
                 with torch.no_grad():
                     cls = self.bert(tokens.to(self.device), attention_mask=mask.to(self.device))[0][:, 0, :]
-                    head_logits = [(cls @ w.T + b).cpu() for w, b in self.heads]
+                    if what == "embedding":
+                        rows: list[Any] = list(cls.float().cpu())
+                    else:
+                        head_logits = [(cls @ w.T + b).cpu() for w, b in self.heads]
+                        rows = [[h[row] for h in head_logits] for row in range(len(batch))]
                 for row, i in enumerate(batch):
-                    out[i] = [h[row] for h in head_logits]
+                    out[i] = rows[row]
                 advance(len(batch))
         return out
+
+    def logits(self, reports: Sequence[str], progress: bool = False) -> list[list[Any]]:
+        """Per report, the 14 heads' logits (CPU tensors)."""
+        return self._forward(reports, progress, "logits")
+
+    def embeddings(self, reports: Sequence[str], progress: bool = False) -> list[Any]:
+        """Per report, the [CLS] embedding the heads read (a CPU float tensor): what CXR-Report-Metric's
+        CheXbert `encode.py` saves for SembScore."""
+        return self._forward(reports, progress, "embedding")
 
     def label(self, reports: Sequence[str], progress: bool = False) -> list[list[int | None]]:
         """Per report, 14 values in CheXpert order: 1, 0, -1 (uncertain) or None (blank)."""
