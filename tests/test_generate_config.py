@@ -99,6 +99,7 @@ def test_model_arg_is_typed_against_the_adapter_declaration() -> None:
         ("max_model_len=lots", r"--model-arg max_model_len=lots: the vllm: option 'max_model_len' expects int"),
         ("enforce_eagre=true", r"has no option 'enforce_eagre'\. Did you mean 'enforce_eager'\?"),
         ("name=other", "set it with --name"),
+        ("max_tokens=64", "max_tokens is a generation option, not an adapter's: set it with --max-tokens"),
     ],
 )
 def test_bad_model_args_name_the_option_value_and_type(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from xraybench.errors import XrayBenchError
+from xraybench.generate import GENERATE_FIELDS
 from xraybench.records import Generation, Sample
 
 
@@ -167,6 +168,9 @@ def build_options(
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in parse_model_args(values).items():
+        if key not in fields and key in GENERATE_FIELDS:  # decoding is the GenerateConfig's, for every adapter
+            flag = "--" + key.replace("_", "-")
+            raise XrayBenchError(f"{where}: {key} is a generation option, not an adapter's: set it with {flag}")
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
