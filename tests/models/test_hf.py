@@ -70,6 +70,14 @@ def test_checkpoint_loads_as_a_qwen2_5_vl_with_its_image_processor(tiny_dir: Pat
     )
 
 
+def test_system_prompt_goes_through_the_chat_template(tiny_dir: Path, samples: list[Sample]) -> None:
+    """`--model-arg system_prompt=...` for hf: (as for the API adapters): a system turn before the user's."""
+    model = HFModel(str(tiny_dir), {"device": "cpu", "system_prompt": "You are a radiologist."}, ModelContext(),
+                    GenerateConfig(max_tokens=2))  # fmt: skip
+    assert model._text("What is shown?", 1).startswith("<|im_start|>system\nYou are a radiologist.<|im_end|>\n")
+    assert model.generate(samples[:1], prompts(samples[:1]))[0].prompt_tokens > 0
+
+
 def test_batch_generation_is_greedy_deterministic_and_matches_one_by_one(model: HFModel, samples: list[Sample]) -> None:
     batch = model.generate(samples, prompts(samples))
     again = model.generate(samples, prompts(samples))

@@ -164,6 +164,9 @@ class HFOptions(ModelArgs):
         help="weights dtype (default bfloat16 on GPU, float32 on CPU)", identity=True, choices=DTYPES
     )
     batch_size: int | None = model_option(help="items per generate call (default 8 on GPU, 2 on CPU; --batch-size)")
+    system_prompt: str | None = model_option(
+        help="a system message before every prompt (through the checkpoint's chat template)", identity=True
+    )
 
 
 class HFModel:
@@ -204,6 +207,8 @@ class HFModel:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._stop_ids = self._eos_ids()
+        if opts.system_prompt and not self._has_chat_template():
+            raise XrayBenchError(f"hf:{arg}: the checkpoint has no chat template, so it cannot take a system_prompt")
 
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
@@ -212,14 +217,19 @@ class HFModel:
             ids.add(self.tokenizer.eos_token_id)
         return ids
 
+    def _has_chat_template(self) -> bool:
+        return getattr(self.processor, "chat_template", None) is not None or self.tokenizer.chat_template is not None
+
     def _text(self, prompt: str, n_images: int) -> str:
-        if getattr(self.processor, "chat_template", None) is None and self.tokenizer.chat_template is None:
+        if not self._has_chat_template():
             return prompt
         if self.vision:
             content: Any = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": prompt}]
         else:
             content = prompt
         messages = [{"role": "user", "content": content}]
+        if self.options.system_prompt:
+            messages.insert(0, {"role": "system", "content": self.options.system_prompt})
         return self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _inputs(self, samples: list[Sample], prompts: list[str]) -> Any:
