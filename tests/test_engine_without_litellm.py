@@ -47,6 +47,7 @@ ENGINE_TESTS = (
     "tests/models/test_openai_compat.py",
     "tests/models/test_run_hostile_endpoints.py",
     "tests/models/test_litellm.py",
+    "tests/models/test_run_engine.py",  # `xraybench run` with an API model: governance, budget, rpm, ledger
 )
 JUDGE_EXTRA = "pip install 'xraybench[judge]'"
 
