@@ -36,6 +36,9 @@ class VLLMOptions(ModelArgs):
     gpu_memory_utilization: float | None = model_option(help="share of each GPU's memory vLLM may take")
     max_num_seqs: int | None = model_option(help="sequences decoded at once")
     enforce_eager: bool | None = model_option(help="no CUDA graphs (slower, less memory)")
+    system_prompt: str | None = model_option(
+        help="a system message before every prompt (through the checkpoint's chat template)", identity=True
+    )
 
 
 class VLLMModel:
@@ -79,8 +82,9 @@ class VLLMModel:
     def _request(self, sample: Sample, prompt: str) -> dict[str, Any]:
         images = [load_image(p, sample.id, **self.image_kwargs).image for p in sample.image_paths]
         content = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
+        system = [{"role": "system", "content": self.options.system_prompt}] if self.options.system_prompt else []
         text = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": content}],
+            [*system, {"role": "user", "content": content}],
             chat_template=self.template,
             tokenize=False,
             add_generation_prompt=True,
