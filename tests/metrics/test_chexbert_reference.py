@@ -89,3 +89,26 @@ def test_reference_runner_would_catch_a_different_checkpoint(reference: dict, tm
     labeler = load_labeler(str(other), str(reference["bert"]), device="cpu")
     theirs = [[None if v == "" else v for v in row] for row in reference["out"]["labels"]]
     assert labeler.label(reference["reports"]) != theirs
+
+
+def test_semb_score_equals_the_cxr_report_metric_formula(reference: dict) -> None:
+    """SembScore per pair = CXR-Report-Metric's `(label * pred).sum() / (norm(label) * norm(pred))` on the
+    reference network's [CLS] embeddings; pairs of real reports (each report against the next one), and
+    a report against itself."""
+    from xraybench.metrics.semb import SembScoreMetric
+
+    reports, embeddings = reference["reports"], np.asarray(reference["out"]["embeddings"], dtype=np.float32)
+    hyp_idx = list(range(len(reports) - 1)) + [5]
+    ref_idx = list(range(1, len(reports))) + [5]
+    expected = [
+        float((embeddings[r] * embeddings[h]).sum() / (np.linalg.norm(embeddings[r]) * np.linalg.norm(embeddings[h])))
+        for h, r in zip(hyp_idx, ref_idx, strict=True)
+    ]
+    samples = [Sample(str(i), "report", "iu_xray", "test", "", reports[r]) for i, r in enumerate(ref_idx)]
+    predictions = [Prediction(str(i), "report", "m", reports[h], reports[h]) for i, h in enumerate(hyp_idx)]
+    metric = SembScoreMetric(str(reference["checkpoint"]), str(reference["bert"]), device="cpu", progress=False)
+    got = metric.score(samples, predictions)["semb_score"]
+    np.testing.assert_allclose(got.per_sample, expected, atol=1e-5)
+    assert got.per_sample[-1] == pytest.approx(1.0, abs=1e-6)
+    assert got.value == pytest.approx(float(np.mean(expected)), abs=1e-5)
+    assert np.ptp(got.per_sample[:-1]) > 0.05, "the random model should tell report pairs apart"

@@ -58,6 +58,12 @@ _r(
     extra="radgraph",
     help="RadGraph F1 simple/partial/complete (radgraph package; option model_dir / XRAYBENCH_RADGRAPH_DIR)",
 )
+_r(
+    "semb_score",
+    "xraybench.metrics.semb:SembScoreMetric",
+    extra="hf",
+    help="SembScore: cosine of CheXbert [CLS] embeddings, as CXR-Report-Metric (CheXbert weights)",
+)
 
 
 def metric_spec(name: str) -> MetricSpec:
