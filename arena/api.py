@@ -163,13 +163,19 @@ class RatingOptions(Bootstrap, Seeded):
     length_control: bool = option(
         False, help="also fit BT with a log length-ratio covariate (needs length_a, length_b)"
     )
+    style_control: str = option(
+        "auto", choices=("auto", "on", "off"),
+        help="also fit BT with style covariates (tokens, section headers, list items, bold; docs/ratings.md): auto = "
+        "when the battles carry style counts (an arena store's do), on = require them, off",
+    )  # fmt: skip
 
     def rate(self, battles: Battles) -> Ratings:
         from arena.ratings import compute_ratings
 
+        style = battles.has_style if self.style_control == "auto" else self.style_control == "on"
         return compute_ratings(
             battles, anchor=self.anchor, anchor_rating=self.anchor_rating, rounds=self.bootstrap_rounds,
-            seed=self.seed, prior=self.prior, length_control=self.length_control,
+            seed=self.seed, prior=self.prior, length_control=self.length_control, style_control=style,
         )  # fmt: skip
 
 
@@ -232,6 +238,11 @@ class LeaderboardConfig(RatingOptions, ExportChoice):
         f"(default {MIN_VERDICT_SHARE:g})",
     )  # fmt: skip
     allow_few_verdicts: bool = option(False, help="write it anyway, with a warning banner on every page")
+    compare: list[str] = option(
+        [], several=True, metavar="LEADERBOARD",
+        help="another arena's leaderboard.json (or its folder): the page shows how far the two rankings agree "
+        "(Kendall tau, Spearman rho over the models both rated)",
+    )  # fmt: skip
 
 
 @dataclass
@@ -345,6 +356,7 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
         check_verdicts,
         default_board,
         existing_columns,
+        other_ratings,
         prompt_version_for,
         proxy_note_for,
         run_metrics,
@@ -397,11 +409,12 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
         run_notes.update((m, n) for m, n in kept_notes.items() if m in battles.models)
     metrics.update({model: run_metrics(path, task) for model, path in sorted(runs.items())})
     run_notes.update({model: run_note(path, task) for model, path in sorted(runs.items())})
+    compare = dict(other_ratings(path) for path in config.compare)
     result = config.rate(battles)
     written = write_leaderboard(
         out, result, name=name, judge=judge, prompt_version=prompt_version, n_judgments=len(battles),
         n_missing=n_missing, cost_usd=cost_usd, metrics=metrics, proxy_note=proxy_note_for(judge), counts=counts,
-        banner=banner, run_notes=run_notes,
+        banner=banner, run_notes=run_notes, compare=compare,
     )  # fmt: skip
     return Leaderboard(out, written, result, counts, banner, source)
 

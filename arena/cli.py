@@ -188,8 +188,11 @@ def _print_table(result: Ratings, source: str) -> None:
     )
     table = Table(title=title)
     columns = ["rank", "model", "rating", "95% CI", "rank range", "win rate", "n battles", "online Elo"]
+    columns.insert(4, "sandwich CI")
     if result.length_rating is not None:
         columns.insert(4, "length-controlled")
+    if result.style is not None:
+        columns[4:4] = ["style-controlled", "style 95% CI"]
     for col in columns:
         table.add_column(col, justify="left" if col == "model" else "right")
     for i in result.order():
@@ -205,8 +208,11 @@ def _print_table(result: Ratings, source: str) -> None:
             str(int(result.n_battles[i])),
             f"{result.elo[i]:.1f}",
         ]
+        row.insert(4, _interval(result.sandwich_low, result.sandwich_high, i))
         if result.length_rating is not None:
             row.insert(4, f"{result.length_rating[i]:.1f}")
+        if result.style is not None:
+            row[4:4] = [f"{result.style.rating[i]:.1f}", _interval(result.style.ci_low, result.style.ci_high, i)]
         table.add_row(*row)
     out = make_console()
     out.print(table)
@@ -215,9 +221,32 @@ def _print_table(result: Ratings, source: str) -> None:
         notes.append(f"length coefficient {result.length_coef:+.3f} log-odds per unit log length ratio")
     if s["rounds_degenerate"]:
         notes.append(f"{s['rounds_degenerate']} bootstrap rounds had infinite ratings and were left out")
+    quality = result.quality()
+    notes.append(
+        "separability (model pairs whose 95% CIs do not overlap): "
+        + ", ".join(
+            f"{label} {'n/a' if quality.get(key) is None else format(quality[key], '.0%')}"
+            for key, label in (("separability", "bootstrap"), ("separability_sandwich", "sandwich"),
+                               ("separability_style", "style-controlled"))
+            if key in quality
+        )
+    )  # fmt: skip
+    if result.style is not None:
+        for c in result.style.coefficients():
+            low, high = c["ci_low"], c["ci_high"]
+            ci = "" if low is None else f" [{low:+.3f}, {high:+.3f}]"
+            notes.append(f"style coefficient {c['feature']}: {c['coef']:+.3f}{ci} log-odds per RMS difference")
+        if result.style.dropped:
+            notes.append(f"style features left out (no variation): {', '.join(result.style.dropped)}")
     notes.append(str(s["prior_statement"]))
     for note in notes:
         out.print(note)
+
+
+def _interval(low: Any, high: Any, i: int) -> str:
+    if low is None or not math.isfinite(low[i]):
+        return "-"
+    return f"[{low[i]:.1f}, {high[i]:.1f}]"
 
 
 def _print_judge_report(report: object, path: object, dry_run: bool) -> None:

@@ -14,7 +14,16 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from arena.leaderboard import FIGURE_TITLES, FIGURES, cell_value, describe, fmt, table_columns
+from arena.leaderboard import (
+    FIGURE_TITLES,
+    FIGURES,
+    STYLE_HEADERS,
+    cell_value,
+    describe,
+    fmt,
+    style_rows,
+    table_columns,
+)
 
 # columns where a smaller value is better sort ascending on the first click
 ASCENDING_FIRST = {"rank", "rank_best", "rank_worst", "model"}
@@ -31,6 +40,13 @@ HEADER_LABELS = {
     "n_battles": "Battles",
     "elo_online": "Online Elo",
     "length_controlled_rating": "Length-controlled",
+    "sandwich_ci_low": "Sandwich CI low",
+    "sandwich_ci_high": "Sandwich CI high",
+    "style_controlled_rating": "Style-controlled",
+    "style_ci_low": "Style CI low",
+    "style_ci_high": "Style CI high",
+    "style_sandwich_ci_low": "Style sandwich CI low",
+    "style_sandwich_ci_high": "Style sandwich CI high",
 }
 
 STYLE = """
@@ -144,6 +160,23 @@ def render_html(data: Mapping[str, Any], figures: Mapping[str, bytes] | None = N
             f'<th class="model">Flags</th></tr></thead>\n<tbody>{items}</tbody></table>\n'
         )
 
+    style = ""
+    if data.get("style_control"):
+        head_cells = "".join(
+            f'<th class="model">{escape(h)}</th>' if i == 0 else f"<th>{escape(h)}</th>"
+            for i, h in enumerate(STYLE_HEADERS)
+        )
+        body = "".join(
+            "<tr>" + "".join(f'<td class="model">{escape(c)}</td>' if i == 0 else f"<td>{escape(c)}</td>"
+                             for i, c in enumerate(row)) + "</tr>"
+            for row in style_rows(data)
+        )  # fmt: skip
+        style = (
+            "<h2>Style coefficients</h2>\n"
+            f'<table id="style-coefficients"><thead><tr>{head_cells}</tr></thead>\n<tbody>{body}</tbody></table>\n'
+            "<p>Positive: the judge favours the report with more of the feature, at equal model strengths.</p>\n"
+        )
+
     def source(key: str) -> str:
         if figures is not None and key in figures:
             return "data:image/png;base64," + base64.b64encode(figures[key]).decode("ascii")
@@ -164,6 +197,7 @@ def render_html(data: Mapping[str, Any], figures: Mapping[str, bytes] | None = N
         f'<table id="leaderboard" data-sorted="rating:descending">\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
         '<p class="hint">Click a column header to sort; click again to reverse.</p>\n'
+        f"{style}"
         f"{flagged}"
         f'<div class="figures">{images}</div>\n'
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n"

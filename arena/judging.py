@@ -33,6 +33,7 @@ from typing import Any
 from arena.battles import BattleRecord, battles_of, report_length
 from arena.judges import Judge, as_judge
 from arena.prompt import MAX_CHARS, JudgePrompt
+from arena.style import style_counts
 from arena.verdict import WINNER, canonical
 from xraybench.callstore import CallStore
 from xraybench.errors import DataFormatError, XrayBenchError
@@ -162,6 +163,7 @@ class Battle:
             "model_y": self.model_y, "swapped": self.swapped, "identical": self.identical, "flags_x": flags_x,
             "flags_y": flags_y, "params": self.identity["params"], "prompt_version": self.identity["prompt_version"],
             "length_x": report_length(text_x), "length_y": report_length(text_y),
+            "style_x": style_counts(text_x), "style_y": style_counts(text_y),
         }  # fmt: skip
 
 
@@ -561,10 +563,11 @@ def export_battles(
                 n_missing += 1
             continue
         length_x, length_y = _entry_lengths(entry, identities)
+        style_x, style_y = _entry_styles(entry, identities)
         rows.append(BattleRecord(
             entry["model_x"], entry["model_y"], WINNER[level], entry["study_id"], length_x, length_y, verdict=level,
             task=entry["task"], judge=entry["judge"], order="yx" if entry["swapped"] else "xy", source=source,
-            judge_config=label or "unrecorded",
+            judge_config=label or "unrecorded", style_a=style_x, style_b=style_y,
         ).to_json())  # fmt: skip
     consistent, flip_rate, n_both = _consistent_view(rows)
     return BattleExport(
@@ -585,6 +588,18 @@ def _entry_lengths(entry: dict[str, Any], identities: dict[str, dict[str, Any]])
     if not isinstance(text_x, str) or not isinstance(text_y, str):
         return None, None
     return report_length(text_x), report_length(text_y)
+
+
+def _entry_styles(entry: dict[str, Any], identities: dict[str, dict[str, Any]]) -> tuple[dict | None, dict | None]:
+    """The two reports' style counts (`arena.style`) in model orientation, as `_entry_lengths` finds the lengths."""
+    if "style_x" in entry:
+        return entry["style_x"], entry["style_y"]
+    identity = identities.get(entry["key"]) or {}
+    text_x, text_y = (identity.get("text_b"), identity.get("text_a")) if entry["swapped"] else (
+        identity.get("text_a"), identity.get("text_b"))  # fmt: skip
+    if not isinstance(text_x, str) or not isinstance(text_y, str):
+        return None, None
+    return style_counts(text_x), style_counts(text_y)
 
 
 def recorded_response_format(plan: Path, judge: str) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.ratings import Ratings, prior_statement
+from arena.ratings import Ratings, prior_statement, rank_agreement
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 from xraybench.metrics import leaderboard_scores
@@ -63,6 +63,14 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("elo_online", "elo_online", ".1f"),
 )
 LENGTH_COLUMN = ("length_controlled_rating", "length_controlled_rating", ".1f")
+SANDWICH_COLUMNS = (("sandwich_ci_low", "sandwich_ci_low", ".1f"), ("sandwich_ci_high", "sandwich_ci_high", ".1f"))
+STYLE_COLUMNS = (
+    ("style_controlled_rating", "style_controlled_rating", ".1f"),
+    ("style_ci_low", "style_ci_low", ".1f"),
+    ("style_ci_high", "style_ci_high", ".1f"),
+    ("style_sandwich_ci_low", "style_sandwich_ci_low", ".1f"),
+    ("style_sandwich_ci_high", "style_sandwich_ci_high", ".1f"),
+)
 METRIC_FORMAT = ".4f"
 
 
@@ -124,6 +132,25 @@ def run_metrics(run_dir: str | Path, task: str | None = None) -> dict[str, float
     if not out:
         raise XrayBenchError(f"{run_dir}: results.json has none of the headline metrics ({', '.join(columns)})")
     return out
+
+
+def other_ratings(path: str | Path) -> tuple[str, dict[str, float]]:
+    """The name and the ratings of another arena's leaderboard (`leaderboard.json`, or the folder holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "leaderboard.json"
+    if not path.is_file():
+        raise XrayBenchError(f"--compare {path}: no such leaderboard.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise XrayBenchError(f"--compare {path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    check_schema(data, SCHEMA_VERSION, path, "a leaderboard")
+    rows = data.get("models") if isinstance(data, Mapping) else None
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) and "model" in r for r in rows):
+        raise XrayBenchError(f"--compare {path}: expected a leaderboard.json with a 'models' list")
+    ratings = {str(r["model"]): float(r["rating"]) for r in rows if isinstance(r.get("rating"), int | float)}
+    return str(data.get("name") or path.parent.name), ratings
 
 
 def existing_columns(board: str | Path) -> tuple[dict[str, dict[str, float | None]], dict[str, str]]:
@@ -233,6 +260,7 @@ def leaderboard_data(
     counts: Mapping[str, Any] | None = None,
     banner: str | None = None,
     run_notes: Mapping[str, str | None] | None = None,
+    compare: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds).
 
@@ -240,7 +268,8 @@ def leaderboard_data(
     `counts` (from `arena.judging.BattleExport.counts`) separates the judge's verdicts from automatic ties
     between identical reports and from failed judgments, names the judge configuration(s) and lists flagged
     reports; `n_judgments` is then the number of judge verdicts. `banner` is a warning shown on every page.
-    `run_notes` says, per model, that its benchmark run was incomplete (`run_note`).
+    `run_notes` says, per model, that its benchmark run was incomplete (`run_note`). `compare` (other arena name ->
+    its ratings, `other_ratings`) adds the agreement of the rankings over the models both arenas rated.
     """
     counts = dict(counts or {})
     if counts:
@@ -277,6 +306,10 @@ def leaderboard_data(
         "metric_columns": columns,
         "run_notes": {m: n for m, n in sorted((run_notes or {}).items()) if n},
         **base,
+        "agreement": {
+            other: rank_agreement(dict(zip(ratings.models, ratings.rating.tolist(), strict=True)), dict(theirs))
+            for other, theirs in sorted((compare or {}).items())
+        },
         "figures": FIGURES,
     }
     return _rounded(data)
@@ -285,8 +318,14 @@ def leaderboard_data(
 def table_columns(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(key, header, format) of every table column; metric keys are `metrics.NAME`."""
     columns = list(COLUMNS)
-    if data["models"] and "length_controlled_rating" in data["models"][0]:
+    first = data["models"][0] if data["models"] else {}
+    if "sandwich_ci_low" in first:  # beside the bootstrap CI, before the online Elo
+        at = next(i for i, (key, _, _) in enumerate(columns) if key == "elo_online")
+        columns[at:at] = SANDWICH_COLUMNS
+    if "length_controlled_rating" in first:
         columns.append(LENGTH_COLUMN)
+    if "style_controlled_rating" in first:
+        columns += STYLE_COLUMNS
     columns += [(f"metrics.{m}", m, METRIC_FORMAT) for m in data["metric_columns"]]
     return columns
 
@@ -359,6 +398,7 @@ def describe(data: Mapping[str, Any]) -> list[str]:
             f"Length-controlled rating: length coefficient {data['length_coef']:+.3f} log-odds per unit "
             "log length ratio (positive: the judge favours longer reports)."
         )
+    lines += quality_lines(data)
     if data["metric_columns"]:
         lines.append(
             "Metric columns: headline metrics of each model's benchmark run, per suite (sample-weighted over "
@@ -368,12 +408,76 @@ def describe(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _agreement(item: Mapping[str, Any]) -> str:
+    tau, rho = item.get("kendall_tau"), item.get("spearman")
+    return f"Kendall tau {fmt(tau, '.2f', 'n/a')}, Spearman rho {fmt(rho, '.2f', 'n/a')} over {item['n_models']} models"
+
+
+def quality_lines(data: Mapping[str, Any]) -> list[str]:
+    """Separability, style control and ranking agreement, in words (md, HTML)."""
+    q = data.get("quality") or {}
+    lines = []
+    if q:
+        lines.append(
+            f"Separability (share of the {q['n_models'] * (q['n_models'] - 1) // 2} model pairs whose 95% CIs do not "
+            f"overlap; the anchor's interval is its rating): {_share(q.get('separability'))} with the bootstrap CIs, "
+            f"{_share(q.get('separability_sandwich'))} with the sandwich CIs."
+        )
+        lines.append(
+            "Sandwich CI: rating ± 1.96 robust standard errors (H^-1 B H^-1, scores summed per "
+            f"{data['settings']['bootstrap_unit']}), relative to the anchor."
+        )
+    style = data.get("style_control")
+    if style:
+        dropped = f"; left out (no variation): {', '.join(style['dropped'])}" if style["dropped"] else ""
+        lines.append(
+            "Style-controlled rating: Bradley-Terry fitted jointly with style coefficients on the normalised "
+            f"differences (a - b) / (a + b + 1) of {', '.join(style['features'])}, each divided by its root mean "
+            f"square (as FastChat / Chatbot Arena){dropped}; CIs from {style['rounds_used']} bootstrap rounds and "
+            "by sandwich. Separability with style control: "
+            f"{_share(q.get('separability_style'))} (bootstrap), {_share(q.get('separability_style_sandwich'))} "
+            f"(sandwich); agreement with the raw ranking: {_agreement(q['style_vs_raw'])}."
+        )
+    for other, item in (data.get("agreement") or {}).items():
+        lines.append(f"Agreement of this ranking with arena {other}: {_agreement(item)}.")
+    return lines
+
+
+def style_rows(data: Mapping[str, Any]) -> list[list[str]]:
+    """The style coefficient table's rows: feature, coefficient, bootstrap CI, sandwich CI, feature RMS."""
+    style = data.get("style_control") or {}
+
+    def ci(low: float | None, high: float | None) -> str:
+        return "-" if low is None or high is None else f"[{low:+.3f}, {high:+.3f}]"
+
+    return [
+        [c["feature"], fmt(c["coef"], "+.3f", "-"), ci(c["ci_low"], c["ci_high"]),
+         ci(c["sandwich_ci_low"], c["sandwich_ci_high"]), fmt(c["feature_rms"], ".3f", "-")]
+        for c in style.get("coefficients", [])
+    ]  # fmt: skip
+
+
+STYLE_HEADERS = ("Feature", "Coefficient (log-odds per RMS difference)", "95% CI (bootstrap)", "95% CI (sandwich)",
+                 "RMS of (a - b) / (a + b + 1)")  # fmt: skip
+
+
 def render_markdown(data: Mapping[str, Any]) -> str:
     headers = ["Rank", "Model", "Rating", "95% CI", "Rank range", "Win rate", "Pred. win rate", "Battles"]
+    first = data["models"][0] if data["models"] else {}
+    has_sandwich = "sandwich_ci_low" in first
+    if has_sandwich:
+        headers.append("Sandwich 95% CI")
     headers.append("Online Elo")
-    has_length = bool(data["models"]) and "length_controlled_rating" in data["models"][0]
+    has_length = "length_controlled_rating" in first
     if has_length:
         headers.append("Length-controlled")
+    has_style = "style_controlled_rating" in first
+    if has_style:
+        headers += ["Style-controlled", "Style 95% CI", "Style sandwich CI"]
     headers += [_md_escape(m) for m in data["metric_columns"]]
     out = [f"# Report Arena leaderboard: {_md_escape(data['name'])}", ""]
     if data.get("banner"):
@@ -394,12 +498,25 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             fmt(row["win_rate"], ".3f", "-"),
             fmt(row["predicted_win_rate"], ".3f", "-"),
             str(row["n_battles"]),
-            fmt(row["elo_online"], ".1f", "-"),
         ]
+        if has_sandwich:
+            cells.append(_interval(row["sandwich_ci_low"], row["sandwich_ci_high"]))
+        cells.append(fmt(row["elo_online"], ".1f", "-"))
         if has_length:
             cells.append(fmt(row["length_controlled_rating"], ".1f", "-"))
+        if has_style:
+            cells += [
+                fmt(row["style_controlled_rating"], ".1f", "-"),
+                _interval(row["style_ci_low"], row["style_ci_high"]),
+                _interval(row["style_sandwich_ci_low"], row["style_sandwich_ci_high"]),
+            ]
         cells += [fmt(row["metrics"][m], METRIC_FORMAT, "-") for m in data["metric_columns"]]
         out.append("| " + " | ".join(cells) + " |")
+    if data.get("style_control"):
+        out += ["", "## Style coefficients", "", "| " + " | ".join(STYLE_HEADERS) + " |"]
+        out.append("|:---|" + "---:|" * (len(STYLE_HEADERS) - 1))
+        out += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in style_rows(data)]
+        out += ["", "Positive: the judge favours the report with more of the feature, at equal model strengths."]
     if data.get("flagged"):
         out += ["", "## Flagged reports", "", "Reports with instruction-like text (judged all the same):", ""]
         out += ["| Model | Study | Battles | Flags |", "|:---|:---|---:|:---|"]
@@ -412,6 +529,10 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     for key, title in FIGURE_TITLES.items():
         out += [f"![{title}]({FIGURES[key]})", ""]
     return "\n".join(out)
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"[{low:.1f}, {high:.1f}]"
 
 
 def _matrix(data: Mapping[str, Any], key: str, order: list[str]) -> np.ndarray:
@@ -520,6 +641,7 @@ def write_leaderboard(
     counts: Mapping[str, Any] | None = None,
     banner: str | None = None,
     run_notes: Mapping[str, str | None] | None = None,
+    compare: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Path]:
     """Write every leaderboard file into `out_dir` (created if needed); returns the paths written."""
     from arena.html import render_html
@@ -537,6 +659,7 @@ def write_leaderboard(
         counts=counts,
         banner=banner,
         run_notes=run_notes,
+        compare=compare,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

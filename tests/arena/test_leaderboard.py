@@ -111,6 +111,8 @@ def test_csv_header_and_values(board: Path, ratings: Ratings) -> None:
         "win_rate",
         "predicted_win_rate",
         "n_battles",
+        "sandwich_ci_low",
+        "sandwich_ci_high",
         "elo_online",
         "demo/bleu_4",
         "demo/meteor",
@@ -139,13 +141,14 @@ def test_json_schema(board: Path, ratings: Ratings) -> None:
     assert data["anchor"] == "alpha"
     assert [r["model"] for r in data["models"]] == rating_order(ratings)
     row_keys = {"model", "rating", "ci_low", "ci_high", "rank", "rank_best", "rank_worst", "win_rate"}
-    row_keys |= {"predicted_win_rate", "n_battles", "elo_online", "metrics"}
+    row_keys |= {"predicted_win_rate", "n_battles", "elo_online", "metrics", "sandwich_ci_low", "sandwich_ci_high"}
     m = len(ratings.models)
     for row in data["models"]:
         assert set(row) == row_keys
         i = ratings.models.index(row["model"])
         assert row["rating"] == pytest.approx(ratings.rating[i], abs=1e-6)
         assert row["ci_low"] <= row["rating"] <= row["ci_high"]
+        assert row["sandwich_ci_low"] <= row["rating"] <= row["sandwich_ci_high"]
         assert set(row["metrics"]) == {"demo/bleu_4", "demo/meteor"}
     assert data["matrix_models"] == list(ratings.models)
     for key in ("battle_counts", "win_fraction", "predicted_win_rate"):
