@@ -216,6 +216,12 @@ def positives(text: str) -> frozenset[str]:
     return frozenset(k for k, v in labels_of(text).items() if v == 1 and k != "No Finding")
 
 
+def speaks_of_change(sentence: str) -> bool:
+    """Whether a sentence compares with an earlier study or speaks of change over time ("stable", "new", "again
+    seen", "compared to prior"): what the `comparison` mutation removes or adds (also read by `metric:findings`)."""
+    return bool(_COMPARISON_WORDS.search(sentence) or _CHANGE_WORDS.search(sentence))
+
+
 def apply_edits(text: str, edits: list[Edit]) -> str:
     out = text
     for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
@@ -460,7 +466,7 @@ def _comparison(report: Report, rng: random.Random) -> tuple[list[Edit], str, st
     for i, s in enumerate(report.sentences):
         if s.section in sections:
             continue
-        compares = compares or bool(_COMPARISON_WORDS.search(s.text) or _CHANGE_WORDS.search(s.text))
+        compares = compares or speaks_of_change(s.text)
         if (new := _strip_comparison(s.text)) is not None:
             options.append((f"removed comparison wording: {s.text!r} -> {new!r}", [_diff_edit(s.start, s.text, new)]))
         elif not positives(s.text) and (

@@ -103,6 +103,9 @@ JUDGES.register(LLM, "arena.judges.llm:LLMJudge", help="any litellm model string
 JUDGES.register("metric:clinical", "arena.judges.clinical:ClinicalJudge", help="CheXpert label disagreements")
 JUDGES.register("metric:lexical", "arena.judges.lexical:LexicalJudge", help="ROUGE-L and BLEU-4 overlap")
 JUDGES.register("metric:paper-score", "arena.judges.paper_score:PaperScoreJudge", help="the paper's answer score")
+JUDGES.register(
+    "metric:findings", "arena.judges.findings:FindingsJudge", help="findings with side, severity, comparison"
+)
 
 
 def is_metric_judge(name: str | None) -> bool:

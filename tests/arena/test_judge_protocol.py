@@ -217,5 +217,5 @@ def test_every_registered_judge_resolves_and_satisfies_the_protocol(length_judge
         assert isinstance(built, Judge) and isinstance(built.client, JudgeClient), name
         assert built.name == ("openai/m" if name == LLM else name)
     assert {type(build_judge(n)).__name__ for n in JUDGES.names() if n.startswith("metric:")} == {
-        "ClinicalJudge", "LexicalJudge", "PaperScoreJudge"
+        "ClinicalJudge", "FindingsJudge", "LexicalJudge", "PaperScoreJudge"
     }  # fmt: skip

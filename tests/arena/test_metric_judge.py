@@ -22,7 +22,7 @@ from xraybench.cli import main
 from xraybench.errors import XrayBenchError
 
 TASK = "demo_findings"
-JUDGES = ("metric:clinical", "metric:lexical", "metric:paper-score")
+JUDGES = ("metric:clinical", "metric:findings", "metric:lexical", "metric:paper-score")
 REFERENCE = "The heart size is normal. There is a small right pleural effusion. There is no pneumothorax."
 CANDIDATES = [
     REFERENCE,
@@ -102,10 +102,10 @@ def test_order_does_not_matter(name: str) -> None:
 
 
 def test_unknown_judge_and_distinct_keys() -> None:
-    with pytest.raises(XrayBenchError, match="metric:clinical, metric:lexical, metric:paper-score"):
+    with pytest.raises(XrayBenchError, match="metric:clinical, metric:findings, metric:lexical, metric:paper-score"):
         build_judge("metric:bleu")
     params = [json.dumps(build_judge(n).params, sort_keys=True) for n in JUDGES]
-    assert len(set(params)) == 3 and all(build_judge(n).prices() == (0.0, 0.0) for n in JUDGES)
+    assert len(set(params)) == len(JUDGES) and all(build_judge(n).prices() == (0.0, 0.0) for n in JUDGES)
 
 
 @pytest.fixture()
