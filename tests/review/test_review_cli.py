@@ -4,6 +4,7 @@ results and export run on a study with answers, and the package stays light and 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import subprocess
 import sys
@@ -57,6 +58,7 @@ def test_results_and_export(tmp_path: Path, runs: tuple[Path, Path], capsys: pyt
     assert "| Overall preference | 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] |" in out
     folder = tmp_path / "rv" / "cli" / "results"
     assert {p.name for p in folder.iterdir()} >= {"results.md", "results.csv", "results.json", "results.png"}
+    assert json.loads((folder / "results.json").read_text())["schema_version"] == 1  # every JSON we write (issue 16)
     target = tmp_path / "raw.csv"
     assert main(["review", "export", "--name", "cli", "--root", str(tmp_path / "rv"), "--out", str(target)]) == 0
     with target.open() as fh:

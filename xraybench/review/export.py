@@ -16,7 +16,9 @@ from xraybench.lazy import require
 from xraybench.review import DEFAULT_ROOT, DIMENSIONS
 from xraybench.review.stats import OUTCOMES, agreement, preference_shares
 from xraybench.review.store import ReviewStore
+from xraybench.schema import SCHEMA_KEY
 
+RESULTS_SCHEMA_VERSION = 1  # a reader study's results.json
 EXPORT_COLUMNS = (
     "reviewer",
     "case_id",
@@ -265,7 +267,8 @@ def write_summary(store: ReviewStore, out: str | Path, *, rounds: int = 2000, se
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.md").write_text(markdown(summary), encoding="utf-8")
-    (folder / "results.json").write_text(json.dumps(_finite(summary), indent=2, ensure_ascii=False), encoding="utf-8")
+    versioned = {SCHEMA_KEY: RESULTS_SCHEMA_VERSION, **summary}  # `xraybench.schema`
+    (folder / "results.json").write_text(json.dumps(_finite(versioned), indent=2, ensure_ascii=False), encoding="utf-8")
     write_csv(summary, folder / "results.csv")
     try:
         write_png(summary, folder / "results.png")
