@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -27,6 +27,8 @@ PREFIX = "published:"
 MARK = "published, not reproduced here"
 OUT_DIR = Path("leaderboards") / "published"
 FILES = ("leaderboard.json", "leaderboard.md")
+# per-row provenance a table may give, shown as columns of its markdown table (in this order)
+ROW_INFO_COLUMNS = {"institution": "Institution", "year": "Year", "date": "Listed since"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,12 @@ class PublishedTable:
     scope: str  # the task kind the table measures: report | vqa | review
     datasets: tuple[str, ...]  # the datasets the numbers were measured on (a run is compared on these only)
     metrics: tuple[PublishedMetric, ...]
-    rows: dict[str, tuple[float, ...]]  # model -> one value per metric
+    rows: dict[str, tuple[float | None, ...]]  # model -> one value per metric (None: the source lists none)
+    # the tasks the numbers were measured on, where a dataset holds several test sets (ReXrank): a run is
+    # compared on these tasks only; empty: any task of `datasets`
+    tasks: tuple[str, ...] = ()
+    # model -> where its row comes from and when (date, source, ...), for tables that say so per row
+    row_info: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,13 +67,23 @@ class Published:
 
 
 def _table(raw: dict[str, Any], where: str) -> PublishedTable:
+    """A table of the package data: a row is a list of numbers, or `{"values": [...], "date": ..., "source": ...}`
+    where the source gives each row's provenance; `null` marks a value the source does not list."""
     metrics = tuple(PublishedMetric(m["id"], m["label"], tuple(m["run_metrics"])) for m in raw["metrics"])
-    rows: dict[str, tuple[float, ...]] = {}
-    for model, values in raw["rows"].items():
-        if len(values) != len(metrics) or not all(isinstance(v, int | float) for v in values):
-            raise XrayBenchError(f"{where}: table {raw['id']!r} row {model!r} needs {len(metrics)} numbers")
-        rows[model] = tuple(float(v) for v in values)
-    return PublishedTable(raw["id"], raw["title"], raw["scope"], tuple(raw.get("datasets", ())), metrics, rows)
+    rows: dict[str, tuple[float | None, ...]] = {}
+    info: dict[str, dict[str, str]] = {}
+    for model, entry in raw["rows"].items():
+        values = entry["values"] if isinstance(entry, dict) else entry
+        numbers = [v for v in values if v is not None]
+        if len(values) != len(metrics) or not numbers or not all(isinstance(v, int | float) for v in numbers):
+            raise XrayBenchError(f"{where}: table {raw['id']!r} row {model!r} needs {len(metrics)} numbers (or null)")
+        rows[model] = tuple(None if v is None else float(v) for v in values)
+        if isinstance(entry, dict):
+            info[model] = {k: str(v) for k, v in entry.items() if k != "values"}
+    return PublishedTable(
+        raw["id"], raw["title"], raw["scope"], tuple(raw.get("datasets", ())), metrics, rows,
+        tuple(raw.get("tasks", ())), info,
+    )  # fmt: skip
 
 
 @cache
@@ -102,7 +119,11 @@ def leaderboard_data(pub: Published) -> dict[str, Any]:
         for table in pub.tables:
             row = table.rows.get(model)
             values.update({m.id: None if row is None else row[i] for i, m in enumerate(table.metrics)})
-        models.append({"model": model, "metrics": values})
+        entry: dict[str, Any] = {"model": model, "metrics": values}
+        info = {t.id: t.row_info[model] for t in pub.tables if model in t.row_info}
+        if info:  # where each table's row comes from and when
+            entry["rows"] = info
+        models.append(entry)
     return {
         "schema_version": 1,
         "name": pub.name,
@@ -119,6 +140,7 @@ def leaderboard_data(pub: Published) -> dict[str, Any]:
                 "title": t.title,
                 "scope": t.scope,
                 "datasets": list(t.datasets),
+                **({"tasks": list(t.tasks)} if t.tasks else {}),
                 "metrics": [m.id for m in t.metrics],
                 "models": list(t.rows),
             }
@@ -137,15 +159,25 @@ def render_markdown(pub: Published) -> str:
     out = [f"# Published baseline: {pub.title}", "", f"> **{MARK.capitalize()}.** {pub.note}", ""]
     out += [f"Source: {pub.source}.", ""]
     for table in pub.tables:
-        headers = ["Model", *(m.label for m in table.metrics)]
+        extra = [k for k in ROW_INFO_COLUMNS if any(k in i for i in table.row_info.values())]
+        headers = ["Model", *(ROW_INFO_COLUMNS[k] for k in extra), *(m.label for m in table.metrics)]
         out += [f"## {table.title}", ""]
-        if table.datasets:
+        if table.tasks:
+            out += [f"Measured on: {', '.join(table.tasks)} (xraybench tasks).", ""]
+        elif table.datasets:
             out += [f"Measured on: {', '.join(table.datasets)}.", ""]
         out.append("| " + " | ".join(headers) + " |")
-        out.append("|" + "|".join(":---" if h == "Model" else "---:" for h in headers) + "|")
-        digits = max(_decimals(v) for values in table.rows.values() for v in values)
+        out.append(
+            "|" + "|".join(":---" if h == "Model" or h in ROW_INFO_COLUMNS.values() else "---:" for h in headers) + "|"
+        )
+        digits = max(_decimals(v) for values in table.rows.values() for v in values if v is not None)
         for model, values in table.rows.items():
-            out.append("| " + " | ".join([model, *(f"{v:.{digits}f}" for v in values)]) + " |")
+            info = [table.row_info.get(model, {}).get(k, "") for k in extra]
+            cells = ["–" if v is None else f"{v:.{digits}f}" for v in values]
+            out.append("| " + " | ".join([model, *info, *cells]) + " |")
+        sources = sorted({i["source"] for i in table.row_info.values() if "source" in i})
+        if sources:
+            out += ["", "Row sources: " + "; ".join(f"<{s}>" for s in sources) + "."]
         matched = [f"{m.label} = {' / '.join(m.run_metrics)}" for m in table.metrics if m.run_metrics]
         if matched:
             out += ["", f"Compared with xraybench metrics: {'; '.join(matched)}."]
@@ -214,6 +246,14 @@ def scope_datasets(results: dict[str, Any], scope: str, kind: str) -> set[str]:
     return out
 
 
+def scope_tasks(results: dict[str, Any], scope: str) -> set[str]:
+    """The run's task names behind a scope (`suite:NAME` or a task)."""
+    if not scope.startswith("suite:"):
+        return {scope}
+    members = ((results.get("suites") or {}).get(scope[len("suite:") :]) or {}).get("tasks") or []
+    return set(members) or set(results.get("tasks") or {})
+
+
 def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
     """For every published metric our run also measured on the same datasets: the run's value beside each
     published model's.
@@ -237,6 +277,8 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
                 continue
             ours_ds = scope_datasets(results, scope, table.scope)
             shared = ours_ds & set(table.datasets)
+            if shared and table.tasks and not scope_tasks(results, scope) & set(table.tasks):
+                shared = set()  # the dataset holds several test sets (ReXrank): only the table's tasks compare
             if not shared:
                 elsewhere.setdefault(scope, set()).update(ours_ds or {"unknown"})
                 continue
@@ -252,10 +294,13 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
                     {"task": scope, "metric": ours, "published_metric": metric.label, "table": table.id,
                      "run": _finite(metrics[ours]), "published": {m: v[i] for m, v in table.rows.items()},
                      "datasets": sorted(ours_ds), "published_datasets": list(table.datasets), "coverage": coverage,
-                     "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope)}
+                     "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope),
+                     **({"published_rows": dict(table.row_info)} if table.row_info else {})}
                 )  # fmt: skip
+    # a scope compared in one table is not "left out" because another table (another test set) skipped it
+    elsewhere = {scope: ds for scope, ds in elsewhere.items() if not any(r["task"] == scope for r in rows)}
     if not rows and elsewhere:
-        measured = "; ".join(f"{t.scope}: {', '.join(t.datasets)}" for t in pub.tables if t.datasets)
+        measured = "; ".join(f"{t.scope}: {', '.join(t.tasks or t.datasets)}" for t in pub.tables if t.datasets)
         ran = "; ".join(f"{scope} on {', '.join(sorted(ds))}" for scope, ds in elsewhere.items())
         raise XrayBenchError(
             f"{run_dir}: nothing to compare with {PREFIX}{pub.name}: the run scored {ran}, but the published numbers "

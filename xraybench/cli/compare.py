@@ -91,6 +91,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+WIDE = 8  # published models beyond which the comparison is printed one model per row
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _leaderboard_table(run_dir: str, name: str, rows: list[dict[str, Any]], models: list[str]) -> Any:
+    """One scope beside a long published leaderboard: a row for this run, then one per published model with
+    the date its row was listed (the metrics matched are the columns)."""
+    from rich.table import Table
+
+    from xraybench.published import MARK, PREFIX
+
+    info = rows[0].get("published_rows") or {}
+    table = Table(title=f"{rows[0]['task']} ({run_dir}) beside {PREFIX}{name} ({MARK})")
+    table.add_column("model")
+    table.add_column("listed since")
+    for r in rows:
+        table.add_column(f"{r['published_metric']} ({r['metric']})", justify="right")
+    table.add_row(
+        "[bold]this run[/bold]", "", *("" if r["run"] is None else f"[bold]{r['run']:.4f}[/bold]" for r in rows)
+    )
+    for model in models:
+        table.add_row(model, (info.get(model) or {}).get("date", ""), *(_cell(r["published"][model]) for r in rows))
+    return table
+
+
 def _print_published(config: Any, result: dict[str, Any]) -> int:
     from rich.table import Table
 
@@ -105,13 +133,17 @@ def _print_published(config: Any, result: dict[str, Any]) -> int:
     for table_id in dict.fromkeys(r["table"] for r in rows):
         part = [r for r in rows if r["table"] == table_id]
         models = list(part[0]["published"])
+        if len(models) > WIDE or part[0].get("published_rows"):  # a leaderboard (ReXrank's): a row per model
+            for scope in dict.fromkeys(r["task"] for r in part):
+                out.print(_leaderboard_table(run_dir, pub.name, [r for r in part if r["task"] == scope], models))
+            continue
         table = Table(title=f"{run_dir} beside {PREFIX}{pub.name} ({MARK})")
         for col in ("task", "metric", "published as", "this run", *(f"{m} (published)" for m in models)):
             table.add_column(col, justify="left" if col in ("task", "metric", "published as") else "right")
         for r in part:
             run_value = "" if r["run"] is None else f"{r['run']:.4f}"
             table.add_row(r["task"], r["metric"], r["published_metric"], run_value,
-                          *(f"{r['published'][m]:.3f}" for m in models))  # fmt: skip
+                          *(_cell(r["published"][m]) for m in models))  # fmt: skip
         out.print(table)
     out.print(f"Published values: {MARK}. {pub.note}. Source: {pub.source}. No significance test is possible.")
     for note in dict.fromkeys(r["run_note"] for r in rows if r.get("run_note")):

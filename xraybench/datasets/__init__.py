@@ -19,6 +19,7 @@ _r("slake", "xraybench.datasets.vqa:SLAKE")
 _r("cxr14", "xraybench.datasets.cxr14:DATASET")
 _r("chexpert", "xraybench.datasets.chexpert:DATASET")
 _r("xraybench_hf", "xraybench.datasets.xraybench_hf:DATASET")
+_r("rexrank", "xraybench.datasets.rexrank:DATASET")
 _r("demo", "xraybench.datasets.demo:DATASET")
 
 

@@ -348,3 +348,45 @@ def field(record: dict[str, Any], key: str, path: Path, record_id: str, types: t
 
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def object_key_lines(source: Path | str) -> dict[str, int]:
+    """The line on which each top-level key of a JSON object document starts (a file path, or its text).
+
+    For error messages about one record of a big keyed document (ReXrank's test files and submissions):
+    called only once something is wrong, so clean files are parsed once. A document that is not one object,
+    or that stops parsing, gives the keys found so far (an error then names the record without its line).
+    """
+    if isinstance(source, Path):
+        try:
+            text = source.read_bytes().decode("utf-8-sig", "replace")
+        except OSError:
+            return {}
+    else:
+        text = source.removeprefix("\ufeff")
+    decoder = json.JSONDecoder()
+    out: dict[str, int] = {}
+    pos = _JSON_SPACE.match(text, 0).end()  # type: ignore[union-attr]
+    if text[pos : pos + 1] != "{":
+        return out
+    pos, line, counted = _JSON_SPACE.match(text, pos + 1).end(), 1, 0  # type: ignore[union-attr]
+    try:
+        while pos < len(text) and text[pos] == '"':
+            key, end = decoder.raw_decode(text, pos)
+            line += text.count("\n", counted, pos)
+            counted = pos
+            out.setdefault(key, line)
+            pos = _JSON_SPACE.match(text, end).end()  # type: ignore[union-attr]
+            if text[pos : pos + 1] != ":":
+                break
+            _, end = decoder.raw_decode(text, _JSON_SPACE.match(text, pos + 1).end())  # type: ignore[union-attr]
+            pos = _JSON_SPACE.match(text, end).end()  # type: ignore[union-attr]
+            if text[pos : pos + 1] != ",":
+                break
+            pos = _JSON_SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    except (ValueError, RecursionError):
+        pass
+    return out

@@ -31,6 +31,11 @@ _r(
     help="ROUGE-1, ROUGE-2, ROUGE-L F as Google's rouge-score (scores rouge1, rouge2, rougeL; Porter stemmer)",
 )
 _r("cider", "xraybench.metrics.cider:CiderMetric", help="CIDEr-D, COCO semantics, IDF from the scored set")
+_r(
+    "rexrank_bleu",
+    "xraybench.metrics.rexrank_bleu:RexrankBleuMetric",
+    help="ReXrank's BLEU: CXR-Report-Metric's per-report BLEU-2 (NLTK smoothing 1), mean over reports",
+)
 _r("chexpert", "xraybench.metrics.clinical:ChexpertMetric", help="clinical efficacy P/R/F1 from our offline labeler")
 _r("vqa", "xraybench.metrics.vqa:VqaMetric", help="closed accuracy, open token F1 / exact match, list set-F1")
 _r("answer_score", "xraybench.metrics.answer_score:AnswerScoreMetric", help="the paper's per-item answer score")
@@ -63,6 +68,12 @@ _r(
     "xraybench.metrics.semb:SembScoreMetric",
     extra="hf",
     help="SembScore: cosine of CheXbert [CLS] embeddings, as CXR-Report-Metric (CheXbert weights)",
+)
+_r(
+    "radcliq",
+    "xraybench.metrics.radcliq:RadCliqMetric",
+    extra="radgraph",
+    help="RadCliQ-v1 (lower is better) from RadGraph, BERTScore, SembScore and BLEU-2, as CXR-Report-Metric",
 )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xraybench.datasets.common import object_key_lines
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.generate import GenerateConfig
 from xraybench.models.base import ModelArgs, ModelContext, build_options
@@ -59,6 +60,8 @@ class PredictionRow:
 
 
 def _where(path: str | Path, line: int | None, record: str | None) -> str:
+    if line is not None and record is not None:  # a record of a ReXrank file: where it starts, and its key
+        return f"{path}:{line} (record {record})"
     return f"{path}:{line}" if line is not None else f"{path} (record {record})"
 
 
@@ -210,7 +213,7 @@ def read_prediction_file(path: str | Path) -> PredictionFileReport:
     whole = _whole_document(path, data)
     if whole is not None and _is_rexrank(whole):
         report.format = "rexrank"
-        _rexrank_rows(path, whole, report)
+        _rexrank_rows(path, whole, report, data)
     elif whole is not None:  # one object (possibly spread over several lines): a JSONL file with one row
         _add_row(path, report, whole, line=_first_line(data), seen={})
     else:
@@ -296,8 +299,14 @@ def _parses(line: bytes) -> bool:
 
 
 def _is_rexrank(obj: Any) -> bool:
-    """ReXrank JSON maps study ids to objects; a prediction row maps field names to strings/numbers."""
-    return isinstance(obj, dict) and ID_FIELD not in obj and all(isinstance(v, dict) for v in obj.values())
+    """ReXrank JSON maps study ids to objects; a prediction row maps field names to strings/numbers. A keyed
+    document with some study objects is ReXrank JSON whose other records are its problems."""
+    return (
+        isinstance(obj, dict)
+        and ID_FIELD not in obj
+        and TEXT_FIELD not in obj
+        and (not obj or any(isinstance(v, dict) for v in obj.values()))
+    )
 
 
 def _refuse_other(path: Path, data: bytes) -> None:
@@ -309,17 +318,34 @@ def _refuse_other(path: Path, data: bytes) -> None:
     raise DataFormatError(path, f"found {found}; expected {EXPECTED}", line=_first_line(data))
 
 
-def _rexrank_rows(path: Path, data: dict[str, Any], report: PredictionFileReport) -> None:
+def _rexrank_rows(path: Path, data: dict[str, Any], report: PredictionFileReport, raw: bytes = b"") -> None:
+    """Rows of a ReXrank submission (the test JSON plus `model_prediction` per study). Its other fields are the
+    test set's own (bare `NaN` tokens for missing sections are fine there); a record without a usable
+    `model_prediction` (a NaN or null where the model failed, a number, no such key) is a problem naming the
+    line where the record starts in a multi-line file, and its study id."""
+    lines: dict[str, int] | None = None
+
+    def line_of(study_id: str) -> int | None:  # found on the first problem only (a second parse of the file)
+        nonlocal lines
+        if lines is None:
+            text = raw.decode("utf-8", "replace")
+            lines = object_key_lines(text) if text.strip().count("\n") else {}  # one line: no line to name
+        return lines.get(study_id)
+
     for study_id, value in data.items():
+        if not isinstance(value, dict):
+            report.problem(line_of(study_id), _shown(study_id),
+                           f'found {_json_type(value)}; expected {{"{REXRANK_FIELD}": "report text", ...}}')  # fmt: skip
+            continue
         text = value.get(REXRANK_FIELD)
         if not isinstance(text, str):
             found = ", ".join(f'"{k}"' for k in list(value)[:10]) or "no fields"
             got = f"found {found}" if REXRANK_FIELD not in value else f"found {_json_type(text)}"
-            report.problem(None, study_id, f'{got}; expected {{"{REXRANK_FIELD}": "report text"}}')
+            report.problem(line_of(study_id), study_id, f'{got}; expected {{"{REXRANK_FIELD}": "report text"}}')
             continue
         bad = _bad_unicode(study_id) or _bad_unicode(text)
         if bad:
-            report.problem(None, _shown(study_id), f"holds {bad}: not valid Unicode text")
+            report.problem(line_of(study_id), _shown(study_id), f"holds {bad}: not valid Unicode text")
             continue
         task = value.get(TASK_FIELD) if isinstance(value.get(TASK_FIELD), str) else None
         report.rows.append(PredictionRow(study_id, text, task, None, study_id, {ID_FIELD: study_id, **value}))

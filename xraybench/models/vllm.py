@@ -68,6 +68,7 @@ class VLLMModel:
         self.name = opts.name or path.name
         self.batch_size = opts.batch_size
         self.image_kwargs = self.context.image_kwargs()
+        self.max_images = opts.max_images
         engine = {key: getattr(opts, key) for key in ENGINE_OPTIONS if getattr(opts, key) is not None}
         self.llm = vllm.LLM(
             model=str(path),
@@ -80,7 +81,10 @@ class VLLMModel:
         self.template = chat_template(path, self.tokenizer)
 
     def _request(self, sample: Sample, prompt: str) -> dict[str, Any]:
-        images = [load_image(p, sample.id, **self.image_kwargs).image for p in sample.image_paths]
+        # a study with more views than the engine takes gets its first ones: loaders put the key (frontal) view
+        # first, so a single-image model sees the key image (ReXrank's rule)
+        paths = sample.image_paths[: self.max_images]
+        images = [load_image(p, sample.id, **self.image_kwargs).image for p in paths]
         content = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
         system = [{"role": "system", "content": self.options.system_prompt}] if self.options.system_prompt else []
         text = self.tokenizer.apply_chat_template(
