@@ -10,19 +10,22 @@ Layout (github.com/rajpurkarlab/ReXrank, `data/`): one JSON file per source unde
 (MIMIC) or demographics (CheXpert Plus). Images lie under `iu_xray/images/`, `mimic-cxr/files/` and
 `chexpert_plus/PNG/` (option `image_root` to point elsewhere); MIMIC's paths start with `/`.
 
-Tasks: `rexrank_<source>` scores the full `report` text, as ReXrank scores it; `rexrank_<source>_findings`
-the FINDINGS section only (studies without one are dropped as `empty_findings`). MIMIC-CXR and CheXpert
-Plus samples are credentialed (their data use agreements), IU X-ray's are not.
+Tasks: `rexrank_<source>` scores the full report as ReXrank scores it: its evaluation script's
+`"Findings: " + section_findings + " Impression: " + section_impression` with a missing section written `None`
+(the `report` field writes `None.`; 723 MIMIC-CXR and 138 CheXpert Plus studies differ so) and the sections'
+line breaks kept (ReXrank's BLEU splits on spaces only, so they are part of its tokens); the
+`rexrank_<source>_findings` tasks score the FINDINGS section (studies without one are dropped as
+`empty_findings`). MIMIC-CXR and CheXpert Plus samples are credentialed (their data use agreements), IU X-ray's
+are not.
 
 Quirks of real copies, handled here: bare `NaN` tokens (pandas' missing values; a strict JSON parser
 refuses them, Python's reads them as a float) mean "missing" in every text field; `context` is sometimes
-wrapped in `<context>…</context>` (as ReXrank's own example submission has it); a record without `report`
-gets it built from its sections the way ReXrank built it. Every other irregularity is a `DataFormatError`
-naming the file, the line and the study.
+wrapped in `<context>…</context>` (as ReXrank's own example submission has it). Every other irregularity
+is a `DataFormatError` naming the file, the line and the study.
 
 Images: every view goes in `Sample.image_paths` with the key image first, so a model that takes several
-images sees them all and one that takes a single image (or fewer than the study has) gets the key image
-(`xraybench.models.images.model_images`). The context goes into the prompt, before the instruction.
+images sees them all and one that takes fewer (vLLM's `max_images`, an image-retrieval baseline) gets the key
+image first. The context goes into the prompt, before the instruction.
 """
 
 from __future__ import annotations
@@ -65,7 +68,9 @@ SECTIONS = ("report", "findings")
 REPORT_INSTRUCTION = (
     "Write the radiology report for this chest X-ray study, with a FINDINGS section and an IMPRESSION section."
 )
-MISSING_SECTION = "None."  # how ReXrank's `report` field writes a section the study does not have
+# how ReXrank's evaluation script (`example_files/evaluation_script.md`) writes a section the study does not have:
+# Python's None in an f-string (its `report` field writes "None." instead)
+MISSING_SECTION = "None"
 METRICS = (*REPORT_METRICS, "rexrank_bleu")  # the usual report metrics and ReXrank's own BLEU
 _CONTEXT_TAG = re.compile(r"^\s*<context>\s*(.*?)\s*</context>\s*$", re.S | re.I)
 
@@ -79,13 +84,14 @@ class _Bad(ValueError):
 
 
 def _text(record: dict[str, Any], key: str) -> str:
-    """A text field: '' when absent or NaN; anything but a string is an error."""
+    """A text field as the file has it (its line breaks kept: ReXrank's BLEU splits on spaces only, so they are
+    part of its tokens); '' when absent, NaN or blank; anything but a string is an error."""
     value = record.get(key)
     if _missing(value):
         return ""
     if not isinstance(value, str):
         raise _Bad(f"{key!r} should be text (or NaN for none), got {type(value).__name__} {value!r:.40}")
-    return clean_text(value)
+    return value if value.strip() else ""
 
 
 def clean_context(value: str) -> str:
@@ -101,7 +107,10 @@ def rexrank_prompt(section: str, context: str) -> str:
 
 
 def full_report(findings: str, impression: str) -> str:
-    """ReXrank's reference text built from the sections, as its `report` field is."""
+    """The reference ReXrank scores: its evaluation script's "Findings: <findings> Impression: <impression>" built
+    from the two sections as the file has them, a missing one written "None"; '' when the study has neither."""
+    if not findings and not impression:
+        return ""
     return f"Findings: {findings or MISSING_SECTION} Impression: {impression or MISSING_SECTION}"
 
 
@@ -169,12 +178,13 @@ def load_rexrank(
                 continue
             findings = _text(record, "section_findings")
             impression = _text(record, "section_impression")
-            report = _text(record, "report") or full_report(findings, impression)
+            report = full_report(findings, impression)
+            _text(record, "report")  # not scored (the sections are), but a non-text value is still a broken file
             context = clean_context(_text(record, "context"))
             images = _image_list(record)
         except _Bad as exc:
             raise DataFormatError(path, f"study {study!r}: {exc}", line=line_of(study), record=study) from None
-        reference = report if section == "report" else findings
+        reference = report if section == "report" else findings.strip()
         if not reference:
             result.drop(f"empty_{section}")
             continue
@@ -192,7 +202,7 @@ def load_rexrank(
             "views": [str(v) for v in views] if isinstance(views, list) else [],
         }
         if section == "report":
-            metadata.update(findings=findings, impression=impression)
+            metadata.update(findings=clean_text(findings), impression=clean_text(impression))
         if not _missing(record.get("subject_id")):
             metadata["subject_id"] = str(record["subject_id"])
         result.samples.append(
