@@ -27,6 +27,7 @@ PREFIX = "published:"
 MARK = "published, not reproduced here"
 OUT_DIR = Path("leaderboards") / "published"
 FILES = ("leaderboard.json", "leaderboard.md")
+TRANSFORMS = {"": "{}", "reciprocal": "1/{}"}  # PublishedMetric.transform -> how the compared value is named
 # per-row provenance a table may give, shown as columns of its markdown table (in this order)
 ROW_INFO_COLUMNS = {"institution": "Institution", "year": "Year", "date": "Listed since"}
 
@@ -36,6 +37,9 @@ class PublishedMetric:
     id: str
     label: str
     run_metrics: tuple[str, ...]  # our metric names that measure the same thing (compared in that order)
+    # how the published number derives from ours: "" (the same), "reciprocal" (ReXrank's 1/RadCliQ-v1 is one
+    # over the mean RadCliQ-v1, which our `radcliq_v1` is)
+    transform: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,14 @@ class Published:
 def _table(raw: dict[str, Any], where: str) -> PublishedTable:
     """A table of the package data: a row is a list of numbers, or `{"values": [...], "date": ..., "source": ...}`
     where the source gives each row's provenance; `null` marks a value the source does not list."""
-    metrics = tuple(PublishedMetric(m["id"], m["label"], tuple(m["run_metrics"])) for m in raw["metrics"])
+    metrics = tuple(
+        PublishedMetric(m["id"], m["label"], tuple(m["run_metrics"]), m.get("transform", "")) for m in raw["metrics"]
+    )
+    unknown = [m.transform for m in metrics if m.transform not in TRANSFORMS]
+    if unknown:
+        raise XrayBenchError(
+            f"{where}: table {raw['id']!r} has unknown transform(s) {unknown}; known: {list(TRANSFORMS)}"
+        )
     rows: dict[str, tuple[float | None, ...]] = {}
     info: dict[str, dict[str, str]] = {}
     for model, entry in raw["rows"].items():
@@ -178,7 +189,11 @@ def render_markdown(pub: Published) -> str:
         sources = sorted({i["source"] for i in table.row_info.values() if "source" in i})
         if sources:
             out += ["", "Row sources: " + "; ".join(f"<{s}>" for s in sources) + "."]
-        matched = [f"{m.label} = {' / '.join(m.run_metrics)}" for m in table.metrics if m.run_metrics]
+        matched = [
+            f"{m.label} = {' / '.join(TRANSFORMS[m.transform].format(r) for r in m.run_metrics)}"
+            for m in table.metrics
+            if m.run_metrics
+        ]
         if matched:
             out += ["", f"Compared with xraybench metrics: {'; '.join(matched)}."]
         out.append("")
@@ -216,6 +231,13 @@ def run_values(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
         metrics = entry.get("metrics") or {}
         out[scope] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in metrics.items()}
     return out
+
+
+def _transformed(transform: str, value: float | None) -> float | None:
+    """Our value in the published number's form (see `PublishedMetric.transform`); None where it has none."""
+    if transform == "reciprocal":
+        return None if value is None or value == 0 else 1.0 / value
+    return value
 
 
 def _finite(value: float | None) -> float | None:
@@ -291,8 +313,8 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
                 )
             for i, metric, ours in matched:
                 rows.append(
-                    {"task": scope, "metric": ours, "published_metric": metric.label, "table": table.id,
-                     "run": _finite(metrics[ours]), "published": {m: v[i] for m, v in table.rows.items()},
+                    {"task": scope, "metric": TRANSFORMS[metric.transform].format(ours), "published_metric": metric.label,
+                     "table": table.id, "run": _transformed(metric.transform, _finite(metrics[ours])), "published": {m: v[i] for m, v in table.rows.items()},
                      "datasets": sorted(ours_ds), "published_datasets": list(table.datasets), "coverage": coverage,
                      "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope),
                      **({"published_rows": dict(table.row_info)} if table.row_info else {})}

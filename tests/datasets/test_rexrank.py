@@ -359,3 +359,22 @@ def test_vllm_request_gives_a_single_image_model_the_key_image(tmp_path: Path) -
         images = images if isinstance(images, list) else [images]
         assert [i.size for i in images] == sizes
         assert request["prompt"].count('"image"') == len(sizes)
+
+
+def test_compare_radcliq_as_one_over_the_mean_and_only_on_its_own_task(tmp_path: Path) -> None:
+    """ReXrank's 1/RadCliQ-v1 is one over the mean RadCliQ-v1 (its 2025 findings tables equal that computed from
+    their own four columns within rounding), so our radcliq_v1 is compared as 1/value; a findings run is
+    compared with the Findings table only."""
+    run = tmp_path / "run"
+    run.mkdir()
+    metrics = {"radcliq_v1": {"value": 0.8}, "semb_score": {"value": 0.5}, "rouge_l": {"value": 0.3}}
+    body = {"schema_version": 1, "tasks": {"rexrank_mimic_cxr_findings": {"dataset": "rexrank", "metrics": metrics}}}
+    (run / "results.json").write_text(json.dumps(body))
+    rows = compare_published(run, "published:rexrank-mimic_cxr")
+    assert {(r["table"], r["metric"], r["published_metric"]) for r in rows} == {
+        ("findings", "semb_score", "SembScore"),
+        ("findings", "1/radcliq_v1", "1/RadCliQ-v1"),
+    }
+    inverse = next(r for r in rows if r["metric"] == "1/radcliq_v1")
+    assert inverse["run"] == pytest.approx(1.25) and inverse["published"]["MedVersa"] == 1.103
+    assert inverse["left_out"] is None
