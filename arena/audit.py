@@ -439,7 +439,7 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
     """The judge's agreement with the raters of `config.preferences` (`arena.preferences`): every pair judged in
     both orders through the arena machinery (store, plan, retries, budget, governance; a rerun pays nothing twice),
     plus every metric ranked as a judge on the same pairs. Writes `agreement.json` and `agreement.md`."""
-    from arena.preferences import inter_rater_summary, judge_agreement, load_preferences, rank_metrics, rater_ceiling
+    from arena.preferences import judge_agreement, load_preferences, majority_summary, rank_metrics, rater_ceiling
 
     assert config.preferences is not None
     found = load_preferences(config.preferences, config.ratings)
@@ -467,7 +467,7 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
         "proxy_judge": config.judge.startswith("metric:"),
         "seed": seed,
         "bootstrap_rounds": rounds,
-        "pairs": {**inter_rater_summary(found.pairs), "n_unjudged": sum(p.id not in counted for p in found.pairs)},
+        "pairs": {**majority_summary(found.pairs), "n_unjudged": sum(p.id not in counted for p in found.pairs)},
         **judge_agreement(found.pairs, counted, rounds, seed),
         "ceiling": rater_ceiling(found.pairs, found.raters, rounds, seed),
         "metrics": rank_metrics(found.pairs, config.metrics, rounds, seed),

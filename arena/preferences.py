@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -293,7 +293,7 @@ def rater_ceiling(pairs: Sequence[PreferencePair], raters: Sequence[str], rounds
     }
 
 
-def inter_rater_summary(pairs: Sequence[PreferencePair]) -> dict[str, int]:
+def majority_summary(pairs: Sequence[PreferencePair]) -> dict[str, int]:
     majority = [p.majority() for p in pairs]
     return {"n_pairs": len(pairs), "n_majority_tie": majority.count(0), "n_counted": len(pairs) - majority.count(0)}
 
@@ -352,8 +352,7 @@ def metric_judge_votes(pairs: Sequence[PreferencePair], name: str) -> dict[str, 
 ALL = "all"
 
 
-def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed: int,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed: int) -> dict[str, Any]:
     """Every metric (score) and every offline `metric:` judge as a judge on `pairs`, best agreement first.
 
     `which`: `all`, `none`, or a comma list of metric names (`bleu`, `chexpert`) and `metric:` judge names. A
@@ -373,8 +372,6 @@ def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed:
     rows: list[dict[str, Any]] = []
     scores, skipped = _metric_scores(metric_names)
     for metric, wanted_scores in scores.items():
-        if progress:
-            progress(metric)
         try:
             votes = metric_votes(pairs, metric)
         except XrayBenchError as exc:  # missing weights, a missing extra, Java for a jar backend ...
@@ -386,8 +383,6 @@ def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed:
                 rows.append({"judge": score, "kind": "metric", "metric": metric,
                              **judge_agreement(pairs, votes[score], rounds, seed)})  # fmt: skip
     for name in judge_names:
-        if progress:
-            progress(name)
         rows.append({"judge": name, "kind": "metric judge", **judge_agreement(pairs, metric_judge_votes(pairs, name),
                                                                               rounds, seed)})  # fmt: skip
     rows.sort(key=lambda r: (-(r["agreement"]["value"] if r["agreement"]["value"] is not None else -1), r["judge"]))
@@ -436,8 +431,12 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += ["", "## Every metric as a judge (same pairs, best first)", "",
                   "| judge | kind | agreement |", "|---|---|---:|"]  # fmt: skip
         lines += [f"| {r['judge']} | {r['kind']} | {_agreement_cell(r['agreement'])} |" for r in ranking["ranking"]]
-    for name, reason in (ranking.get("skipped") or {}).items():
-        lines.append(f"\nNot ranked: {name} ({reason.splitlines()[0][:200]})")
+    if ranking.get("skipped"):
+        lines += ["", "Not ranked here (nothing is downloaded):"]
+        lines += [f"- {name}: {reason.splitlines()[0][:200]}" for name, reason in ranking["skipped"].items()]
+    if s.get("n_unjudged"):
+        lines += ["", f"{s['n_unjudged']} pair(s) have no judgment yet (failed or stopped) and are not counted: rerun "
+                  "the same command to judge them."]  # fmt: skip
     j = data.get("judging")
     if j:
         lines += ["", f"Judging: {j['n_ok']} new judgments, {j['n_done_before']} from the store, {j['n_failed']} "
