@@ -205,6 +205,12 @@ def csv_mutations(draw: Any, data: bytes) -> bytes:
 # --- layouts -------------------------------------------------------------------------------------
 
 
+# one line, as json_mutations wants a JSON document; the bare NaN tokens stay (json.dumps writes NaN)
+REXRANK_MIMIC = json.dumps(
+    json.loads((Path(__file__).parent / "rexrank_files" / "mimic-cxr" / "ReXRank_MIMICCXR_test.json").read_text())
+).encode()
+
+
 @dataclass
 class Layout:
     """A valid copy of one on-disk layout: `files` (relative path -> bytes), the loader call, what to mutate."""
@@ -528,6 +534,14 @@ LAYOUTS: dict[str, Callable[[], Layout]] = {
         "valid",
         {},
         ("df_chexpert_plus_240401.csv",),
+    ),
+    "rexrank": lambda: Layout(  # our MIMIC-CXR file in ReXrank's layout (bare NaN tokens, <context> wrappers)
+        "rexrank",
+        {"mimic-cxr/ReXRank_MIMICCXR_test.json": REXRANK_MIMIC},
+        "t",
+        "test",
+        {"source": "mimic_cxr", "section": "report"},
+        ("mimic-cxr/ReXRank_MIMICCXR_test.json",),
     ),
     "chexpert": lambda: Layout(
         "chexpert",

@@ -31,6 +31,7 @@ image first. The context goes into the prompt, before the instruction.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +190,7 @@ def load_rexrank(
             result.drop(f"empty_{section}")
             continue
         paths = [local_path(image_dir, p.strip().lstrip("/"), path, record=study) for p in images]
-        missing = sum(not Path(p).is_file() for p in paths)
+        missing = sum(not os.path.isfile(p) for p in paths)  # False, never an error, for any name
         missing_images, total_images = missing_images + missing, total_images + len(paths)
         views = record.get("frontal_lateral")
         metadata: dict[str, Any] = {
