@@ -77,18 +77,49 @@ def preference_shares(answers: Sequence[Answer], dimension: str, *, rounds: int 
 
 def cohen_kappa(x: Sequence[str], y: Sequence[str], categories: Sequence[str] = OUTCOMES) -> float:
     """Cohen's kappa of two raters on the same items; NaN when chance agreement is total (both constant)."""
+    return kappa_from_table(confusion(x, y, categories))
+
+
+def weighted_kappa(x: Sequence[str], y: Sequence[str], categories: Sequence[str], weights: str = "quadratic") -> float:
+    """Cohen's weighted kappa (Cohen 1968) for ordered `categories`: disagreements cost (i - j)^2 ("quadratic") or
+    |i - j| ("linear"), as scikit-learn's `cohen_kappa_score(weights=...)`; NaN when undefined."""
+    return kappa_from_table(confusion(x, y, categories), weights)
+
+
+def confusion(x: Sequence[str], y: Sequence[str], categories: Sequence[str]) -> np.ndarray:
+    """The (categories x categories) count table of two raters' labels on the same items."""
     if len(x) != len(y):
-        raise ValueError(f"cohen_kappa needs aligned ratings, got {len(x)} and {len(y)}")
-    if not x:
-        return math.nan
+        raise ValueError(f"kappa needs aligned ratings, got {len(x)} and {len(y)}")
     index = {c: i for i, c in enumerate(categories)}
     table = np.zeros((len(categories), len(categories)))
     for a, b in zip(x, y, strict=True):
         table[index[a], index[b]] += 1
-    table /= table.sum()
-    observed = float(np.trace(table))
-    expected = float(table.sum(axis=1) @ table.sum(axis=0))
-    return math.nan if expected >= 1.0 else (observed - expected) / (1.0 - expected)
+    return table
+
+
+def _disagreement(k: int, weights: str | None) -> np.ndarray:
+    i, j = np.indices((k, k))
+    if weights is None:
+        return (i != j).astype(float)
+    if weights == "linear":
+        return np.abs(i - j).astype(float)
+    if weights == "quadratic":
+        return ((i - j) ** 2).astype(float)
+    raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+
+
+def kappa_from_table(table: np.ndarray, weights: str | None = None) -> float:
+    """Cohen's kappa (weighted with `weights`) of a two-rater count table: 1 - observed / expected disagreement,
+    the expected one from the two raters' marginals; NaN for an empty table or when no disagreement is expected."""
+    table = np.asarray(table, dtype=float)
+    total = table.sum()
+    if total <= 0:
+        return math.nan
+    w = _disagreement(table.shape[0], weights)
+    p = table / total
+    observed = float((w * p).sum())
+    expected = float((w * np.outer(p.sum(axis=1), p.sum(axis=0))).sum())
+    return math.nan if expected <= 1e-15 else 1.0 - observed / expected
 
 
 def fleiss_kappa(table: np.ndarray) -> float:
@@ -103,6 +134,47 @@ def fleiss_kappa(table: np.ndarray) -> float:
     p = table.sum(axis=0) / table.sum()
     expected = float((p**2).sum())
     return math.nan if expected >= 1.0 else (float(per_item.mean()) - expected) / (1.0 - expected)
+
+
+def coincidences(table: np.ndarray) -> np.ndarray:
+    """Krippendorff's coincidence matrix of an (items x categories) count table: each item with m >= 2 values
+    adds its ordered pairs of values from different raters, weighted 1 / (m - 1); items with fewer are left out."""
+    table = np.asarray(table, dtype=float)
+    raters = table.sum(axis=1)
+    table, raters = table[raters >= 2], raters[raters >= 2]
+    pairs = table[:, :, None] * table[:, None, :] - np.einsum("uc,ck->uck", table, np.eye(table.shape[1]))
+    return np.asarray((pairs / (raters - 1)[:, None, None]).sum(axis=0))
+
+
+def alpha_from_coincidences(o: np.ndarray, metric: str = "ordinal") -> float:
+    """Krippendorff's alpha, 1 - (n - 1) sum(o * d) / sum(n_c n_k d), of a coincidence matrix `o` whose categories
+    are in order; `metric`: nominal (d = [c != k]), ordinal (d = (sum of n_g for g from c to k - (n_c + n_k) / 2)^2)
+    or interval (d = (c - k)^2 on the category positions). Krippendorff (2011), "Computing Krippendorff's
+    Alpha-Reliability"; NaN when fewer than two pairable values or no disagreement is expected."""
+    o = np.asarray(o, dtype=float)
+    n_c = o.sum(axis=1)
+    n = float(n_c.sum())
+    if n <= 1:
+        return math.nan
+    k = len(n_c)
+    if metric == "nominal":
+        d = _disagreement(k, None)
+    elif metric == "interval":
+        d = _disagreement(k, "quadratic")
+    elif metric == "ordinal":
+        cum = np.concatenate([[0.0], np.cumsum(n_c)])
+        lo, hi = np.minimum.outer(np.arange(k), np.arange(k)), np.maximum.outer(np.arange(k), np.arange(k))
+        d = (cum[hi + 1] - cum[lo] - (n_c[:, None] + n_c[None, :]) / 2) ** 2
+    else:
+        raise ValueError(f"metric must be nominal, ordinal or interval, got {metric!r}")
+    expected = float((np.outer(n_c, n_c) * d).sum())
+    return math.nan if expected <= 1e-15 else 1.0 - (n - 1) * float((o * d).sum()) / expected
+
+
+def krippendorff_alpha(table: np.ndarray, metric: str = "ordinal") -> float:
+    """Krippendorff's alpha of an (items x categories) count table (categories in order; any number of raters per
+    item, items with fewer than two values left out)."""
+    return alpha_from_coincidences(coincidences(table), metric)
 
 
 @dataclass(frozen=True)
