@@ -19,7 +19,7 @@ from PIL import Image
 
 from xraybench.cli import main
 from xraybench.errors import DataFormatError, XrayBenchError
-from xraybench.metrics.rexrank_bleu import rexrank_tokens
+from xraybench.metrics.rexrank_bleu import rexrank_tokens, sentence_bleu2
 from xraybench.models.predictions import PredictionsFile, read_prediction_file
 from xraybench.published import compare_published, get_published
 from xraybench.taskdata import load_task
@@ -378,3 +378,25 @@ def test_compare_radcliq_as_one_over_the_mean_and_only_on_its_own_task(tmp_path:
     inverse = next(r for r in rows if r["metric"] == "1/radcliq_v1")
     assert inverse["run"] == pytest.approx(1.25) and inverse["published"]["MedVersa"] == 1.103
     assert inverse["left_out"] is None
+
+
+def test_run_on_a_credentialed_submission_with_nan_fields(own_root: Path, tmp_path: Path) -> None:
+    """A MIMIC-CXR submission straight from pandas (bare NaN tokens in the test fields, `<context>` wrappers) runs
+    end to end with predictions:, and results.json marks the task credentialed (IU X-ray's is not)."""
+    text = (own_root / MIMIC_FILE).read_text()
+    sub = tmp_path / "sub.json"
+    sub.write_text(
+        re.sub(r'("report": "[^"]*")', r'\1,\n        "model_prediction": "Small left pleural effusion."', text)
+    )
+    out = tmp_path / "run"
+    argv = ["run", "--model", f"predictions:{sub}", "--tasks", "rexrank_mimic_cxr_findings", "--data-root",
+            f"rexrank={own_root}", "--out", str(out), "--bootstrap-rounds", "0", "--no-progress",
+            "--skip-metrics", "chexpert,meteor,cider"]  # fmt: skip
+    assert main(argv) == 0
+    task = json.loads((out / "results.json").read_text())["tasks"]["rexrank_mimic_cxr_findings"]
+    assert task["credentialed"] is True and task["n"] == 4
+    expected = [
+        sentence_bleu2(rexrank_tokens(f), rexrank_tokens("Small left pleural effusion."))
+        for f in (json.loads(text)[k]["section_findings"] for k in ("59990001", "59990002", "59990003", "59990004"))
+    ]
+    assert task["metrics"]["rexrank_bleu"]["value"] == pytest.approx(sum(expected) / 4, abs=1e-12)
