@@ -61,7 +61,8 @@ class AuditConfig(LLMOptions, DryRun, DataSources, Seeded, Bootstrap, JsonOutput
         None,
         one_of="source",
         help="instead of a task: rated pairs (JSON list of {id, ground_truth_report, C1_report, C2_report} with "
-        "--ratings, or CSV reference,report_a,report_b,preferred); reports agreement with the raters",
+        "--ratings, or CSV reference,report_a,report_b,preferred), or our IU set iu-h11[:dev|:holdout] (needs "
+        "--data-root iu_xray=PATH); reports agreement with the raters",
     )
     ratings: list[str] = option([], several=True, metavar="FILE", help="rater files of a JSON --preferences file")
     metrics: str = option(
@@ -439,12 +440,19 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
     """The judge's agreement with the raters of `config.preferences` (`arena.preferences`): every pair judged in
     both orders through the arena machinery (store, plan, retries, budget, governance; a rerun pays nothing twice),
     plus every metric ranked as a judge on the same pairs. Writes `agreement.json` and `agreement.md`."""
+    from arena.preference_sets import resolve_builtin
     from arena.preferences import judge_agreement, load_preferences, majority_summary, rank_metrics, rater_ceiling
 
     assert config.preferences is not None
-    found = load_preferences(config.preferences, config.ratings)
-    fld = preference_field(found.pairs, found.source, config.credentialed)
     out = config.out_dir()
+    builtin = resolve_builtin(config.preferences, config.data_roots, out / "preference-set")
+    if builtin and config.ratings:
+        raise XrayBenchError(
+            f"--preferences {config.preferences} is a built-in set with its own ratings; drop --ratings"
+        )
+    source, rater_files = builtin or (config.preferences, [Path(r) for r in config.ratings])
+    found = load_preferences(source, rater_files)
+    fld = preference_field(found.pairs, found.source, config.credentialed)
     store_file = out / STORE_FILE
     plan = plan_path(store_file)
     with CallStore(store_file) as store:
@@ -462,7 +470,7 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
         "schema_version": 1,
         "judge": config.judge,
         "preferences": found.source,
-        "ratings": list(config.ratings),
+        "ratings": [str(r) for r in rater_files],
         "raters": found.raters,
         "proxy_judge": config.judge.startswith("metric:"),
         "seed": seed,

@@ -84,20 +84,42 @@ def derive_pairs(iu_dir: str | Path, split: str | None = None, spec_path: Path =
     return out
 
 
+BUILTIN = "iu-h11"  # `--preferences iu-h11[:dev|:holdout]`: this set, derived from the user's IU X-ray root
+
+
+def write_split(folder: Path, iu_dir: str | Path, split: str | None) -> tuple[Path, Path]:
+    """`folder/pairs.json` and `folder/ratings.json` of one split (None: every pair)."""
+    rater = json.loads(IU_RATINGS.read_text(encoding="utf-8"))
+    pairs = derive_pairs(iu_dir, split)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = {p["id"] for p in pairs}
+    annotations = {k: v for k, v in rater["annotations"].items() if k in ids}
+    (folder / "pairs.json").write_text(json.dumps(pairs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "ratings.json").write_text(
+        json.dumps({**rater, "annotations": annotations}, indent=1) + "\n", encoding="utf-8"
+    )
+    return folder / "pairs.json", folder / "ratings.json"
+
+
+def resolve_builtin(name: str, data_roots: Sequence[str], folder: Path) -> tuple[Path, list[Path]] | None:
+    """`iu-h11`, `iu-h11:dev` or `iu-h11:holdout` written to `folder` from the IU X-ray data root (`--data-root
+    iu_xray=PATH` or XRAYBENCH_DATA_IU_XRAY), as (pair file, [rater file]); None for any other name."""
+    set_name, _, split = name.partition(":")
+    if set_name != BUILTIN:
+        return None
+    from xraybench.taskdata import parse_data_roots, resolve_root
+
+    root = resolve_root("iu_xray", parse_data_roots(list(data_roots)))
+    assert root is not None  # iu_xray needs a root: resolve_root raises without one
+    pairs, ratings = write_split(folder, root, split or None)
+    return pairs, [ratings]
+
+
 def write_preference_files(out: str | Path, iu_dir: str | Path, splits: Sequence[str] = SPLITS) -> dict[str, Path]:
     """Per split, `OUT/SPLIT/pairs.json` and `OUT/SPLIT/ratings.json` (that split's annotations); returns the
     folders. Usage: `xraybench judge-audit --preferences OUT/dev/pairs.json --ratings OUT/dev/ratings.json`."""
-    rater = json.loads(IU_RATINGS.read_text(encoding="utf-8"))
     folders: dict[str, Path] = {}
     for split in splits:
-        pairs = derive_pairs(iu_dir, split)
-        folder = Path(out) / split
-        folder.mkdir(parents=True, exist_ok=True)
-        ids = {p["id"] for p in pairs}
-        annotations = {k: v for k, v in rater["annotations"].items() if k in ids}
-        (folder / "pairs.json").write_text(json.dumps(pairs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        (folder / "ratings.json").write_text(
-            json.dumps({**rater, "annotations": annotations}, indent=1) + "\n", encoding="utf-8"
-        )
-        folders[split] = folder
+        folders[split] = Path(out) / split
+        write_split(folders[split], iu_dir, split)
     return folders

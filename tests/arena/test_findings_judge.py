@@ -59,14 +59,11 @@ def test_mutator_audit_finds_every_error_type(tmp_path: Path) -> None:
 
 def test_agreement_on_the_iu_holdout_pairs(shared_data: Path, tmp_path: Path) -> None:
     """The hold-out half of our IU preference set (docs/preferences.md), never used to build the judge."""
-    from arena.preference_sets import write_preference_files
-
-    folder = write_preference_files(tmp_path / "sets", shared_data / "iu_xray", splits=["holdout"])["holdout"]
-    config = AuditConfig(judge="metric:findings", preferences=str(folder / "pairs.json"),
-                         ratings=[str(folder / "ratings.json")], out=str(tmp_path / "out"), bootstrap_rounds=200,
+    config = AuditConfig(judge="metric:findings", preferences="iu-h11:holdout", out=str(tmp_path / "out"),
+                         data_roots=[f"iu_xray={shared_data / 'iu_xray'}"], bootstrap_rounds=200,
                          metrics="metric:clinical")  # fmt: skip
     data = run_audit(config).data
-    assert data["agreement"]["n"] == 46
+    assert data["agreement"]["n"] == 46 and data["raters"] == ["h11"]
     assert data["agreement"]["value"] >= 0.85
     clinical = next(r for r in data["metrics"]["ranking"] if r["judge"] == "metric:clinical")
     assert clinical["agreement"]["value"] < 0.6  # the judge it improves on, same pairs

@@ -172,3 +172,12 @@ def test_cli_bad_input_is_a_message_not_a_traceback(tmp_path: Path, capsys: pyte
     with pytest.raises(SystemExit) as info:  # argparse: --task and --preferences are mutually exclusive
         main(["judge-audit", "--judge", "metric:clinical", "--task", "demo_findings", "--preferences", str(CSV)])
     assert info.value.code == 2 and "not allowed with argument --task" in capsys.readouterr().err
+
+
+def test_credentialed_pairs_are_not_sent_to_an_undeclared_provider(needs_litellm: None, tmp_path: Path) -> None:
+    def run(**kw: Any) -> None:
+        run_audit(AuditConfig(judge="openai/gpt-4o-mini", api_key_env=None, preferences=str(CSV), out=str(tmp_path),
+                              metrics="none", **kw))  # fmt: skip
+
+    with pytest.raises(XrayBenchError, match="refusing to judge audit.*credentialed.*No call was made"):
+        run(credentialed=True)  # refused before any request
