@@ -315,3 +315,61 @@ def test_separability_and_rank_agreement_by_hand() -> None:
     assert agree["n_models"] == 4
     assert agree["kendall_tau"] == pytest.approx(4 / 6)  # 5 concordant, 1 discordant of 6 pairs
     assert agree["spearman"] == pytest.approx(1 - 6 * 2 / (4 * 15))
+
+
+def write_styled_jsonl(path: Path, battles: Battles) -> Path:
+    """A battle file as `arena battles` writes it, with per-battle style counts."""
+    names = {1.0: "model_a", 0.0: "model_b", 0.5: "tie"}
+    lines = []
+    for i in range(len(battles)):
+        rec = {
+            "model_a": battles.models[battles.a[i]], "model_b": battles.models[battles.b[i]],
+            "winner": names[float(battles.score[i])], "study_id": battles.study_ids[battles.study[i]],
+            "style_a": dict(zip(battles.style_names, battles.style_a[i].tolist(), strict=True)),
+            "style_b": dict(zip(battles.style_names, battles.style_b[i].tolist(), strict=True)),
+        }  # fmt: skip
+        lines.append(json.dumps(rec))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cli_ratings_and_leaderboard_with_style_control_and_compare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xraybench.cli import main
+
+    battles, gamma = simulate(2500, seed=4, studies=500)
+    path = write_styled_jsonl(tmp_path / "styled.jsonl", battles)
+    assert main(["arena", "ratings", "--battles", str(path), "--bootstrap-rounds", "30", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    coefs = {c["feature"]: c["coef"] for c in data["style_control"]["coefficients"]}  # auto: the file has counts
+    assert coefs == pytest.approx(dict(zip(("headers", "list_items", "tokens"), gamma.tolist(), strict=True)), abs=0.15)
+    assert (
+        main(
+            ["arena", "ratings", "--battles", str(path), "--bootstrap-rounds", "0", "--style-control", "off", "--json"]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["style_control"] is None
+    assert main(["arena", "ratings", "--battles", str(path), "--bootstrap-rounds", "20"]) == 0
+    table = capsys.readouterr().out
+    assert "style-controlled" in table and "sandwich CI" in table and "style coefficient tokens" in table
+    assert "separability" in table
+    # a file without style counts: `on` refuses it with one clear line, `auto` rates it without
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if not k.startswith("style")}) + "\n"
+                             for line in path.read_text().splitlines()))  # fmt: skip
+    assert main(["arena", "ratings", "--battles", str(plain), "--bootstrap-rounds", "0", "--style-control", "on"]) != 0
+    assert "style control needs style_a and style_b" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    args = ["arena", "leaderboard", "--battles", str(path), "--bootstrap-rounds", "20"]
+    assert main([*args, "--arena", "first"]) == 0
+    assert main([*args, "--arena", "second", "--compare", "arenas/first/leaderboard"]) == 0
+    second = json.loads((tmp_path / "arenas" / "second" / "leaderboard" / "leaderboard.json").read_text())
+    assert second["agreement"]["first"] == {"n_models": 5, "kendall_tau": 1.0, "spearman": 1.0}  # same battles
+    assert (
+        "Agreement of this ranking with arena first" in (tmp_path / "arenas/second/leaderboard/index.html").read_text()
+    )
+    capsys.readouterr()
+    assert main([*args, "--arena", "third", "--compare", "arenas/nowhere"]) != 0
+    assert "--compare arenas/nowhere: no such leaderboard.json" in capsys.readouterr().err
