@@ -116,8 +116,9 @@ def test_builtin_dataset_facts_live_with_their_loaders() -> None:
     from xraybench.datasets import DATASETS
 
     facts = {name: DATASETS.get(name) for name in DATASETS.names()}
-    assert {n for n, d in facts.items() if d.credentialed} == {"mimic_cxr", "chexpert_plus", "ext_vqa", "cxr_vqa"}
-    assert {n for n, d in facts.items() if d.space == "mimic"} == {"mimic_cxr", "ext_vqa", "cxr_vqa"}
+    credentialed = {"mimic_cxr", "chexpert_plus", "ext_vqa", "cxr_vqa", "ms_cxr"}
+    assert {n for n, d in facts.items() if d.credentialed} == credentialed
+    assert {n for n, d in facts.items() if d.space == "mimic"} == {"mimic_cxr", "ext_vqa", "cxr_vqa", "ms_cxr"}
     assert [n for n, d in facts.items() if not d.needs_root] == ["demo"]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-TaskKind = Literal["report", "vqa", "classification"]
+TaskKind = Literal["report", "vqa", "classification", "grounding"]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from xraybench.registry import BUILTIN, PluginError, Registry, instance_of
 REPORT_METRICS = ("bleu", "meteor", "rouge_l", "cider", "chexpert")
 VQA_METRICS = ("vqa", "answer_score")
 CLASSIFICATION_METRICS = ("classification", "grounding")
+GROUNDING_METRICS = ("phrase_grounding", "grounding")  # boxes of the answer, then of the reasoning
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ RUN_OPTIONS = {
     "image_size": "the side the model's images were resized to, for box checks (--image-size)",
     "max_pixels": "the pixel budget the model's images were shrunk to, for box checks (the template's policy)",
 }
-TASK_KINDS: tuple[TaskKind, ...] = ("report", "vqa", "classification")
+TASK_KINDS: tuple[TaskKind, ...] = ("report", "vqa", "classification", "grounding")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ model's space and each is matched with its best predicted box:
 - `grounding_hit_rate`: share of reference boxes whose best IoU is >= 0.5 (the detection criterion);
 - `grounding_pointing_game`: share of reference boxes that contain the centre of a predicted box
   (the pointing-game hit, more lenient for loose boxes).
-Samples without reference boxes get NaN in these three (not applicable; NaN-aware means).
+Samples without reference boxes get NaN in these three (not applicable; NaN-aware means). Where the reference
+boxes carry a label (the finding: ChestX-ray14's box label, MS-CXR's `category_name`), the same three values
+are also given per finding as `grounding_iou[<finding>]` etc., over the samples with a box of that finding
+and against that finding's boxes only.
 """
 
 from __future__ import annotations
@@ -80,6 +83,18 @@ def reference_boxes(sample: Sample, size: float | tuple[float, float]) -> list[l
     return out
 
 
+def match_boxes(refs: Sequence[Sequence[float]], boxes: Sequence[Sequence[float]]) -> tuple[float, float, float]:
+    """(mean best IoU, hit rate at IoU >= 0.5, pointing game) of predicted `boxes` against EVERY one of `refs`:
+    each reference box is matched with its best predicted box (any box may serve several references), and each
+    value is the mean over the reference boxes. Boxes that are not four finite numbers are left out; no usable
+    box scores 0 everywhere. `refs` must not be empty."""
+    usable = [b for b in boxes if len(b) == 4 and all(math.isfinite(v) for v in b)]
+    best = [max((iou(r, b) for b in usable), default=0.0) for r in refs]
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in usable]
+    pointed = [any(r[0] <= x <= r[2] and r[1] <= y <= r[3] for x, y in centres) for r in refs]
+    return float(np.mean(best)), float(np.mean([v >= IOU_HIT for v in best])), float(np.mean(pointed))
+
+
 class RatioOfSums:
     """Corpus value = sum(numerators) / sum(denominators) over the (resampled) samples."""
 
@@ -132,6 +147,7 @@ class GroundingMetric:
         check_aligned(samples, predictions, self.name)
         nan = float("nan")
         n_boxes, n_valid, ious, hits, points, unknown = [], [], [], [], [], []
+        by_label: dict[str, dict[int, tuple[float, float, float]]] = {}  # finding -> sample index -> values
         for sample, prediction in zip(samples, predictions, strict=True):
             boxes = [list(b) for b in prediction.boxes]
             size = self.box_space(sample, prediction)
@@ -151,14 +167,12 @@ class GroundingMetric:
                 hits.append(float("nan"))
                 points.append(float("nan"))
                 continue
-            usable = [b for b in boxes if len(b) == 4 and all(math.isfinite(v) for v in b)]
-            best = [max((iou(r, b) for b in usable), default=0.0) for r in refs]
-            ious.append(float(np.mean(best)))
-            hits.append(float(np.mean([v >= IOU_HIT for v in best])))
-            centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in usable]
-            points.append(
-                float(np.mean([any(r[0] <= x <= r[2] and r[1] <= y <= r[3] for x, y in centres) for r in refs]))
-            )
+            best_iou, hit, point = match_boxes(refs, boxes)
+            for label, label_refs in _per_label(sample, refs).items():
+                by_label.setdefault(label, {})[len(ious)] = match_boxes(label_refs, boxes)
+            ious.append(best_iou)
+            hits.append(hit)
+            points.append(point)
         count = np.asarray(n_boxes, dtype=np.float64)
         valid = np.asarray(n_valid, dtype=np.float64)
         known = ~np.asarray(unknown, dtype=bool)
@@ -171,6 +185,12 @@ class GroundingMetric:
             "unknown_box_space": int((~known).sum()),
         }
         format_valid = np.where(known, (valid == count).astype(np.float64), np.nan)
+        per_finding: dict[str, Scores] = {}
+        for label in sorted(by_label):  # the same three values per finding (box label), NaN where it has no box
+            for k, score in enumerate(("grounding_iou", "grounding_hit_rate", "grounding_pointing_game")):
+                values = [by_label[label][i][k] if i in by_label[label] else nan for i in range(len(samples))]
+                name = f"{score}[{label}]"
+                per_finding[name] = nanmean_scores(name, values, finding=label, **details)
         return {
             "grounding_format_valid": nanmean_scores("grounding_format_valid", format_valid, **details),
             "grounding_has_boxes": Scores.mean("grounding_has_boxes", (count > 0).astype(np.float64), **details),
@@ -181,4 +201,14 @@ class GroundingMetric:
             "grounding_iou": nanmean_scores("grounding_iou", ious, **details),
             "grounding_hit_rate": nanmean_scores("grounding_hit_rate", hits, iou_threshold=IOU_HIT, **details),
             "grounding_pointing_game": nanmean_scores("grounding_pointing_game", points, **details),
+            **per_finding,
         }
+
+
+def _per_label(sample: Sample, refs: list[list[float]]) -> dict[str, list[list[float]]]:
+    """The scaled reference boxes grouped by their label (the finding: a box's fifth element), in order."""
+    out: dict[str, list[list[float]]] = {}
+    for raw, ref in zip(sample.metadata.get("bboxes") or [], refs, strict=True):
+        if len(raw) > 4 and str(raw[4]).strip():
+            out.setdefault(str(raw[4]).strip(), []).append(ref)
+    return out
