@@ -31,10 +31,14 @@ MIMIC_FILE = "mimic-cxr/ReXRank_MIMICCXR_test.json"
 CHEXPERT_FILE = "chexpert_plus/ReXRank_CheXpertPlus.json"
 
 
-def build_iu_rexrank(shared: Path, root: Path, n: int = 40, images: bool = False) -> dict[str, dict]:
+def build_iu_rexrank(
+    shared: Path, root: Path, n: int = 40, images: bool = False, lateral_first: bool = False
+) -> dict[str, dict]:
     """ReXrank's IU X-ray test file from the real IU reports: `CXR<uid>_IM-<n>` ids, `<id>/<k>.png` images with
     the first frontal as key image, "Indication: ... Comparison: ..." context, and the report as ReXrank writes
-    it. The first `n` reports (file order) with both sections and at least one image; written under `root`."""
+    it. The first `n` reports (file order) with both sections and at least one image; written under `root`.
+    `lateral_first`: only studies with a frontal and a lateral view, listed lateral first (the IU projections CSV
+    lists the frontal first; 43 of ReXrank's 590 IU studies list "Lateral", "Frontal")."""
     projections: dict[str, list[tuple[str, str]]] = {}
     with open(shared / "iu_xray" / "indiana_projections.csv", newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -46,6 +50,10 @@ def build_iu_rexrank(shared: Path, root: Path, n: int = 40, images: bool = False
             findings, impression = row["findings"].strip(), row["impression"].strip()
             if not (views and findings and impression):
                 continue
+            if lateral_first:
+                if sorted(v for _, v in views) != ["Frontal", "Lateral"]:
+                    continue
+                views = sorted(views, key=lambda v: v[1] != "Lateral")
             match = re.match(r"\d+_(IM-\d+)", views[0][0])
             if match is None:
                 continue
@@ -332,6 +340,37 @@ def test_credentialed_tasks_refused_for_a_remote_endpoint_iu_goes_with_every_vie
     )
     assert views == sorted(len(s["image_path"]) for s in studies.values())  # every view of each study
     assert all("Clinical context: Indication:" in json.dumps(r.body) for r in sent)
+
+
+def test_a_single_image_api_model_gets_the_key_image(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--model-arg max_images=1`: each request carries one image, the study's key (frontal) view, whatever
+    the order of `image_path` in the file (views are drawn with distinct widths: 16 + 8 * their index)."""
+    import base64
+    import io
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    root = tmp_path / "rexrank"
+    studies = build_iu_rexrank(shared_data, root, n=4, images=True, lateral_first=True)
+    assert len(studies) == 4 and all(s["key_image_path"] != s["image_path"][0] for s in studies.values())
+    with OpenAIServer() as server:
+        argv = ["run", "--model", "openai:tiny-test-model", "--model-arg", "max_images=1", "--tasks",
+                "rexrank_iu_xray", "--data-root", f"rexrank={root}", "--out", str(tmp_path / "run"), "--api-base",
+                server.base_url, "--bootstrap-rounds", "0", "--no-progress", "--skip-metrics",
+                "chexpert,meteor,cider"]  # fmt: skip
+        assert main(argv) == 0
+        sent = server.chat_requests()
+    widths = {}
+    for request in sent:
+        parts = request.body["messages"][-1]["content"]
+        images = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
+        assert len(images) == 1
+        text = " ".join(p.get("text", "") for p in parts if p.get("type") == "text")
+        image = Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1])))
+        widths[text] = image.size[0]
+    expected = sorted(16 + 8 * s["image_path"].index(s["key_image_path"]) for s in studies.values())
+    assert sorted(widths.values()) == expected and all(w > 16 for w in widths.values())  # never the lateral
 
 
 def test_vllm_request_gives_a_single_image_model_the_key_image(tmp_path: Path) -> None:

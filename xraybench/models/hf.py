@@ -167,6 +167,9 @@ class HFOptions(ModelArgs):
     system_prompt: str | None = model_option(
         help="a system message before every prompt (through the checkpoint's chat template)", identity=True
     )
+    max_images: int | None = model_option(
+        help="images per prompt at most (a study's key view comes first; default every view)", identity=True
+    )
 
 
 class HFModel:
@@ -236,7 +239,7 @@ class HFModel:
         images = []
         texts = []
         for sample, prompt in zip(samples, prompts, strict=True):
-            paths = sample.image_paths if self.vision else []
+            paths = sample.image_paths[: self.options.max_images] if self.vision else []  # key view first
             images.extend(load_image(p, sample.id, **self.image_kwargs).image for p in paths)
             texts.append(self._text(prompt, len(paths)))
         if self.vision:

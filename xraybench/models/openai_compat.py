@@ -53,6 +53,9 @@ class ChatOptions(ModelArgs):
     api_key_env: str | None = model_option(help="environment variable holding the API key")
     concurrency: int = model_option(8, help="requests in flight at once (--concurrency)")
     system_prompt: str | None = model_option(help="a system message sent before each prompt", identity=True)
+    max_images: int | None = model_option(
+        help="images per request at most (a study's key view comes first; default every view)", identity=True
+    )
     max_tokens_field: str = model_option(
         "max_tokens", help="the request field of the answer limit (newer OpenAI models: max_completion_tokens)",
         choices=("max_tokens", "max_completion_tokens"),
@@ -91,7 +94,8 @@ class ChatModel:
 
     def payload(self, sample: Sample, prompt: str) -> dict[str, Any]:
         """The JSON body for one sample (images inlined as data URLs), decoding parameters from the options."""
-        urls = [image_data_url(p, sample.id, **self.image_kwargs) for p in sample.image_paths]
+        paths = sample.image_paths[: self.options.max_images]  # the key (frontal) view first, as loaders order them
+        urls = [image_data_url(p, sample.id, **self.image_kwargs) for p in paths]
         gen = self.decoding
         body: dict[str, Any] = {
             "model": self.model,
