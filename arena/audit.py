@@ -20,6 +20,7 @@ judged as a full arena and the ratings' Kendall tau with the true order is repor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -65,6 +66,9 @@ class AuditConfig(LLMOptions, DryRun, DataSources, Seeded, Bootstrap, JsonOutput
         "--data-root iu_xray=PATH); reports agreement with the raters",
     )
     ratings: list[str] = option([], several=True, metavar="FILE", help="rater files of a JSON --preferences file")
+    better_rating: str = option(
+        "higher", choices=("higher", "lower"), help="with --ratings: which end of the 1-5 scale is the better report"
+    )
     metrics: str = option(
         "all", help="with --preferences: metrics ranked as judges on the same pairs (all, none, or a comma list)"
     )
@@ -451,14 +455,17 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
             f"--preferences {config.preferences} is a built-in set with its own ratings; drop --ratings"
         )
     source, rater_files = builtin or (config.preferences, [Path(r) for r in config.ratings])
-    found = load_preferences(source, rater_files)
+    found = load_preferences(source, rater_files, higher_is_better=config.better_rating == "higher")
     fld = preference_field(found.pairs, found.source, config.credentialed)
     store_file = out / STORE_FILE
-    plan = plan_path(store_file)
     with CallStore(store_file) as store:
         judging = open_judging(config, store, list(fld.samples.values()))
         model = judging.judge.name
         battles = plan_comparisons(fld, judging.judge, [("C1", "C2", p.id) for p in found.pairs])
+        # one plan per set of pairs: an edited file rerun in the same folder shares the store (nothing is judged
+        # twice) but never mixes the old texts' verdicts into a pair id's vote
+        digest = hashlib.sha256("\n".join(sorted(b.key for b in battles)).encode()).hexdigest()[:12]
+        plan = plan_path(out / f"preferences-{digest}.sqlite")
         if config.dry_run:
             return AuditResult(out, judging.run(battles, dry_run=True), {}, [])
         append_plan(plan, battles, model)

@@ -12,7 +12,7 @@ Files read (every bad record is named as `file (record ...)`, never a traceback)
 
 - a JSON list of `{"id", "ground_truth_report", "C1_report", "C2_report"}` (optional `"category"`), with one or more
   rater files `{"user_id", "annotations": {id: {"C1": {"rating": 1-5}, "C2": {"rating": 1-5}}}}` (higher is
-  better; the pair's preference is the higher-rated candidate, equal ratings a tie);
+  better unless the caller says otherwise: `--better-rating lower`; equal ratings are a tie);
 - a CSV `reference, report_a, report_b, preferred` with `preferred` in `A`, `B`, `tie` (optional columns `id`,
   `category`, `rater`: rows with the same `id` are one pair rated by several raters).
 
@@ -99,7 +99,7 @@ def _rating(path: Path, record: str, value: Any, which: str) -> float:
     return float(rating)
 
 
-def read_rater_file(path: Path, ids: set[str]) -> tuple[str, dict[str, int]]:
+def read_rater_file(path: Path, ids: set[str], higher_is_better: bool = True) -> tuple[str, dict[str, int]]:
     """(user id, votes by pair id) of one rater file; every annotated id must be a pair of the pair file."""
     data = _load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), dict):
@@ -116,11 +116,11 @@ def read_rater_file(path: Path, ids: set[str]) -> tuple[str, dict[str, int]]:
         if not isinstance(annotation, dict):
             raise DataFormatError(path, f"expected {{'C1': ..., 'C2': ...}}, found {annotation!r}"[:200], record=record)
         one, two = (_rating(path, record, annotation.get(c), c) for c in (FIRST, SECOND))
-        votes[pid] = int(np.sign(one - two))
+        votes[pid] = int(np.sign(one - two)) * (1 if higher_is_better else -1)
     return str(user), votes
 
 
-def _json_pairs(path: Path, data: Any, rater_files: Sequence[Path]) -> PreferenceSet:
+def _json_pairs(path: Path, data: Any, rater_files: Sequence[Path], higher_is_better: bool) -> PreferenceSet:
     if not rater_files:
         raise XrayBenchError(
             f"{path}: a JSON list of pairs carries no ratings; give the raters' files with --ratings FILE [FILE ...]"
@@ -144,7 +144,7 @@ def _json_pairs(path: Path, data: Any, rater_files: Sequence[Path]) -> Preferenc
     votes: dict[str, dict[str, int]] = {pid: {} for pid in items}
     raters: list[str] = []
     for rater_file in rater_files:
-        user, by_id = read_rater_file(Path(rater_file), set(items))
+        user, by_id = read_rater_file(Path(rater_file), set(items), higher_is_better)
         if user in raters:
             raise DataFormatError(rater_file, f"user_id {user!r} is also the rater of another file")
         raters.append(user)
@@ -188,8 +188,11 @@ def _csv_pairs(path: Path) -> PreferenceSet:
     )
 
 
-def load_preferences(path: str | Path, rater_files: Sequence[str | Path] = ()) -> PreferenceSet:
-    """The pairs of a preference file (JSON list + rater files, or CSV; see the module doc)."""
+def load_preferences(
+    path: str | Path, rater_files: Sequence[str | Path] = (), *, higher_is_better: bool = True
+) -> PreferenceSet:
+    """The pairs of a preference file (JSON list + rater files, or CSV; see the module doc). `higher_is_better`:
+    the direction of the rater files' 1-5 ratings (False where 1 is the best)."""
     path = Path(path)
     if not path.exists():
         raise XrayBenchError(f"{path}: no such preference file")
@@ -203,7 +206,7 @@ def load_preferences(path: str | Path, rater_files: Sequence[str | Path] = ()) -
             raise DataFormatError(
                 path, f"expected a JSON list of pairs or a .csv file, found a JSON {type(data).__name__}"
             )
-        found = _json_pairs(path, data, [Path(r) for r in rater_files])
+        found = _json_pairs(path, data, [Path(r) for r in rater_files], higher_is_better)
     if not found.pairs:
         raise XrayBenchError(f"{path}: no rated pairs")
     return found

@@ -64,6 +64,11 @@ def test_judge_ties_count_half_and_rater_ties_are_left_out() -> None:
     assert result["by_category"]["false finding"]["value"] == 0.5
 
 
+def test_a_scale_where_lower_is_better_reverses_every_vote() -> None:
+    pairs = load_preferences(PAIRS, RATERS, higher_is_better=False).pairs
+    assert {p.id: p.majority() for p in pairs} == {k: -v for k, v in MAJORITY.items()}
+
+
 def test_csv_layout_reads_as_the_json_layout_of_one_rater() -> None:
     from_csv = load_preferences(CSV).pairs
     from_json = load_preferences(PAIRS, RATERS[:1]).pairs
@@ -181,3 +186,19 @@ def test_credentialed_pairs_are_not_sent_to_an_undeclared_provider(needs_litellm
 
     with pytest.raises(XrayBenchError, match="refusing to judge audit.*credentialed.*No call was made"):
         run(credentialed=True)  # refused before any request
+
+
+def test_an_edited_file_rerun_in_the_same_folder_counts_only_its_own_texts(tmp_path: Path) -> None:
+    def run(csv_text: str) -> dict[str, Any]:
+        path = tmp_path / "pairs.csv"
+        path.write_text(csv_text, encoding="utf-8")
+        config = AuditConfig(judge="metric:clinical", preferences=str(path), out=str(tmp_path / "out"),
+                             bootstrap_rounds=0, metrics="none")  # fmt: skip
+        return run_audit(config).data
+
+    header = "id,reference,report_a,report_b,preferred\n"
+    first = run(header + "x,No effusion.,No effusion.,Large left pleural effusion.,A\n")
+    assert first["agreement"]["value"] == 1.0
+    # same id, other texts: the judge now prefers B, which the rater prefers; the first run's verdicts stay out
+    second = run(header + "x,No effusion.,Large left pleural effusion.,No effusion.,B\n")
+    assert second["agreement"] == {"value": 1.0, "ci_low": None, "ci_high": None, "n": 1}
