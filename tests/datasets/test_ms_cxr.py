@@ -231,3 +231,65 @@ def test_missing_image_folder_is_a_note_and_missing_csv_an_error(ms_root: Path, 
     empty.mkdir()
     with pytest.raises(DataFormatError, match="MS_CXR_Local_Alignment_v1.1.0.csv"):
         load_task("ms_cxr_grounding", parse_data_roots([f"ms_cxr={empty}"]))
+
+
+# -- the reasoning boxes of report answers against MS-CXR boxes (mimic_cxr.ms_cxr) --------------------------------
+
+
+def _mimic(root: Path) -> None:
+    """A MIMIC-CXR-JPG fixture (our own invented reports): study 50000001 with a lateral and a PA image (PA first),
+    study 50000003 with one PA image."""
+    root.mkdir(parents=True)
+    rows = [("lat-a", "50000001", "10000001"), ("pa-a", "50000001", "10000001"), ("pa-c", "50000003", "10000002")]
+    (root / "mimic-cxr-2.0.0-split.csv").write_text(
+        "dicom_id,study_id,subject_id,split\n" + "".join(f"{d},{st},{sub},test\n" for d, st, sub in rows)
+    )
+    (root / "mimic-cxr-2.0.0-metadata.csv").write_text(
+        "dicom_id,ViewPosition\nlat-a,LATERAL\npa-a,PA\npa-c,PA\n", encoding="utf-8"
+    )
+    for study, subject in (("50000001", "10000001"), ("50000003", "10000002")):
+        report = root / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}.txt"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text("FINDINGS: The heart is large.\nIMPRESSION: Cardiomegaly.\n", encoding="utf-8")
+
+
+def test_reasoning_boxes_of_report_answers_scored_against_ms_cxr_boxes_per_finding(tmp_path: Path) -> None:
+    """Study 50000001's PA image (1000x800) has an MS-CXR heart box [300, 400, 700, 700] and an opacity box
+    [600, 100, 800, 300] (two phrases of one finding share the heart box: counted once); its lateral image has a
+    box too (not the image sent: left out, with a note). At --image-size 500 the references are
+    [150, 250, 350, 437.5] and [300, 62.5, 400, 187.5]; the reasoning cites [150, 250, 350, 437.5] (IoU 1 with the
+    heart, 0 with the opacity) and [0, 0, 5, 5] (0 with both): grounding_iou 0.5, per finding 1 and 0."""
+    mimic = tmp_path / "mimic"
+    _mimic(mimic)
+    pa = "files/p10/p10000001/s50000001/pa-a.jpg"
+    rows = [
+        ["pa-a", pa, "the heart is large", "Cardiomegaly", 300, 400, 400, 300, 1000, 800, "test"],
+        ["pa-a", pa, "patchy opacity", "Pneumonia", 600, 100, 200, 200, 1000, 800, "test"],
+        ["pa-a", pa, "cardiomegaly", "Cardiomegaly", 300, 400, 400, 300, 1000, 800, "test"],
+        ["lat-a", "files/p10/p10000001/s50000001/lat-a.jpg", "on the side", "Pneumonia", 1, 1, 9, 9, 100, 100, "val"],
+    ]
+    csv_path = write_csv(tmp_path, rows)
+    data = load_task("mimic_cxr_findings", parse_data_roots([f"mimic_cxr={mimic}", f"mimic_cxr.ms_cxr={csv_path}"]))
+    first = next(s for s in data.samples if s.id == "s50000001")
+    assert first.metadata["bboxes"] == [[300, 400, 700, 700, "Cardiomegaly"], [600, 100, 800, 300, "Pneumonia"]]
+    assert first.metadata["image_size"] == [1000, 800]
+    assert "MS-CXR boxes on the first image of 1 of 2 studies" in data.notes
+    assert "1 studies have MS-CXR boxes only on images other than the first: not used" in data.notes
+    preds = tmp_path / "preds.jsonl"
+    answers = {
+        "s50000001": "<think>The heart [150, 250, 350, 437.5] is large; see [0, 0, 5, 5]</think> \\boxed{Cardiomegaly.}",
+        "s50000003": "<think>no box here</think> \\boxed{Clear lungs.}",
+    }
+    preds.write_text("".join(json.dumps({"id": k, "prediction": v}) + "\n" for k, v in answers.items()))
+    out = tmp_path / "run"
+    argv = ["--model", f"predictions:{preds}", "--tasks", "mimic_cxr_findings", "--image-size", "500",
+            "--data-root", f"mimic_cxr={mimic}", "--data-option", f"mimic_cxr.ms_cxr={tmp_path}",
+            "--extra-metrics", "grounding", "--skip-metrics", "chexpert,meteor,cider", "--out", str(out)]  # fmt: skip
+    assert _run(argv) == 0
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["mimic_cxr_findings"]["metrics"]
+    assert metrics["grounding_iou"]["value"] == pytest.approx(0.5)  # the study without boxes is not applicable
+    assert metrics["grounding_hit_rate"]["value"] == pytest.approx(0.5)
+    assert metrics["grounding_pointing_game"]["value"] == pytest.approx(0.5)  # centre (250, 343.75): the heart
+    assert metrics["grounding_iou[Cardiomegaly]"]["value"] == pytest.approx(1.0)
+    assert metrics["grounding_iou[Pneumonia]"]["value"] == 0.0
+    assert metrics["grounding_pointing_game[Pneumonia]"]["value"] == 0.0

@@ -12,6 +12,11 @@ MIMIC-CXR-JPG ships without reports, which come from the MIMIC-CXR (DICOM) proje
 and `root/mimic-cxr-reports`; so either unzip the reports into the JPG folder, or next to it as
 `mimic-cxr-reports/files/...`, or pass `reports_root`. Images are expected under `image_root`
 (default `root`) and are not opened here. Frontal images (PA, then AP) come first in `image_paths`.
+
+`ms_cxr` (an option: the MS-CXR CSV or its folder) gives a study whose first image (the one a single-image model
+sees, whose size the prediction records) has MS-CXR boxes those boxes, every phrase's, as `metadata["bboxes"]`
+(`[x1, y1, x2, y2, category_name]` in `metadata["image_size"]`), so `--extra-metrics grounding` scores the boxes
+of a reasoning answer against them, overall and per finding (`grounding_iou[<category_name>]`, ...).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from xraybench.datasets.common import (
     read_csv,
     report_prompt,
 )
+from xraybench.datasets.ms_cxr import find_csv, read_ms_cxr
 from xraybench.datasets.sections import parse_report
 from xraybench.errors import DataFormatError
 from xraybench.records import Sample
@@ -63,6 +69,18 @@ def _view_positions(path: Path | None, wanted: set[str]) -> dict[str, str]:
     return views
 
 
+def ms_cxr_boxes(path: Path) -> dict[str, tuple[tuple[int, int], list[list[float | str]]]]:
+    """dicom_id -> (image size, every MS-CXR box of the image as [x1, y1, x2, y2, category_name]), all splits
+    (a box is a fact about the image), a box two phrases of one finding share counted once."""
+    out: dict[str, tuple[tuple[int, int], list[list[float | str]]]] = {}
+    for phrase in read_ms_cxr(find_csv(path)).phrases:
+        size, known = out.setdefault(phrase.dicom_id, (phrase.image_size, []))
+        for box in phrase.boxes:
+            if [*box, phrase.category] not in known:
+                known.append([*box, phrase.category])
+    return out
+
+
 def _study_dir(subject: str, study: str) -> Path:
     return Path("files") / f"p{subject[:2]}" / f"p{subject}" / f"s{study}"
 
@@ -75,6 +93,7 @@ def load_mimic_cxr(
     section: str = "findings",
     reports_root: str | Path | None = None,
     image_root: str | Path | None = None,
+    ms_cxr: str | Path | None = None,
 ) -> LoadResult:
     """Load one split of MIMIC-CXR as report-generation samples for `section`."""
     root = Path(root)
@@ -102,6 +121,8 @@ def load_mimic_cxr(
     image_base = Path(image_root) if image_root else base
 
     result = LoadResult(samples=[])
+    boxes = ms_cxr_boxes(Path(ms_cxr).expanduser()) if ms_cxr else {}
+    with_boxes = other_view = 0
     for study, (subject, dicoms) in studies.items():
         relative = _study_dir(subject, study)
         report = next(
@@ -122,6 +143,12 @@ def load_mimic_cxr(
             result.drop(f"empty_{section}")
             continue
         ordered = sorted(dicoms, key=lambda d: _VIEW_RANK.get(views.get(d, ""), 2))
+        grounding: dict[str, object] = {}
+        if ordered and ordered[0] in boxes:  # boxes count only in the first image's space (the one sent)
+            size, grounding["bboxes"] = boxes[ordered[0]]
+            grounding["image_size"] = list(size)
+            with_boxes += 1
+        other_view += any(d in boxes for d in ordered[1:])
         result.samples.append(
             Sample(
                 id=f"s{study}",
@@ -138,10 +165,15 @@ def load_mimic_cxr(
                     "dicom_ids": ordered,
                     "views": [views.get(d, "") for d in ordered],
                     "view": views.get(ordered[0], "") if ordered else "",
+                    **grounding,
                 },
                 credentialed=DATASET.credentialed,
             )
         )
+    if ms_cxr:
+        result.note(f"MS-CXR boxes on the first image of {with_boxes} of {len(result.samples)} studies")
+        if other_view:
+            result.note(f"{other_view} studies have MS-CXR boxes only on images other than the first: not used")
     if studies and result.dropped.get("missing_report") == len(studies):
         looked = ", ".join(str(b / "files") for b in report_bases)
         raise DataFormatError(
