@@ -338,6 +338,14 @@ CXR14_ENTRY = (
     b"00000003_000.png,Hernia|Infiltration,0,3,74,F,AP,2048,2500,0.168,0.168,\n"
 )
 CXR14_BOXES = b"Image Index,Finding Label,Bbox [x,y,w,h],,,\n00000003_000.png,Infiltrate,100.5,200,50,60,,,\n"
+MS_CXR = _csv(
+    [
+        ["dicom_id", "path", "label_text", "category_name", "x", "y", "w", "h", "image_width", "image_height", "split"],
+        ["d2", "files/p10/p10000001/s50000001/d2.jpg", "large heart", "Cardiomegaly", "30", "40", "40", "30", "100", "80", "test"],
+        ["d2", "files/p10/p10000001/s50000001/d2.jpg", "both effusions", "Pleural effusion", "5", "50", "20", "25", "100", "80", "test"],
+        ["d2", "files/p10/p10000001/s50000001/d2.jpg", "both effusions", "Pleural effusion", "75", "50", "20", "25", "100", "80", "test"],
+    ]
+)  # fmt: skip
 SLAKE = [
     {
         "img_name": "xmlab1/source.jpg",
@@ -542,6 +550,9 @@ LAYOUTS: dict[str, Callable[[], Layout]] = {
         "test",
         {"source": "mimic_cxr", "section": "report"},
         ("mimic-cxr/ReXRank_MIMICCXR_test.json",),
+    ),
+    "ms_cxr": lambda: Layout(  # our phrases in MS-CXR's layout (a two-box phrase on two rows)
+        "ms_cxr", {"MS_CXR_Local_Alignment_v1.1.0.csv": MS_CXR}, "t", "test", {}, ("MS_CXR_Local_Alignment_v1.1.0.csv",)
     ),
     "chexpert": lambda: Layout(
         "chexpert",
