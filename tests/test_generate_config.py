@@ -164,7 +164,7 @@ def test_a_run_folder_written_with_max_new_tokens_still_resumes(tmp_path: Path) 
 def test_list_models_shows_each_adapters_model_args(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "models"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "[--model-arg KEY=VALUE: device, dtype, system_prompt]" in out  # hf: (batch size: --batch-size)
+    assert "[--model-arg KEY=VALUE: device, dtype, system_prompt, max_images]" in out  # hf: (batch: --batch-size)
     assert "max_model_len" in out and "gpu_memory_utilization" in out  # vllm:
 
 
