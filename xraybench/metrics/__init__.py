@@ -44,12 +44,12 @@ _r(
     "xraybench.metrics.classification:ClassificationMetric",
     help="per-label and micro/macro F1, AUROC",
 )
-_r("grounding", "xraybench.metrics.grounding:GroundingMetric", help="box validity, count, IoU / hit rate")
 _r(
     "phrase_grounding",
     "xraybench.metrics.phrase_grounding:PhraseGroundingMetric",
     help="phrase grounding (MS-CXR): IoU, hit rate at IoU >= 0.5, pointing game of the answer's boxes",
 )
+_r("grounding", "xraybench.metrics.grounding:GroundingMetric", help="box validity, count, IoU / hit rate")
 _r(
     "bertscore",
     "xraybench.metrics.bertscore:BertScoreMetric",
