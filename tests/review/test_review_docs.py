@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xraybench.cli import main
-from xraybench.taskdata import DATA_SOURCE_FLAGS
+from xraybench.config import DATA_SOURCE_FLAGS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "review.md"
 
