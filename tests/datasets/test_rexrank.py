@@ -439,3 +439,22 @@ def test_run_on_a_credentialed_submission_with_nan_fields(own_root: Path, tmp_pa
         for f in (json.loads(text)[k]["section_findings"] for k in ("59990001", "59990002", "59990003", "59990004"))
     ]
     assert task["metrics"]["rexrank_bleu"]["value"] == pytest.approx(sum(expected) / 4, abs=1e-12)
+
+
+@pytest.mark.parametrize("adapter", ["openai:tiny-test-model", "hf:/nowhere", "vllm:/nowhere"])
+def test_max_images_zero_is_refused(adapter: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0 would send a study without any image: refused before any work, naming the option."""
+    from xraybench.models.hf import HFOptions
+    from xraybench.models.openai_compat import ChatOptions
+    from xraybench.models.vllm import VLLMOptions
+
+    options = {"openai": ChatOptions, "hf": HFOptions, "vllm": VLLMOptions}[adapter.split(":")[0]]
+    with pytest.raises(XrayBenchError, match=r"max_images=0: expected at least 1"):
+        options(max_images=0)
+    argv = ["run", "--model", adapter, "--model-arg", "max_images=0", "--tasks", "demo_findings", "--out",
+            str(tmp_path / "run"), "--api-base", "http://127.0.0.1:9/v1", "--no-progress"]  # fmt: skip
+    if not adapter.startswith("openai"):
+        argv = argv[: argv.index("--api-base")] + ["--no-progress"]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "max_images=0: expected at least 1" in err and "Traceback" not in err

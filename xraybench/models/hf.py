@@ -20,7 +20,7 @@ from xraybench.errors import XrayBenchError
 from xraybench.generate import GenerateConfig
 from xraybench.lazy import require
 from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
-from xraybench.models.images import input_size, load_image
+from xraybench.models.images import check_max_images, input_size, load_image
 from xraybench.records import Generation, Sample
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -170,6 +170,9 @@ class HFOptions(ModelArgs):
     max_images: int | None = model_option(
         help="images per prompt at most (a study's key view comes first; default every view)", identity=True
     )
+
+    def __post_init__(self) -> None:
+        check_max_images(self.max_images)
 
 
 class HFModel:

@@ -23,6 +23,12 @@ from xraybench.prompts import DEEPMEDIX_MAX_PIXELS as DEEPMEDIX_MAX_PIXELS
 from xraybench.prompts import target_size
 
 
+def check_max_images(value: int | None) -> None:
+    """`max_images` of an adapter's options: None (every view) or at least 1; 0 would silently drop every image."""
+    if value is not None and value < 1:
+        raise XrayBenchError(f"--model-arg max_images={value}: expected at least 1 (or leave it out for every view)")
+
+
 @dataclass(frozen=True)
 class LoadedImage:
     """An RGB image ready for a model, with the size it had on disk and the size the model sees."""

@@ -28,7 +28,7 @@ from xraybench.llm.client import LLMClient, Transport
 from xraybench.llm.meter import Meter
 from xraybench.llm.transport import is_local
 from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
-from xraybench.models.images import image_data_url, input_size
+from xraybench.models.images import check_max_images, image_data_url, input_size
 from xraybench.records import Generation, Sample
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -60,6 +60,9 @@ class ChatOptions(ModelArgs):
         "max_tokens", help="the request field of the answer limit (newer OpenAI models: max_completion_tokens)",
         choices=("max_tokens", "max_completion_tokens"),
     )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        check_max_images(self.max_images)
 
 
 class ChatModel:

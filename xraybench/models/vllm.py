@@ -18,7 +18,7 @@ from xraybench.errors import XrayBenchError
 from xraybench.generate import GenerateConfig
 from xraybench.lazy import require
 from xraybench.models.base import ModelArgs, ModelContext, build_options, model_option
-from xraybench.models.images import input_size, load_image
+from xraybench.models.images import check_max_images, input_size, load_image
 from xraybench.records import Generation, Sample
 
 ENGINE_OPTIONS = ("tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "max_num_seqs", "enforce_eager")
@@ -30,7 +30,7 @@ class VLLMOptions(ModelArgs):
 
     dtype: str | None = model_option(help="weights dtype (vLLM's, default auto)", identity=True)
     batch_size: int = model_option(64, help="items handed to the engine at once (--batch-size)")
-    max_images: int = model_option(4, help="images per prompt at most", identity=True)
+    max_images: int = model_option(4, help="images per prompt at most (a study's key view first)", identity=True)
     tensor_parallel_size: int | None = model_option(help="GPUs one model is split over")
     max_model_len: int | None = model_option(help="context length (prompt + answer)", identity=True)
     gpu_memory_utilization: float | None = model_option(help="share of each GPU's memory vLLM may take")
@@ -39,6 +39,9 @@ class VLLMOptions(ModelArgs):
     system_prompt: str | None = model_option(
         help="a system message before every prompt (through the checkpoint's chat template)", identity=True
     )
+
+    def __post_init__(self) -> None:
+        check_max_images(self.max_images)
 
 
 class VLLMModel:
