@@ -77,9 +77,11 @@ class JudgeConfig(LLMOptions, DryRun, DataSources, Seeded, JsonOutput):
 
     arena: str = arena_option()
     task: str = option(help="the report task the battles are about, e.g. demo_findings")
-    judge: str = option(
+    judge: list[str] = option(
+        repeat=True,
         help="litellm PROVIDER/MODEL, e.g. openai/gpt-4o-mini, or an offline reference-based proxy judge: "
-        "metric:clinical, metric:lexical, metric:paper-score"
+        "metric:clinical, metric:lexical, metric:paper-score; repeat it for a judge ensemble (every battle judged "
+        "by each judge, one after the other, into the same store)",
     )
     runs: list[str] = option(
         [], several=True, one_of="sources", metavar="RUN_DIR", help="run folders (model name from run.json)"
@@ -109,16 +111,46 @@ class JudgeConfig(LLMOptions, DryRun, DataSources, Seeded, JsonOutput):
     )
     max_chars: int = option(MAX_CHARS, help="longest candidate report accepted, in characters (longer: refused)")
 
+    def __post_init__(self) -> None:
+        self.judge = judge_names(self.judge, required=True)
+        super().__post_init__()
+
+
+def judge_names(value: str | list[str] | tuple[str, ...] | None, *, required: bool = False) -> list[str]:
+    """`--judge` given once or repeated (a judge ensemble); a plain string (the Python API's one judge) is one judge.
+    A judge named twice or an empty name is refused."""
+    names = [value] if isinstance(value, str) else list(value or [])
+    names = [n.strip() if isinstance(n, str) else n for n in names]
+    if any(not isinstance(n, str) or not n for n in names):
+        raise XrayBenchError(f"--judge needs a judge name, got {value!r}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise XrayBenchError(f"--judge names {', '.join(twice)} more than once")
+    if required and not names:
+        raise XrayBenchError("the option --judge is required")
+    return names
+
 
 def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeReport, Path]:
     """Judge the field's pending battles into the arena's store; returns the report and the store's path
     (the seed draws the study sample and the adaptive schedule).
 
     An LLM judge is checked for governance before any call and runs under the budget, rate limit and retries; a
-    `metric:` judge is offline and free (`progress`: its progress bar)."""
+    `metric:` judge is offline and free (`progress`: its progress bar). Several judges (an ensemble) judge the
+    same battles one after the other, each under what is left of the arena's budget; every judge is built (and
+    checked for governance) before the first call. The report then adds up the judges' counts and keeps each
+    judge's own report in `judges`."""
     from arena.budget import budgeted_runner_options
     from arena.judges import build_judge
-    from arena.judging import Judging, judge_schedule, load_field, plan_path, shared_studies, store_path
+    from arena.judging import (
+        Judging,
+        combine_reports,
+        judge_schedule,
+        load_field,
+        plan_path,
+        shared_studies,
+        store_path,
+    )
     from xraybench.callstore import CallStore
     from xraybench.errors import XrayBenchError
 
@@ -126,21 +158,30 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
         raise XrayBenchError("arena judge needs the field as exactly one of --runs or --predictions")
     fld = load_field(config.task, config.runs, config.predictions, config.data_roots, config.max_chars)
     path = store_path(config.arena, config.store)
-    judge = build_judge(  # governance is checked before any store or call; the output protocol is in every key
-        config.judge, config, samples=shared_studies(fld, config.studies, config.seed),
-        structured_output=config.structured_output, dry_run=config.dry_run, plan=plan_path(path),
-    )  # fmt: skip
-    with CallStore(path) as store:
-        options, _ = budgeted_runner_options(
-            config.runner_options(), path, store, raise_budget=config.raise_budget, persist=not config.dry_run
-        )
-        judging = Judging(judge, store, **options, progress=progress)
-        report = judge_schedule(
-            fld, judging, plan_path(path), schedule=config.schedule, studies=config.studies, seed=config.seed,
-            new_model=config.new_model, batch_size=config.batch_size, max_in_flight=config.max_in_flight,
+    judges = [
+        build_judge(  # governance is checked before any store or call; the output protocol is in every key
+            name,
+            config,
+            samples=shared_studies(fld, config.studies, config.seed),
+            structured_output=config.structured_output,
             dry_run=config.dry_run,
+            plan=plan_path(path),
         )  # fmt: skip
-    return report, path
+        for name in config.judge
+    ]
+    reports = {}
+    with CallStore(path) as store:
+        for name, judge in zip(config.judge, judges, strict=True):
+            options, _ = budgeted_runner_options(
+                config.runner_options(), path, store, raise_budget=config.raise_budget, persist=not config.dry_run
+            )
+            judging = Judging(judge, store, **options, progress=progress)
+            reports[name] = judge_schedule(
+                fld, judging, plan_path(path), schedule=config.schedule, studies=config.studies, seed=config.seed,
+                new_model=config.new_model, batch_size=config.batch_size, max_in_flight=config.max_in_flight,
+                dry_run=config.dry_run,
+            )  # fmt: skip
+    return combine_reports(reports), path
 
 
 # -- ratings, leaderboard, battle export, reparse ------------------------------------------------------------
@@ -215,11 +256,12 @@ class LeaderboardConfig(RatingOptions, ExportChoice):
     out: str | None = option(
         None, help="output folder (default: arenas/ARENA/leaderboard; the tracked leaderboards/ only when given)"
     )
-    judge: str | None = option(
-        None,
+    judge: list[str] = option(
+        [], repeat=True,
         help="only this judge's battles of the store, and the judge named on the leaderboard (a metric: judge is "
-        "marked as a proxy)",
-    )
+        "marked as a proxy); repeat it for a judge ensemble: each judge's ratings, a pooled rating and the judges' "
+        "agreement (docs/ratings.md)",
+    )  # fmt: skip
     prompt_version: str | None = option(None, help="judge prompt version shown on the leaderboard")
     runs: list[str] = option([], several=True, metavar="MODEL=RUN_DIR", help="benchmark run of each model")
     keep_metrics: bool = option(
@@ -244,6 +286,9 @@ class LeaderboardConfig(RatingOptions, ExportChoice):
         "(Kendall tau, Spearman rho over the models both rated)",
     )  # fmt: skip
 
+    def __post_init__(self) -> None:
+        self.judge = judge_names(self.judge)
+
 
 @dataclass
 class Leaderboard:
@@ -255,6 +300,7 @@ class Leaderboard:
     counts: dict[str, Any] | None = None  # verdicts, automatic ties, failures and judge configurations
     banner: str | None = None  # the too-few-verdicts warning on every page (with `allow_few_verdicts`)
     source: str = ""
+    ensemble: dict[str, Any] | None = None  # several judges: each one's counts and ratings, pooling, agreement
 
 
 @dataclass(kw_only=True)
@@ -317,6 +363,93 @@ def store_battles(
     return battles_of(export.rows, path), export, cost, judges, str(path)
 
 
+def ensemble_battles(
+    arena: str, config: LeaderboardConfig
+) -> tuple[Battles, dict[str, Any], float, dict[str, Any], str | None, str]:
+    """The pooled battles of several judges of an arena's store (`arena.ensemble`), their combined counts, spend, the
+    ensemble's section of the leaderboard (each judge's counts, order-flip rate and ratings, the judges' agreement),
+    the banner and the store.
+
+    Each judge is held to the verdict minimum on its own: a judge with too few verdicts is refused, or with
+    `allow_few_verdicts` left out of the pooled rating and named in the banner (when no judge has enough, all are
+    pooled and the banner says the ratings do not rank the models)."""
+    from dataclasses import replace
+
+    from arena.battles import battles_of
+    from arena.ensemble import POOLING, judge_agreement, pooled_rows
+    from arena.judging import export_battles, plan_path, read_plan, store_path
+    from arena.leaderboard import verdict_shortfall
+    from xraybench.callstore import CallStore
+
+    if config.battles:
+        raise XrayBenchError("several --judge rate an arena's store: leave out --battles (a battle file is one table)")
+    if config.judge_config is not None:
+        raise XrayBenchError(
+            "--judge-config names one judge's configuration: with several --judge, each judge's most recent one is "
+            "used (or every one with --all-configs)"
+        )
+    path = store_path(arena, config.store)
+    if not path.exists():
+        raise XrayBenchError(f"no judgment store {path}: run `xraybench arena judge` with these judges first")
+    planned = {e["judge"] for e in read_plan(plan_path(path))} if plan_path(path).exists() else set()
+    unknown = [j for j in config.judge if j not in planned]
+    if unknown:
+        raise XrayBenchError(
+            f"{path}: no battles of judge {', '.join(map(repr, unknown))} (its judges: {', '.join(sorted(planned)) or 'none yet'})"
+        )
+    with CallStore(path) as calls:
+        exports = {j: export_battles(calls, plan_path(path), j, mix=config.all_configs) for j in config.judge}
+        cost = calls.totals().cost_usd
+    short = {
+        j: reason for j, e in exports.items()
+        if (reason := verdict_shortfall(e.counts(), config.min_verdicts, config.min_verdict_share)) is not None
+    }  # fmt: skip
+    if short and not config.allow_few_verdicts:
+        raise XrayBenchError(
+            f"{path}: not publishing a leaderboard: "
+            + "; ".join(f"judge {j}: {reason}" for j, reason in short.items())
+            + ". Fix the judge and rerun `arena judge`, leave it out of --judge, or pass --allow-few-verdicts (it is "
+            "then left out of the pooled rating, with a warning banner)"
+        )
+    pooled = [j for j in config.judge if j not in short] or [j for j in config.judge if exports[j].rows]
+    if not pooled:
+        raise XrayBenchError(f"{path}: none of the judges {', '.join(config.judge)} has a judged battle yet")
+    banner = None
+    if short:
+        left_out = [j for j in short if j not in pooled]
+        banner = "Too few judge verdicts: " + "; ".join(f"judge {j}: {r}" for j, r in short.items()) + (
+            f". Left out of the pooled rating: {', '.join(left_out)}." if left_out
+            else ". These ratings do not rank the models."
+        )  # fmt: skip
+    rows = {j: exports[j].rows for j in config.judge if exports[j].rows}
+    battles = battles_of(pooled_rows({j: rows[j] for j in pooled}), path)
+    per_judge = replace(config, style_control="off", length_control=False)  # the pooled board shows the controls
+    ratings = {j: per_judge.rate(battles_of(r, path)) for j, r in rows.items()}
+    counts: dict[str, Any] = {key: sum(exports[j].counts()[key] for j in pooled)
+                              for key in ("n_verdicts", "n_identical", "n_failed", "n_missing")}  # fmt: skip
+    counts["judge_configs"] = [c for j in pooled for c in exports[j].configs_used]
+    counts["other_judge_configs"] = [c for j in pooled for c in exports[j].counts()["other_judge_configs"]]
+    counts["flagged"] = exports[pooled[0]].flagged
+    ensemble = {
+        "pooling": POOLING,
+        "pooled_judges": pooled,
+        "judges": [
+            {**{k: e.counts()[k] for k in ("n_verdicts", "n_identical", "n_failed", "n_missing")},
+             "judge": j, "judge_configs": e.configs_used, "order_flip_rate": e.flip_rate.get(j),
+             "n_pairs_both_orders": e.n_pairs_both_orders.get(j, 0), "pooled": j in pooled, "shortfall": short.get(j)}
+            for j, e in exports.items()
+        ],
+        "ratings": {
+            j: {m: {"rating": float(r.rating[i]), "ci_low": float(r.ci_low[i]), "ci_high": float(r.ci_high[i]),
+                    "rank": int(r.rank[i])} for i, m in enumerate(r.models)}
+            for j, r in ratings.items()
+        },
+        "agreement": judge_agreement(rows, rounds=config.bootstrap_rounds, seed=config.seed),
+        "tasks": sorted({r["task"] for j in pooled for r in rows[j]}),
+    }  # fmt: skip
+    return battles, counts, cost, ensemble, banner, str(path)
+
+
 def _no_battles(store: Path, judge: str | None, n_missing: int) -> str:
     """Why a store gave no battles: a judge it never planned (naming the ones it did), or nothing judged yet."""
     from arena.judging import plan_path, read_plan
@@ -370,9 +503,16 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
     runs = parse_runs(config.runs)
     n_missing: int | None = None
     cost_usd: float | None = None
-    judge, prompt_version = config.judge, config.prompt_version
+    judge, prompt_version = ", ".join(config.judge) or None, config.prompt_version
     tasks: list[str] = []
-    if config.battles:
+    ensemble: dict[str, Any] | None = None
+    banner: str | None = None
+    if len(config.judge) > 1:  # a judge ensemble: the pooled battles, each judge checked and rated on its own
+        battles, counts, cost_usd, ensemble, banner, source = ensemble_battles(name, config)
+        n_missing, check = counts["n_missing"], None
+        prompt_version = prompt_version or prompt_version_for(config.judge)
+        tasks = ensemble.pop("tasks")
+    elif config.battles:
         battles = read_battles(config.battles)
         source = config.battles
         counts = file_counts(config.battles)
@@ -380,7 +520,7 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
         check = {"n_verdicts": len(battles), "n_failed": 0} if counts is None else counts
     else:
         battles, export, cost_usd, judges, source = store_battles(
-            name, config.store, config.judge_config, config.all_configs, config.judge
+            name, config.store, config.judge_config, config.all_configs, judge
         )
         counts = check = export.counts()
         n_missing = export.n_missing
@@ -389,10 +529,11 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
             prompt_version = prompt_version_for(judges)
         # the arena's task columns for every model (a suite run would give other columns than a submitted task run)
         tasks = sorted({r["task"] for r in export.rows})
-    banner = check_verdicts(
-        check, min_verdicts=config.min_verdicts, min_share=config.min_verdict_share,
-        allow_few=config.allow_few_verdicts, source=source,
-    )  # fmt: skip
+    if check is not None:
+        banner = check_verdicts(
+            check, min_verdicts=config.min_verdicts, min_share=config.min_verdict_share,
+            allow_few=config.allow_few_verdicts, source=source,
+        )  # fmt: skip
     unknown = sorted(set(runs) - set(battles.models))
     if unknown:
         raise XrayBenchError(
@@ -414,9 +555,9 @@ def build_leaderboard(config: LeaderboardConfig) -> Leaderboard:
     written = write_leaderboard(
         out, result, name=name, judge=judge, prompt_version=prompt_version, n_judgments=len(battles),
         n_missing=n_missing, cost_usd=cost_usd, metrics=metrics, proxy_note=proxy_note_for(judge), counts=counts,
-        banner=banner, run_notes=run_notes, compare=compare,
+        banner=banner, run_notes=run_notes, compare=compare, ensemble=ensemble,
     )  # fmt: skip
-    return Leaderboard(out, written, result, counts, banner, source)
+    return Leaderboard(out, written, result, counts, banner, source, ensemble)
 
 
 @dataclass

@@ -85,10 +85,16 @@ def _judge(config: api.JudgeConfig) -> int:
     if config.json:
         print(json.dumps({"store": str(path), "dry_run": config.dry_run, **asdict(report)}, indent=2))
         return 1 if report.n_failed else 0
-    if is_metric_judge(config.judge):
-        print(f"{config.judge}: a reference-based proxy judge (offline, free), not an LLM judgment")
+    for name in config.judge:
+        if is_metric_judge(name):
+            print(f"{name}: a reference-based proxy judge (offline, free), not an LLM judgment")
+    for name, own in report.judges.items():  # a judge ensemble: each judge's report, then the total
+        print(f"judge {name}:")
+        _print_judge_report(own, path, config.dry_run)
+    if report.judges:
+        print(f"all {len(report.judges)} judges:")
     _print_judge_report(report, path, config.dry_run)
-    if not is_metric_judge(config.judge):
+    if not all(is_metric_judge(name) for name in config.judge):
         from arena.budget import ArenaBudget, stored_cap
         from xraybench.callstore import CallStore
 

@@ -15,11 +15,13 @@ from html import escape
 from typing import Any
 
 from arena.leaderboard import (
+    ENSEMBLE_NOTE,
     FIGURE_TITLES,
     FIGURES,
     STYLE_HEADERS,
     cell_value,
     describe,
+    ensemble_tables,
     fmt,
     style_rows,
     table_columns,
@@ -177,6 +179,27 @@ def render_html(data: Mapping[str, Any], figures: Mapping[str, bytes] | None = N
             "<p>Positive: the judge favours the report with more of the feature, at equal model strengths.</p>\n"
         )
 
+    ensemble = ""
+    if data.get("ensemble"):
+        parts = ["<h2>Judge ensemble</h2>\n"]
+        for i, (title, (headers, body_rows)) in enumerate(ensemble_tables(data).items()):
+            head_cells = "".join(
+                f'<th class="model">{escape(h)}</th>' if k == 0 else f"<th>{escape(h)}</th>"
+                for k, h in enumerate(headers)
+            )
+            body = "".join(
+                "<tr>" + "".join(f'<td class="model">{escape(c)}</td>' if k == 0 else f"<td>{escape(c)}</td>"
+                                 for k, c in enumerate(row)) + "</tr>"
+                for row in body_rows
+            )  # fmt: skip
+            table_id = ("ensemble-judges", "ensemble-ratings", "ensemble-agreement")[i]
+            parts.append(
+                f"<h3>{escape(title)}</h3>\n"
+                f'<table id="{table_id}"><thead><tr>{head_cells}</tr></thead>\n<tbody>{body}</tbody></table>\n'
+            )
+        parts.append(f"<p>{escape(ENSEMBLE_NOTE)}</p>\n")
+        ensemble = "".join(parts)
+
     def source(key: str) -> str:
         if figures is not None and key in figures:
             return "data:image/png;base64," + base64.b64encode(figures[key]).decode("ascii")
@@ -198,6 +221,7 @@ def render_html(data: Mapping[str, Any], figures: Mapping[str, bytes] | None = N
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
         '<p class="hint">Click a column header to sort; click again to reverse.</p>\n'
         f"{style}"
+        f"{ensemble}"
         f"{flagged}"
         f'<div class="figures">{images}</div>\n'
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n"

@@ -276,6 +276,33 @@ class JudgeReport(CallReport):
     schedule: str = "full"
     n_rounds: int = 0
     stop_reason: str | None = None
+    judges: dict[str, JudgeReport] = field(default_factory=dict)  # each judge's own report (a judge ensemble)
+
+
+def combine_reports(reports: dict[str, JudgeReport]) -> JudgeReport:
+    """One judge's report as is; several judges' (an ensemble on the same battles) added up, each kept in `judges`
+    (failures name their judge; the estimate adds up the judges' estimates)."""
+    if len(reports) == 1:
+        return next(iter(reports.values()))
+    total = JudgeReport(judges=dict(reports))
+    for name, report in reports.items():
+        for f in fields(JudgeReport):
+            value = getattr(report, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool):  # the counts and the cost
+                setattr(total, f.name, getattr(total, f.name) + value)
+        total.failures += [{**item, "judge": name} for item in report.failures]
+        total.flagged += [item for item in report.flagged if item not in total.flagged]
+        if report.estimate is not None:
+            old = total.estimate or Estimate(0, 0, 0, 0.0)
+            cost = None if old.cost_usd is None or report.estimate.cost_usd is None else (
+                old.cost_usd + report.estimate.cost_usd)  # fmt: skip
+            total.estimate = Estimate(old.n_calls + report.estimate.n_calls,
+                                      old.prompt_tokens + report.estimate.prompt_tokens,
+                                      old.completion_tokens + report.estimate.completion_tokens, cost)  # fmt: skip
+    first = next(iter(reports.values()))
+    total.schedule = first.schedule
+    total.stop_reason = "; ".join(f"{name}: {r.stop_reason}" for name, r in reports.items())
+    return total
 
 
 def append_plan(path: Path, battles: list[Battle], judge: str) -> None:

@@ -261,6 +261,7 @@ def leaderboard_data(
     banner: str | None = None,
     run_notes: Mapping[str, str | None] | None = None,
     compare: Mapping[str, Mapping[str, float]] | None = None,
+    ensemble: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The leaderboard as one JSON-ready dictionary (what `leaderboard.json` holds).
 
@@ -269,7 +270,9 @@ def leaderboard_data(
     between identical reports and from failed judgments, names the judge configuration(s) and lists flagged
     reports; `n_judgments` is then the number of judge verdicts. `banner` is a warning shown on every page.
     `run_notes` says, per model, that its benchmark run was incomplete (`run_note`). `compare` (other arena name ->
-    its ratings, `other_ratings`) adds the agreement of the rankings over the models both arenas rated.
+    its ratings, `other_ratings`) adds the agreement of the rankings over the models both arenas rated. `ensemble`
+    (several judges, `arena.api.ensemble_battles`) adds each judge's counts, order-flip rate and ratings, how the
+    ratings pool them and the judges' agreement; the main ratings are then the pooled ones.
     """
     counts = dict(counts or {})
     if counts:
@@ -312,6 +315,8 @@ def leaderboard_data(
         },
         "figures": FIGURES,
     }
+    if ensemble is not None:
+        data["ensemble"] = dict(ensemble)
     return _rounded(data)
 
 
@@ -398,6 +403,12 @@ def describe(data: Mapping[str, Any]) -> list[str]:
             f"Length-controlled rating: length coefficient {data['length_coef']:+.3f} log-odds per unit "
             "log length ratio (positive: the judge favours longer reports)."
         )
+    if data.get("ensemble"):
+        pooled = data["ensemble"]["pooled_judges"]
+        lines.append(
+            f"Judge ensemble: the ratings pool {len(pooled)} judges ({', '.join(pooled)}): "
+            f"{data['ensemble']['pooling']}. Each judge's ratings and the judges' agreement: see Judge ensemble."
+        )
     lines += quality_lines(data)
     if data["metric_columns"]:
         lines.append(
@@ -465,6 +476,65 @@ STYLE_HEADERS = ("Feature", "Coefficient (log-odds per RMS difference)", "95% CI
                  "RMS of (a - b) / (a + b + 1)")  # fmt: skip
 
 
+ENSEMBLE_NOTE = (
+    "Agreement on the 5-level verdicts (A>>B, A>B, tie, B>A, B>>A, in model orientation) of the battles at least two "
+    "judges judged (ties between identical reports left out): Cohen's kappa on the five levels, the quadratic-weighted "
+    "kappa and Krippendorff's ordinal alpha, which also credit a near miss (A>>B against A>B); 95% CIs from a "
+    "bootstrap over studies. Order-flip rate: the share of pairs with verdicts in both orders whose winner changes "
+    "with the order."
+)
+
+
+def _estimate_cell(item: Mapping[str, Any] | None, spec: str = ".3f") -> tuple[str, str]:
+    """(value, "[low, high]") of an agreement estimate."""
+    if not item or item.get("value") is None:
+        return "n/a", "-"
+    low, high = item.get("ci_low"), item.get("ci_high")
+    ci = "-" if low is None or high is None else f"[{low:{spec}}, {high:{spec}}]"
+    return format(item["value"], spec), ci
+
+
+def ensemble_tables(data: Mapping[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The judge ensemble's tables (title -> headers, rows): the judges, their ratings beside the pooled one, and
+    their agreement (md and HTML)."""
+    ens = data["ensemble"]
+    judges = [j["judge"] for j in ens["judges"]]
+    judge_rows = [
+        [j["judge"], str(j["n_verdicts"]), str(j["n_identical"]), str(j["n_failed"]), str(j["n_missing"]),
+         "n/a" if j["order_flip_rate"] is None else f"{j['order_flip_rate']:.1%} of {j['n_pairs_both_orders']}",
+         "yes" if j["pooled"] else f"no: {j['shortfall'] or 'no battles'}"]
+        for j in ens["judges"]
+    ]  # fmt: skip
+    rated = [j for j in judges if j in ens["ratings"]]
+    rating_rows = []
+    for row in data["models"]:
+        cells = [row["model"], f"{fmt(row['rating'], '.1f', '-')} {_interval(row['ci_low'], row['ci_high'])}"]
+        for j in rated:
+            own = ens["ratings"][j].get(row["model"])
+            cells.append("-" if own is None else f"{fmt(own['rating'], '.1f', '-')} "
+                         f"{_interval(own['ci_low'], own['ci_high'])}")  # fmt: skip
+        rating_rows.append(cells)
+    agree = ens["agreement"]
+    agreement_rows = []
+    for pair in agree["pairs"]:
+        names = " / ".join(pair["judges"])
+        for key, label in (("exact_agreement", "equal verdicts (share)"), ("cohen_kappa", "Cohen's kappa"),
+                           ("weighted_kappa", "Cohen's kappa, quadratic weights")):  # fmt: skip
+            agreement_rows.append([label, names, *_estimate_cell(pair[key]), str(pair[key]["n"])])
+    overall = [("krippendorff_alpha_ordinal", "Krippendorff's alpha (ordinal)")]
+    if len(agree["judges"]) > 2:  # with two judges Fleiss' kappa repeats Cohen's (up to its pooled marginals)
+        overall.insert(0, ("fleiss_kappa", "Fleiss' kappa"))
+    for key, label in overall:
+        agreement_rows.append([label, "all judges", *_estimate_cell(agree[key]), str(agree[key]["n"])])
+    return {
+        "Judges": (["Judge", "Verdicts", "Automatic ties", "Failed", "Missing", "Order-flip rate (pairs)",
+                    "In the pooled rating"], judge_rows),
+        "Ratings by judge (95% CI)": (["Model", "Pooled", *rated], rating_rows),
+        f"Agreement over {agree['n_battles']} battles in {agree['n_studies']} studies": (
+            ["Statistic", "Judges", "Value", "95% CI", "Battles"], agreement_rows),
+    }  # fmt: skip
+
+
 def render_markdown(data: Mapping[str, Any]) -> str:
     headers = ["Rank", "Model", "Rating", "95% CI", "Rank range", "Win rate", "Pred. win rate", "Battles"]
     first = data["models"][0] if data["models"] else {}
@@ -517,6 +587,12 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         out.append("|:---|" + "---:|" * (len(STYLE_HEADERS) - 1))
         out += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in style_rows(data)]
         out += ["", "Positive: the judge favours the report with more of the feature, at equal model strengths."]
+    if data.get("ensemble"):
+        out += ["", "## Judge ensemble", ""]
+        for title, (headers, rows) in ensemble_tables(data).items():
+            out += [f"{title}:", "", "| " + " | ".join(headers) + " |", "|:---|" + "---:|" * (len(headers) - 1)]
+            out += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows] + [""]
+        out += [ENSEMBLE_NOTE]
     if data.get("flagged"):
         out += ["", "## Flagged reports", "", "Reports with instruction-like text (judged all the same):", ""]
         out += ["| Model | Study | Battles | Flags |", "|:---|:---|---:|:---|"]
@@ -642,6 +718,7 @@ def write_leaderboard(
     banner: str | None = None,
     run_notes: Mapping[str, str | None] | None = None,
     compare: Mapping[str, Mapping[str, float]] | None = None,
+    ensemble: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write every leaderboard file into `out_dir` (created if needed); returns the paths written."""
     from arena.html import render_html
@@ -660,6 +737,7 @@ def write_leaderboard(
         banner=banner,
         run_notes=run_notes,
         compare=compare,
+        ensemble=ensemble,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
