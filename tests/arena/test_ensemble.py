@@ -152,6 +152,15 @@ def test_ensemble_leaderboard_per_judge_pooled_agreement_and_flips(demo: dict[st
 
 
 def test_the_cli_takes_several_judges(demo: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    judge = ["arena", "judge", "--arena", NAME, "--store", str(demo["store"]), "--task", TASK,
+             "--judge", JUDGES[0], "--judge", JUDGES[1], "--predictions", *demo["predictions"]]  # fmt: skip
+    assert main(judge) == 0
+    printed = capsys.readouterr().out
+    assert f"judge {JUDGES[0]}:" in printed and f"judge {JUDGES[1]}:" in printed and "all 2 judges:" in printed
+    assert "ok 0, failed 0" in printed  # everything was judged before: read back, nothing asked again
+    assert main([*judge, "--json"]) == 0
+    assert sorted(json.loads(capsys.readouterr().out)["judges"]) == sorted(JUDGES)
+
     out = demo["root"] / "cli-board"
     args = ["arena", "leaderboard", "--arena", NAME, "--store", str(demo["store"]), "--out", str(out),
             "--bootstrap-rounds", "20", "--judge", JUDGES[0], "--judge", JUDGES[1]]  # fmt: skip
