@@ -148,6 +148,16 @@ def _leaderboard(config: api.LeaderboardConfig) -> int:
             f"{board.counts['n_verdicts']} judge verdicts, {board.counts['n_identical']} automatic ties between "
             f"identical reports in {board.source}"
         )
+    if board.ensemble is not None:  # a judge ensemble: each judge, and how far they agree
+        for item in board.ensemble["judges"]:
+            flips = "n/a" if item["order_flip_rate"] is None else f"{item['order_flip_rate']:.1%}"
+            pooled = "pooled" if item["pooled"] else "left out of the pooled rating"
+            print(f"judge {item['judge']}: {item['n_verdicts']} verdicts, order-flip rate {flips}, {pooled}")
+        alpha = board.ensemble["agreement"]["krippendorff_alpha_ordinal"]
+        shown = "n/a" if alpha["value"] is None else f"{alpha['value']:.3f}"
+        if alpha["ci_low"] is not None:
+            shown += f" [{alpha['ci_low']:.3f}, {alpha['ci_high']:.3f}]"
+        print(f"agreement of the judges (Krippendorff's ordinal alpha over {alpha['n']} battles): {shown}")
     if board.banner:
         print(f"WARNING: {board.banner}")
     return 0

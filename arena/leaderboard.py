@@ -407,7 +407,8 @@ def describe(data: Mapping[str, Any]) -> list[str]:
         pooled = data["ensemble"]["pooled_judges"]
         lines.append(
             f"Judge ensemble: the ratings pool {len(pooled)} judges ({', '.join(pooled)}): "
-            f"{data['ensemble']['pooling']}. Each judge's ratings and the judges' agreement: see Judge ensemble."
+            f"{data['ensemble']['pooling']}; battle counts include every pooled judge's battles. Each judge's "
+            "ratings and the judges' agreement: see Judge ensemble."
         )
     lines += quality_lines(data)
     if data["metric_columns"]:

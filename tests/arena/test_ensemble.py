@@ -166,6 +166,8 @@ def test_the_cli_takes_several_judges(demo: dict[str, Any], capsys: pytest.Captu
             "--bootstrap-rounds", "20", "--judge", JUDGES[0], "--judge", JUDGES[1]]  # fmt: skip
     assert main(args) == 0
     assert json.loads((out / "leaderboard.json").read_text())["ensemble"]["pooled_judges"] == JUDGES
+    printed = capsys.readouterr().out
+    assert f"judge {JUDGES[1]}: " in printed and "Krippendorff's ordinal alpha over" in printed
     assert main([*args, "--judge-config", "x"]) == 1
     assert "--judge-config names one judge's configuration" in capsys.readouterr().err
     assert main([*args, "--judge", "openai/never"]) == 1
@@ -239,3 +241,30 @@ def test_agreement_of_a_hand_made_verdict_table() -> None:
     # Fleiss with two raters per battle: p = (3, 4, 3, 1, 1)/12, P_e = 36/144, P_bar = 1/2: kappa = 1/3
     assert agree["fleiss_kappa"]["value"] == pytest.approx(1 / 3)
     assert pair["cohen_kappa"]["ci_low"] <= pair["cohen_kappa"]["value"] <= pair["cohen_kappa"]["ci_high"]
+
+
+def test_three_judges_fleiss_kappa_and_alpha(demo: dict[str, Any]) -> None:
+    """With three judges: Fleiss' kappa and Krippendorff's alpha over all of them, checked against statsmodels and
+    the krippendorff package on the exported verdicts; every pair of judges gets its kappas."""
+    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
+    krippendorff = pytest.importorskip("krippendorff")
+    three = [*JUDGES, "metric:paper-score"]
+    judge_arena(JudgeConfig(NAME, TASK, three[2], predictions=demo["predictions"], store=str(demo["store"])),
+                progress=False)  # fmt: skip
+    agree = _board(demo, "three", three).ensemble["agreement"]
+    assert [p["judges"] for p in agree["pairs"]] == [three[:2], [three[0], three[2]], three[1:]]
+    verdicts = []
+    for judge in three:
+        rows, _ = _export(demo, judge)
+        verdicts.append({(r["study_id"], r["model_a"], r["model_b"], r["order"]): VERDICT_LEVELS.index(r["verdict"])
+                         for r in rows if r["source"] == "judge"})  # fmt: skip
+    keys = sorted(set().union(*verdicts))
+    data = np.array([[v.get(k, np.nan) for k in keys] for v in verdicts], dtype=float)  # judges x battles
+    data = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
+    counts = np.stack([np.bincount(col[~np.isnan(col)].astype(int), minlength=5) for col in data.T])
+    assert agree["n_battles"] == len(counts) > 100
+    assert (counts.sum(axis=1) == 3).all()  # every judge decided every battle that any two decided
+    assert agree["fleiss_kappa"]["value"] == pytest.approx(inter_rater.fleiss_kappa(counts, method="fleiss"), abs=1e-6)
+    alpha = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal", value_domain=range(5))
+    assert agree["krippendorff_alpha_ordinal"]["value"] == pytest.approx(alpha, abs=1e-6)
+    assert agree["fleiss_kappa"]["ci_low"] < agree["fleiss_kappa"]["value"] < agree["fleiss_kappa"]["ci_high"]
