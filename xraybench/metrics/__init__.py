@@ -80,6 +80,13 @@ _r(
     extra="radgraph",
     help="RadCliQ-v1 (lower is better) from RadGraph, BERTScore, SembScore and BLEU-2, as CXR-Report-Metric",
 )
+_r(
+    "crimson",
+    "xraybench.metrics.crimson:CrimsonMetric",
+    extra="crimson",
+    help="CRIMSON (crimson-score package): LLM-judged findings weighted by clinical significance, error counts by "
+    "category, failures marked (option model / XRAYBENCH_CRIMSON_MODEL)",
+)
 
 
 def metric_spec(name: str) -> MetricSpec:
