@@ -13,6 +13,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +200,47 @@ def test_same_outputs_as_the_package_on_real_iu_reports(tiny_crimson: Path) -> N
             for name in ERROR_COUNTS:
                 assert scores[f"crimson_{name}"].per_sample[i] == result["error_counts"][name]
     assert scores["crimson"].details["generation"] == "checkpoint generation_config.json"
+
+
+def test_per_sample_rows_and_corpus_values_keep_failures_apart() -> None:
+    """What scores.jsonl and results.json get: values per sample (null where failed), corpus means with CIs."""
+    from xraybench.metrics.api import build_records
+    from xraybench.results import per_sample_rows, summarise
+    from xraybench.taskdata import TaskData
+    from xraybench.tasks import get_task
+
+    responses = [json.dumps(PARTIAL), "no JSON here", json.dumps(NORMAL), json.dumps(WRONG)]
+    samples, _ = build_records(["h"] * 4, [["r"]] * 4)
+    scores = score_responses(responses, [s.id for s in samples])
+    rows = per_sample_rows(TaskData(get_task("iu_xray_findings"), samples, population=4), scores)
+    assert [row["crimson"] for row in rows] == [0.2778, None, 1.0, -0.6667]
+    assert [row["crimson_failed"] for row in rows] == [0.0, 1.0, 0.0, 0.0]
+    assert [row["crimson_missing_findings"] for row in rows] == [1.0, None, 0.0, 1.0]
+    summary = summarise(scores, rounds=200, seed=0)
+    assert summary["crimson"]["value"] == pytest.approx((0.2778 + 1.0 - 0.6667) / 3)
+    low, high = summary["crimson"]["ci_low"], summary["crimson"]["ci_high"]
+    assert -0.6667 <= low < summary["crimson"]["value"] < high <= 1.0
+    assert summary["crimson_failed"]["value"] == pytest.approx(0.25)
+
+
+@pytest.mark.skipif(not IU_REPORTS.is_file(), reason=f"real IU X-ray reports not found at {IU_REPORTS}")
+def test_run_writes_crimson_per_sample_and_marks_every_failure(tiny_crimson: Path, tmp_path: Path) -> None:
+    """`xraybench run --extra-metrics crimson` on real IU reports: the tiny model writes no JSON, so every sample is a
+    failure in scores.jsonl and results.json, with the reason, and no CRIMSON number is made up."""
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XRAYBENCH_CRIMSON", "HF_"))}
+    env.update(XRAYBENCH_CRIMSON_MODEL=str(tiny_crimson), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    argv = [sys.executable, "-m", "xraybench", "run", "--model", "baseline:normal", "--tasks", "iu_xray_findings",
+            "--data-root", f"iu_xray={IU_REPORTS.parent}", "--limit", "2", "--extra-metrics", "crimson",
+            "--skip-metrics", "meteor", "--bootstrap-rounds", "50", "--out", str(out)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    task = json.loads((out / "results.json").read_text())["tasks"]["iu_xray_findings"]
+    assert "crimson" not in task["skipped_metrics"], task["skipped_metrics"]
+    assert task["metrics"]["crimson"]["value"] is None
+    assert task["metrics"]["crimson_failed"]["value"] == 1.0
+    details = task["metric_details"]["crimson"]
+    assert details["failed"] == 2 and all("not parseable as JSON" in why for why in details["failures"].values())
+    rows = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["crimson"] is None and r["crimson_failed"] == 1.0 for r in rows)
+    assert all(r["crimson_false_findings"] is None for r in rows)
