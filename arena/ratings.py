@@ -280,93 +280,136 @@ def _units(battles: Battles) -> tuple[np.ndarray, int]:
     return np.arange(len(battles)), len(battles)
 
 
+def _group_sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per round, the sum of `values` (R, n) over the rows of each group (n,): (R, n_groups), one bincount."""
+    rounds = values.shape[0]
+    index = (np.arange(rounds)[:, None] * n_groups + group[None, :]).ravel()
+    return np.bincount(index, values.ravel(), rounds * n_groups).reshape(rounds, n_groups)
+
+
 @dataclass
 class _Design:
-    """A contextual fit's rows: the battles, then (with a prior) one virtual tie per model pair at x = 0."""
+    """A contextual fit's rows: the battles, then (with a prior) one virtual tie per model pair at x = 0.
+
+    Parameters are the m strengths, then the k coefficients; the anchor's strength stays 0 (`keep` are the
+    free ones). Everything is batched over rounds (each with its own row weights), and sums over battles are
+    bincounts, so a round costs O(battles x features)."""
 
     m: int
+    anchor: int
     a: np.ndarray
     b: np.ndarray
+    x: np.ndarray  # (rows, k)
     s: np.ndarray
     w: np.ndarray
-    x: np.ndarray  # (rows, k)
     n_real: int  # the first n_real rows are battles
 
     @classmethod
-    def of(cls, battles: Battles, x: np.ndarray, prior: float) -> _Design:
+    def of(cls, battles: Battles, x: np.ndarray, anchor: int, prior: float) -> _Design:
         if prior < 0:
             raise XrayBenchError(f"prior must be >= 0, got {prior}")
         m, k = len(battles.models), x.shape[1]
         va, vb = np.triu_indices(m, k=1) if prior > 0 else (np.zeros(0, np.int64), np.zeros(0, np.int64))
         return cls(
-            m,
-            np.concatenate([battles.a, va]),
-            np.concatenate([battles.b, vb]),
+            m, anchor, np.concatenate([battles.a, va]), np.concatenate([battles.b, vb]),
+            np.concatenate([x, np.zeros((len(va), k))]),
             np.concatenate([battles.score, np.full(len(va), 0.5)]),
             np.concatenate([_weights(battles), np.full(len(va), prior)]),  # a virtual pair weighs `prior`
-            np.concatenate([x, np.zeros((len(va), k))]),
             len(battles),
-        )
+        )  # fmt: skip
 
-    def with_battle_weights(self, factor: np.ndarray) -> _Design:
-        """The same rows with each battle's weight multiplied by `factor` (a bootstrap resample's counts)."""
-        w = self.w.copy()
-        w[: self.n_real] *= factor
-        return _Design(self.m, self.a, self.b, self.s, w, self.x, self.n_real)
+    @property
+    def keep(self) -> np.ndarray:
+        return np.append(np.flatnonzero(np.arange(self.m) != self.anchor), np.arange(self.m, self.m + self.x.shape[1]))
 
     def eta(self, params: np.ndarray) -> np.ndarray:
-        return params[self.a] - params[self.b] + self.x @ params[self.m :]
+        """Linear predictor per round (R, rows) of parameters (R, m + k)."""
+        return params[:, self.a] - params[:, self.b] + params[:, self.m :] @ self.x.T
 
-    def loglik(self, params: np.ndarray) -> float:
-        eta = self.eta(params)
-        return float(-(self.w * (self.s * np.logaddexp(0.0, -eta) + (1.0 - self.s) * np.logaddexp(0.0, eta))).sum())
+    def loglik(self, eta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """log L per round from the linear predictor `eta` and the row weights `w` (both (R, rows))."""
+        # s * log p + (1 - s) * log(1 - p) = -(softplus(-eta) + (1 - s) * eta)
+        return -(w * (np.logaddexp(0.0, -eta) + (1.0 - self.s) * eta)).sum(axis=1)
 
-    def information(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(score of log L, information = -Hessian), over strengths then coefficients."""
-        m, k = self.m, self.x.shape[1]
-        prob = 1.0 / (1.0 + np.exp(-self.eta(params)))
-        resid, weight = self.w * (self.s - prob), self.w * prob * (1.0 - prob)
-        grad = np.zeros(m + k)
-        grad[:m] = np.bincount(self.a, resid, m) - np.bincount(self.b, resid, m)
-        grad[m:] = resid @ self.x
-        pair = np.bincount(self.a * m + self.b, weight, m * m).reshape(m, m)
-        info = np.zeros((m + k, m + k))
-        info[:m, :m] = -(pair + pair.T)
-        info[np.arange(m), np.arange(m)] = pair.sum(axis=0) + pair.sum(axis=1)
-        wx = weight[:, None] * self.x
-        cross = np.zeros((m, k))
-        np.add.at(cross, self.a, wx)
-        np.add.at(cross, self.b, -wx)
-        info[:m, m:] = cross
-        info[m:, :m] = cross.T
-        info[m:, m:] = self.x.T @ wx
+    def information(self, eta: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per round, at linear predictor `eta` (R, rows): the score of log L (R, m + k) and the information,
+        -Hessian (R, m + k, m + k)."""
+        m, k, rounds = self.m, self.x.shape[1], eta.shape[0]
+        prob = 1.0 / (1.0 + np.exp(-eta))
+        resid, q = w * (self.s - prob), w * prob * (1.0 - prob)
+        grad = np.empty((rounds, m + k))
+        grad[:, :m] = _group_sum(resid, self.a, m) - _group_sum(resid, self.b, m)
+        grad[:, m:] = resid @ self.x
+        pair = _group_sum(q, self.a * m + self.b, m * m).reshape(rounds, m, m)
+        info = np.empty((rounds, m + k, m + k))
+        info[:, :m, :m] = -(pair + np.swapaxes(pair, 1, 2))
+        diag = np.arange(m)
+        info[:, diag, diag] = pair.sum(axis=1) + pair.sum(axis=2)
+        for f in range(k):
+            qx = q * self.x[:, f]
+            cross = _group_sum(qx, self.a, m) - _group_sum(qx, self.b, m)
+            info[:, :m, m + f] = cross
+            info[:, m + f, :m] = cross
+        info[:, m:, m:] = np.swapaxes(q[:, :, None] * self.x, 1, 2) @ self.x
         return grad, info
 
 
-def _solve(design: _Design, anchor: int, params0: np.ndarray | None = None) -> np.ndarray:
-    """Maximise a contextual design's log L by Newton's method with step halving; params[anchor] stays 0.
+CONTEXTUAL_CHUNK = 64  # bootstrap rounds fitted together (memory: rounds x battles)
+MAX_STRENGTH = 50.0  # natural units (~8,700 Elo points): a fit beyond this is drifting to infinity
 
-    Raises np.linalg.LinAlgError when the information is singular (no finite maximum)."""
-    m, k = design.m, design.x.shape[1]
-    keep = np.append(np.flatnonzero(np.arange(m) != anchor), np.arange(m, m + k))
-    params = np.zeros(m + k) if params0 is None else np.array(params0, dtype=np.float64, copy=True)
-    ll = design.loglik(params)
+
+def _solve_batch(design: _Design, w: np.ndarray, params0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise log L for each round's row weights `w` (R, rows) by Newton's method with step halving, from
+    `params0` (R, m + k), the anchor's strength held at 0. Returns (parameters (R, m + k), converged (R,)); a
+    round with a singular information or a fit drifting to infinity is not converged."""
+    rounds = params0.shape[0]
+    keep = design.keep
+    params = np.array(params0, dtype=np.float64, copy=True)
+    params[:, design.anchor] = 0.0
+    ok = np.ones(rounds, dtype=bool)
+    done = np.zeros(rounds, dtype=bool)
+    eta = design.eta(params)
+    ll = design.loglik(eta, w)
     for _ in range(MAX_ITER):
-        grad, info = design.information(params)
-        step = np.zeros(m + k)
-        step[keep] = np.linalg.solve(info[np.ix_(keep, keep)], grad[keep])
-        t = 1.0
+        idx = np.flatnonzero(ok & ~done)
+        if not len(idx):
+            break
+        grad, info = design.information(eta[idx], w[idx])
+        sub, rhs = info[:, keep][:, :, keep], grad[:, keep]
+        step = np.zeros((len(idx), params.shape[1]))
+        try:
+            step[:, keep] = np.linalg.solve(sub, rhs[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # find the singular rounds one by one
+            for n, r in enumerate(idx):
+                try:
+                    step[n, keep] = np.linalg.solve(sub[n], rhs[n])
+                except np.linalg.LinAlgError:
+                    ok[r] = False
+        t = np.ones(len(idx))
+        cand = params[idx] + step
+        cand_eta = design.eta(cand)
+        cand_ll = design.loglik(cand_eta, w[idx])
         for _ in range(60):
-            cand_ll = design.loglik(params + t * step)
-            if cand_ll >= ll - 1e-12 * abs(ll):
+            worse = cand_ll < ll[idx] - 1e-12 * np.abs(ll[idx])
+            if not worse.any():
                 break
-            t *= 0.5
-        params, ll = params + t * step, cand_ll
-        if np.abs(t * step).max() <= RTOL * max(1.0, np.abs(params).max()):
-            if not np.isfinite(params).all() or np.abs(params).max() > 50:  # drifting to infinity, not converging
-                raise np.linalg.LinAlgError("no finite maximum")
-            return params
-    raise XrayBenchError(f"contextual Bradley-Terry fit did not converge in {MAX_ITER} Newton steps")
+            t[worse] *= 0.5
+            cand[worse] = params[idx[worse]] + t[worse, None] * step[worse]
+            cand_eta[worse] = design.eta(cand[worse])
+            cand_ll[worse] = design.loglik(cand_eta[worse], w[idx[worse]])
+        moved = np.abs(t[:, None] * step).max(axis=1)
+        params[idx], eta[idx], ll[idx] = cand, cand_eta, cand_ll
+        done[idx[moved <= RTOL * np.maximum(1.0, np.abs(cand).max(axis=1))]] = True
+    finite = np.isfinite(params).all(axis=1) & (np.abs(params).max(axis=1) <= MAX_STRENGTH)
+    return params, ok & done & finite
+
+
+def _solve(design: _Design) -> np.ndarray:
+    """The point fit's parameters. Raises np.linalg.LinAlgError when there is no finite maximum."""
+    params, converged = _solve_batch(design, design.w[None], np.zeros((1, design.m + design.x.shape[1])))
+    if not converged[0]:
+        raise np.linalg.LinAlgError("no finite maximum")
+    return params[0]
 
 
 def contextual_fit(battles: Battles, x: np.ndarray, anchor: int, prior: float = 0.0) -> np.ndarray:
@@ -375,7 +418,7 @@ def contextual_fit(battles: Battles, x: np.ndarray, anchor: int, prior: float = 
     Ties are half a win, the battles' weights apply, and `prior` adds the plain fit's virtual ties per pair (at
     x = 0). Returns (theta (natural units, theta[anchor] = 0), gamma) concatenated."""
     try:
-        return _solve(_Design.of(battles, x, prior), anchor)
+        return _solve(_Design.of(battles, x, anchor, prior))
     except np.linalg.LinAlgError:
         raise XrayBenchError(
             "the covariate-controlled fit has no finite solution (a model never wins or never loses, or the "
@@ -387,25 +430,26 @@ def sandwich_cov(battles: Battles, x: np.ndarray, anchor: int, params: np.ndarra
     """Robust covariance H^-1 B H^-1 of a (contextual) fit at `params` (module docstring); anchor row/column 0.
 
     B sums each battle's score over its resampling unit (study, else battle), centred, times U / (U - 1)."""
-    design = _Design.of(battles, x, prior)
-    m, k = design.m, x.shape[1]
-    _, info = design.information(params)
-    n = design.n_real
-    prob = 1.0 / (1.0 + np.exp(-design.eta(params)[:n]))
+    design = _Design.of(battles, x, anchor, prior)
+    m, k, n = design.m, x.shape[1], design.n_real
+    eta = design.eta(params[None])
+    _, info = design.information(eta, design.w[None])
+    prob = 1.0 / (1.0 + np.exp(-eta[0, :n]))
     resid = design.w[:n] * (design.s[:n] - prob)
     unit, n_units = _units(battles)
     scores = np.zeros((n_units, m + k))
-    np.add.at(scores, (unit, battles.a), resid)
-    np.add.at(scores, (unit, battles.b), -resid)
-    if k:
-        np.add.at(scores[:, m:], unit, resid[:, None] * x)
-    used = np.bincount(unit, minlength=n_units) > 0
-    scores = scores[used]
+    scores[:, :m] = (
+        _group_sum(resid[None], unit * m + battles.a, n_units * m) - _group_sum(resid[None], unit * m + battles.b,
+                                                                                  n_units * m)
+    ).reshape(n_units, m)  # fmt: skip
+    for f in range(k):
+        scores[:, m + f] = np.bincount(unit, resid * x[:, f], n_units)
+    scores = scores[np.bincount(unit, minlength=n_units) > 0]
     centred = scores - scores.mean(axis=0)
     units = len(scores)
     meat = centred.T @ centred * (units / max(units - 1, 1))
-    keep = np.append(np.flatnonzero(np.arange(m) != anchor), np.arange(m, m + k))
-    bread = np.linalg.pinv(info[np.ix_(keep, keep)])
+    keep = design.keep
+    bread = np.linalg.pinv(info[0][np.ix_(keep, keep)])
     cov = np.zeros((m + k, m + k))
     cov[np.ix_(keep, keep)] = bread @ meat[np.ix_(keep, keep)] @ bread
     return cov
@@ -418,9 +462,9 @@ def contextual_bootstrap(
     battles: Battles, x: np.ndarray, anchor: int, params: np.ndarray, rounds: int, seed: int, prior: float = 0.0
 ) -> tuple[np.ndarray, int]:
     """Contextual fits of `rounds` resamples of the units (studies, else battles): (params per usable round,
-    degenerate count). A resample is the battles reweighted by how often their unit was drawn; each fit starts
-    from the point estimate."""
-    design = _Design.of(battles, x, prior)
+    degenerate count). A resample is the battles reweighted by how often their unit was drawn; the rounds are
+    fitted together in chunks, each starting from the point estimate."""
+    design = _Design.of(battles, x, anchor, prior)
     unit, n_units = _units(battles)
     mult = np.ones(n_units, dtype=np.int64)
     rng = np.random.default_rng(seed)
@@ -428,13 +472,16 @@ def contextual_bootstrap(
     degenerate = 0
     for start in range(0, rounds, BOOTSTRAP_CHUNK):
         size = min(BOOTSTRAP_CHUNK, rounds - start)
-        counts = _resample(rng, mult, n_units, mult / n_units, size)
-        for row in counts:
-            try:
-                kept.append(_solve(design.with_battle_weights(row[unit]), anchor, params))
-            except (np.linalg.LinAlgError, XrayBenchError):  # a resample with no finite (or no reachable) maximum
-                degenerate += 1
-    return (np.array(kept) if kept else np.empty((0, len(params)))), degenerate
+        counts = _resample(rng, mult, n_units, mult / n_units, size)  # the plain bootstrap's draws
+        for lo in range(0, size, CONTEXTUAL_CHUNK):
+            chunk = counts[lo : lo + CONTEXTUAL_CHUNK]
+            w = np.repeat(design.w[None], len(chunk), axis=0)
+            w[:, : design.n_real] *= chunk[:, unit]
+            fitted, converged = _solve_batch(design, w, np.repeat(params[None], len(chunk), axis=0))
+            degenerate += int((~converged).sum())
+            kept.append(fitted[converged])
+    thetas = np.concatenate(kept) if kept else np.empty((0, len(params)))
+    return thetas, degenerate
 
 
 def length_controlled(battles: Battles, anchor: int, prior: float = 0.0) -> tuple[np.ndarray, float]:
@@ -449,7 +496,7 @@ def length_controlled(battles: Battles, anchor: int, prior: float = 0.0) -> tupl
     x = (np.log(battles.length_a) - np.log(battles.length_b))[:, None]  # type: ignore[arg-type]
     m = len(battles.models)
     try:
-        params = _solve(_Design.of(battles, x, prior), anchor)
+        params = _solve(_Design.of(battles, x, anchor, prior))
     except np.linalg.LinAlgError:
         raise XrayBenchError(
             "the length-controlled fit has no finite solution (a model never wins or never loses, or the "
