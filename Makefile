@@ -32,8 +32,11 @@ $(VENV)/.torch: $(VENV)/.core
 	fi
 	touch $@
 
+# radeval is the reference for the GREEN test only: --no-deps, as its declared dependencies (torchvision, medspacy,
+# stanza, ...) are not needed by the part compared, and torchvision must not come in
 $(VENV)/.dev: $(VENV)/.torch
 	$(PIP) -e '.[hf,judge,arena,train,dev]'
+	$(PIP) --no-deps 'radeval==2.2.1'
 	touch $@
 
 setup: $(VENV)/.core

@@ -81,6 +81,12 @@ _r(
     help="RadCliQ-v1 (lower is better) from RadGraph, BERTScore, SembScore and BLEU-2, as CXR-Report-Metric",
 )
 _r(
+    "green",
+    "xraybench.metrics.green:GreenMetric",
+    extra="hf",
+    help="GREEN (RadEval semantics): LLM-counted significant errors by category and matched findings (option model / XRAYBENCH_GREEN_MODEL)",
+)
+_r(
     "crimson",
     "xraybench.metrics.crimson:CrimsonMetric",
     extra="crimson",

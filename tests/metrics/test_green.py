@@ -1,0 +1,161 @@
+"""GREEN against RadEval's `GREEN` (radeval 2.2.1, dev extra): prompt, generation and parsing.
+
+- Parsing and the score: assessments written in GREEN's output format (letters and numbered markers, "No ..."
+  blocks, missing blocks, several matched-findings lines) give the same score and the same significant error
+  counts per category as RadEval's `compute_green` / `compute_error_count`.
+- End to end: one tiny random Llama (GREEN-radllama2-7b's architecture, `xraybench.testing.tiny_llama`) loaded by
+  both; on real IU X-ray report pairs read in place from `../shared/data/iu_xray/`, the prompts, the cleaned model
+  outputs, the per-pair scores and the error counts are identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_lexical import IU_REPORTS, iu_report_pairs
+
+from xraybench.metrics.green import (
+    INSTRUCTION,
+    clean_response,
+    green_score,
+    make_prompt,
+    matched_findings,
+    scores_from_assessments,
+    significant_errors,
+)
+
+ASSESSMENTS = [
+    """The candidate misses the effusion.
+
+[Clinically Significant Errors]:
+(a) False report of a finding in the candidate: 0.
+(b) Missing a finding present in the reference: 1. Left pleural effusion.
+(c) Misidentification of a finding's anatomic location/position: 0.
+(d) Misassessment of the severity of a finding: 2. Edema; cardiomegaly.
+(e) Mentioning a comparison that isn't in the reference: 0.
+(f) Omitting a comparison detailing a change from a prior study: 1. Interval change.
+
+[Clinically Insignificant Errors]:
+(a) False report of a finding in the candidate: 1. Degenerative spine.
+
+[Matched Findings]:
+3. Heart size; lungs; no pneumothorax.
+""",
+    """[Clinically Significant Errors]:
+No errors.
+
+[Clinically Insignificant Errors]:
+No errors.
+
+[Matched Findings]:
+2. Clear lungs; normal heart.
+""",
+    """[Clinically Significant Errors]:
+(1) False report: 2. Nodule; mass.
+(3) Location: 1. Left not right.
+
+[Matched Findings]:
+1. Effusion.
+""",
+    """[Clinically Significant Errors]:
+(a) False report of a finding in the candidate: 4. A; B; C; D.
+
+[Matched Findings]:
+0. None.
+""",
+    "no structured output at all",
+    """[Clinically Significant Errors]: (b) Missing a finding present in the reference: 1. Effusion.
+(b) Missing a finding present in the reference: 2. Effusion; edema.
+[Matched Findings]:
+No matched findings.
+""",
+    """[Explanation]:
+Two findings agree.
+
+[Clinically Significant Errors]:
+(e) Mentioning a comparison that isn't in the reference: 1. Stable.
+
+[Matched Findings]:
+Matched:
+2. Effusion; edema.
+5. extra line
+""",
+]
+
+
+@pytest.fixture(scope="module")
+def radeval_green() -> object:
+    module = pytest.importorskip("radeval.metrics.green_score.green", reason="radeval (dev extra) is the reference")
+    return module
+
+
+def test_parsing_and_score_equal_radeval(radeval_green: object) -> None:
+    parser = radeval_green.GREEN.__new__(radeval_green.GREEN)  # the parsing methods need no model
+    parser.categories = ["Clinically Significant Errors", "Clinically Insignificant Errors", "Matched Findings"]
+    parser.sub_categories = [
+        "(a) False report of a finding in the candidate",
+        "(b) Missing a finding present in the reference",
+        "(c) Misidentification of a finding's anatomic location/position",
+        "(d) Misassessment of the severity of a finding",
+        "(e) Mentioning a comparison that isn't in the reference",
+        "(f) Omitting a comparison detailing a change from a prior study",
+    ]
+    for text in ASSESSMENTS:
+        assert green_score(text) == pytest.approx(parser.compute_green(text), abs=0), text
+        assert [*significant_errors(text), matched_findings(text)] == parser.compute_error_count(text), text
+    assert [green_score(t) for t in ASSESSMENTS[:3]] == pytest.approx([3 / 7, 1.0, 1 / 4])
+    scores = scores_from_assessments(ASSESSMENTS, "m")
+    assert list(scores["green_errors_b"].per_sample) == [1, 0, 0, 0, 0, 2, 0]
+    assert list(scores["green_errors_c"].per_sample) == [0, 0, 1, 0, 0, 0, 0]
+    assert list(scores["green_matched_findings"].per_sample) == [3, 2, 1, 0, 0, 0, 2]
+
+
+def test_prompt_and_cleaning_equal_radeval(radeval_green: object) -> None:
+    utils = pytest.importorskip("radeval.metrics.green_score.utils", reason="radeval (dev extra) is the reference")
+    long = "word " * 400
+    for ref, cand in [("No effusion.", "Small effusion."), (long, "  spaced\n\ntext  "), ("", "")]:
+        assert make_prompt(ref, cand) == utils.make_prompt(ref, cand)
+    for text in [
+        "<|user|>\nprompt [Explanation]:\n    <Explanation>\n<|assistant|>\n[Explanation]:\nok\n\n[Matched Findings]:\n1. x",
+        "<|user|>\nprompt<|assistant|>\nno marker here</s>",
+        "[Explanation]: a [Explanation]: b<unk>",
+        "plain",
+    ]:
+        assert clean_response(text) == utils.clean_responses(text)
+
+
+torch = pytest.importorskip("torch", reason="GREEN needs torch (the 'hf' extra)")
+pytest.importorskip("transformers", reason="GREEN needs transformers (the 'hf' extra)")
+
+
+@pytest.mark.skipif(not IU_REPORTS.is_file(), reason=f"real IU X-ray reports not found at {IU_REPORTS}")
+def test_end_to_end_equals_radeval_on_a_random_llama(radeval_green: object, tmp_path: Path) -> None:
+    from xraybench.metrics import METRICS
+    from xraybench.metrics.green import GreenMetric
+    from xraybench.records import Prediction, Sample
+    from xraybench.testing.tiny_llama import build_tiny_llama
+
+    hyps, refs = iu_report_pairs(8, seed=5)
+    refs = [r[0] for r in refs]
+    model = build_tiny_llama(tmp_path / "green", [INSTRUCTION, *hyps, *refs], seed=2)
+    max_length = 700  # prompts are ~500 tokens: up to ~200 generated, as GREEN's 2048 would allow but faster
+
+    reference = radeval_green.GREEN(model_name=str(model), cpu=True)
+    reference.max_length = max_length
+    mean, _, expected_scores, table = reference(refs, hyps)
+
+    assert METRICS.get("green") is GreenMetric
+    metric = GreenMetric(model=str(model), device="cpu", max_length=max_length, progress=False)
+    texts = metric.assess(refs, hyps)
+    assert texts == list(table["green_analysis"])
+    assert any(len(t) > 50 for t in texts), "the model should have generated text"
+    samples = [Sample(str(i), "report", "iu_xray", "test", "", r) for i, r in enumerate(refs)]
+    predictions = [Prediction(str(i), "report", "m", h, h) for i, h in enumerate(hyps)]
+    scores = metric.score(samples, predictions)
+    assert list(scores["green"].per_sample) == pytest.approx(expected_scores, abs=0)
+    assert scores["green"].value == pytest.approx(mean)
+    for letter, column in zip("abcdef", reference.sub_categories, strict=True):
+        assert list(scores[f"green_errors_{letter}"].per_sample) == list(table[column])
+    assert np.array_equal(scores["green_matched_findings"].per_sample, table["Matched Findings"].to_numpy())

@@ -1,0 +1,238 @@
+"""GREEN (Ostmeier et al. 2024): a fine-tuned LLM lists a candidate report's errors against the reference; the score
+is matched findings / (matched findings + clinically significant errors).
+
+Computed as RadEval's `GREEN` (radeval 2.2.1, `radeval/metrics/green_score`; the maintained implementation of the
+GREEN authors' package) computes it, with local weights only:
+- prompt: GREEN's instruction text with the reference and the candidate, each cut to its first 300 words;
+- chat template `<|user|>\\n{prompt}{eos}` then `<|assistant|>`; tokenizer loaded with `add_eos_token=True`,
+  left padding, pad = eos; batches of 8 in input order; greedy decoding up to `max_length` (2048) tokens in all,
+  prompt included; the whole sequence is decoded without special tokens and the text after the last
+  `<|assistant|>` (and after "[Explanation]:") kept;
+- parsing: the "[Clinically Significant Errors]:" block's "(a) ...: N." .. "(f) ...: N." counts (numbered "(1)".."(6)"
+  accepted), and the first "N." line of "[Matched Findings]:"; a block starting "No" or missing counts 0;
+- score per pair: 0 when no finding is matched, else matched / (matched + sum of the six significant counts); the
+  corpus value is the mean.
+Per pair, the six significant error counts and the matched findings are kept as their own per-sample scores
+(`green_errors_a` .. `green_errors_f`, `green_matched_findings`), and the model's text in `details` is not kept
+(scores.jsonl holds numbers; the texts can be regenerated deterministically).
+
+The model (default StanfordAIMI/GREEN-radllama2-7b) comes from the option `model`, XRAYBENCH_GREEN_MODEL or the
+Hugging Face cache; it is loaded as the architecture its config names, never running code from the model folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from xraybench.lazy import require
+from xraybench.metrics._local_models import local_model_dir, pick_device
+from xraybench.metrics.base import MetricSpec, Scores
+from xraybench.progress import progress_bar
+from xraybench.records import Prediction, Sample
+
+MODEL_ENV = "XRAYBENCH_GREEN_MODEL"
+DEFAULT_MODEL = "StanfordAIMI/GREEN-radllama2-7b"
+MAX_WORDS = 300
+BATCH_SIZE = 8
+MAX_LENGTH = 2048
+SUBCATEGORIES = (
+    ("a", "False report of a finding in the candidate"),
+    ("b", "Missing a finding present in the reference"),
+    ("c", "Misidentification of a finding's anatomic location/position"),
+    ("d", "Misassessment of the severity of a finding"),
+    ("e", "Mentioning a comparison that isn't in the reference"),
+    ("f", "Omitting a comparison detailing a change from a prior study"),
+)
+CHAT_TEMPLATE = (
+    "{% for message in messages %}\n"
+    "{% if message['from'] == 'human' %}\n"
+    "{{ '<|user|>\\n' + message['value'] + eos_token }}\n"
+    "{% elif message['from'] == 'system' %}\n"
+    "{{ '<|system|>\\n' + message['value'] + eos_token }}\n"
+    "{% elif message['from'] == 'gpt' %}\n"
+    "{{ '<|assistant|>\\n'  + message['value'] + eos_token }}\n"
+    "{% endif %}\n"
+    "{% if loop.last and add_generation_prompt %}\n"
+    "{{ '<|assistant|>' }}\n"
+    "{% endif %}\n"
+    "{% endfor %}"
+)
+_I = "\n    "  # GREEN's instruction text is indented by four spaces after each line break
+INSTRUCTION = _I.join(
+    [
+        "Objective: Evaluate the accuracy of a candidate radiology report in comparison to a reference radiology "
+        "report composed by expert radiologists.\n",
+        "Process Overview: You will be presented with:\n",
+        "1. The criteria for making a judgment.",
+        "2. The reference radiology report.",
+        "3. The candidate radiology report.",
+        "4. The desired format for your assessment.\n",
+        "1. Criteria for Judgment:\n",
+        "For each candidate report, determine:\n",
+        "The count of clinically significant errors.",
+        "The count of clinically insignificant errors.\n",
+        "Errors can fall into one of these categories:\n",
+        *[f"{letter}) {text}." for letter, text in SUBCATEGORIES],
+        "Note: Concentrate on the clinical findings rather than the report's writing style. Evaluate only the "
+        "findings that appear in both reports.\n",
+        "2. Reference Report:",
+        "{reference}\n",
+        "3. Candidate Report:",
+        "{candidate}\n",
+        "4. Reporting Your Assessment:\n",
+        "Follow this specific format for your output, even if no errors are found:",
+        "```",
+        "[Explanation]:",
+        "<Explanation>\n",
+        "[Clinically Significant Errors]:",
+        "(a) <Error Type>: <The number of errors>. <Error 1>; <Error 2>; ...; <Error n>",
+        "....",
+        "(f) <Error Type>: <The number of errors>. <Error 1>; <Error 2>; ...; <Error n>\n",
+        "[Clinically Insignificant Errors]:",
+        "(a) <Error Type>: <The number of errors>. <Error 1>; <Error 2>; ...; <Error n>",
+        "....",
+        "(f) <Error Type>: <The number of errors>. <Error 1>; <Error 2>; ...; <Error n>\n",
+        "[Matched Findings]:",
+        "<The number of matched findings>. <Finding 1>; <Finding 2>; ...; <Finding n>",
+        "```\n",
+    ]
+)
+
+
+def make_prompt(reference: str, candidate: str) -> str:
+    """GREEN's prompt for one pair (each report cut to its first 300 words)."""
+    cut = [" ".join(text.split()[:MAX_WORDS]) for text in (reference, candidate)]
+    return INSTRUCTION.replace("{reference}", cut[0], 1).replace("{candidate}", cut[1], 1)
+
+
+def clean_response(text: str) -> str:
+    """The assessment part of a decoded sequence, as GREEN cuts it (see the module docstring)."""
+    if "[Explanation]:" in text:
+        if "<|assistant|>" in text:
+            text = text.split("<|assistant|>")[-1]
+        # GREEN tests for its format's first line; when present the part after the first marker is kept
+        text = text.split("[Explanation]:")[1 if "[Explanation]:\n    <Explanation>\n" in text else -1]
+    if "<|assistant|>" in text:
+        text = text.split("<|assistant|>")[-1]
+    return text.replace("</s>", "").replace("<unk>", "")
+
+
+def _block(text: str, category: str) -> str | None:
+    found = re.search(rf"\[{category}\]:\s*(.*?)(?:\n\s*\n|\Z)", text, re.DOTALL)
+    return found.group(1) if found else None
+
+
+def significant_errors(text: str) -> list[int]:
+    """The six counts (a)..(f) of the "[Clinically Significant Errors]:" block (0 where absent)."""
+    counts = [0] * len(SUBCATEGORIES)
+    body = _block(text, "Clinically Significant Errors")
+    if body is None or body.startswith("No"):
+        return counts
+    lines = sorted(re.findall(r"\([a-f]\) .*", body))
+    markers = [f"({letter}) " for letter, _ in SUBCATEGORIES]
+    if not lines:  # numbered markers instead of letters
+        lines = sorted(re.findall(r"\([1-6]\) .*", body))
+        markers = [f"({i}) " for i in range(1, len(SUBCATEGORIES) + 1)]
+    for k, marker in enumerate(markers):
+        for line in lines:
+            if line.startswith(marker):
+                number = re.search(r"(?<=: )\b\d+\b(?=\.)", line)
+                if number:
+                    counts[k] = int(number.group(0))  # the last line with this marker wins
+    return counts
+
+
+def matched_findings(text: str) -> int:
+    """The number opening the first "N." line of the "[Matched Findings]:" block (0 where absent)."""
+    body = _block(text, "Matched Findings")
+    if body is None or body.startswith("No"):
+        return 0
+    counts = re.findall(r"^\b\d+\b(?=\.)", body, re.MULTILINE)
+    return int(counts[0]) if counts else 0
+
+
+def green_score(text: str) -> float:
+    """GREEN of one assessment: matched / (matched + significant errors); 0 without a matched finding."""
+    matched = matched_findings(text)
+    return 0.0 if matched == 0 else matched / (matched + sum(significant_errors(text)))
+
+
+class GreenMetric:
+    """`green` (mean GREEN) with the per-pair significant error counts by category and the matched findings."""
+
+    name = "green"
+    spec = MetricSpec(kinds=("report",), headline=("green",), options={"progress": "progress"})
+
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str | None = None,
+        batch_size: int = BATCH_SIZE,
+        max_length: int = MAX_LENGTH,
+        progress: bool = True,
+    ):
+        torch = require("torch", "hf", "GREEN")
+        transformers = require("transformers", "hf", "GREEN")
+        folder = local_model_dir("green", model, option="model", env=MODEL_ENV, default=DEFAULT_MODEL)
+        self.device = pick_device(device)
+        self.torch, self.batch_size, self.max_length, self.progress = torch, batch_size, max_length, progress
+        self.model_name = model or str(folder)
+        dtype = torch.float32 if self.device == "cpu" else torch.float16
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(
+            folder, local_files_only=True, dtype=dtype
+        ).eval()
+        self.model.to(self.device)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(
+            folder, local_files_only=True, add_eos_token=True, use_fast=True, padding_side="left"
+        )
+        self.tokenizer.chat_template = CHAT_TEMPLATE
+        self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.clean_up_tokenization_spaces = True
+
+    def assess(self, references: Sequence[str], candidates: Sequence[str]) -> list[str]:
+        """The model's assessment of each (reference, candidate) pair, cleaned as GREEN cleans it."""
+        torch, tok = self.torch, self.tokenizer
+        prompts = [make_prompt(r, c) for r, c in zip(references, candidates, strict=True)]
+        out: list[str] = []
+        with progress_bar(len(prompts), "GREEN", enabled=self.progress) as advance:
+            for start in range(0, len(prompts), self.batch_size):
+                chats = [[{"from": "human", "value": p}, {"from": "gpt", "value": ""}]
+                         for p in prompts[start : start + self.batch_size]]  # fmt: skip
+                texts = [tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
+                batch = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length)
+                with torch.inference_mode():
+                    generated = self.model.generate(
+                        input_ids=batch["input_ids"].to(self.device),
+                        attention_mask=batch["attention_mask"].to(self.device),
+                        eos_token_id=tok.eos_token_id,
+                        pad_token_id=tok.pad_token_id,
+                        max_length=self.max_length,
+                        do_sample=False,
+                    )
+                out += [clean_response(t) for t in tok.batch_decode(generated, skip_special_tokens=True)]
+                advance(len(chats))
+        return out
+
+    def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
+        if len(samples) != len(predictions):
+            raise ValueError(f"{len(samples)} samples but {len(predictions)} predictions")
+        texts = self.assess([s.reference or "" for s in samples], [p.answer or "" for p in predictions])
+        return scores_from_assessments(texts, self.model_name)
+
+
+def scores_from_assessments(texts: Sequence[str], model: str) -> dict[str, Scores]:
+    """`green`, `green_errors_{a..f}` and `green_matched_findings` per pair from the model's assessments."""
+    errors = np.array([significant_errors(t) for t in texts], dtype=np.float64).reshape(len(texts), 6)
+    details: dict[str, Any] = {"model": model, "implementation": "RadEval GREEN (radeval 2.2.1) semantics"}
+    out = {"green": Scores.mean("green", [green_score(t) for t in texts], **details)}
+    for k, (letter, text) in enumerate(SUBCATEGORIES):
+        name = f"green_errors_{letter}"
+        out[name] = Scores.mean(name, errors[:, k], category=text, significance="clinically significant", **details)
+    out["green_matched_findings"] = Scores.mean(
+        "green_matched_findings", [matched_findings(t) for t in texts], **details
+    )
+    return out
