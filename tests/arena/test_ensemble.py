@@ -211,6 +211,28 @@ def test_a_judge_without_verdicts_is_refused_or_left_out_of_the_pool(
     assert "Warning." in (board.out / "leaderboard.md").read_text()
 
 
+def test_an_ensemble_where_no_judge_gave_verdicts_says_its_ratings_rank_nothing(
+    litellm_ready: None, tmp_path: Path, demo: dict[str, Any]
+) -> None:
+    store = tmp_path / "judgments.sqlite"
+    llms = ["openai/tiny-test-model", "openai/other-test-model"]
+    with OpenAIServer(reply_fn=lambda body: "No opinion.") as server:
+        judge_arena(JudgeConfig(NAME, TASK, llms, predictions=demo["predictions"], store=str(store),
+                                api_base=server.base_url, max_attempts=1, studies=2), progress=False)  # fmt: skip
+    # style control off: on automatic ties alone no style feature varies, which the style fit refuses (its own check)
+    config = LeaderboardConfig(
+        arena=NAME, store=str(store), judge=llms, bootstrap_rounds=10, out=str(tmp_path / "b"), style_control="off"
+    )
+    with pytest.raises(XrayBenchError, match=f"judge {llms[0]}: the judge gave 0 verdicts.*judge {llms[1]}: the"):
+        build_leaderboard(config)
+    config.allow_few_verdicts = True
+    board = build_leaderboard(config)
+    assert board.banner is not None and board.banner.endswith("These ratings do not rank the models.")
+    assert board.ensemble is not None and board.ensemble["agreement"]["n_battles"] == 0
+    assert json.loads((board.out / "leaderboard.json").read_text())["ensemble"]["agreement"]["fleiss_kappa"] == {
+        "value": None, "ci_low": None, "ci_high": None, "n": 0}  # fmt: skip
+
+
 def test_judge_names_are_checked() -> None:
     with pytest.raises(XrayBenchError, match="names metric:lexical more than once"):
         JudgeConfig(NAME, TASK, ["metric:lexical", "metric:lexical"], predictions=["a=b"])
