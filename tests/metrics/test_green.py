@@ -1,11 +1,13 @@
 """GREEN against RadEval's `GREEN` (radeval 2.2.1, dev extra): prompt, generation and parsing.
 
 - Parsing and the score: assessments written in GREEN's output format (letters and numbered markers, "No ..."
-  blocks, missing blocks, several matched-findings lines) give the same score and the same significant error
-  counts per category as RadEval's `compute_green` / `compute_error_count`.
+  blocks, missing sub-categories, several matched-findings lines) give the same score and the same significant
+  error counts per category as RadEval's `compute_green` / `compute_error_count`; an assessment without one of the
+  format's blocks, which RadEval scores 0, is a marked failure here (NaN, `green_failed` = 1, the reason kept).
 - End to end: one tiny random Llama (GREEN-radllama2-7b's architecture, `xraybench.testing.tiny_llama`) loaded by
-  both; on real IU X-ray report pairs read in place from `../shared/data/iu_xray/`, the prompts, the cleaned model
-  outputs, the per-pair scores and the error counts are identical.
+  both; on real IU X-ray report pairs read in place from `../shared/data/iu_xray/`, the cleaned model outputs are
+  identical, and so are the outcomes (random weights write no GREEN assessment: RadEval scores each 0, ours marks
+  each failed).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fixtures_lexical import IU_REPORTS, iu_report_pairs
 
 from xraybench.metrics.green import (
     INSTRUCTION,
+    assessment_failure,
     clean_response,
     green_score,
     make_prompt,
@@ -106,10 +109,22 @@ def test_parsing_and_score_equal_radeval(radeval_green: object) -> None:
         assert green_score(text) == pytest.approx(parser.compute_green(text), abs=0), text
         assert [*significant_errors(text), matched_findings(text)] == parser.compute_error_count(text), text
     assert [green_score(t) for t in ASSESSMENTS[:3]] == pytest.approx([3 / 7, 1.0, 1 / 4])
-    scores = scores_from_assessments(ASSESSMENTS, "m")
-    assert list(scores["green_errors_b"].per_sample) == [1, 0, 0, 0, 0, 2, 0]
-    assert list(scores["green_errors_c"].per_sample) == [0, 0, 1, 0, 0, 0, 0]
-    assert list(scores["green_matched_findings"].per_sample) == [3, 2, 1, 0, 0, 0, 2]
+    ids = [f"s{i}" for i in range(len(ASSESSMENTS))]
+    scores = scores_from_assessments(ASSESSMENTS, ids, "m")
+    failed = [assessment_failure(t) is not None for t in ASSESSMENTS]
+    assert failed == [False, False, False, False, True, False, False]
+    assert parser.compute_green(ASSESSMENTS[4]) == 0, "RadEval scores the off-format answer 0; we mark it"
+    assert list(scores["green_failed"].per_sample) == [float(f) for f in failed]
+    assert list(scores["green"].per_sample[~np.array(failed)]) == pytest.approx(
+        [parser.compute_green(t) for t, f in zip(ASSESSMENTS, failed, strict=True) if not f], abs=0
+    )
+    assert np.isnan(scores["green"].per_sample[4]) and np.isnan(scores["green_errors_a"].per_sample[4])
+    assert scores["green"].value == pytest.approx(np.mean([3 / 7, 1.0, 1 / 4, 0.0, 0.0, 2 / 3]))
+    assert scores["green"].details["n"] == 6 and "s4" in scores["green"].details["failures"]
+    assert "[Clinically Significant Errors]:" in scores["green"].details["failures"]["s4"]
+    assert list(scores["green_errors_b"].per_sample[~np.array(failed)]) == [1, 0, 0, 0, 2, 0]
+    assert list(scores["green_errors_c"].per_sample[~np.array(failed)]) == [0, 0, 1, 0, 0, 0]
+    assert list(scores["green_matched_findings"].per_sample[~np.array(failed)]) == [3, 2, 1, 0, 0, 2]
 
 
 def test_prompt_and_cleaning_equal_radeval(radeval_green: object) -> None:
@@ -154,8 +169,13 @@ def test_end_to_end_equals_radeval_on_a_random_llama(radeval_green: object, tmp_
     samples = [Sample(str(i), "report", "iu_xray", "test", "", r) for i, r in enumerate(refs)]
     predictions = [Prediction(str(i), "report", "m", h, h) for i, h in enumerate(hyps)]
     scores = metric.score(samples, predictions)
-    assert list(scores["green"].per_sample) == pytest.approx(expected_scores, abs=0)
-    assert scores["green"].value == pytest.approx(mean)
-    for letter, column in zip("abcdef", reference.sub_categories, strict=True):
-        assert list(scores[f"green_errors_{letter}"].per_sample) == list(table[column])
-    assert np.array_equal(scores["green_matched_findings"].per_sample, table["Matched Findings"].to_numpy())
+    for i, text in enumerate(texts):
+        if assessment_failure(text) is None:
+            assert scores["green"].per_sample[i] == expected_scores[i]
+            for letter, column in zip("abcdef", reference.sub_categories, strict=True):
+                assert scores[f"green_errors_{letter}"].per_sample[i] == table[column][i]
+            assert scores["green_matched_findings"].per_sample[i] == table["Matched Findings"][i]
+        else:  # RadEval's silent 0, marked here
+            assert expected_scores[i] == 0 and table["Matched Findings"][i] == 0
+            assert np.isnan(scores["green"].per_sample[i]) and scores["green_failed"].per_sample[i] == 1
+            assert str(i) in scores["green"].details["failures"]

@@ -13,8 +13,11 @@ GREEN authors' package) computes it, with local weights only:
 - score per pair: 0 when no finding is matched, else matched / (matched + sum of the six significant counts); the
   corpus value is the mean.
 Per pair, the six significant error counts and the matched findings are kept as their own per-sample scores
-(`green_errors_a` .. `green_errors_f`, `green_matched_findings`), and the model's text in `details` is not kept
-(scores.jsonl holds numbers; the texts can be regenerated deterministically).
+(`green_errors_a` .. `green_errors_f`, `green_matched_findings`), each a corpus mean with its bootstrap CI.
+What we add: no silent numbers. RadEval scores an assessment without the "[Clinically Significant Errors]:" or
+"[Matched Findings]:" block (a truncated or off-format generation) as 0 with no errors; here such a pair is a
+failed sample: NaN in every per-sample GREEN value, 1 in `green_failed`, its reason in `details["failures"]`, and
+the corpus value is the mean over the pairs that were scored (`details["n"]` of them).
 
 The model (default StanfordAIMI/GREEN-radllama2-7b) comes from the option `model`, XRAYBENCH_GREEN_MODEL or the
 Hugging Face cache; it is loaded as the architecture its config names, never running code from the model folder.
@@ -22,6 +25,7 @@ Hugging Face cache; it is loaded as the architecture its config names, never run
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -30,10 +34,12 @@ import numpy as np
 
 from xraybench.lazy import require
 from xraybench.metrics._local_models import local_model_dir, pick_device
+from xraybench.metrics.aggregate import nanmean_scores
 from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.progress import progress_bar
 from xraybench.records import Prediction, Sample
 
+log = logging.getLogger(__name__)
 MODEL_ENV = "XRAYBENCH_GREEN_MODEL"
 DEFAULT_MODEL = "StanfordAIMI/GREEN-radllama2-7b"
 MAX_WORDS = 300
@@ -161,6 +167,15 @@ def green_score(text: str) -> float:
     return 0.0 if matched == 0 else matched / (matched + sum(significant_errors(text)))
 
 
+def assessment_failure(text: str) -> str | None:
+    """Why an assessment cannot be scored (a block GREEN's format always has is missing), or None."""
+    missing = [c for c in ("Clinically Significant Errors", "Matched Findings") if _block(text, c) is None]
+    if not missing:
+        return None
+    shown = " ".join(text.split())[:120]
+    return f"no {' and no '.join(f'[{c}]:' for c in missing)} block in the model's assessment ({shown!r})"
+
+
 class GreenMetric:
     """`green` (mean GREEN) with the per-pair significant error counts by category and the matched findings."""
 
@@ -221,18 +236,29 @@ class GreenMetric:
         if len(samples) != len(predictions):
             raise ValueError(f"{len(samples)} samples but {len(predictions)} predictions")
         texts = self.assess([s.reference or "" for s in samples], [p.answer or "" for p in predictions])
-        return scores_from_assessments(texts, self.model_name)
+        return scores_from_assessments(texts, [s.id for s in samples], self.model_name)
 
 
-def scores_from_assessments(texts: Sequence[str], model: str) -> dict[str, Scores]:
-    """`green`, `green_errors_{a..f}` and `green_matched_findings` per pair from the model's assessments."""
-    errors = np.array([significant_errors(t) for t in texts], dtype=np.float64).reshape(len(texts), 6)
-    details: dict[str, Any] = {"model": model, "implementation": "RadEval GREEN (radeval 2.2.1) semantics"}
-    out = {"green": Scores.mean("green", [green_score(t) for t in texts], **details)}
+def scores_from_assessments(texts: Sequence[str], ids: Sequence[str], model: str) -> dict[str, Scores]:
+    """`green`, `green_errors_{a..f}`, `green_matched_findings` and `green_failed` per pair from the assessments."""
+    n = len(texts)
+    values, matched, errors = np.full(n, np.nan), np.full(n, np.nan), np.full((n, len(SUBCATEGORIES)), np.nan)
+    failed = np.zeros(n)
+    failures: dict[str, str] = {}
+    for i, text in enumerate(texts):
+        why = assessment_failure(text)
+        if why is not None:
+            failed[i], failures[ids[i]] = 1.0, why
+            continue
+        values[i], matched[i], errors[i] = green_score(text), matched_findings(text), significant_errors(text)
+    if failures:
+        log.warning("green: %d of %d pairs failed (e.g. %s: %s)", len(failures), n, *next(iter(failures.items())))
+    details: dict[str, Any] = {"model": model, "implementation": "RadEval GREEN (radeval 2.2.1) semantics",
+                               "nan_means": "failed: no GREEN assessment (see green details.failures)"}  # fmt: skip
+    out = {"green": nanmean_scores("green", values, failed=len(failures), failures=failures, **details)}
     for k, (letter, text) in enumerate(SUBCATEGORIES):
         name = f"green_errors_{letter}"
-        out[name] = Scores.mean(name, errors[:, k], category=text, significance="clinically significant", **details)
-    out["green_matched_findings"] = Scores.mean(
-        "green_matched_findings", [matched_findings(t) for t in texts], **details
-    )
+        out[name] = nanmean_scores(name, errors[:, k], category=text, significance="clinically significant", **details)
+    out["green_matched_findings"] = nanmean_scores("green_matched_findings", matched, **details)
+    out["green_failed"] = Scores.mean("green_failed", failed, meaning="share of pairs without a GREEN value")
     return out
