@@ -237,3 +237,56 @@ def test_run_download_fetches_bertscore_weights_and_scores_with_them(fake_hub: F
     cached = list((tmp_path / "hf" / "hub" / "models--roberta-large" / "snapshots").iterdir())[0]
     for name, data in fake_hub.repos["roberta-large"].items():
         assert (cached / name).read_bytes() == data, name
+
+
+CRIMSON_OFFLINE = """
+import json
+from xraybench.metrics.api import build_records
+from xraybench.metrics.crimson import CrimsonMetric
+samples, predictions = build_records(["mild cardiomegaly."], [["the lungs are clear."]])
+scores = CrimsonMetric(device="cpu", dtype="float32", progress=False).score(samples, predictions)
+print(json.dumps({"model": scores["crimson"].details["model"], "failed": scores["crimson_failed"].value}))
+"""
+
+
+def test_fetch_crimson_gets_a_sharded_generative_model_that_then_loads_offline(tmp_path: Path) -> None:
+    """The CRIMSON model as a hub repo lays out a large model (safetensors shards + index, chat template, generation
+    config): `weights fetch crimson` fetches every file the index names, and the metric then runs from the cache."""
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("CRIMSON", reason="crimson-score is not installed")
+    from xraybench.testing.tiny_gemma3 import build_tiny_gemma3
+
+    built = build_tiny_gemma3(tmp_path / "built", max_new_tokens=4)
+    sharded = tmp_path / "sharded"
+    transformers.AutoModelForCausalLM.from_pretrained(built).save_pretrained(sharded, max_shard_size="100KB")
+    for name in ("tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja"):
+        if (built / name).is_file():
+            (sharded / name).write_bytes((built / name).read_bytes())
+    files = _files(sharded)
+    shards = [n for n in files if n.startswith("model-") and n.endswith(".safetensors")]
+    assert len(shards) > 1 and "model.safetensors.index.json" in files
+    repo = "rajpurkarlab/medgemma-4b-it-crimson"
+    hub = FakeHub({repo: files})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = _xraybench(["weights", "fetch", "crimson"], tmp_path, hub)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    snapshot = next((tmp_path / "hf" / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots").iterdir())
+    for name, data in files.items():
+        assert (snapshot / name).read_bytes() == data, name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_CRIMSON"))}
+    run = subprocess.run(
+        [sys.executable, "-c", CRIMSON_OFFLINE],
+        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    # random weights write no JSON: the one pair is a marked failure, from the model found in the cache
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"model": repo, "failed": 1.0}

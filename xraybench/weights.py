@@ -1,4 +1,4 @@
-"""`xraybench weights fetch chexbert|radgraph|bertscore`: download the model-based metrics' weights, once.
+"""`xraybench weights fetch chexbert|radgraph|bertscore|crimson`: download the model-based metrics' weights, once.
 
 The metrics never download (`xraybench.metrics._local_models`); this is the one explicit step that does, through
 `huggingface_hub` into its cache (`HF_HOME` / `HF_HUB_CACHE`; `HF_ENDPOINT` for a mirror), where the metrics then
@@ -11,7 +11,9 @@ What is fetched is what RadEval downloads on first use for the same metrics:
 - radgraph: `radgraph.tar.gz` of StanfordAIMI/RRG_scorers (or `--radgraph-model-type`), unpacked where the metric
   looks (`XRAYBENCH_RADGRAPH_DIR`, else the radgraph package's cache), plus the BERT encoder its config names;
 - bertscore: the model the metric uses (`XRAYBENCH_BERTSCORE_MODEL`, default roberta-large): config, tokenizer
-  and weights.
+  and weights;
+- crimson: the generative model the metric uses (`XRAYBENCH_CRIMSON_MODEL`, default
+  rajpurkarlab/medgemma-4b-it-crimson), as `fetch_causal_lm` lists it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from xraybench.lazy import require
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]  # one line per file before it is fetched: progress where no bar shows (not a TTY)
 
-WEIGHTS = ("chexbert", "radgraph", "bertscore")
+WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
                    "special_tokens_map.json")  # fmt: skip
 VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")  # a tokenizer needs at least one of these
@@ -136,6 +138,43 @@ def fetch_encoder(repo: str, *, weights: bool, notify: Notify = log.info) -> lis
         else:
             raise XrayBenchError(f"{repo}: no weights file ({' or '.join(MODEL_FILES)})")
     return got
+
+
+# what a generative model repo needs to load offline besides tokenizer files and weights (absent ones are skipped)
+CAUSAL_LM_FILES = ("config.json", "generation_config.json", "chat_template.jinja", "chat_template.json",
+                   "tokenizer.model", "preprocessor_config.json", "processor_config.json")  # fmt: skip
+SHARD_INDEX = "model.safetensors.index.json"
+
+
+def fetch_causal_lm(repo: str, notify: Notify = log.info) -> list[Fetched]:
+    """A generative model repo (an LLM-judged metric's model): config, generation config, tokenizer with its chat
+    template, and the safetensors weights (one file, or the shards its index names)."""
+    got = [
+        f for name in CAUSAL_LM_FILES if (f := fetch_file(repo, name, required=name == "config.json", notify=notify))
+    ]
+    got += [f for name in TOKENIZER_FILES if (f := fetch_file(repo, name, required=False, notify=notify))]
+    if not any(f.filename in (*VOCAB_FILES, "tokenizer.model") for f in got):
+        raise XrayBenchError(f"{repo}: no tokenizer ({', '.join(VOCAB_FILES)} or tokenizer.model)")
+    index = fetch_file(repo, SHARD_INDEX, required=False, notify=notify)
+    if index is None:
+        single = fetch_file(repo, "model.safetensors", required=False, notify=notify)
+        if single is None:
+            raise XrayBenchError(f"{repo}: no weights (model.safetensors or {SHARD_INDEX})")
+        return [*got, single]
+    try:
+        shards = sorted(set(json.loads(index.path.read_text(encoding="utf-8"))["weight_map"].values()))
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise XrayBenchError(f"{repo}/{SHARD_INDEX}: expected a JSON object with a weight_map ({exc})") from exc
+    return [*got, index, *(f for name in shards if (f := fetch_file(repo, name, notify=notify)))]
+
+
+def fetch_crimson(notify: Notify = log.info) -> list[Fetched]:
+    from xraybench.metrics.crimson import DEFAULT_MODEL, MODEL_ENV
+
+    name = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    if Path(name).expanduser().is_dir():
+        raise XrayBenchError(f"crimson: {name} is a local folder already; nothing to fetch")
+    return fetch_causal_lm(name, notify)
 
 
 def fetch_chexbert(notify: Notify = log.info) -> list[Fetched]:
@@ -244,4 +283,6 @@ def fetch(
         return fetch_bertscore(bertscore_model, notify)
     if name == "radgraph":
         return fetch_radgraph(radgraph_dir, radgraph_model_type, notify)
+    if name == "crimson":
+        return fetch_crimson(notify)
     raise XrayBenchError(f"weights: unknown metric {name!r}; choose from {', '.join(WEIGHTS)}")
