@@ -430,6 +430,7 @@ def ensemble_battles(
     counts["judge_configs"] = [c for j in pooled for c in exports[j].configs_used]
     counts["other_judge_configs"] = [c for j in pooled for c in exports[j].counts()["other_judge_configs"]]
     counts["flagged"] = exports[pooled[0]].flagged
+    counts["order_flip_rates"] = {j: exports[j].counts()["order_flip_rates"].get(j) for j in pooled}
     ensemble = {
         "pooling": POOLING,
         "pooled_judges": pooled,

@@ -490,6 +490,8 @@ class BattleExport:
             "n_verdicts": self.n_verdicts, "n_identical": self.n_identical, "n_failed": self.n_failed,
             "n_missing": self.n_missing, "judge_configs": list(self.configs_used),
             "other_judge_configs": [c for c in self.configs if c not in self.configs_used], "flagged": self.flagged,
+            "order_flip_rates": {j: {"rate": r, "n_pairs": self.n_pairs_both_orders[j]} for j, r in
+                                 self.flip_rate.items()},
         }  # fmt: skip
 
 

@@ -315,6 +315,8 @@ def leaderboard_data(
         },
         "figures": FIGURES,
     }
+    if counts.get("order_flip_rates"):  # judged in an arena's store: each judge's order-flip rate
+        data["order_flip_rates"] = counts["order_flip_rates"]
     if ensemble is not None:
         data["ensemble"] = dict(ensemble)
     return _rounded(data)
@@ -384,6 +386,15 @@ def describe(data: Mapping[str, Any]) -> list[str]:
         "Win rate: mean over opponents of the observed win fraction (ties count half); predicted win rate: "
         "mean Bradley-Terry win probability against every other model.",
     ]
+    flips = {j: item for j, item in (data.get("order_flip_rates") or {}).items() if item is not None}
+    if flips:
+        shown = "; ".join(
+            f"{j} {'n/a' if item['rate'] is None else format(item['rate'], '.1%')} of {item['n_pairs']} pairs"
+            for j, item in flips.items()
+        )
+        lines.append(
+            f"Order-flip rate (pairs with judge verdicts in both orders whose winner changes with the order): {shown}."
+        )
     configs = data.get("judge_configs") or []
     if len(configs) > 1:
         lines.append(f"Mixes {len(configs)} judge configurations: {'; '.join(configs)}.")

@@ -91,9 +91,17 @@ def test_ensemble_leaderboard_per_judge_pooled_agreement_and_flips(demo: dict[st
     assert ens["pooled_judges"] == JUDGES and board.banner is None
     exports = {j: _export(demo, j) for j in JUDGES}
 
-    # per-judge ratings: those of the judge's own leaderboard
+    # per-judge ratings: those of the judge's own leaderboard, which states the judge's order-flip rate too
     for judge in JUDGES:
-        alone = json.loads((_board(demo, f"alone-{judge[7:]}", [judge]).out / "leaderboard.json").read_text())
+        own_board = _board(demo, f"alone-{judge[7:]}", [judge]).out
+        alone = json.loads((own_board / "leaderboard.json").read_text())
+        export = exports[judge][1]
+        assert alone["order_flip_rates"] == {
+            judge: {"rate": export.flip_rate[judge], "n_pairs": export.n_pairs_both_orders[judge]}
+        }
+        assert (
+            f"{judge} 0.0% of {export.n_pairs_both_orders[judge]} pairs" in (own_board / "leaderboard.md").read_text()
+        )
         for row in alone["models"]:
             own = ens["ratings"][judge][row["model"]]
             assert own["rating"] == pytest.approx(row["rating"], abs=1e-6)
