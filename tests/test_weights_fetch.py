@@ -290,3 +290,54 @@ def test_fetch_crimson_gets_a_sharded_generative_model_that_then_loads_offline(t
     assert run.returncode == 0, run.stderr[-3000:]
     # random weights write no JSON: the one pair is a marked failure, from the model found in the cache
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"model": repo, "failed": 1.0}
+
+
+GREEN_OFFLINE = """
+import json
+from xraybench.metrics.api import build_records
+from xraybench.metrics.green import GreenMetric
+samples, predictions = build_records(["mild cardiomegaly."], [["the lungs are clear."]])
+scores = GreenMetric(device="cpu", max_length=600, progress=False).score(samples, predictions)
+print(json.dumps({"model": scores["green"].details["model"], "failed": scores["green_failed"].value}))
+"""
+
+
+def test_fetch_green_gets_the_sharded_model_and_its_added_tokens(tmp_path: Path) -> None:
+    """GREEN's model as its hub repo lays it out (safetensors shards + index, added_tokens.json): `weights fetch
+    green` fetches every file, and the metric then loads it from the cache offline."""
+    transformers = pytest.importorskip("transformers")
+    from xraybench.metrics.green import DEFAULT_MODEL, INSTRUCTION
+    from xraybench.testing.tiny_llama import build_tiny_llama
+
+    built = build_tiny_llama(tmp_path / "built", [INSTRUCTION])
+    sharded = tmp_path / "sharded"
+    transformers.AutoModelForCausalLM.from_pretrained(built).save_pretrained(sharded, max_shard_size="100KB")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (sharded / name).write_bytes((built / name).read_bytes())
+    (sharded / "added_tokens.json").write_text("{}")
+    files = _files(sharded)
+    assert len([n for n in files if n.startswith("model-")]) > 1 and "model.safetensors.index.json" in files
+    hub = FakeHub({DEFAULT_MODEL: files})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = _xraybench(["weights", "fetch", "green"], tmp_path, hub)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    snapshot = next((tmp_path / "hf" / "hub" / f"models--{DEFAULT_MODEL.replace('/', '--')}" / "snapshots").iterdir())
+    for name, data in files.items():
+        assert (snapshot / name).read_bytes() == data, name
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_GREEN"))}
+    run = subprocess.run(
+        [sys.executable, "-c", GREEN_OFFLINE],
+        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    # random weights write no GREEN assessment: the one pair is a marked failure, from the model found in the cache
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"model": DEFAULT_MODEL, "failed": 1.0}

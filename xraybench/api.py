@@ -542,7 +542,9 @@ class DownloadOptions(WeightsOptions):
 class FetchWeightsConfig(WeightsOptions):
     """`xraybench weights fetch NAME...`: download metric weights into the Hugging Face cache."""
 
-    names: list[str] = option(positional=True, metavar="NAME", help="one or more of chexbert, radgraph, bertscore")
+    names: list[str] = option(
+        positional=True, metavar="NAME", help="one or more of chexbert, radgraph, bertscore, crimson, green"
+    )
 
 
 def fetch_weights(names: list[str], options: WeightsOptions, notify: Any = None) -> list[tuple[str, list[Fetched]]]:

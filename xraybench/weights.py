@@ -13,7 +13,9 @@ What is fetched is what RadEval downloads on first use for the same metrics:
 - bertscore: the model the metric uses (`XRAYBENCH_BERTSCORE_MODEL`, default roberta-large): config, tokenizer
   and weights;
 - crimson: the generative model the metric uses (`XRAYBENCH_CRIMSON_MODEL`, default
-  rajpurkarlab/medgemma-4b-it-crimson), as `fetch_causal_lm` lists it.
+  rajpurkarlab/medgemma-4b-it-crimson), as `fetch_causal_lm` lists it;
+- green: GREEN's model (`XRAYBENCH_GREEN_MODEL`, default StanfordAIMI/GREEN-radllama2-7b) as `fetch_causal_lm`
+  lists it, plus its `added_tokens.json` and tokenizer module where the repo has them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from xraybench.lazy import require
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]  # one line per file before it is fetched: progress where no bar shows (not a TTY)
 
-WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson")
+WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson", "green")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
                    "special_tokens_map.json")  # fmt: skip
 VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")  # a tokenizer needs at least one of these
@@ -177,6 +179,19 @@ def fetch_crimson(notify: Notify = log.info) -> list[Fetched]:
     return fetch_causal_lm(name, notify)
 
 
+GREEN_EXTRA_FILES = ("added_tokens.json", "tokenization_chexagent.py")  # GREEN-RadLlama2-7b's tokenizer needs them
+
+
+def fetch_green(notify: Notify = log.info) -> list[Fetched]:
+    from xraybench.metrics.green import DEFAULT_MODEL, MODEL_ENV
+
+    name = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    if Path(name).expanduser().is_dir():
+        raise XrayBenchError(f"green: {name} is a local folder already; nothing to fetch")
+    extra = [f for file in GREEN_EXTRA_FILES if (f := fetch_file(name, file, required=False, notify=notify))]
+    return [*fetch_causal_lm(name, notify), *extra]
+
+
 def fetch_chexbert(notify: Notify = log.info) -> list[Fetched]:
     from xraybench.metrics.chexbert import DEFAULT_TOKENIZER, HUB_CHECKPOINT
 
@@ -285,4 +300,6 @@ def fetch(
         return fetch_radgraph(radgraph_dir, radgraph_model_type, notify)
     if name == "crimson":
         return fetch_crimson(notify)
+    if name == "green":
+        return fetch_green(notify)
     raise XrayBenchError(f"weights: unknown metric {name!r}; choose from {', '.join(WEIGHTS)}")

@@ -19,13 +19,18 @@ What we add: no silent numbers. RadEval scores an assessment without the "[Clini
 failed sample: NaN in every per-sample GREEN value, 1 in `green_failed`, its reason in `details["failures"]`, and
 the corpus value is the mean over the pairs that were scored (`details["n"]` of them).
 
-The model (default StanfordAIMI/GREEN-radllama2-7b) comes from the option `model`, XRAYBENCH_GREEN_MODEL or the
-Hugging Face cache; it is loaded as the architecture its config names, never running code from the model folder.
+The model (default StanfordAIMI/GREEN-radllama2-7b, RadEval's) comes from the option `model`, XRAYBENCH_GREEN_MODEL
+or the Hugging Face cache (`xraybench weights fetch green`). By default it is loaded as the architecture and
+tokenizer its config names, never running code from the model folder; that repo also ships a tokenizer module
+(`tokenization_chexagent.py`) that RadEval runs with `trust_remote_code=True`: set the option
+`trust_remote_code=True` to do the same (whether the two tokenizers differ on report text is not tested here, as
+the real checkpoint is not available).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from xraybench.lazy import require
-from xraybench.metrics._local_models import local_model_dir, pick_device
+from xraybench.metrics._local_models import fetch_command, local_model_dir, pick_device
 from xraybench.metrics.aggregate import nanmean_scores
 from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.progress import progress_bar
@@ -188,22 +193,26 @@ class GreenMetric:
         device: str | None = None,
         batch_size: int = BATCH_SIZE,
         max_length: int = MAX_LENGTH,
+        trust_remote_code: bool = False,
         progress: bool = True,
     ):
         torch = require("torch", "hf", "GREEN")
         transformers = require("transformers", "hf", "GREEN")
-        folder = local_model_dir("green", model, option="model", env=MODEL_ENV, default=DEFAULT_MODEL)
+        folder = local_model_dir(
+            "green", model, option="model", env=MODEL_ENV, default=DEFAULT_MODEL, fetch=fetch_command("green")
+        )
         self.device = pick_device(device)
         self.torch, self.batch_size, self.max_length, self.progress = torch, batch_size, max_length, progress
-        self.model_name = model or str(folder)
+        self.model_name = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL  # what results.json names
         dtype = torch.float32 if self.device == "cpu" else torch.float16
         self.model = transformers.AutoModelForCausalLM.from_pretrained(
-            folder, local_files_only=True, dtype=dtype
+            folder, local_files_only=True, dtype=dtype, trust_remote_code=trust_remote_code
         ).eval()
         self.model.to(self.device)
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(
-            folder, local_files_only=True, add_eos_token=True, use_fast=True, padding_side="left"
-        )
+            folder, local_files_only=True, add_eos_token=True, use_fast=True, padding_side="left",
+            trust_remote_code=trust_remote_code,
+        )  # fmt: skip
         self.tokenizer.chat_template = CHAT_TEMPLATE
         self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.clean_up_tokenization_spaces = True
