@@ -168,6 +168,20 @@ def tiny_crimson(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_gemma3(tmp_path_factory.mktemp("crimson") / "model", [build_prompt("", "")], max_new_tokens=12)
 
 
+def test_a_model_without_chat_template_is_refused_before_scoring(tiny_crimson: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from xraybench.metrics.crimson import CrimsonMetric
+
+    plain = shutil.copytree(tiny_crimson, tmp_path / "plain")
+    (plain / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((plain / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(XrayBenchError, match="has no chat template"):
+        CrimsonMetric(model=str(plain), progress=False)
+
+
 @pytest.mark.skipif(not IU_REPORTS.is_file(), reason=f"real IU X-ray reports not found at {IU_REPORTS}")
 def test_same_outputs_as_the_package_on_real_iu_reports(tiny_crimson: Path) -> None:
     from CRIMSON.generate_score import CRIMSONScore
@@ -199,7 +213,8 @@ def test_same_outputs_as_the_package_on_real_iu_reports(tiny_crimson: Path) -> N
             assert scores["crimson"].per_sample[i] == result["crimson_score"]
             for name in ERROR_COUNTS:
                 assert scores[f"crimson_{name}"].per_sample[i] == result["error_counts"][name]
-    assert scores["crimson"].details["generation"] == "checkpoint generation_config.json"
+    generation = "checkpoint generation_config.json (do_sample=False, max_new_tokens=12)"
+    assert scores["crimson"].details["generation"] == generation
 
 
 def test_per_sample_rows_and_corpus_values_keep_failures_apart() -> None:

@@ -192,6 +192,11 @@ class CrimsonMetric:
                 f"crimson: cannot load the model in {self.folder} ({' '.join(str(exc).split())[:200]}); expected a "
                 f"causal LM checkpoint (config, weights, tokenizer with a chat template) such as {DEFAULT_MODEL}"
             ) from exc
+        if not getattr(self.pipe.tokenizer, "chat_template", None):  # else every pair would fail the same way
+            raise XrayBenchError(
+                f"crimson: the tokenizer in {self.folder} has no chat template; CRIMSON prompts a chat model "
+                f"(system + user turn), such as {DEFAULT_MODEL}"
+            )
         if self.pipe.tokenizer.padding_side != "left":
             self.pipe.tokenizer.padding_side = "left"
         # the package: a checkpoint's own generation_config.json wins over its greedy 8,192-token default
@@ -199,14 +204,22 @@ class CrimsonMetric:
         self.guidelines = guidelines
         self.batch_size, self.progress, self.max_new_tokens = batch_size, progress, max_new_tokens
         self.use_generation_config = own and max_new_tokens is None
+        config = self.pipe.model.generation_config
+        generation = (
+            f"checkpoint generation_config.json (do_sample={bool(config.do_sample)}, "
+            f"max_new_tokens={config.max_new_tokens})"
+            if self.use_generation_config
+            else f"greedy, max_new_tokens={max_new_tokens or DEFAULT_MAX_NEW_TOKENS}"
+        )
+        if self.use_generation_config and config.do_sample:  # as the package does; say that reruns will differ
+            log.warning("crimson: the checkpoint's generation config samples, so scores vary between runs; "
+                        "give the option max_new_tokens to decode greedily")  # fmt: skip
         self.details = {
             "model": str(model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL),
             "implementation": f"crimson-score {_version(package)} (prompt, JSON parsing, score)",
             "dtype": dtype,
             "guidelines": self.guidelines,
-            "generation": "checkpoint generation_config.json"
-            if self.use_generation_config
-            else f"greedy, max_new_tokens={max_new_tokens or DEFAULT_MAX_NEW_TOKENS}",
+            "generation": generation,
         }
 
     def generate(self, prompts: Sequence[str]) -> tuple[list[str | None], dict[int, str]]:
