@@ -33,10 +33,13 @@ $(VENV)/.torch: $(VENV)/.core
 	touch $@
 
 # radeval is the reference for the GREEN test only: --no-deps, as its declared dependencies (torchvision, medspacy,
-# stanza, ...) are not needed by the part compared, and torchvision must not come in
+# stanza, ...) are not needed by the part compared, and torchvision must not come in. crimson-score (CRIMSON's
+# package, used by the crimson metric and its test) likewise: its declared dependencies (openai,
+# sentence-transformers, ...) are not used, and it declares Python >= 3.12 although the parts used run on 3.10+
 $(VENV)/.dev: $(VENV)/.torch
 	$(PIP) -e '.[hf,judge,arena,train,dev]'
 	$(PIP) --no-deps 'radeval==2.2.1'
+	$(PIP) --no-deps --ignore-requires-python 'crimson-score==0.2.2'
 	touch $@
 
 setup: $(VENV)/.core

@@ -26,7 +26,7 @@ Per-sample values: `crimson` and the package's error counts per category (`crims
 
 The model (default rajpurkarlab/medgemma-4b-it-crimson) comes from the option `model`, XRAYBENCH_CRIMSON_MODEL or
 the Hugging Face cache; the package is installed with the `crimson` extra (it declares Python >= 3.12; on 3.10 /
-3.11 `pip install --no-deps crimson-score` works: the parts used here are plain Python).
+3.11 `pip install --no-deps --ignore-requires-python crimson-score` works: the parts used here are plain Python).
 """
 
 from __future__ import annotations
