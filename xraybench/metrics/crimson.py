@@ -20,6 +20,7 @@ empty or unparsable response, or a JSON object without `reference_findings`, `pr
 value, 1 in `crimson_failed`, its reason in `details["failures"]`, and the corpus value is the mean over the
 samples that were scored (`details["n"]` of them).
 
+One reference per sample (the sample's `reference`), as the package pairs one reference with each candidate.
 Per-sample values: `crimson` and the package's error counts per category (`crimson_false_findings`,
 `crimson_missing_findings`, `crimson_attribute_errors` and the attribute kinds `crimson_location_errors` ..
 `crimson_temporal_errors`), each also a corpus mean with its bootstrap CI.
