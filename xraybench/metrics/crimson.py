@@ -233,7 +233,8 @@ class CrimsonMetric:
                 chunk = [messages(p) for p in prompts[start : start + self.batch_size]]
                 try:
                     outputs = self._run(chunk)
-                    texts = [o[0]["generated_text"][-1]["content"] for o in outputs]
+                    # one list per conversation (a bare dict where a pipeline version unwraps it), last turn = answer
+                    texts = [(o[0] if isinstance(o, list) else o)["generated_text"][-1]["content"] for o in outputs]
                 except (RuntimeError, ValueError, IndexError, KeyError) as exc:  # OOM, bad template, odd output
                     log.warning("crimson: generation failed for items %d..%d: %s", start, start + len(chunk) - 1, exc)
                     texts = [None] * len(chunk)
