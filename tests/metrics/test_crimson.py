@@ -142,6 +142,11 @@ def test_the_prompt_is_the_package_prompt_without_guidelines() -> None:
     scorer.model_name = "a-general-llm"  # the package keeps the guidelines for any other model
     assert build_prompt(ref, hyp, guidelines=True) == scorer._build_evaluation_prompt(ref, hyp)
     assert len(build_prompt(ref, hyp, guidelines=True)) > len(build_prompt(ref, hyp))
+    context = {"Clinical context": "Indication: chest pain. Comparison: none. Age: 82"}
+    assert build_prompt(ref, hyp, guidelines=True, context=context) == scorer._build_evaluation_prompt(
+        ref, hyp, patient_context=context
+    )
+    assert "Patient Context:\n    Clinical context: Indication: chest pain." in build_prompt(ref, hyp, context=context)
 
 
 def test_missing_weights_name_the_fetch_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,6 +185,18 @@ def test_a_model_without_chat_template_is_refused_before_scoring(tiny_crimson: P
     (plain / "tokenizer_config.json").write_text(json.dumps(config))
     with pytest.raises(XrayBenchError, match="has no chat template"):
         CrimsonMetric(model=str(plain), progress=False)
+
+
+def test_context_option_reads_the_sample_context(tiny_crimson: Path) -> None:
+    from xraybench.metrics.crimson import CrimsonMetric
+    from xraybench.records import Sample
+
+    sample = Sample("1", "rexrank_iu_xray", "rexrank", "test", "", "ref", metadata={"context": "Indication: cough."})
+    bare = Sample("2", "rexrank_iu_xray", "rexrank", "test", "", "ref")
+    with_context = CrimsonMetric(model=str(tiny_crimson), context=True, progress=False)
+    assert with_context._context(sample) == {"Clinical context": "Indication: cough."}
+    assert with_context._context(bare) is None
+    assert CrimsonMetric(model=str(tiny_crimson), progress=False)._context(sample) is None  # off by default
 
 
 @pytest.mark.skipif(not IU_REPORTS.is_file(), reason=f"real IU X-ray reports not found at {IU_REPORTS}")

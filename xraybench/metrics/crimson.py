@@ -6,7 +6,8 @@ Through the authors' own package, `crimson-score` (rajpurkarlab/CRIMSON, module 
 - prompt: its `prompt_parts.build_prompt(reference, candidate)` without the guideline sections, as the package
   prompts its fine-tuned model (rajpurkarlab/medgemma-4b-it-crimson was trained without them; the package drops them
   only when the model is named by that hub id, so a local copy would get them there: here the option `guidelines`
-  decides, off by default; turn it on for a general LLM);
+  decides, off by default; turn it on for a general LLM); with the option `context`, a sample's clinical context
+  (ReXrank's indication / comparison / age / sex, `metadata["context"]`) goes in as the package's patient context;
 - chat: its system message, then the prompt as the user turn, through the checkpoint's own chat template, generated
   by a transformers `text-generation` pipeline in bfloat16 as the package runs it: with the checkpoint's own
   generation_config.json when it ships one, else greedy with up to 8,192 new tokens; batches of `batch_size` (1);
@@ -62,6 +63,7 @@ ERROR_COUNTS = (
     "temporal_errors",
 )  # fmt: skip
 REQUIRED_FIELDS = ("reference_findings", "predicted_findings", "matched_findings")
+CONTEXT_KEY = "Clinical context"  # how a sample's context (e.g. ReXrank's indication, comparison, age) is labelled
 MAX_REASON_CHARS = 200  # of a response quoted in a failure reason
 
 
@@ -69,12 +71,16 @@ def _package() -> Any:
     return require("CRIMSON.generate_score", "crimson", "the CRIMSON metric")
 
 
-def build_prompt(reference: str, candidate: str, guidelines: bool = False) -> str:
-    """The package's evaluation prompt for one pair (`guidelines`: the sections the fine-tuned model never saw)."""
+def build_prompt(
+    reference: str, candidate: str, guidelines: bool = False, context: dict[str, str] | None = None
+) -> str:
+    """The package's evaluation prompt for one pair (`guidelines`: the sections the fine-tuned model never saw;
+    `context`: the package's patient context, e.g. {"Age": "82", "Indication": "..."})."""
     parts = require("CRIMSON.prompt_parts", "crimson", "the CRIMSON metric")
     return parts.build_prompt(
         reference,
         candidate,
+        patient_context=context or None,
         include_significance_examples=guidelines,
         include_attribute_guidelines=guidelines,
         include_context_guidelines=guidelines,
@@ -168,6 +174,7 @@ class CrimsonMetric:
         batch_size: int = 1,
         max_new_tokens: int | None = None,
         guidelines: bool = False,
+        context: bool = False,
         progress: bool = True,
     ):
         package = _package()
@@ -202,7 +209,7 @@ class CrimsonMetric:
             self.pipe.tokenizer.padding_side = "left"
         # the package: a checkpoint's own generation_config.json wins over its greedy 8,192-token default
         own = not getattr(self.pipe.model.generation_config, "_from_model_config", False)
-        self.guidelines = guidelines
+        self.guidelines, self.context = guidelines, context
         self.batch_size, self.progress, self.max_new_tokens = batch_size, progress, max_new_tokens
         self.use_generation_config = own and max_new_tokens is None
         config = self.pipe.model.generation_config
@@ -220,6 +227,7 @@ class CrimsonMetric:
             "implementation": f"crimson-score {_version(package)} (prompt, JSON parsing, score)",
             "dtype": dtype,
             "guidelines": self.guidelines,
+            "context": f"the sample's context as {CONTEXT_KEY!r}" if context else "none",
             "generation": generation,
         }
 
@@ -255,11 +263,15 @@ class CrimsonMetric:
             batch_size=self.batch_size,
         )
 
+    def _context(self, sample: Sample) -> dict[str, str] | None:
+        text = sample.metadata.get("context") if self.context else None
+        return {CONTEXT_KEY: str(text)} if text else None
+
     def score(self, samples: Sequence[Sample], predictions: Sequence[Prediction]) -> dict[str, Scores]:
         if len(samples) != len(predictions):
             raise ValueError(f"{len(samples)} samples but {len(predictions)} predictions")
         prompts = [
-            build_prompt(s.reference or "", p.answer or "", self.guidelines)
+            build_prompt(s.reference or "", p.answer or "", self.guidelines, self._context(s))
             for s, p in zip(samples, predictions, strict=True)
         ]
         responses, reasons = self.generate(prompts)
