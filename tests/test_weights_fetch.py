@@ -137,6 +137,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, byte
         RRG: {"chexbert.pth": chexbert.read_bytes(), "radgraph.tar.gz": _radgraph_archive()},
         "bert-base-uncased": {**_files(bert), "flax_model.msgpack": b"not wanted"},
         "roberta-large": _files(roberta),
+        "distilroberta-base": _files(roberta),
         ENCODER: _files(bert),
     }
 
@@ -341,3 +342,23 @@ def test_fetch_green_gets_the_sharded_model_and_its_added_tokens(tmp_path: Path)
     assert run.returncode == 0, run.stderr[-3000:]
     # random weights write no GREEN assessment: the one pair is a marked failure, from the model found in the cache
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"model": DEFAULT_MODEL, "failed": 1.0}
+
+
+def test_run_download_fetches_what_radcliq_is_built_from(fake_hub: FakeHub, tmp_path: Path) -> None:
+    """`run --extra-metrics radcliq --download` fetches CheXbert, RadGraph and distilroberta-base (RadCliQ's BERTScore
+    model, whatever the bertscore metric's default is) before the run, and semb_score then scores from the cache; the
+    served stand-ins cannot make a RadCliQ, so the run lists radcliq as skipped with the reason, inventing no number."""
+    root = tmp_path / "radgraph-models"
+    out = tmp_path / "run"
+    args = ["run", "--model", "baseline:normal", "--tasks", "demo_findings", "--limit", "2", "--extra-metrics",
+            "radcliq,semb_score", "--skip-metrics", "meteor", "--bootstrap-rounds", "0", "--out", str(out), "--download"]  # fmt: skip
+    done = _xraybench(args, tmp_path, fake_hub, XRAYBENCH_RADGRAPH_DIR=str(root))
+    assert done.returncode == 0, done.stderr
+    hub = tmp_path / "hf" / "hub"
+    for repo in ("StanfordAIMI--RRG_scorers", "bert-base-uncased", "distilroberta-base"):
+        assert list((hub / f"models--{repo}" / "snapshots").iterdir()), repo
+    assert (root / "radgraph" / "config.json").is_file()
+    task = json.loads((out / "results.json").read_text())["tasks"]["demo_findings"]
+    assert "semb_score" not in task["skipped_metrics"] and -1 <= task["metrics"]["semb_score"]["value"] <= 1
+    # the served stand-ins cannot run at RadCliQ's settings (a 3-layer encoder for layer 5): skipped with the reason
+    assert "num_layers" in task["skipped_metrics"]["radcliq"] and "radcliq_v1" not in task["metrics"]

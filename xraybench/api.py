@@ -543,7 +543,9 @@ class FetchWeightsConfig(WeightsOptions):
     """`xraybench weights fetch NAME...`: download metric weights into the Hugging Face cache."""
 
     names: list[str] = option(
-        positional=True, metavar="NAME", help="one or more of chexbert, radgraph, bertscore, crimson, green"
+        positional=True,
+        metavar="NAME",
+        help="one or more of chexbert, radgraph, bertscore, crimson, green, semb_score, radcliq",
     )
 
 

@@ -1,4 +1,4 @@
-"""`xraybench weights fetch chexbert|radgraph|bertscore|crimson`: download the model-based metrics' weights, once.
+"""`xraybench weights fetch chexbert|radgraph|bertscore|crimson|green|semb_score|radcliq`: download the model-based metrics' weights, once.
 
 The metrics never download (`xraybench.metrics._local_models`); this is the one explicit step that does, through
 `huggingface_hub` into its cache (`HF_HOME` / `HF_HUB_CACHE`; `HF_ENDPOINT` for a mirror), where the metrics then
@@ -14,6 +14,7 @@ What is fetched is what RadEval downloads on first use for the same metrics:
   and weights;
 - crimson: the generative model the metric uses (`XRAYBENCH_CRIMSON_MODEL`, default
   rajpurkarlab/medgemma-4b-it-crimson), as `fetch_causal_lm` lists it;
+- semb_score: what chexbert fetches; radcliq: chexbert's and radgraph's files and distilroberta-base (its BERTScore);
 - green: GREEN's model (`XRAYBENCH_GREEN_MODEL`, default StanfordAIMI/GREEN-radllama2-7b) as `fetch_causal_lm`
   lists it, plus its `added_tokens.json` and tokenizer module where the repo has them.
 """
@@ -39,7 +40,8 @@ from xraybench.lazy import require
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]  # one line per file before it is fetched: progress where no bar shows (not a TTY)
 
-WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson", "green")
+# semb_score and radcliq fetch what they are built from (so `run --download` finds them by metric name)
+WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson", "green", "semb_score", "radcliq")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
                    "special_tokens_map.json")  # fmt: skip
 VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")  # a tokenizer needs at least one of these
@@ -302,4 +304,11 @@ def fetch(
         return fetch_crimson(notify)
     if name == "green":
         return fetch_green(notify)
+    if name == "semb_score":  # CheXbert's encoder
+        return fetch_chexbert(notify)
+    if name == "radcliq":  # CheXbert (SembScore), RadGraph, and its BERTScore model whatever --bertscore-model says
+        from xraybench.metrics.radcliq import BERTSCORE_MODEL
+
+        return [*fetch_chexbert(notify), *fetch_radgraph(radgraph_dir, radgraph_model_type, notify),
+                *fetch_bertscore(BERTSCORE_MODEL, notify)]  # fmt: skip
     raise XrayBenchError(f"weights: unknown metric {name!r}; choose from {', '.join(WEIGHTS)}")
