@@ -155,3 +155,44 @@ def test_other_bertscore_model_needs_its_baseline_file(tmp_path: Path) -> None:
 
     with pytest.raises(XrayBenchError, match="bertscore_baseline"):
         RadCliqMetric(bertscore_model=str(tmp_path), bertscore_num_layers=2)
+
+
+def test_built_in_bertscore_baseline_is_bert_scores_distilroberta_row(tmp_path: Path) -> None:
+    """Without a baseline file RadCliQ rescales with bert-score's distilroberta-base layer-5 F baseline: the same
+    numbers as bert-score with its own rescale file (a 6-layer stand-in folder named distilroberta-base)."""
+    bert_score = pytest.importorskip("bert_score", reason="bert-score (dev extra) is the BERTScore reference")
+    transformers = pytest.importorskip("transformers")
+    from xraybench.metrics.bertscore import read_baseline
+    from xraybench.metrics.radcliq import BERTSCORE_BASELINE_F, RadCliqMetric
+    from xraybench.testing.tiny_bert import build_tiny_bert, build_tiny_chexbert
+
+    baseline = Path(bert_score.__file__).parent / "rescale_baseline" / "en" / "distilroberta-base.tsv"
+    assert float(np.float32(read_baseline(baseline, 5)[2])) == BERTSCORE_BASELINE_F
+    bert = build_tiny_bert(tmp_path / "bert")
+    six = tmp_path / "distilroberta-base"
+    config = transformers.BertConfig.from_pretrained(bert)
+    config.num_hidden_layers = 6
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(six)
+    transformers.AutoTokenizer.from_pretrained(bert).save_pretrained(six)
+    radgraph = pytest.importorskip("radgraph", reason="the RadGraph input goes through the radgraph package")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(radgraph, "RadGraph", StandInRadGraph)
+    (tmp_path / "rg" / "radgraph").mkdir(parents=True)
+    (tmp_path / "rg" / "radgraph" / "weights.th").write_bytes(b"")
+    (tmp_path / "rg" / "radgraph" / "config.json").write_text("{}")
+    try:
+        metric = RadCliqMetric(
+            checkpoint=str(build_tiny_chexbert(tmp_path / "c.pth", bert)), tokenizer=str(bert),
+            radgraph_dir=str(tmp_path / "rg"), bertscore_model=str(six), device="cpu", progress=False,
+        )  # fmt: skip
+    finally:
+        monkeypatch.undo()
+    hyps = ["No pleural effusion.", "Mild  cardiomegaly.", "The lungs are clear."]
+    refs = ["Small left effusion.", "Heart size is normal.", "The lungs are clear."]
+    ours = metric.components(hyps, refs)[:, 1]
+    hyps_spaced = [h.replace("  ", " ") for h in hyps]
+    _, _, f_spaced = bert_score.score(hyps_spaced, refs, model_type=str(six), num_layers=5, rescale_with_baseline=True,
+                                      baseline_path=str(baseline), lang="en", device="cpu")  # fmt: skip
+    np.testing.assert_allclose(ours, f_spaced.numpy(), atol=1e-6)
+    assert ours[2] == pytest.approx(1.0, abs=1e-5) and ours[1] < 0 < ours[0] < 1, "rescaled, so not in [0.85, 1]"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,11 @@ class RadCliqMetric:
         from xraybench.metrics.radgraph import RadGraphMetric
 
         model = bertscore_model or BERTSCORE_MODEL
-        if bertscore_baseline is None and (model, bertscore_num_layers) != (BERTSCORE_MODEL, BERTSCORE_LAYERS):
+        # a local copy of distilroberta-base keeps its name as the folder's name
+        if bertscore_baseline is None and (Path(model).name, bertscore_num_layers) != (
+            BERTSCORE_MODEL,
+            BERTSCORE_LAYERS,
+        ):
             raise XrayBenchError(
                 f"radcliq: the built-in BERTScore baseline is {BERTSCORE_MODEL}'s layer {BERTSCORE_LAYERS}; with "
                 f"bertscore_model={model!r}, bertscore_num_layers={bertscore_num_layers} give its bert-score "
