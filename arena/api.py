@@ -214,10 +214,16 @@ class RatingOptions(Bootstrap, Seeded):
         from arena.ratings import compute_ratings
 
         style = battles.has_style if self.style_control == "auto" else self.style_control == "on"
-        return compute_ratings(
+        result = compute_ratings(
             battles, anchor=self.anchor, anchor_rating=self.anchor_rating, rounds=self.bootstrap_rounds,
             seed=self.seed, prior=self.prior, length_control=self.length_control, style_control=style,
         )  # fmt: skip
+        if self.style_control == "auto" and not style:  # say why the page has no style-controlled columns
+            result.settings["style_control"] = (
+                "not shown: some battles carry no style counts (a battle file without style_a/style_b, or an arena "
+                "planned before they were recorded, whose ties between identical reports have no stored text)"
+            )
+        return result
 
 
 @dataclass(kw_only=True)

@@ -465,6 +465,8 @@ def quality_lines(data: Mapping[str, Any]) -> list[str]:
             f"{_share(q.get('separability_style'))} (bootstrap), {_share(q.get('separability_style_sandwich'))} "
             f"(sandwich); agreement with the raw ranking: {_agreement(q['style_vs_raw'])}."
         )
+    if not style and data["settings"].get("style_control"):
+        lines.append(f"Style control: {data['settings']['style_control']}.")
     for other, item in (data.get("agreement") or {}).items():
         lines.append(f"Agreement of this ranking with arena {other}: {_agreement(item)}.")
     return lines

@@ -370,6 +370,9 @@ def test_cli_ratings_and_leaderboard_with_style_control_and_compare(
     assert (
         "Agreement of this ranking with arena first" in (tmp_path / "arenas/second/leaderboard/index.html").read_text()
     )
+    assert main(["arena", "leaderboard", "--battles", str(plain), "--bootstrap-rounds", "0", "--arena", "plain"]) == 0
+    page = (tmp_path / "arenas/plain/leaderboard/leaderboard.md").read_text()
+    assert "Style control: not shown: some battles carry no style counts" in page and "Style-controlled" not in page
     capsys.readouterr()
     assert main([*args, "--arena", "third", "--compare", "arenas/nowhere"]) != 0
     assert "--compare arenas/nowhere: no such leaderboard.json" in capsys.readouterr().err
