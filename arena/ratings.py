@@ -38,7 +38,8 @@ the battles judged so far, so it has no propensities to invert; benchmarks/READM
 by simulation that the unweighted fit is unbiased for it and that its 95% intervals cover the true strengths.
 
 Contextual Bradley–Terry (`contextual_fit`): logit P(a beats b) = theta_a - theta_b + x' gamma with per-battle
-covariates x, fitted jointly by the same Newton iteration per battle. Length control uses x = log(len_a / len_b);
+covariates x, fitted jointly by the same Newton iteration per battle; with `prior > 0` each coefficient also gets
+a N(0, 1 / prior) prior (a ridge penalty), so a covariate that separates the outcomes keeps a finite coefficient. Length control uses x = log(len_a / len_b);
 style control (`style_controlled`, Chatbot Arena / FastChat / Arena-Hard-Auto v2) uses the normalised
 differences of `arena.style`: tokens, section headers, list items and bold spans.
 
@@ -303,6 +304,7 @@ class _Design:
     s: np.ndarray
     w: np.ndarray
     n_real: int  # the first n_real rows are battles
+    ridge: float = 0.0  # Gaussian prior N(0, 1 / ridge) on each coefficient (the fit's `prior`)
 
     @classmethod
     def of(cls, battles: Battles, x: np.ndarray, anchor: int, prior: float) -> _Design:
@@ -315,7 +317,7 @@ class _Design:
             np.concatenate([x, np.zeros((len(va), k))]),
             np.concatenate([battles.score, np.full(len(va), 0.5)]),
             np.concatenate([_weights(battles), np.full(len(va), prior)]),  # a virtual pair weighs `prior`
-            len(battles),
+            len(battles), prior,
         )  # fmt: skip
 
     @property
@@ -326,14 +328,16 @@ class _Design:
         """Linear predictor per round (R, rows) of parameters (R, m + k)."""
         return params[:, self.a] - params[:, self.b] + params[:, self.m :] @ self.x.T
 
-    def loglik(self, eta: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """log L per round from the linear predictor `eta` and the row weights `w` (both (R, rows))."""
+    def loglik(self, params: np.ndarray, eta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """log L (with the coefficients' prior) per round, from the parameters (R, m + k), their linear predictor
+        `eta` and the row weights `w` (both (R, rows))."""
         # s * log p + (1 - s) * log(1 - p) = -(softplus(-eta) + (1 - s) * eta)
-        return -(w * (np.logaddexp(0.0, -eta) + (1.0 - self.s) * eta)).sum(axis=1)
+        ll = -(w * (np.logaddexp(0.0, -eta) + (1.0 - self.s) * eta)).sum(axis=1)
+        return ll - 0.5 * self.ridge * (params[:, self.m :] ** 2).sum(axis=1)
 
-    def information(self, eta: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per round, at linear predictor `eta` (R, rows): the score of log L (R, m + k) and the information,
-        -Hessian (R, m + k, m + k)."""
+    def information(self, params: np.ndarray, eta: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per round, at parameters (R, m + k) with linear predictor `eta` (R, rows): the score of log L
+        (R, m + k) and the information, -Hessian (R, m + k, m + k), the coefficients' prior included."""
         m, k, rounds = self.m, self.x.shape[1], eta.shape[0]
         prob = 1.0 / (1.0 + np.exp(-eta))
         resid, q = w * (self.s - prob), w * prob * (1.0 - prob)
@@ -351,6 +355,9 @@ class _Design:
             info[:, :m, m + f] = cross
             info[:, m + f, :m] = cross
         info[:, m:, m:] = np.swapaxes(q[:, :, None] * self.x, 1, 2) @ self.x
+        if self.ridge:
+            grad[:, m:] -= self.ridge * params[:, m:]
+            info[:, np.arange(m, m + k), np.arange(m, m + k)] += self.ridge
         return grad, info
 
 
@@ -369,12 +376,12 @@ def _solve_batch(design: _Design, w: np.ndarray, params0: np.ndarray) -> tuple[n
     ok = np.ones(rounds, dtype=bool)
     done = np.zeros(rounds, dtype=bool)
     eta = design.eta(params)
-    ll = design.loglik(eta, w)
+    ll = design.loglik(params, eta, w)
     for _ in range(MAX_ITER):
         idx = np.flatnonzero(ok & ~done)
         if not len(idx):
             break
-        grad, info = design.information(eta[idx], w[idx])
+        grad, info = design.information(params[idx], eta[idx], w[idx])
         sub, rhs = info[:, keep][:, :, keep], grad[:, keep]
         step = np.zeros((len(idx), params.shape[1]))
         try:
@@ -388,7 +395,7 @@ def _solve_batch(design: _Design, w: np.ndarray, params0: np.ndarray) -> tuple[n
         t = np.ones(len(idx))
         cand = params[idx] + step
         cand_eta = design.eta(cand)
-        cand_ll = design.loglik(cand_eta, w[idx])
+        cand_ll = design.loglik(cand, cand_eta, w[idx])
         for _ in range(60):
             worse = cand_ll < ll[idx] - 1e-12 * np.abs(ll[idx])
             if not worse.any():
@@ -396,7 +403,7 @@ def _solve_batch(design: _Design, w: np.ndarray, params0: np.ndarray) -> tuple[n
             t[worse] *= 0.5
             cand[worse] = params[idx[worse]] + t[worse, None] * step[worse]
             cand_eta[worse] = design.eta(cand[worse])
-            cand_ll[worse] = design.loglik(cand_eta[worse], w[idx[worse]])
+            cand_ll[worse] = design.loglik(cand[worse], cand_eta[worse], w[idx[worse]])
         moved = np.abs(t[:, None] * step).max(axis=1)
         params[idx], eta[idx], ll[idx] = cand, cand_eta, cand_ll
         done[idx[moved <= RTOL * np.maximum(1.0, np.abs(cand).max(axis=1))]] = True
@@ -416,7 +423,10 @@ def contextual_fit(battles: Battles, x: np.ndarray, anchor: int, prior: float = 
     """Bradley–Terry with per-battle covariates x (n, k): logit P(a beats b) = theta_a - theta_b + x' gamma.
 
     Ties are half a win, the battles' weights apply, and `prior` adds the plain fit's virtual ties per pair (at
-    x = 0). Returns (theta (natural units, theta[anchor] = 0), gamma) concatenated."""
+    x = 0) and a N(0, 1 / prior) prior on each coefficient (a ridge penalty, as FastChat's L2-regularised
+    logistic regression and Arena-Rank's contextual fit have), which keeps a coefficient finite when a covariate
+    separates the outcomes (one model always wins and always writes more). Returns (theta (natural units,
+    theta[anchor] = 0), gamma) concatenated."""
     try:
         return _solve(_Design.of(battles, x, anchor, prior))
     except np.linalg.LinAlgError:
@@ -433,7 +443,7 @@ def sandwich_cov(battles: Battles, x: np.ndarray, anchor: int, params: np.ndarra
     design = _Design.of(battles, x, anchor, prior)
     m, k, n = design.m, x.shape[1], design.n_real
     eta = design.eta(params[None])
-    _, info = design.information(eta, design.w[None])
+    _, info = design.information(params[None], eta, design.w[None])
     prob = 1.0 / (1.0 + np.exp(-eta[0, :n]))
     resid = design.w[:n] * (design.s[:n] - prob)
     unit, n_units = _units(battles)

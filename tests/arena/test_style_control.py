@@ -376,3 +376,19 @@ def test_cli_ratings_and_leaderboard_with_style_control_and_compare(
     capsys.readouterr()
     assert main([*args, "--arena", "third", "--compare", "arenas/nowhere"]) != 0
     assert "--compare arenas/nowhere: no such leaderboard.json" in capsys.readouterr().err
+
+
+def test_style_control_stays_finite_when_style_separates_the_outcomes() -> None:
+    """One model always wins and always writes more (an arena of the reference against a short wrong report): with
+    the prior the coefficient has a N(0, 1/prior) prior and stays finite; the plain MLE says it has none."""
+    n = 40
+    a, b = np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+    style_a = np.column_stack([np.full(n, 60.0) + np.arange(n), np.ones(n)])
+    style_b = np.column_stack([np.full(n, 4.0), np.zeros(n)])
+    battles = Battles(("echo", "wrong"), a, b, np.ones(n), style_names=("headers", "tokens")[::-1],
+                      style_a=style_a, style_b=style_b)  # fmt: skip
+    rated = compute_ratings(battles, rounds=20, prior=1.0, style_control=True)
+    assert rated.style is not None and np.isfinite(rated.style.coef).all() and np.isfinite(rated.style.rating).all()
+    assert 0 < rated.style.coef.max() < 10
+    with pytest.raises(XrayBenchError, match="use a prior > 0"):
+        compute_ratings(battles, rounds=0, prior=0.0, style_control=True)
