@@ -212,17 +212,23 @@ class RatingOptions(Bootstrap, Seeded):
 
     def rate(self, battles: Battles) -> Ratings:
         from arena.ratings import compute_ratings
+        from arena.style import style_design
 
-        style = battles.has_style if self.style_control == "auto" else self.style_control == "on"
+        why_not = None  # why `auto` leaves style control out, said on the page
+        if not battles.has_style:
+            why_not = (
+                "not shown: some battles carry no style counts (a battle file without style_a/style_b, or an arena "
+                "planned before they were recorded, whose ties between identical reports have no stored text)"
+            )
+        elif not style_design(battles.style_names, battles.style_a, battles.style_b)[1]:  # type: ignore[arg-type]
+            why_not = "not shown: no style feature differs between the two reports of any battle"
+        style = why_not is None if self.style_control == "auto" else self.style_control == "on"
         result = compute_ratings(
             battles, anchor=self.anchor, anchor_rating=self.anchor_rating, rounds=self.bootstrap_rounds,
             seed=self.seed, prior=self.prior, length_control=self.length_control, style_control=style,
         )  # fmt: skip
-        if self.style_control == "auto" and not style:  # say why the page has no style-controlled columns
-            result.settings["style_control"] = (
-                "not shown: some battles carry no style counts (a battle file without style_a/style_b, or an arena "
-                "planned before they were recorded, whose ties between identical reports have no stored text)"
-            )
+        if self.style_control == "auto" and why_not:
+            result.settings["style_control"] = why_not
         return result
 
 

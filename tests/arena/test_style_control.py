@@ -392,3 +392,18 @@ def test_style_control_stays_finite_when_style_separates_the_outcomes() -> None:
     assert 0 < rated.style.coef.max() < 10
     with pytest.raises(XrayBenchError, match="use a prior > 0"):
         compute_ratings(battles, rounds=0, prior=0.0, style_control=True)
+
+
+def test_auto_style_control_steps_aside_when_no_feature_varies(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every battle's two reports have the same style (e.g. a judge that only ever saw identical lengths): `auto`
+    rates without style control and says why; `on` refuses with one clear line."""
+    from arena.api import RatingsConfig
+
+    battles, _ = simulate(300, seed=1)
+    same = Battles(battles.models, battles.a, battles.b, battles.score, style_names=battles.style_names,
+                   style_a=battles.style_a, style_b=battles.style_a)  # fmt: skip
+    auto = RatingsConfig(battles="unused", bootstrap_rounds=0).rate(same)
+    assert auto.style is None
+    assert auto.settings["style_control"] == "not shown: no style feature differs between the two reports of any battle"
+    with pytest.raises(XrayBenchError, match="no style feature varies"):
+        RatingsConfig(battles="unused", bootstrap_rounds=0, style_control="on").rate(same)
