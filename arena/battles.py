@@ -195,6 +195,15 @@ def battles_of(rows: Iterable[BattleRecord | Mapping[str, object]], source: str 
                enumerate(rows, start=1)]  # fmt: skip
     if not all(r.length_a is not None for r in records):
         records = [replace(r, length_a=None, length_b=None) for r in records]
+    styled = next((r.style_a for r in records if r.style_a is not None), None)
+    if styled is not None and all(r.style_a is None for r in records if r.source != "identical"):
+        styled = None
+    if styled is not None:
+        # a tie between identical reports planned before style counts were (no call, no stored text): its two
+        # reports have equal counts, and the fit uses only their difference, which is 0 whatever they are
+        zeros = dict.fromkeys(styled, 0.0)
+        records = [replace(r, style_a=zeros, style_b=zeros) if r.style_a is None and r.source == "identical" else r
+                   for r in records]  # fmt: skip
     if not all(r.style_a is not None and set(r.style_a) == set(records[0].style_a or ()) for r in records):
         records = [replace(r, style_a=None, style_b=None) for r in records]
     return _arrays(records, source)

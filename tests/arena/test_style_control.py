@@ -407,3 +407,17 @@ def test_auto_style_control_steps_aside_when_no_feature_varies(capsys: pytest.Ca
     assert auto.settings["style_control"] == "not shown: no style feature differs between the two reports of any battle"
     with pytest.raises(XrayBenchError, match="no style feature varies"):
         RatingsConfig(battles="unused", bootstrap_rounds=0, style_control="on").rate(same)
+
+
+def test_an_arena_planned_before_style_counts_keeps_style_control() -> None:
+    """An older plan has no style counts on its ties between identical reports (no call, no stored text); their
+    difference is 0 whatever the counts, so the arena keeps style control. A judged battle without counts drops it."""
+    judged = {"model_a": "a", "model_b": "b", "winner": "model_a", "source": "judge",
+              "style_a": {"tokens": 30, "headers": 1}, "style_b": {"tokens": 10, "headers": 1}}  # fmt: skip
+    other = {**judged, "winner": "model_b", "style_a": {"tokens": 5, "headers": 0}}
+    identical = {"model_a": "a", "model_b": "b", "winner": "tie", "source": "identical"}
+    battles = battles_of([judged, other, identical])
+    assert battles.has_style and battles.style_names == ("headers", "tokens")
+    x, names, _, _ = style_design(battles.style_names, battles.style_a, battles.style_b)
+    assert names == ("headers", "tokens") and np.all(x[2] == 0)  # the identical tie adds no style difference
+    assert not battles_of([judged, other, {**identical, "source": "judge"}]).has_style
