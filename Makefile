@@ -35,11 +35,14 @@ $(VENV)/.torch: $(VENV)/.core
 # radeval is the reference for the GREEN test only: --no-deps, as its declared dependencies (torchvision, medspacy,
 # stanza, ...) are not needed by the part compared, and torchvision must not come in. crimson-score (CRIMSON's
 # package, used by the crimson metric and its test) likewise: its declared dependencies (openai,
-# sentence-transformers, ...) are not used, and it declares Python >= 3.12 although the parts used run on 3.10+
+# sentence-transformers, ...) are not used, and it declares Python >= 3.12 although the parts used run on 3.10+.
+# RaTEScore and medspacy --no-deps: medspacy pins spacy < 3.8 on Python < 3.12, which pulls numpy below 2
 $(VENV)/.dev: $(VENV)/.torch
 	$(PIP) -e '.[hf,judge,arena,train,dev]'
 	$(PIP) --no-deps 'radeval==2.2.1'
 	$(PIP) --no-deps --ignore-requires-python 'crimson-score==0.2.2'
+	$(PIP) -e '.[ratescore]'
+	$(PIP) --no-deps 'RaTEScore==0.6.0' 'medspacy==1.3.1' 'medspacy_quickumls==3.2'
 	touch $@
 
 setup: $(VENV)/.core

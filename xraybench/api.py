@@ -545,7 +545,7 @@ class FetchWeightsConfig(WeightsOptions):
     names: list[str] = option(
         positional=True,
         metavar="NAME",
-        help="one or more of chexbert, radgraph, bertscore, crimson, green, semb_score, radcliq",
+        help="one or more of chexbert, radgraph, bertscore, crimson, green, semb_score, radcliq, ratescore",
     )
 
 

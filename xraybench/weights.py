@@ -1,4 +1,4 @@
-"""`xraybench weights fetch chexbert|radgraph|bertscore|crimson|green|semb_score|radcliq`: download the model-based metrics' weights, once.
+"""`xraybench weights fetch chexbert|radgraph|bertscore|crimson|green|semb_score|radcliq|ratescore`: download the model-based metrics' weights, once.
 
 The metrics never download (`xraybench.metrics._local_models`); this is the one explicit step that does, through
 `huggingface_hub` into its cache (`HF_HOME` / `HF_HUB_CACHE`; `HF_ENDPOINT` for a mirror), where the metrics then
@@ -16,7 +16,10 @@ What is fetched is what RadEval downloads on first use for the same metrics:
   rajpurkarlab/medgemma-4b-it-crimson), as `fetch_causal_lm` lists it;
 - semb_score: what chexbert fetches; radcliq: chexbert's and radgraph's files and distilroberta-base (its BERTScore);
 - green: GREEN's model (`XRAYBENCH_GREEN_MODEL`, default StanfordAIMI/GREEN-radllama2-7b) as `fetch_causal_lm`
-  lists it, plus its `added_tokens.json` and tokenizer module where the repo has them.
+  lists it, plus its `added_tokens.json` and tokenizer module where the repo has them;
+- ratescore: its NER model (`XRAYBENCH_RATESCORE_NER_MODEL`, default Angelakeke/RaTE-NER-Deberta, with its
+  SentencePiece `spm.model` and `added_tokens.json`) and its entity encoder (`XRAYBENCH_RATESCORE_EMBEDDING_MODEL`,
+  default FremyCompany/BioLORD-2023-C): config, tokenizer and weights of each.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 Notify = Callable[[str], None]  # one line per file before it is fetched: progress where no bar shows (not a TTY)
 
 # semb_score and radcliq fetch what they are built from (so `run --download` finds them by metric name)
-WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson", "green", "semb_score", "radcliq")
+WEIGHTS = ("chexbert", "radgraph", "bertscore", "crimson", "green", "semb_score", "radcliq", "ratescore")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
                    "special_tokens_map.json")  # fmt: skip
 VOCAB_FILES = ("tokenizer.json", "vocab.txt", "vocab.json")  # a tokenizer needs at least one of these
@@ -194,6 +197,26 @@ def fetch_green(notify: Notify = log.info) -> list[Fetched]:
     return [*fetch_causal_lm(name, notify), *extra]
 
 
+RATESCORE_NER_EXTRA_FILES = ("spm.model", "added_tokens.json")  # RaTE-NER-Deberta's SentencePiece tokenizer
+
+
+def fetch_ratescore(notify: Notify = log.info) -> list[Fetched]:
+    from xraybench.metrics.ratescore import DEFAULT_EMBEDDING, DEFAULT_NER, EMBEDDING_ENV, NER_ENV
+
+    got: list[Fetched] = []
+    for env, default in ((NER_ENV, DEFAULT_NER), (EMBEDDING_ENV, DEFAULT_EMBEDDING)):
+        name = os.environ.get(env) or default
+        if Path(name).expanduser().is_dir():
+            notify(f"ratescore: {name} is a local folder already; nothing to fetch for it")
+            continue
+        got += fetch_encoder(name, weights=True, notify=notify)
+        if default == DEFAULT_NER:
+            got += [
+                f for file in RATESCORE_NER_EXTRA_FILES if (f := fetch_file(name, file, required=False, notify=notify))
+            ]
+    return got
+
+
 def fetch_chexbert(notify: Notify = log.info) -> list[Fetched]:
     from xraybench.metrics.chexbert import DEFAULT_TOKENIZER, HUB_CHECKPOINT
 
@@ -304,6 +327,8 @@ def fetch(
         return fetch_crimson(notify)
     if name == "green":
         return fetch_green(notify)
+    if name == "ratescore":
+        return fetch_ratescore(notify)
     if name == "semb_score":  # CheXbert's encoder
         return fetch_chexbert(notify)
     if name == "radcliq":  # CheXbert (SembScore), RadGraph, and its BERTScore model whatever --bertscore-model says

@@ -93,6 +93,13 @@ _r(
     help="CRIMSON (crimson-score package): LLM-judged findings weighted by clinical significance, error counts by "
     "category, failures marked (option model / XRAYBENCH_CRIMSON_MODEL)",
 )
+_r(
+    "ratescore",
+    "xraybench.metrics.ratescore:RaTEScoreMetric",
+    extra="ratescore",
+    help="RaTEScore (RaTEScore package): medical entities (NER) matched by BioLORD embeddings, type-weighted, "
+    "failures marked (options ner_model / embedding_model)",
+)
 
 
 def metric_spec(name: str) -> MetricSpec:
