@@ -362,3 +362,45 @@ def test_run_download_fetches_what_radcliq_is_built_from(fake_hub: FakeHub, tmp_
     assert "semb_score" not in task["skipped_metrics"] and -1 <= task["metrics"]["semb_score"]["value"] <= 1
     # the served stand-ins cannot run at RadCliQ's settings (a 3-layer encoder for layer 5): skipped with the reason
     assert "num_layers" in task["skipped_metrics"]["radcliq"] and "radcliq_v1" not in task["metrics"]
+
+
+RATESCORE_OFFLINE = """
+import json
+from xraybench.metrics.ratescore import RaTEScoreMetric
+scores = RaTEScoreMetric(device="cpu").score_texts(["Mild cardiomegaly. No effusion."], ["The lungs are clear."], ["a"])
+print(json.dumps({"ner": scores["ratescore"].details["ner_model"], "value": scores["ratescore"].value}))
+"""
+
+
+def test_fetch_ratescore_gets_both_models_that_then_load_offline(tmp_path: Path) -> None:
+    """`weights fetch ratescore` fetches the NER model and the entity encoder under their hub ids; the metric then
+    scores from the cache offline, with the value the same folders give when named directly."""
+    pytest.importorskip("RaTEScore", reason="RaTEScore is not installed (ratescore extra)")
+    from xraybench.metrics.ratescore import DEFAULT_EMBEDDING, DEFAULT_NER, RaTEScoreMetric
+    from xraybench.testing.tiny_ratescore import build_tiny_biolord, build_tiny_rate_ner
+
+    ner, encoder = build_tiny_rate_ner(tmp_path / "ner"), build_tiny_biolord(tmp_path / "biolord")
+    hub = FakeHub({DEFAULT_NER: _files(ner), DEFAULT_EMBEDDING: _files(encoder)})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = _xraybench(["weights", "fetch", "ratescore"], tmp_path, hub)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_RATESCORE"))}
+    run = subprocess.run(
+        [sys.executable, "-c", RATESCORE_OFFLINE],
+        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    direct = RaTEScoreMetric(str(ner), str(encoder), device="cpu").score_texts(
+        ["Mild cardiomegaly. No effusion."], ["The lungs are clear."], ["a"]
+    )
+    assert got == {"ner": DEFAULT_NER, "value": pytest.approx(direct["ratescore"].value, abs=1e-12)}
