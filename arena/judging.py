@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
@@ -41,7 +40,6 @@ from xraybench.files import AppendLog, read_jsonl, write_atomic
 from xraybench.llm.calls import Budget, CallReport, CallRunner, Estimate, LLMCall, estimate_calls
 from xraybench.llm.client import LLMClient
 from xraybench.records import Sample
-from xraybench.retry import RetryPolicy
 from xraybench.taskdata import load_task, parse_data_roots, seeded_subset
 
 KIND = "judgment"
@@ -375,18 +373,13 @@ class Judging:
         judge: Judge | LLMClient,
         store: CallStore,
         *,
-        max_concurrency: int = 8,
-        rpm: float | None = None,
-        budget_usd: float | None = None,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], object] = time.sleep,
         progress: bool = True,  # a bar on a terminal, timed lines in a log (xraybench.progress)
+        **runner_options: Any,  # CallRunner's pacing and money keywords (max_concurrency, rpm, budget_usd, ...)
     ):
         self.judge, self.store = as_judge(judge), store
         self.runner = CallRunner(
-            self.judge.client, store, max_concurrency=max_concurrency, rpm=rpm,  # type: ignore[arg-type]
-            budget_usd=budget_usd, policy=policy, sleep=sleep,
-            expected_completion_tokens=self.judge.expected_completion_tokens, progress=progress,
+            self.judge.client, store,  # type: ignore[arg-type]
+            expected_completion_tokens=self.judge.expected_completion_tokens, progress=progress, **runner_options,
         )  # fmt: skip
         self.report = JudgeReport()
 
