@@ -716,43 +716,12 @@ def write_figures(out_dir: Path, data: Mapping[str, Any]) -> None:
     _winrate_chart(data, out_dir / FIGURES["winrates"])
 
 
-def write_leaderboard(
-    out_dir: str | Path,
-    ratings: Ratings,
-    *,
-    name: str,
-    judge: str | None,
-    prompt_version: str | None,
-    n_judgments: int | None,
-    n_missing: int | None,
-    cost_usd: float | None,
-    metrics: Mapping[str, Mapping[str, float | None]] | None,
-    proxy_note: str | None,
-    counts: Mapping[str, Any] | None = None,
-    banner: str | None = None,
-    run_notes: Mapping[str, str | None] | None = None,
-    compare: Mapping[str, Mapping[str, float]] | None = None,
-    ensemble: Mapping[str, Any] | None = None,
-) -> list[Path]:
-    """Write every leaderboard file into `out_dir` (created if needed); returns the paths written."""
+def write_leaderboard(out_dir: str | Path, ratings: Ratings, **details: Any) -> list[Path]:
+    """Write every leaderboard file into `out_dir` (created if needed); returns the paths written. `details` are
+    `leaderboard_data`'s keywords (name, judge, counts, banner, ...)."""
     from arena.html import render_html
 
-    data = leaderboard_data(
-        ratings,
-        name=name,
-        judge=judge,
-        prompt_version=prompt_version,
-        n_judgments=n_judgments,
-        n_missing=n_missing,
-        cost_usd=cost_usd,
-        metrics=metrics,
-        proxy_note=proxy_note,
-        counts=counts,
-        banner=banner,
-        run_notes=run_notes,
-        compare=compare,
-        ensemble=ensemble,
-    )
+    data = leaderboard_data(ratings, **details)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_figures(out, data)
