@@ -87,6 +87,17 @@ def test_missing_weights_name_the_fetch_command(tmp_path: Path, monkeypatch: pyt
         RaTEScoreMetric(device="cpu")
 
 
+def test_without_the_package_the_error_gives_both_install_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xraybench.errors import MissingExtraError
+    from xraybench.metrics.ratescore import RaTEScoreMetric
+
+    monkeypatch.setitem(sys.modules, "RaTEScore", None)  # import RaTEScore now raises ImportError
+    with pytest.raises(MissingExtraError) as err:
+        RaTEScoreMetric(device="cpu")
+    message = str(err.value)
+    assert "xraybench[ratescore]" in message and "pip install --no-deps RaTEScore==0.6.0 medspacy==1.3.1" in message
+
+
 def test_run_writes_ratescore_per_sample_and_its_ci(weights: tuple[Path, Path], tmp_path: Path) -> None:
     from xraybench.metrics.ratescore import EMBEDDING_ENV, NER_ENV, RaTEScoreMetric
     from xraybench.records import Prediction

@@ -49,10 +49,14 @@ DEFAULT_NER = "Angelakeke/RaTE-NER-Deberta"  # the package's defaults
 DEFAULT_EMBEDDING = "FremyCompany/BioLORD-2023-C"
 NO_ENTITY_SCORE = 0.5  # the package's score of a pair where either report has no entity
 MAX_REASON_CHARS = 120
+# the extra cannot list the package: medspacy's declared spacy pin would pull numpy below 2 (module docstring)
+PACKAGE_INSTALL = "pip install --no-deps RaTEScore==0.6.0 medspacy==1.3.1 medspacy_quickumls==3.2"
 
 
 def _package() -> Any:
-    return require("RaTEScore", "ratescore", "the RaTEScore metric")
+    return require(
+        "RaTEScore", "ratescore", f"the RaTEScore metric (the package itself, after the extra: {PACKAGE_INSTALL})"
+    )
 
 
 @contextmanager
