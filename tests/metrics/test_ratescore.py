@@ -126,3 +126,21 @@ def test_run_writes_ratescore_per_sample_and_its_ci(weights: tuple[Path, Path], 
     result = task["metrics"]["ratescore"]
     assert result["value"] == pytest.approx(expected.value, abs=1e-9)
     assert result["ci_low"] <= result["value"] <= result["ci_high"]
+
+
+def test_a_ner_checkpoint_with_generic_labels_is_refused(weights: tuple[Path, Path], tmp_path: Path) -> None:
+    # such a checkpoint finds no entity anywhere and the package scores every pair 0.5 without complaint
+    import shutil
+
+    from xraybench.errors import XrayBenchError
+    from xraybench.metrics.ratescore import RaTEScoreMetric
+
+    ner, encoder = weights
+    generic = tmp_path / "ner"
+    shutil.copytree(ner, generic)
+    config = json.loads((generic / "config.json").read_text())
+    config["id2label"] = {str(i): f"LABEL_{i}" for i in range(len(config["id2label"]))}
+    config["label2id"] = {f"LABEL_{i}": i for i in range(len(config["id2label"]))}
+    (generic / "config.json").write_text(json.dumps(config))
+    with pytest.raises(XrayBenchError, match="no B-/I- entity labels"):
+        RaTEScoreMetric(str(generic), str(encoder), device="cpu")

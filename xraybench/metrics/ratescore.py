@@ -26,10 +26,12 @@ spacy 3.8 runs the two components the package uses, PyRuSH sentence splitting an
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,6 +107,7 @@ class RaTEScoreMetric:
                               fetch=fetch_command("ratescore"))  # fmt: skip
         embedding = local_model_dir("ratescore", embedding_model, option="embedding_model", env=EMBEDDING_ENV,
                                     default=DEFAULT_EMBEDDING, fetch=fetch_command("ratescore"))  # fmt: skip
+        _check_entity_labels(Path(ner))
         use_gpu = str(pick_device(device)).startswith("cuda")
         try:
             with _hub_offline():
@@ -187,3 +190,19 @@ def _version() -> str:
         return version("RaTEScore")
     except PackageNotFoundError:  # imported from a source checkout
         return "source"
+
+
+def _check_entity_labels(ner: Path) -> None:
+    """Refuse a NER checkpoint whose labels are not entity tags: the package reads entity types from the label
+    names, so generic `LABEL_0..10` (one revision of the hub repo has them) would find no entity in any report and
+    score every pair 0.5 without an error."""
+    config = ner / "config.json"
+    try:
+        labels = [str(v) for v in json.loads(config.read_text(encoding="utf-8")).get("id2label", {}).values()]
+    except (OSError, ValueError) as exc:
+        raise XrayBenchError(f"ratescore: cannot read the NER model's labels from {config}: {exc}") from exc
+    if not any(label[:2] in ("B-", "I-") for label in labels):
+        raise XrayBenchError(
+            f"ratescore: the NER model in {ner} has no B-/I- entity labels in {config} (found {labels[:4]}...); "
+            f"every pair would score 0.5. Use a checkpoint with RaTE-NER's entity labels, such as {DEFAULT_NER}"
+        )
