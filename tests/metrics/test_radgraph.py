@@ -13,7 +13,8 @@ import pytest
 
 from xraybench.errors import XrayBenchError
 from xraybench.metrics import METRICS
-from xraybench.metrics.radgraph import MODEL_ENV, RadGraphMetric, hub_offline, rewards, score_annotations
+from xraybench.metrics._local_models import hub_offline
+from xraybench.metrics.radgraph import MODEL_ENV, RadGraphMetric, rewards, score_annotations
 from xraybench.records import Prediction, Sample
 
 TOKENS = ["effusion", "Effusion", "pleural", "left", "heart", "size", "normal", "opacity", "Opacity", "lobe"]
@@ -150,7 +151,7 @@ def test_real_model_equals_f1radgraph() -> None:
         [Sample(str(i), "report", "f", "t", "", r) for i, r in enumerate(refs)],
         [Prediction(str(i), "report", "m", h, h) for i, h in enumerate(hyps)],
     )
-    with hub_offline():
+    with hub_offline("RadGraph F1"):
         scorer = radgraph.F1RadGraph(
             reward_level="all", model_type="radgraph", model_cache_dir=str(metric.model_dir), cuda=-1
         )
@@ -168,6 +169,6 @@ def test_module_import_stays_light() -> None:
 def test_hub_offline_is_scoped() -> None:
     constants = pytest.importorskip("huggingface_hub.constants", reason="needs huggingface_hub (the 'hf' extra)")
     before = constants.is_offline_mode()
-    with hub_offline():
+    with hub_offline("RadGraph F1"):
         assert constants.is_offline_mode() is True
     assert constants.is_offline_mode() == before

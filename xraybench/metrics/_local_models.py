@@ -10,6 +10,8 @@ and the variable, and the runner reports the metric as skipped with that message
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from xraybench.errors import XrayBenchError
@@ -113,3 +115,16 @@ def pick_device(device: str | None) -> str:
         return device
     torch = require("torch", "hf", "model-based metrics")
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextmanager
+def hub_offline(purpose: str) -> Iterator[None]:
+    """Hugging Face hub offline mode while a metric's package loads its models (cache and local folders only), so
+    scoring never downloads; `purpose` names the metric in the missing-extra message."""
+    constants = require("huggingface_hub.constants", "hf", purpose)
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before

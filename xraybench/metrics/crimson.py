@@ -35,15 +35,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
-from xraybench.metrics._local_models import fetch_command, local_model_dir, pick_device
+from xraybench.metrics._local_models import fetch_command, hub_offline, local_model_dir, pick_device
 from xraybench.metrics.aggregate import nanmean_scores
 from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.progress import progress_bar
@@ -148,18 +147,6 @@ def score_responses(
     return out
 
 
-@contextmanager
-def _hub_offline() -> Iterator[None]:
-    """Hugging Face hub offline mode while the pipeline loads (cache and local folders only)."""
-    constants = require("huggingface_hub.constants", "hf", "the CRIMSON metric")
-    before = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = before
-
-
 class CrimsonMetric:
     """CRIMSON from a local MedGemma-CRIMSON checkpoint through the `crimson-score` package (see module docstring)."""
 
@@ -188,7 +175,7 @@ class CrimsonMetric:
             "crimson", model, option="model", env=MODEL_ENV, default=DEFAULT_MODEL, fetch=fetch_command("crimson")
         )
         try:
-            with _hub_offline():
+            with hub_offline("the CRIMSON metric"):
                 self.pipe = transformers.pipeline(
                     "text-generation",
                     model=str(self.folder),

@@ -18,14 +18,13 @@ package's own cache; its BERT encoder is loaded with the Hugging Face hub in off
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
-from xraybench.metrics._local_models import fetch_command, pick_device
+from xraybench.metrics._local_models import fetch_command, hub_offline, pick_device
 from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.progress import progress_bar
 from xraybench.records import Prediction, Sample
@@ -121,18 +120,6 @@ def _fetch(model_dir: str | None, model_type: str) -> str:
     return fetch_command("radgraph", *flags)
 
 
-@contextmanager
-def hub_offline() -> Iterator[None]:
-    """Hugging Face hub offline mode while the package loads its BERT encoder (cache only, no download)."""
-    constants = require("huggingface_hub.constants", "hf", "RadGraph F1")
-    before = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = before
-
-
 class RadGraphMetric:
     """`radgraph_f1_{simple,partial,complete}` from the `radgraph` package's model, local weights only."""
 
@@ -158,7 +145,7 @@ class RadGraphMetric:
         target = pick_device(device)
         cuda = -1 if target == "cpu" else int(target.partition(":")[2] or 0)
         try:
-            with hub_offline():
+            with hub_offline("RadGraph F1"):
                 self.model = package.RadGraph(model_type=model_type, model_cache_dir=str(self.model_dir), cuda=cuda)
         except OSError as exc:  # transformers: the BERT encoder named by the model's config is not in the cache
             raise XrayBenchError(

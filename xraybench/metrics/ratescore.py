@@ -29,8 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ import numpy as np
 
 from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
-from xraybench.metrics._local_models import fetch_command, local_model_dir, pick_device
+from xraybench.metrics._local_models import fetch_command, hub_offline, local_model_dir, pick_device
 from xraybench.metrics.aggregate import nanmean_scores
 from xraybench.metrics.base import MetricSpec, Scores
 from xraybench.records import Prediction, Sample
@@ -59,18 +58,6 @@ def _package() -> Any:
     return require(
         "RaTEScore", "ratescore", f"the RaTEScore metric (the package itself, after the extra: {PACKAGE_INSTALL})"
     )
-
-
-@contextmanager
-def _hub_offline() -> Iterator[None]:
-    """Hugging Face hub offline mode while the package loads the models (cache and local folders only)."""
-    constants = require("huggingface_hub.constants", "hf", "the RaTEScore metric")
-    before = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = before
 
 
 def _quote(text: str) -> str:
@@ -110,7 +97,7 @@ class RaTEScoreMetric:
         _check_entity_labels(Path(ner))
         use_gpu = str(pick_device(device)).startswith("cuda")
         try:
-            with _hub_offline():
+            with hub_offline("the RaTEScore metric"):
                 self.scorer = package.RaTEScore(
                     bert_model=str(ner),
                     eval_model=str(embedding),
