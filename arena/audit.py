@@ -353,15 +353,7 @@ def summarise(config: AuditConfig, variants: Variants, rows: list[dict[str, Any]
         if config.pairs
         else None,
         "not_applicable": variants.skipped,
-        "judging": {
-            "n_ok": report.n_ok,
-            "n_failed": report.n_failed,
-            "n_budget_stopped": report.n_budget_stopped,
-            "n_done_before": report.n_done_before,
-            "n_requests": report.n_requests,
-            "cost_usd": report.cost_usd,
-            "failures": report.failures[:20],
-        },  # fmt: skip
+        "judging": judging_summary(report),
         "mutations": variants.changes,
     }
     return data
@@ -486,15 +478,7 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
         **judge_agreement(found.pairs, counted, rounds, seed),
         "ceiling": rater_ceiling(found.pairs, found.raters, rounds, seed),
         "metrics": rank_metrics(found.pairs, config.metrics, rounds, seed),
-        "judging": {
-            "n_ok": report.n_ok,
-            "n_failed": report.n_failed,
-            "n_budget_stopped": report.n_budget_stopped,
-            "n_done_before": report.n_done_before,
-            "n_requests": report.n_requests,
-            "cost_usd": report.cost_usd,
-            "failures": report.failures[:20],
-        },  # fmt: skip
+        "judging": judging_summary(report),
     }
     return AuditResult(out, report, data, write_preference_audit(out, data))
 
@@ -673,3 +657,9 @@ def write_audit(out: Path, data: dict[str, Any]) -> list[Path]:
     paths[1].write_text(render_markdown(data), encoding="utf-8")
     write_chart(data, paths[2])
     return paths
+
+
+def judging_summary(report: JudgeReport) -> dict[str, Any]:
+    """What the judging of an audit cost and left undone (a `JudgeReport`), as the audit's JSON keeps it."""
+    keys = ("n_ok", "n_failed", "n_budget_stopped", "n_done_before", "n_requests", "cost_usd")
+    return {**{key: getattr(report, key) for key in keys}, "failures": report.failures[:20]}
