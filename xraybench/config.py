@@ -292,11 +292,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "one of " + " | ".join(str(a) for a in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(annotation)
         names = [_type_name(a) for a in args if a is not type(None)]
         return " or ".join(names + (["null"] if type(None) in args else []))
-    if origin is list:
+    if origin in (list, Sequence):
         return f"a list of {_type_name(typing.get_args(annotation)[0])}"
     if origin is dict:
         return f"a mapping of {_type_name(typing.get_args(annotation)[1])}"
@@ -330,10 +332,18 @@ def coerce(value: Any, annotation: Any, *, where: str, key: str, meta: Mapping[s
         if not isinstance(value, Mapping):
             raise XrayBenchError(f"{where}: key {key!r}: expected a mapping of {_type_name(annotation)} settings")
         return build_config(annotation, value, where=where, prefix=f"{key}.")  # type: ignore[arg-type]
-    if origin is list:
+    if origin is typing.Literal:  # the values allowed (a metric's `uncertain_as: Literal["positive", "negative"]`)
+        if value in typing.get_args(annotation) and not isinstance(value, bool):
+            return value
+        raise bad()
+    if origin in (list, Sequence):  # a `Sequence[str]` parameter takes a list
         (item,) = typing.get_args(annotation)
-        if meta.get("pairs") and isinstance(value, Mapping):  # NAME: PATH -> "NAME=PATH"
-            value = [f"{k}={v}" for k, v in value.items()]
+        if meta.get("pairs") and isinstance(value, Mapping):  # NAME: PATH -> "NAME=PATH"; NAME: {KEY: V} -> NAME.KEY=V
+            value = [
+                f"{k}.{kk}={vv}" if isinstance(v, Mapping) else f"{k}={v}"
+                for k, v in value.items()
+                for kk, vv in (v.items() if isinstance(v, Mapping) else [(None, None)])
+            ]
         elif isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list | tuple):
@@ -367,6 +377,128 @@ def coerce(value: Any, annotation: Any, *, where: str, key: str, meta: Mapping[s
     else:
         raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
     raise bad()
+
+
+# ---- KEY=VALUE options typed against a declaration (`--model-arg`, `--metric-arg`): one parser, one typing -----
+
+
+def parse_pairs(
+    items: Sequence[str] | Mapping[str, Any] | None, *, flag: str, example: str, form: str = "KEY=VALUE"
+) -> dict[str, Any]:
+    """`["device=cuda:1", "dtype=bfloat16"]` (a repeatable KEY=VALUE flag) or a dict as one dict; values from the
+    command line stay strings until `typed_option` types them against the declaration. Errors name `flag`."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return {str(k): v for k, v in items.items()}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise XrayBenchError(f"{flag} expects {form} (e.g. {example}), got {item!r}")
+        if key in out:
+            raise XrayBenchError(f"{flag} {key} is given twice ({out[key]!r} and {value!r})")
+        out[key] = value
+    return out
+
+
+def text_value(text: str, annotation: Any) -> Any:
+    """A command-line value read as a YAML scalar (`4`, `0.5`, `true`, `null`, `[a, b]`), except for text options
+    (kept as written, so `system_prompt=yes` stays "yes")."""
+    import yaml
+
+    base = _base_type(annotation)
+    literal = typing.get_origin(base) is typing.Literal and all(isinstance(a, str) for a in typing.get_args(base))
+    if (base is str or literal) and text.strip().lower() not in ("null", "none", "~"):
+        return text
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def typed_option(value: Any, annotation: Any, *, given: str, label: str, choices: Sequence[Any] | None = None) -> Any:
+    """`value` (command-line text, or a Python/YAML value) as the declared `annotation`, checked against `choices`.
+    An error names what was `given` (`--model-arg dtype=x`), the option (`label`), the value and what was expected."""
+    typed = text_value(value, annotation) if isinstance(value, str) else value
+    try:
+        typed = coerce(typed, annotation, where=given, key=label)
+    except XrayBenchError:
+        raise XrayBenchError(f"{given}: {label} expects {_type_name(annotation)}, got {value!r}") from None
+    if choices and typed is not None and typed not in choices:
+        raise XrayBenchError(f"{given}: {label} is one of {', '.join(map(str, choices))}, got {value!r}")
+    return typed
+
+
+def unknown_option(
+    key: str, known: Sequence[str], *, given: str, owner: str, extra: str = "", suggest: Sequence[str] | None = None
+) -> XrayBenchError:
+    """The error for an option `owner` does not declare: "did you mean" (among `suggest`, default `known`) and the
+    options it has."""
+    close = difflib.get_close_matches(key, list(known if suggest is None else suggest), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return XrayBenchError(
+        f"{given}: {owner} has no option {key!r}.{hint} Its options: {', '.join(known) or 'none'}{extra}"
+    )
+
+
+# ---- metric options: `--metric-arg METRIC.KEY=VALUE` -------------------------------------------------------
+
+METRIC_ARG_FLAG = "--metric-arg"
+METRIC_ARG_EXAMPLE = "rouge_l.beta=1.0"
+
+
+def parse_metric_args(
+    items: Sequence[str] | Mapping[str, Any] | None, *, flag: str = METRIC_ARG_FLAG
+) -> dict[str, dict[str, Any]]:
+    """`["ratescore.batch_size=16", ...]` (the command line), `{"ratescore": {"batch_size": 16}}` (Python, YAML,
+    run.json) or `{"ratescore.batch_size": 16}` as metric -> {option: value}; values are typed against each
+    metric's declaration later (`xraybench.metrics.api.metric_options`), where the metrics of the run are known."""
+    if isinstance(items, Mapping):
+        flat: dict[str, Any] = {}
+        for name, value in items.items():
+            if isinstance(value, Mapping):
+                flat.update({f"{name}.{key}": v for key, v in value.items()})
+            else:
+                flat[str(name)] = value
+    else:
+        flat = parse_pairs(items, flag=flag, example=METRIC_ARG_EXAMPLE, form="METRIC.KEY=VALUE")
+    out: dict[str, dict[str, Any]] = {}
+    for dotted, value in flat.items():
+        metric, dot, key = str(dotted).partition(".")
+        if not dot or not metric.strip() or not key.strip():
+            shown = dotted if isinstance(items, Mapping) else f"{dotted}={value}"
+            raise XrayBenchError(f"{flag} expects METRIC.KEY=VALUE (e.g. {METRIC_ARG_EXAMPLE}), got {shown!r}")
+        options = out.setdefault(metric.strip(), {})
+        if key.strip() in options:
+            raise XrayBenchError(f"{flag} {dotted} is given twice ({options[key.strip()]!r} and {value!r})")
+        options[key.strip()] = value
+    return out
+
+
+METRIC_ARG_HELP = (
+    "an option of a metric this command scores, typed and checked against the options the metric declares "
+    "(repeatable; `xraybench list metrics` lists them), e.g. --metric-arg rouge_l.beta=1.0 "
+    "--metric-arg bertscore.model=/models/roberta-large (YAML: metric_args: {rouge_l: {beta: 1.0}})"
+)
+
+
+@dataclass(kw_only=True)
+class MetricArgs:
+    """`--metric-arg METRIC.KEY=VALUE`: the options of the metrics a command scores with. `metric_args` is one dict
+    metric -> {option: value} after `__post_init__`, whatever it was given as (a list of those strings, or a mapping
+    from YAML or Python)."""
+
+    metric_args: list[str] = option(
+        [], flag=METRIC_ARG_FLAG, repeat=True, pairs=True, metavar="METRIC.KEY=VALUE", defined_in="MetricArgs",
+        help=METRIC_ARG_HELP,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        self.metric_args = parse_metric_args(self.metric_args)  # type: ignore[assignment]
 
 
 def config_keys(cls: type) -> dict[str, str]:

@@ -15,7 +15,6 @@ Every adapter is built as `factory(arg, options, context, generate)`:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -115,35 +114,9 @@ def parse_model_args(items: list[str] | Mapping[str, Any] | ModelArgs | None) ->
             for f in dataclasses.fields(items)
             if getattr(items, f.name) != getattr(defaults, f.name)
         }
-    if isinstance(items, Mapping):
-        return {str(k): v for k, v in items.items()}
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise XrayBenchError(f"--model-arg expects KEY=VALUE (e.g. device=cuda:1), got {item!r}")
-        if key in out:
-            raise XrayBenchError(f"--model-arg {key} is given twice ({out[key]!r} and {value!r})")
-        out[key] = value
-    return out
+    from xraybench.config import parse_pairs
 
-
-def _from_text(text: str, annotation: Any) -> Any:
-    """A command-line value read as a YAML scalar (`4`, `0.5`, `true`, `null`), except for text options (kept as
-    written, so `system_prompt=yes` stays "yes")."""
-    import yaml
-
-    from xraybench.config import _base_type
-
-    if _base_type(annotation) is str and text.strip().lower() not in ("null", "none", "~"):
-        return text
-    if text.strip().lower() == "none":
-        return None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    return parse_pairs(items, flag="--model-arg", example="device=cuda:1")  # type: ignore[arg-type]
 
 
 def build_options(
@@ -158,7 +131,7 @@ def build_options(
     each value typed (command-line strings read as numbers, booleans, lists) and checked against its type and choices;
     an error names the option, the value and what was expected. `flags`: options a caller sets with its own flags
     (`name` -> `--name`), named as such when the declared options are listed."""
-    from xraybench.config import coerce
+    from xraybench.config import typed_option, unknown_option
 
     if isinstance(values, cls):
         values = parse_model_args(values)
@@ -172,32 +145,17 @@ def build_options(
             flag = "--" + key.replace("_", "-")
             raise XrayBenchError(f"{where}: {key} is a generation option, not an adapter's: set it with {flag}")
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             flags = flags or {}
-            own = [name for name in fields if name not in flags]
             other = [f"{name} ({flags[name]})" for name in fields if name in flags]
-            raise XrayBenchError(
-                f"{where}: the {spec.split(':')[0]}: adapter has no option {key!r}.{hint} "
-                f"Its options: {', '.join(own) or 'none'}"
-                + (f"; set with their own flags: {', '.join(other)}" if other else "")
-            )
-        annotation = hints[key]
-        typed = _from_text(value, annotation) if isinstance(value, str) else value
-        try:
-            typed = coerce(typed, annotation, where=where, key=key)
-        except XrayBenchError:
-            raise XrayBenchError(
-                f"{where} {key}={value}: the {spec.split(':')[0]}: option {key!r} expects {_type_name(annotation)}, "
-                f"got {value!r}"
-            ) from None
-        choices = fields[key].metadata.get("choices")
-        if choices and typed is not None and typed not in choices:
-            raise XrayBenchError(
-                f"{where} {key}={value}: the {spec.split(':')[0]}: option {key!r} is one of {', '.join(choices)}, "
-                f"got {value!r}"
-            )
-        kwargs[key] = typed
+            raise unknown_option(
+                key, [name for name in fields if name not in flags], given=where,
+                owner=f"the {spec.split(':')[0]}: adapter",
+                extra=f"; set with their own flags: {', '.join(other)}" if other else "", suggest=list(fields),
+            )  # fmt: skip
+        kwargs[key] = typed_option(
+            value, hints[key], given=f"{where} {key}={value}", label=f"the {spec.split(':')[0]}: option {key!r}",
+            choices=fields[key].metadata.get("choices"),
+        )  # fmt: skip
     return cls(**kwargs)
 
 
