@@ -43,7 +43,7 @@ from medix_train.teacher_prompt import (
     template_teacher,
 )
 from xraybench.config import load_config, option
-from xraybench.datasets import dataset_facts
+from xraybench.datasets import is_credentialed
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog, read_jsonl
 from xraybench.llm.calls import Estimate
@@ -150,17 +150,18 @@ def _job_of(record: dict[str, Any], path: Path) -> Job:
     if not isinstance(metadata, dict):
         raise DataFormatError(path, '"metadata" must be an object', record=record["id"])
     dataset = source["dataset"]
-    # a record that does not say: the dataset's own fact (`Dataset.credentialed`), the safe default
-    facts = dataset_facts(dataset)
-    credentialed = source.get("credentialed", facts is not None and facts.credentialed)
-    if not isinstance(credentialed, bool):
+    flag = source.get("credentialed", False)
+    if not isinstance(flag, bool):
         raise DataFormatError(path, '"source.credentialed" must be true or false', record=record["id"])
     prompt_text = record["prompt"][0]["content"][-1]["text"]
     sample = Sample(
         id=source["sample_id"], task=source["task"], dataset=dataset, split=source["split"], prompt=prompt_text,
         reference=record["ground_truth"], image_paths=record["images"], metadata=dict(metadata),
-        credentialed=credentialed,
+        credentialed=flag,
     )  # fmt: skip
+    # the record's flag can only add to the dataset's per-sample rule (the run's and the judges' too): a record
+    # without it, or one saying false, of a ReXrank MIMIC-CXR study is still credentialed
+    sample.credentialed = is_credentialed(sample)
     return Job(record, sample, question_of(prompt_text), record["answer_form"], _boxes_512(sample, path, record["id"]))
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.config import DataSources, shared_option
-from xraybench.datasets import DATASETS, get_dataset
+from xraybench.datasets import DATASETS, get_dataset, is_credentialed
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
 from xraybench.tasks import Task, get_task
+
 
 def data_source_option(help: str | None = None) -> Any:
     """The `--data-root` / `--data-option` field of `xraybench.config.DataSources` for a config that declares it
@@ -154,7 +155,7 @@ def load_task(
     result = dataset.load(root, task=task.name, split=split or task.split, **task.options, **extra)
     seen: set[str] = set()
     for sample in result.samples:
-        if dataset.credentialed and not sample.credentialed:  # the dataset's fact, whatever its loader wrote
+        if not sample.credentialed and is_credentialed(sample):  # the dataset's rule, whatever its loader wrote
             sample.credentialed = True
         if sample.id in seen:
             raise XrayBenchError(f"task {name}: the {task.dataset} loader produced id {sample.id!r} twice")

@@ -4,6 +4,7 @@ facts: credentialed, study space, needs a root) + one registration line here (or
 from __future__ import annotations
 
 from xraybench.datasets.base import Dataset, Loader, LoadResult
+from xraybench.records import Sample
 from xraybench.registry import Registry, instance_of
 
 DATASETS: Registry[Dataset] = Registry("dataset", plugin_kind="dataset", check=instance_of(Dataset))
@@ -34,4 +35,17 @@ def dataset_facts(name: str) -> Dataset | None:
     return DATASETS.get(name) if name in DATASETS else None
 
 
-__all__ = ["DATASETS", "Dataset", "LoadResult", "Loader", "dataset_facts", "get_dataset"]
+def is_credentialed(sample: Sample) -> bool:
+    """Is this sample credentialed: its own flag, its dataset's (`Dataset.credentialed`) or, for a dataset that
+    mixes sources, its per-sample rule (`Dataset.credentialed_sample`). The one rule the loaders' results, the
+    governance check (run, judges, reasoning scores) and cold-start synthesis all read; a flag a record carries can
+    only add to it, never clear it. A dataset no loader knows has only the sample's flag to go by."""
+    if sample.credentialed:
+        return True
+    facts = dataset_facts(sample.dataset)
+    if facts is None:
+        return False
+    return facts.credentialed or (facts.credentialed_sample is not None and facts.credentialed_sample(sample))
+
+
+__all__ = ["DATASETS", "Dataset", "LoadResult", "Loader", "dataset_facts", "get_dataset", "is_credentialed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +53,11 @@ class Dataset:
     description: str  # one line for `xraybench list datasets` and error messages
     tasks: tuple[Task, ...] = ()
     credentialed: bool = False  # its data use agreement forbids sending it to third-party services
+    # for a dataset whose rows come from several sources, some credentialed (ReXrank's MIMIC-CXR and CheXpert Plus
+    # test sets beside IU X-ray, the XrayBench export's MIMIC subsets beside OPEN-I): True for a credentialed
+    # sample, from what the sample itself carries (task, metadata), so a record rebuilt elsewhere is judged alike.
+    # Read through `xraybench.datasets.is_credentialed`, the one rule of the run, the judges and synthesis.
+    credentialed_sample: Callable[[Sample], bool] | None = None
     # datasets drawn from the same studies share one space, so a study in one never leaks into another's split
     study_space: str = ""
     needs_root: bool = True  # False: generated on the fly, no --data-root needed

@@ -229,6 +229,23 @@ def load_rexrank(
     return result
 
 
+def sample_source(sample: Sample) -> str | None:
+    """The ReXrank source a sample comes from: its `source` metadata (the loader's), else its task name
+    (`rexrank_<source>` or `rexrank_<source>_findings`, all a prompt record keeps); None when neither tells."""
+    source = sample.metadata.get("source")
+    if isinstance(source, str) and source in SOURCES:
+        return source
+    name = sample.task.removeprefix("rexrank_").removesuffix("_findings")
+    return name if sample.task.startswith("rexrank_") and name in SOURCES else None
+
+
+def sample_credentialed(sample: Sample) -> bool:
+    """MIMIC-CXR and CheXpert Plus samples are credentialed, IU X-ray's are not; a sample whose source cannot be
+    told is treated as credentialed (refused, never sent)."""
+    source = sample_source(sample)
+    return source is None or SOURCES[source].credentialed
+
+
 def _tasks() -> tuple[Task, ...]:
     tasks = []
     for spec in SOURCES.values():
@@ -251,5 +268,6 @@ DATASET = Dataset(
     load_rexrank,
     "ReXrank test sets: IU X-ray, MIMIC-CXR and CheXpert Plus (the last two credentialed)",
     tasks=_tasks(),
-    credentialed=False,  # per source: each MIMIC-CXR / CheXpert Plus sample is marked credentialed by the loader
+    credentialed=False,  # per source (`sample_credentialed`): MIMIC-CXR and CheXpert Plus samples, not IU X-ray's
+    credentialed_sample=sample_credentialed,
 )

@@ -13,6 +13,11 @@ Without an id column the id is `row<N>` (position in file order). Images are pat
 export folder) or Hugging Face image structs; embedded image bytes are written to `extract_images_to`
 only when that option is given (otherwise `metadata["embedded_images"]` counts them).
 
+Governance: the export mixes OPEN-I with MIMIC-derived subsets (MIMIC-CXR reports, MIMIC-Ext-MIMIC-CXR-VQA,
+Medical-CXR-VQA), so each row is credentialed unless its subset/source column names an openly licensed source
+(`OPEN_SOURCES`: OPEN-I / IU X-ray, NIH ChestX-ray14, VQA-RAD, SLAKE); an export without such a column is
+credentialed throughout, since its rows cannot be told apart.
+
 Splits come from file/folder names (`test-*.parquet`, `train.jsonl`, `test/` ...). An export whose names
 carry no split is a benchmark: its rows form the "test" split and asking for another split is an error,
 so baselines can never train on benchmark rows.
@@ -46,6 +51,23 @@ _SPLIT_NAMES = {
     "test": "test",
 }
 _SUFFIXES = (".parquet", ".arrow", ".jsonl", ".json")
+# subset names (lower-cased, letters and digits only) of openly licensed sources; every other row is credentialed
+OPEN_SOURCES = ("openi", "iuxray", "indiana", "chestxray14", "nihcxr", "nihchest", "cxr14", "vqarad", "slake")
+_CREDENTIALED_MARKS = ("mimic", "chexpert", "mscxr")  # a name with one of these is credentialed whatever else
+
+
+def credentialed_subset(subset: str) -> bool:
+    """Is a row of this subset credentialed: yes unless the name says an open source (an empty or unknown name
+    cannot be told apart from MIMIC-derived rows, so it is refused rather than sent)."""
+    key = re.sub(r"[^a-z0-9]", "", subset.lower())
+    if not key or any(mark in key for mark in _CREDENTIALED_MARKS):
+        return True
+    return not (key in ("iu", "nih") or any(name in key for name in OPEN_SOURCES))
+
+
+def sample_credentialed(sample: Sample) -> bool:
+    """The per-sample rule of the export (`Dataset.credentialed_sample`): by the row's subset."""
+    return credentialed_subset(str(sample.metadata.get("subset") or ""))
 
 
 def _split_of(path: Path, base: Path) -> str | None:
@@ -227,6 +249,7 @@ def load_xraybench_export(
                     reference=answer,
                     image_paths=images,
                     metadata=metadata,
+                    credentialed=credentialed_subset(row_subset),
                 )
             )
     if subset is not None and subset.lower() not in {s.lower() for s in subsets}:
@@ -235,4 +258,9 @@ def load_xraybench_export(
 
 
 # no task of its own: read through `xraybench samples` / published-number comparisons
-DATASET = Dataset("xraybench_hf", load_xraybench_export, "the paper's XrayBench HF export")
+DATASET = Dataset(
+    "xraybench_hf",
+    load_xraybench_export,
+    "the paper's XrayBench HF export (MIMIC-derived rows credentialed)",
+    credentialed_sample=sample_credentialed,
+)

@@ -23,7 +23,9 @@ def check_governance(
     `allow` holds provider names ("openai") or full model strings ("openai/gpt-4o"); `action` names what the
     calls are for in the message ("judge", "distill", ...).
     """
-    secret = [s for s in samples if s.credentialed]
+    from xraybench.datasets import is_credentialed  # the one per-sample rule (a rebuilt sample's flag may be lost)
+
+    secret = [s for s in samples if is_credentialed(s)]
     credentialed = sorted({s.dataset for s in secret})
     if not credentialed or client.local:
         return
