@@ -1,16 +1,18 @@
 """Metric registry. A new metric = one module (its class declares `spec = MetricSpec(...)`: task kinds, headline
 scores, leaderboard columns, direction, options) + one `register` line here (or a plugin's entry point).
 
-The run table, the arena leaderboard and `--extra-metrics` read those declarations (`headline_scores`,
-`leaderboard_scores`, `metric_spec`); nothing else decides a metric's behaviour by its name.
+The run table, the arena leaderboard, `--extra-metrics` and every comparison read those declarations
+(`headline_scores`, `leaderboard_scores`, `metric_spec`, `score_direction`); nothing else decides a metric's
+behaviour by its name.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
-from xraybench.errors import MissingExtraError
-from xraybench.metrics.base import Metric, MetricSpec, Scores, check_metric, spec_of
+from xraybench.errors import MissingExtraError, XrayBenchError
+from xraybench.metrics.base import Direction, Metric, MetricSpec, Scores, check_metric, spec_of
 from xraybench.registry import PluginError, Registry
 
 log = logging.getLogger(__name__)
@@ -131,4 +133,25 @@ def leaderboard_scores() -> tuple[str, ...]:
     return _declared("leaderboard")
 
 
-__all__ = ["METRICS", "Metric", "MetricSpec", "Scores", "headline_scores", "leaderboard_scores", "metric_spec"]
+def score_direction(score: str, metrics: Iterable[str] | None = None) -> Direction | None:
+    """Which way the score named `score` improves ("higher", "lower", "none"), as the metric that emits it declares
+    (`MetricSpec.emits` / `.direction`), looked for among `metrics` (default: every registered metric).
+
+    None when no metric here claims the score (a plugin's, not installed here) or two claim it with different
+    directions: a caller then says the direction is unknown; it never assumes "higher"."""
+    found: set[str] = set()
+    for name in METRICS.in_order() if metrics is None else metrics:
+        try:
+            spec = metric_spec(name)
+        except XrayBenchError as exc:  # not importable here (extra, plugin): it claims nothing
+            log.info("metric %s not consulted for the direction of %s: %s", name, score, exc)
+            continue
+        if spec.emits(name, score):
+            found.add(spec.direction(score))
+    return found.pop() if len(found) == 1 else None  # type: ignore[return-value]
+
+
+__all__ = [
+    "METRICS", "Direction", "Metric", "MetricSpec", "Scores", "headline_scores", "leaderboard_scores", "metric_spec",
+    "score_direction",
+]  # fmt: skip

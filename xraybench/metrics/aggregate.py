@@ -9,8 +9,9 @@ Three things live here because several metrics and the statistics modules share 
   of two systems laid end to end, which the approximate randomisation test needs for corpus metrics).
   `resample_counts` turns rows of indices into per-sample multiplicities, so count-based statistics
   become one matrix product per batch of bootstrap rounds.
-- Paper-style aggregation across subsets: a sample-count-weighted average and relative gains against
-  a named baseline.
+- Paper-style aggregation across subsets: a sample-count-weighted average (of one score over subsets, never
+  of different scores) and relative gains against a named baseline, signed by the score's declared direction
+  (positive = better, also for a lower-is-better score).
 """
 
 from __future__ import annotations
@@ -115,19 +116,40 @@ def weighted_average(values: Mapping[str, float], counts: Mapping[str, int]) -> 
     return total / weight if weight else float("nan")
 
 
-def relative_gain(value: float, baseline: float) -> float:
-    """(value - baseline) / baseline, the paper's "x% over model B"; NaN when the baseline is 0 or NaN."""
-    if baseline == 0 or math.isnan(baseline) or math.isnan(value):
+def relative_gain(value: float, baseline: float, direction: str | None = "higher") -> float:
+    """The paper's "x% over model B": the improvement of `value` over `baseline` relative to |baseline|, positive
+    when `value` is the better one by the score's `direction` (`MetricSpec.direction`): (value - baseline) for a
+    higher-is-better score, (baseline - value) for a lower-is-better one (RadCliQ-v1, error counts). NaN when the
+    baseline is 0 or NaN, or the score has no direction ("none", or None: unknown), where a gain means nothing."""
+    if direction not in ("higher", "lower") or baseline == 0 or math.isnan(baseline) or math.isnan(value):
         return float("nan")
-    return (value - baseline) / abs(baseline)
+    change = value - baseline if direction == "higher" else baseline - value
+    return change / abs(baseline)
+
+
+def better_side(a: float | None, b: float | None, direction: str | None) -> str | None:
+    """The side ("A" or "B") whose value is better by `direction`; "tie" for equal values; None where the score has
+    no direction (or an unknown one) or a value is missing."""
+    if direction not in ("higher", "lower") or a is None or b is None or math.isnan(a) or math.isnan(b):
+        return None
+    if a == b:
+        return "tie"
+    return "A" if (a > b) == (direction == "higher") else "B"
 
 
 def relative_gains(results: Mapping[str, Mapping[str, float]], baseline: str) -> dict[str, dict[str, float]]:
-    """Relative gain of every model over the named baseline model, per metric both report."""
+    """Relative gain of every model over the named baseline model, per metric both report, each in its score's
+    declared direction (`xraybench.metrics.score_direction`; NaN where it has none or none is known)."""
+    from xraybench.metrics import score_direction
+
     if baseline not in results:
         raise XrayBenchError(f"baseline {baseline!r} not among the models: {', '.join(results)}")
     base = results[baseline]
     return {
-        model: {metric: relative_gain(value, base[metric]) for metric, value in metrics.items() if metric in base}
+        model: {
+            metric: relative_gain(value, base[metric], score_direction(metric))
+            for metric, value in metrics.items()
+            if metric in base
+        }
         for model, metrics in results.items()
     }

@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from fnmatch import fnmatchcase
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -61,6 +62,11 @@ RUN_OPTIONS = {
     "max_pixels": "the pixel budget the model's images were shrunk to, for box checks (the template's policy)",
 }
 TASK_KINDS: tuple[TaskKind, ...] = ("report", "vqa", "classification", "grounding")
+# Which way a score improves: "higher" (F1, accuracy), "lower" (RadCliQ, error counts, failure rates) or "none"
+# (a count that is neither better nor worse, e.g. boxes per answer). `xraybench compare`, published comparisons
+# and preference votes read it through `MetricSpec.direction` / `xraybench.metrics.score_direction`.
+Direction = Literal["higher", "lower", "none"]
+DIRECTIONS: tuple[Direction, ...] = ("higher", "lower", "none")
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,13 @@ class MetricSpec:
       none of them is refused, other tasks list it as skipped with the reason).
     - `headline`: the score names the run table shows (None: the one score named like the metric).
     - `leaderboard`: the score names that become arena leaderboard columns.
-    - `higher_is_better`: the direction of its headline scores (False for an error rate).
+    - `higher_is_better`: the direction of its scores (False for an error rate), every score it emits unless
+      `directions` names it.
+    - `directions`: score-name pattern (`fnmatch`, e.g. `green_errors_*`) -> "higher" | "lower" | "none", for the
+      scores whose direction differs from `higher_is_better` (GREEN's error counts beside the GREEN score).
+    - `scores`: patterns of the score names it emits, where they do not start with its name (`cls_*` of
+      `classification`); a score is found to be this metric's by these, its name and `NAME_*`, its headline and
+      leaderboard names and the `directions` patterns (`score_direction` in `xraybench.metrics`).
     - `options`: constructor parameter -> `RUN_OPTIONS` name, filled from the run's settings.
     """
 
@@ -80,9 +92,24 @@ class MetricSpec:
     leaderboard: tuple[str, ...] = ()
     higher_is_better: bool = True
     options: Mapping[str, str] = field(default_factory=dict)
+    directions: Mapping[str, Direction] = field(default_factory=dict)
+    scores: tuple[str, ...] = ()
 
     def headline_for(self, metric: str) -> tuple[str, ...]:
         return (metric,) if self.headline is None else self.headline
+
+    def direction(self, score: str) -> Direction:
+        """Which way `score` improves: the first `directions` pattern it matches, else `higher_is_better`'s."""
+        for pattern, direction in self.directions.items():
+            if fnmatchcase(score, pattern):
+                return direction
+        return "higher" if self.higher_is_better else "lower"
+
+    def emits(self, metric: str, score: str) -> bool:
+        """Whether a score named `score` is one of this metric's (registered as `metric`)."""
+        if score == metric or score.startswith(metric + "_") or score in self.headline_for(metric):
+            return True
+        return score in self.leaderboard or any(fnmatchcase(score, p) for p in (*self.scores, *self.directions))
 
 
 LEXICAL_OPTIONS = {"tokenizer": "tokenizer", "cache": "token_cache"}  # what BLEU, METEOR, ROUGE-L, CIDEr take
@@ -107,6 +134,11 @@ def check_metric(name: str, target: Any) -> str | None:
     bad_kinds = [k for k in spec.kinds if k not in TASK_KINDS]
     if bad_kinds:
         return f"{target.__qualname__}.spec.kinds has {bad_kinds}; task kinds are {', '.join(TASK_KINDS)}"
+    bad_directions = {p: d for p, d in spec.directions.items() if d not in DIRECTIONS}
+    if bad_directions:
+        return (
+            f"{target.__qualname__}.spec.directions has {bad_directions}; a direction is one of {', '.join(DIRECTIONS)}"
+        )
     params = inspect.signature(target).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     for param, option in spec.options.items():

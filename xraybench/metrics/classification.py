@@ -345,7 +345,10 @@ class ClassificationMetric:
 
     name = "classification"
     spec = MetricSpec(
-        kinds=("classification",), headline=("cls_micro_f1", "cls_macro_f1"), leaderboard=("cls_macro_f1",)
+        kinds=("classification",),
+        headline=("cls_micro_f1", "cls_macro_f1"),
+        leaderboard=("cls_macro_f1",),
+        scores=("cls_*",),
     )
 
     def __init__(self, labels: Sequence[str] = CXR14_LABELS):

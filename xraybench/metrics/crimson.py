@@ -151,7 +151,14 @@ class CrimsonMetric:
     """CRIMSON from a local MedGemma-CRIMSON checkpoint through the `crimson-score` package (see module docstring)."""
 
     name = "crimson"
-    spec = MetricSpec(kinds=("report",), headline=("crimson",), options={"progress": "progress"})
+    spec = MetricSpec(
+        kinds=("report",),
+        headline=("crimson",),
+        options={"progress": "progress"},
+        # every count of `ERROR_COUNTS` (false / missing findings, attribute errors) and the failure share fall
+        # with a better report
+        directions={**{f"crimson_{name}": "lower" for name in ERROR_COUNTS}, "crimson_failed": "lower"},
+    )
 
     def __init__(
         self,

@@ -185,7 +185,13 @@ class GreenMetric:
     """`green` (mean GREEN) with the per-pair significant error counts by category and the matched findings."""
 
     name = "green"
-    spec = MetricSpec(kinds=("report",), headline=("green",), options={"progress": "progress"})
+    spec = MetricSpec(
+        kinds=("report",),
+        headline=("green",),
+        options={"progress": "progress"},
+        # the GREEN score and matched findings rise with a better report; error counts and failures fall
+        directions={"green_errors_*": "lower", "green_failed": "lower"},
+    )
 
     def __init__(
         self,

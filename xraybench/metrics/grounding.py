@@ -123,6 +123,7 @@ class GroundingMetric:
     spec = MetricSpec(
         headline=("grounding_format_valid", "grounding_has_boxes", "grounding_boxes_per_answer"),
         options={"image_size": "image_size", "max_pixels": "max_pixels"},
+        directions={"grounding_boxes_per_answer": "none"},  # a count: more boxes are neither better nor worse
     )  # any task kind: boxes in the reasoning of any answer
 
     def __init__(self, image_size: int | None = None, max_pixels: int | None = None):

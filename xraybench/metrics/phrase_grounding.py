@@ -36,6 +36,7 @@ class PhraseGroundingMetric:
     spec = MetricSpec(
         kinds=("grounding",),
         headline=("phrase_iou", "phrase_hit_rate", "phrase_pointing_game"),
+        scores=("phrase_*",),
         options={"image_size": "image_size", "max_pixels": "max_pixels"},
     )
 

@@ -92,7 +92,12 @@ class RadCliqMetric:
 
     name = "radcliq"
     spec = MetricSpec(
-        kinds=("report",), headline=("radcliq_v1",), higher_is_better=False, options={"progress": "progress"}
+        kinds=("report",),
+        headline=("radcliq_v1",),
+        higher_is_better=False,
+        options={"progress": "progress"},
+        # RadCliQ-v1 is an error estimate (lower is better); its four inputs are similarities (higher is better)
+        directions={f"radcliq_{column}": "higher" for column in COLUMNS},
     )
 
     def __init__(

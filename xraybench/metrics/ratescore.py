@@ -77,7 +77,7 @@ class RaTEScoreMetric:
     """RaTEScore from local NER and entity-encoder weights through the `RaTEScore` package (see module docstring)."""
 
     name = "ratescore"
-    spec = MetricSpec(kinds=("report",), headline=("ratescore",))
+    spec = MetricSpec(kinds=("report",), headline=("ratescore",), directions={"ratescore_failed": "lower"})
 
     def __init__(
         self,
