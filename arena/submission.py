@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.prompt import MAX_CHARS
-from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option, shared_option
+from xraybench.config import Bootstrap, DataSources, JsonOutput, MetricArgs, Seeded, option, shared_option
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
@@ -41,7 +41,7 @@ SHOWN_PROBLEMS = 10
 
 
 @dataclass
-class SubmitConfig(LLMOptions, DataSources, Seeded, Bootstrap, JsonOutput):
+class SubmitConfig(MetricArgs, LLMOptions, DataSources, Seeded, Bootstrap, JsonOutput):
     """`xraybench submit`: one object drives the CLI and the Python API (an LLM judge's options: `LLMOptions`)."""
 
     name: str = option(
@@ -371,6 +371,7 @@ def _score(config: SubmitConfig, predictions: Path, task: str, run_dir: Path) ->
         model=f"predictions:{predictions.resolve()}", tasks=[task], out=str(run_dir),
         data_roots=list(config.data_roots), seed=config.seed, progress=config.progress,
         skip_metrics=list(config.skip_metrics), extra_metrics=list(config.extra_metrics),
+        metric_args=config.metric_args,
     )  # fmt: skip
     results = run(rc)
     return run_values(results).get(task, {})

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option
+from xraybench.config import Bootstrap, DataSources, JsonOutput, MetricArgs, Seeded, option
 from xraybench.tasks import REPORT_METRICS
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def validate(config: ValidateConfig) -> Validation:
 
 
 @dataclass
-class ScoreConfig(JsonOutput):
+class ScoreConfig(MetricArgs, JsonOutput):
     """`xraybench score`: score hypothesis and reference files (one report per line)."""
 
     hyps: str = option(help="hypotheses, one report per line")
@@ -251,7 +251,7 @@ def metric_plan(names: list[str], stemmer: bool) -> tuple[list[str], dict[str, d
 def score(config: ScoreConfig) -> dict[str, Any]:
     """Metric name -> corpus value, plus `tokenizer`, `n` and (with `per_sample`) every sample's score."""
     from xraybench.errors import XrayBenchError
-    from xraybench.metrics.api import score_texts
+    from xraybench.metrics.api import metric_options, score_texts
 
     hyps = read_lines(config.hyps)
     ref_sets = [read_lines(r) for r in config.refs]
@@ -262,7 +262,14 @@ def score(config: ScoreConfig) -> dict[str, Any]:
                 "expected one reference per hypothesis line"
             )
     references = [list(group) for group in zip(*ref_sets, strict=True)]
-    metrics, options = metric_plan(list(config.metrics), config.stemmer)
+    metrics, planned = metric_plan(list(config.metrics), config.stemmer)
+    options = {name: dict(planned[name]) for name in metrics if name in planned}
+    given = metric_options(
+        config.metric_args, scored=metrics, add_with="--metrics ...,{metric}",
+        fixed={ROUGE_SCORE: {"stemmer": "--stemmer", "names": "--metrics (rouge1, rouge2, rougeL)"}},
+    )  # fmt: skip
+    for name, values in given.items():
+        options[name] = {**options.get(name, {}), **values}
     scores = score_texts(hyps, references, metrics, tokenizer=config.tokenizer, options=options)
     out: dict[str, Any] = {name: s.value for name, s in scores.items()}
     out["tokenizer"] = config.tokenizer
@@ -276,7 +283,7 @@ def score(config: ScoreConfig) -> dict[str, Any]:
 
 
 @dataclass
-class CompareConfig(Bootstrap, Seeded, JsonOutput):
+class CompareConfig(MetricArgs, Bootstrap, Seeded, JsonOutput):
     """`xraybench compare RUN_A RUN_B`: paired significance of every shared metric; with `published:NAME` as
     either side, the run's metrics beside a paper's published numbers (no test: those have no per-sample values)."""
 
@@ -303,6 +310,11 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     run_dir, name = (config.run_a, config.run_b) if config.run_b.startswith(PREFIX) else (config.run_b, config.run_a)
     if run_dir.startswith(PREFIX):
         raise XrayBenchError("compare a run folder with a published baseline, not two published baselines")
+    if config.metric_args:  # nothing is rescored: a published number has no predictions behind it here
+        raise XrayBenchError(
+            "--metric-arg applies to a comparison of two run folders (both rescored with those options); a run "
+            "beside published numbers shows the run's results.json as scored"
+        )
     rows = compare_published(run_dir, name)
     pub = get_published(name)
     return {"run": run_dir, "published": pub.name, "note": pub.note, "rows": rows}

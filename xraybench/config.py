@@ -498,6 +498,9 @@ class MetricArgs:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
+        parent = getattr(super(), "__post_init__", None)  # a config that also inherits e.g. `LLMOptions`
+        if parent is not None:
+            parent()
         self.metric_args = parse_metric_args(self.metric_args)  # type: ignore[assignment]
 
 

@@ -118,11 +118,13 @@ def compute_scores(
     cache = TokenCache()  # lexical metrics of a task tokenize each text once
     task = td.task
     extra, skipped = extra_metrics_for(task.name, task.kind, task.metrics, config.extra_metrics)  # by declared kinds
+    given = config.metric_options()  # --metric-arg, typed (an option a task fixes is refused there)
     for name in (*task.metrics, *extra):
         if name in config.skip_metrics:
             continue
         try:
-            metric = construct_metric(name, run_options(config, cache), task.metric_options.get(name, {}))
+            options = {**task.metric_options.get(name, {}), **given.get(name, {})}
+            metric = construct_metric(name, run_options(config, cache), options)
             all_scores.update(metric.score(td.samples, preds))
         except (MissingExtraError, XrayBenchError) as exc:
             skipped[name] = str(exc)
@@ -343,6 +345,7 @@ class Results:
     tasks: dict[str, TaskResult]
     suites: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    metric_args: dict[str, Any] = field(default_factory=dict)  # the --metric-arg options the metrics were built with
     extra: dict[str, Any] = field(default_factory=dict)
 
     # what every reader (compare, leaderboards, published comparisons) relies on; the rest may be absent in old files
@@ -366,6 +369,7 @@ class Results:
         known = {f.name for f in fields(cls)} - {"extra"}
         values = {k: data.get(k) for k in known}
         values["timings"] = data.get("timings") or {}
+        values["metric_args"] = data.get("metric_args") or {}  # none recorded: the metrics' defaults
         if not isinstance(data["tasks"], dict):
             raise DataFormatError(path, "tasks: expected an object of task name -> results")
         values["tasks"] = {name: TaskResult.from_json(t, path, name) for name, t in data["tasks"].items()}
@@ -429,6 +433,7 @@ def score_run(
         tasks=task_results,
         suites=suite_aggregates({n: t.to_json() for n, t in task_results.items()}, suites),
         timings={"scoring_s": time.perf_counter() - started},
+        metric_args=config.metric_options(),
     ).to_json()
 
 

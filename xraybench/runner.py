@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import Bootstrap, Seeded, option, shared_option
+from xraybench.config import Bootstrap, MetricArgs, Seeded, option, parse_metric_args, shared_option
 from xraybench.errors import DataFormatError, TransientError, XrayBenchError
 from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
 from xraybench.generate import GenerateConfig, current_names, generate_config
@@ -98,6 +98,7 @@ class RunConfig(GenerateConfig):
     skip_metrics: list[str] = option(
         [], help="comma-separated metric families not to compute (e.g. meteor)", split_commas=True
     )
+    metric_args: list[str] = shared_option(MetricArgs, "metric_args")  # --metric-arg METRIC.KEY=VALUE
     bootstrap_rounds: int = shared_option(Bootstrap, "bootstrap_rounds")
     max_scored_chars: int = option(
         50_000,
@@ -109,6 +110,7 @@ class RunConfig(GenerateConfig):
         super().__post_init__()
         # the command line's ["KEY=VALUE", ...], a dict or the adapter's Options dataclass: one dict from here on
         self.model_args = parse_model_args(self.model_args)  # type: ignore[assignment]
+        self.metric_args = parse_metric_args(self.metric_args)  # type: ignore[assignment]  # metric -> {key: value}
 
     @classmethod
     def from_record(cls, record: dict[str, Any], where: str) -> RunConfig:
@@ -145,7 +147,21 @@ class RunConfig(GenerateConfig):
         model_args = {k: v for k, v in identity_options(self.model_options()).items() if k not in RUN_MODEL_OPTIONS}
         if model_args:
             identity["model_args"] = model_args
+        # the metric options that change a value (not device or batch size): a resume with others would mix numbers
+        from xraybench.metrics.api import identity_options as metric_identity
+
+        metric_args = metric_identity(self.metric_options())
+        if metric_args:
+            identity["metric_args"] = metric_args
         return identity
+
+    def metric_options(self) -> dict[str, dict[str, Any]]:
+        """`--metric-arg` values typed and checked against what each metric declares, for the metrics this run
+        scores ("did you mean"; an option for a metric the run does not score is refused)."""
+        from xraybench.metrics.api import metric_options, run_metrics
+
+        scored, fixed = run_metrics(self.tasks, self.extra_metrics, self.skip_metrics)
+        return metric_options(self.metric_args, scored=scored, fixed=fixed)  # type: ignore[arg-type]
 
     def image_policy(self) -> ImagePolicy:
         """How images are sized for the model: `--image-size`, else the template's policy."""
@@ -176,6 +192,40 @@ class RunConfig(GenerateConfig):
         return build_options(
             cls, values, spec=self.model, flags={k: "--" + k.replace("_", "-") for k in RUN_MODEL_OPTIONS}
         )
+
+
+def rescoring_configs(
+    a: RunConfig, b: RunConfig, metric_args: dict[str, dict[str, Any]] | None, names: tuple[str, str] = ("A", "B")
+) -> tuple[RunConfig, RunConfig]:
+    """Two runs' configs as `compare` rescores them: with `metric_args` (its `--metric-arg`) both, each for the
+    metrics it scores; else each with the options its run.json records, refused when those differ for a metric
+    both score (a paired test of two differently built metrics would be a wrong number)."""
+    from dataclasses import replace
+
+    from xraybench.metrics.api import identity_options, run_metrics
+
+    scored = [run_metrics(c.tasks, c.extra_metrics, c.skip_metrics)[0] for c in (a, b)]
+    if metric_args:
+        for metric in metric_args:
+            if not any(metric in s for s in scored):  # the one check's message: "not scored", or "did you mean"
+                replace(a, metric_args={metric: metric_args[metric]}).metric_options()
+        a, b = (
+            replace(c, metric_args={m: v for m, v in metric_args.items() if m in s})
+            for c, s in zip((a, b), scored, strict=True)
+        )
+    options = [identity_options(c.metric_options()) for c in (a, b)]
+    for metric in (m for m in scored[0] if m in scored[1]):
+        mine, theirs = options[0].get(metric, {}), options[1].get(metric, {})
+        diffs = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+        if diffs:
+            shown = "; ".join(
+                f"{k}: {names[0]} {mine.get(k, 'default')!r}, {names[1]} {theirs.get(k, 'default')!r}" for k in diffs
+            )
+            raise XrayBenchError(
+                f"the two runs score {metric} with different options ({shown}): a paired test needs the same metric "
+                f"on both; rescore both the same way with --metric-arg {metric}.{diffs[0]}=VALUE"
+            )
+    return a, b
 
 
 RUN_SCHEMA_VERSION = 1  # run.json's `schema_version` (`xraybench.schema`)
@@ -471,6 +521,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     config.image_policy()  # an unknown template or a bad --image-size fails before any work too
     get_template(config.template)
     config.model_options()  # so does an unknown or mistyped --model-arg ("did you mean")
+    config.metric_options()  # and --metric-arg: an unknown metric or option, a bad value, a metric not scored here
     tasks, suites = load_tasks(config)
     folder = RunFolder(config.out)
     with folder.lock():  # one process per run folder, before any model is loaded or item asked
