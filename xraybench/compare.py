@@ -1,4 +1,12 @@
-"""Compare two run folders metric by metric with paired tests on the same samples."""
+"""Compare two run folders metric by metric with paired tests on the same samples.
+
+Direction: every row carries its score's declared direction (`MetricSpec.direction`, found by
+`xraybench.metrics.score_direction`): `rel_gain` is A's improvement over B (positive = A better, also for a
+lower-is-better score such as RadCliQ-v1 or GREEN's error counts) and `better` names the better run. A score with
+no direction (a count such as boxes per answer) or an unknown one (a plugin metric not installed here) gets neither,
+with the reason in `why`. `diff` stays A − B as measured and the p-values are two-sided, so neither depends on it.
+A suite row compares one score's sample-weighted average over the suite's tasks: it never mixes scores.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +37,21 @@ def unshared_tasks(path_a: str | Path, path_b: str | Path) -> dict[str, list[str
     return {side: [t for t in names[side] if t not in names["B" if side == "A" else "A"]] for side in names}
 
 
+def direction_fields(metric: str, a: float | None, b: float | None) -> dict[str, Any]:
+    """`direction`, `rel_gain` (A's improvement over B in that direction) and `better` ("A", "B", "tie") of a row."""
+    from xraybench.metrics import score_direction
+    from xraybench.metrics.aggregate import better_side, relative_gain
+
+    direction = score_direction(metric)
+    nan = float("nan")
+    gain = nan if a is None or b is None else relative_gain(a, b, direction)
+    return {"direction": direction, "rel_gain": gain, "better": better_side(a, b, direction)}
+
+
 def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
-    """Per task and metric: A, B, A − B with its paired-bootstrap CI and p-values, and A's relative gain
-    over B; then the suites both runs scored (sample-count-weighted values and relative gain only)."""
-    from xraybench.metrics.aggregate import relative_gain
+    """Per task and metric: A, B, A − B with its paired-bootstrap CI and p-values, the score's direction, A's
+    relative gain over B in it and the better run; then the suites both runs scored (sample-count-weighted values,
+    relative gain and the better run only)."""
     from xraybench.metrics.significance import compare_scores
 
     (config_a, folder_a), (config_b, folder_b) = load_run(path_a), load_run(path_b)
@@ -71,9 +90,10 @@ def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, 
         for row in compare_scores(scores_a, scores_b, n_rounds=rounds, seed=seed):
             data = asdict(row) if is_dataclass(row) else dict(row)
             rows.append(
-                {"task": name, **data, "rel_gain": relative_gain(data["a"], data["b"]), "n": len(samples), "note": note}
-            )
-    rows.extend(_suite_rows(folder_a, folder_b, relative_gain))
+                {"task": name, **data, **direction_fields(data["metric"], data["a"], data["b"]), "n": len(samples),
+                 "note": note}
+            )  # fmt: skip
+    rows.extend(_suite_rows(folder_a, folder_b))
     return [explain_missing(row, rounds) for row in rows]
 
 
@@ -97,8 +117,17 @@ def explain_missing(row: dict[str, Any], rounds: int) -> dict[str, Any]:
     value_missing = _missing(a) or _missing(b)
     if _missing(row.get("diff")):
         why["diff"] = "no difference: a value is missing"
+    direction_why = {
+        "none": f"{metric} has no direction (neither a higher nor a lower value is better)",
+        None: f"no metric here declares which way {metric} improves (a plugin's score, not installed here?)",
+    }.get(row.get("direction", "higher"))
+    if direction_why:
+        why["better"] = f"no better run: {direction_why}"
     if _missing(row.get("rel_gain")):
-        why["rel_gain"] = "no relative gain: B is 0" if b == 0 else "no relative gain: a value is missing"
+        if direction_why:
+            why["rel_gain"] = f"no relative gain: {direction_why}"
+        else:
+            why["rel_gain"] = "no relative gain: B is 0" if b == 0 else "no relative gain: a value is missing"
     for key in ("ci_low", "ci_high", "p_bootstrap", "p_randomization"):
         if not _missing(row.get(key)):
             continue
@@ -118,7 +147,9 @@ def explain_missing(row: dict[str, Any], rounds: int) -> dict[str, Any]:
     return out
 
 
-def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dict[str, Any]]:
+def _suite_rows(folder_a: RunFolder, folder_b: RunFolder) -> list[dict[str, Any]]:
+    """One row per score both runs' suite aggregates have: the same score averaged over the suite's tasks (never
+    several scores in one number), compared in that score's direction."""
     paths = folder_a.file(RESULTS_FILE), folder_b.file(RESULTS_FILE)
     if not all(p.exists() for p in paths):
         return []
@@ -148,7 +179,7 @@ def _suite_rows(folder_a: RunFolder, folder_b: RunFolder, gain: Any) -> list[dic
                     "ci_high": None,
                     "p_bootstrap": None,
                     "p_randomization": None,
-                    "rel_gain": gain(a, b),
+                    **direction_fields(metric, a, b),
                     "note": "; ".join(notes) or None,
                 }
             )

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         "B",
         "A − B",
         "95% CI",
+        "better",
         "gain of A over B",
         "p (bootstrap)",
         "p (randomisation)",
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col, justify="right" if col not in ("task", "metric") else "left")
 
     labels = {"a": "A", "b": "B", "diff": "A − B", "ci_low": "95% CI", "ci_high": "95% CI",
-              "rel_gain": "gain of A over B", "p_bootstrap": "p (bootstrap)", "p_randomization": "p (randomisation)"}  # fmt: skip
+              "rel_gain": "gain of A over B", "p_bootstrap": "p (bootstrap)", "p_randomization": "p (randomisation)",
+              "better": "better"}  # fmt: skip
     reasons: dict[tuple[str, str], list[str]] = {}  # (column, reason) -> where: each reason printed once
 
     def fmt(r: dict, key: str, spec: str) -> str:
@@ -68,21 +70,32 @@ def run(args: argparse.Namespace) -> int:
             places.append(where)
         return "n/a"
 
+    arrows = {"lower": " ↓", "none": " ·"}  # higher-is-better scores carry no mark; the legend says so
     for r in rows:
         ci = f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]" if r["ci_low"] is not None else fmt(r, "ci_low", "")
         table.add_row(
             r["task"],
-            r["metric"],
+            r["metric"] + arrows.get(r.get("direction"), " ?" if r.get("direction") is None else ""),
             fmt(r, "a", ".4f"),
             fmt(r, "b", ".4f"),
             fmt(r, "diff", "+.4f"),
             ci,
+            fmt(r, "better", ""),
             fmt(r, "rel_gain", "+.1%"),
             fmt(r, "p_bootstrap", ".4f"),
             fmt(r, "p_randomization", ".4f"),
         )
     console = make_console()
     console.print(table)
+    marks = {r.get("direction") for r in rows}
+    console.print(
+        "Higher is better unless marked"
+        + ("; ↓ lower is better" if "lower" in marks else "")
+        + ("; · no direction" if "none" in marks else "")
+        + ("; ? direction unknown here" if None in marks else "")
+        + ". 'better' and the gain of A over B follow each score's direction (a positive gain: A is better);"
+        " A − B is as measured; p-values are two-sided."
+    )
     for (column, why), places in reasons.items():
         shown = ", ".join(places[:6]) + (f" and {len(places) - 6} more" if len(places) > 6 else "")
         console.print(f"n/a in {column} ({shown}): {why}")

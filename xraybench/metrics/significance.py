@@ -71,7 +71,7 @@ def paired_bootstrap(
     """Difference A - B with its percentile bootstrap interval and a two-sided p-value."""
     n = _paired_size(scores_a, scores_b)
     diff = scores_a.value - scores_b.value
-    if n == 0 or np.isnan(diff):
+    if n == 0 or np.isnan(diff) or n_rounds <= 0:  # no resample, no interval (`compare --rounds 0`)
         return PairedResult(diff, float("nan"), float("nan"), float("nan"))
     deltas = np.concatenate(
         [
@@ -92,7 +92,7 @@ def approximate_randomization(scores_a: Scores, scores_b: Scores, n_rounds: int 
     """Two-sided p-value of the approximate randomisation (permutation) test; NaN where unsupported."""
     n = _paired_size(scores_a, scores_b)
     observed = abs(scores_a.value - scores_b.value)
-    if n == 0 or np.isnan(observed):
+    if n == 0 or np.isnan(observed) or n_rounds <= 0:  # no round, no test (`compare --rounds 0`)
         return float("nan")
     joint = None
     if not (_is_mean(scores_a) and _is_mean(scores_b)):
