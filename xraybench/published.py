@@ -7,6 +7,12 @@ shown by `xraybench compare RUN published:NAME` next to the run's own values. Th
 behind a published number, so nothing is tested for significance against them, and every output says
 "published, not reproduced here".
 
+Direction: a published metric improves the way its run metrics do (`xraybench.metrics.score_direction`), turned
+round by a "reciprocal" transform (ReXrank's 1/RadCliQ-v1 rises as RadCliQ-v1 falls); a metric whose run metrics
+disagree is refused when the package data is read. Each compared row gives the direction and the run's place among
+the published models in it (`rank`); a RadCliQ-v1 at or below 0 has no reciprocal to compare (1/x would rank it
+backwards), so the row shows no value and says why.
+
 Regenerate the committed files with `python -m xraybench.published` (a test keeps them in sync).
 """
 
@@ -28,6 +34,7 @@ MARK = "published, not reproduced here"
 OUT_DIR = Path("leaderboards") / "published"
 FILES = ("leaderboard.json", "leaderboard.md")
 TRANSFORMS = {"": "{}", "reciprocal": "1/{}"}  # PublishedMetric.transform -> how the compared value is named
+FLIPPED = {"higher": "lower", "lower": "higher", "none": "none"}  # a direction through the reciprocal
 # per-row provenance a table may give, shown as columns of its markdown table (in this order)
 ROW_INFO_COLUMNS = {"institution": "Institution", "year": "Year", "date": "Listed since"}
 
@@ -81,6 +88,14 @@ def _table(raw: dict[str, Any], where: str) -> PublishedTable:
         raise XrayBenchError(
             f"{where}: table {raw['id']!r} has unknown transform(s) {unknown}; known: {list(TRANSFORMS)}"
         )
+    for metric in metrics:  # one published column compared with run metrics that improve in different directions
+        found = {ours: run_direction(ours, metric.transform) for ours in metric.run_metrics}
+        if len({d for d in found.values() if d is not None}) > 1:
+            raise XrayBenchError(
+                f"{where}: table {raw['id']!r} metric {metric.id!r} is compared with run metrics that improve in "
+                f"different directions ({', '.join(f'{TRANSFORMS[metric.transform].format(k)}: {v}' for k, v in found.items())}); "
+                "expected one direction per published column"
+            )
     rows: dict[str, tuple[float | None, ...]] = {}
     info: dict[str, dict[str, str]] = {}
     for model, entry in raw["rows"].items():
@@ -233,11 +248,42 @@ def run_values(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     return out
 
 
+def run_direction(ours: str, transform: str) -> str | None:
+    """Which way our metric `ours` improves in the published number's form (a reciprocal turns it round); None
+    where no metric here declares it."""
+    from xraybench.metrics import score_direction
+
+    direction = score_direction(ours)
+    return FLIPPED[direction] if direction is not None and transform == "reciprocal" else direction
+
+
 def _transformed(transform: str, value: float | None) -> float | None:
-    """Our value in the published number's form (see `PublishedMetric.transform`); None where it has none."""
+    """Our value in the published number's form (see `PublishedMetric.transform`); None where it has none: a
+    reciprocal of a value at or below 0 (1/x turns the order round only for positive values)."""
     if transform == "reciprocal":
-        return None if value is None or value == 0 else 1.0 / value
+        return None if value is None or value <= 0 else 1.0 / value
     return value
+
+
+def _run_why(transform: str, ours: str, value: float | None) -> str | None:
+    """Why a row shows no run value although the run has one."""
+    if transform == "reciprocal" and value is not None and value <= 0:
+        return (
+            f"{ours} is {value:.4f}: one over a value at or below 0 would rank it backwards, so 1/{ours} is not "
+            f"shown; a {ours} at or below 0 is lower (better) than the one behind any positive published value"
+        )
+    return None
+
+
+def rank_among(value: float | None, published: dict[str, float | None], direction: str | None) -> dict[str, int] | None:
+    """The run's place among the published models on one metric, by its direction: {"place": 1 + the models with a
+    better value (equal values share a place), "of": the models with a value + 1}; None without a value or a
+    direction."""
+    if value is None or direction not in ("higher", "lower"):
+        return None
+    values = [v for v in published.values() if v is not None]
+    better = sum(1 for v in values if (v > value if direction == "higher" else v < value))
+    return {"place": 1 + better, "of": len(values) + 1}
 
 
 def _finite(value: float | None) -> float | None:
@@ -312,9 +358,14 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
                     + f"; the published numbers are over {', '.join(table.datasets)}"
                 )
             for i, metric, ours in matched:
+                run = _transformed(metric.transform, _finite(metrics[ours]))
+                direction = run_direction(ours, metric.transform)
+                published = {m: v[i] for m, v in table.rows.items()}
                 rows.append(
                     {"task": scope, "metric": TRANSFORMS[metric.transform].format(ours), "published_metric": metric.label,
-                     "table": table.id, "run": _transformed(metric.transform, _finite(metrics[ours])), "published": {m: v[i] for m, v in table.rows.items()},
+                     "table": table.id, "run": run, "published": published, "direction": direction,
+                     "rank": rank_among(run, published, direction),
+                     "run_why": _run_why(metric.transform, ours, _finite(metrics[ours])),
                      "datasets": sorted(ours_ds), "published_datasets": list(table.datasets), "coverage": coverage,
                      "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope),
                      **({"published_rows": dict(table.row_info)} if table.row_info else {})}

@@ -111,6 +111,17 @@ def _cell(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+ARROWS = {"higher": " ↑", "lower": " ↓"}  # a published column's direction; none / unknown: no arrow, no rank
+
+
+def _run_cell(r: dict[str, Any], bold: bool = False) -> str:
+    """This run's value with its place among the published models in the column's direction ("#3/8")."""
+    if r["run"] is None:
+        return "n/a" if r.get("run_why") else ""
+    text = f"{r['run']:.4f}" + (f" (#{r['rank']['place']}/{r['rank']['of']})" if r.get("rank") else "")
+    return f"[bold]{text}[/bold]" if bold else text
+
+
 def _leaderboard_table(run_dir: str, name: str, rows: list[dict[str, Any]], models: list[str]) -> Any:
     """One scope beside a long published leaderboard: a row for this run, then one per published model with
     the date its row was listed (the metrics matched are the columns)."""
@@ -123,10 +134,10 @@ def _leaderboard_table(run_dir: str, name: str, rows: list[dict[str, Any]], mode
     table.add_column("model")
     table.add_column("listed since")
     for r in rows:
-        table.add_column(f"{r['published_metric']} ({r['metric']})", justify="right")
-    table.add_row(
-        "[bold]this run[/bold]", "", *("" if r["run"] is None else f"[bold]{r['run']:.4f}[/bold]" for r in rows)
-    )
+        table.add_column(
+            f"{r['published_metric']} ({r['metric']}){ARROWS.get(r.get('direction'), '')}", justify="right"
+        )
+    table.add_row("[bold]this run[/bold]", "", *(_run_cell(r, bold=True) for r in rows))
     for model in models:
         table.add_row(model, (info.get(model) or {}).get("date", ""), *(_cell(r["published"][model]) for r in rows))
     return table
@@ -154,11 +165,15 @@ def _print_published(config: Any, result: dict[str, Any]) -> int:
         for col in ("task", "metric", "published as", "this run", *(f"{m} (published)" for m in models)):
             table.add_column(col, justify="left" if col in ("task", "metric", "published as") else "right")
         for r in part:
-            run_value = "" if r["run"] is None else f"{r['run']:.4f}"
-            table.add_row(r["task"], r["metric"], r["published_metric"], run_value,
-                          *(_cell(r["published"][m]) for m in models))  # fmt: skip
+            table.add_row(r["task"], r["metric"], r["published_metric"] + ARROWS.get(r.get("direction"), ""),
+                          _run_cell(r), *(_cell(r["published"][m]) for m in models))  # fmt: skip
         out.print(table)
     out.print(f"Published values: {MARK}. {pub.note}. Source: {pub.source}. No significance test is possible.")
+    out.print("↑ higher is better, ↓ lower is better; (#k/n): this run's place among the n-1 published models with a "
+              "value in that column, by its direction")  # fmt: skip
+    for r in rows:
+        if r.get("run_why"):
+            out.print(f"[yellow]{r['task']} {r['metric']}: {r['run_why']}[/yellow]")
     for note in dict.fromkeys(r["run_note"] for r in rows if r.get("run_note")):
         out.print(f"[yellow]this run: {note}[/yellow]")
     for scope, note in dict.fromkeys((r["task"], r["coverage"]) for r in rows if r.get("coverage")):
