@@ -5,9 +5,12 @@
 body. It is shared by the `openai:` adapter (models under test) and `LLMClient`'s direct path (judges,
 teachers), so both get the same limits:
 
-- `timeout_s` is a deadline for the whole request (connect, send, headers, body), not a per-read timeout: a
-  server that drips one byte every two seconds is cut off at `timeout_s` like one that says nothing. One
-  watchdog thread shuts down the socket of a request past its deadline, which wakes the blocked read.
+- `timeout_s` is a deadline for the whole request (connect, proxy tunnel, TLS handshake, send, headers, body),
+  not a per-read timeout: a server that drips one byte every two seconds is cut off at `timeout_s` like one
+  that says nothing. One watchdog thread shuts down the socket of a request past its deadline, which wakes the
+  blocked read; the request is armed before its connection is opened, and a new connection's TCP connect and
+  TLS handshake get only the time left (a proxy that answers `CONNECT` late or byte by byte, then a stalled
+  handshake, cannot stretch the request past `timeout_s`). Name resolution is the one step outside it.
 - The body is read at most `max_answer_bytes` (see `xraybench.llm.completion.max_answer_bytes`): a larger
   answer is refused (`AnswerTooLarge`) as soon as its `Content-Length` or its running size says so, and is
   never held in memory whole.
@@ -58,13 +61,33 @@ class HTTPAnswer:
 
 
 class _Armed:
-    """One request's deadline: the watchdog shuts its socket down if it is still armed at the deadline."""
+    """One request's deadline: the watchdog shuts its socket down if it is still armed at the deadline.
 
-    __slots__ = ("sock", "active", "fired", "lock")
+    Armed before the connection exists (`sock` None), it is handed each socket the request goes through: the
+    raw TCP socket (proxy tunnel), then the TLS socket (handshake and answer).
+    """
 
-    def __init__(self, sock: socket.socket):
-        self.sock, self.active, self.fired = sock, True, False
+    __slots__ = ("sock", "deadline", "active", "fired", "lock")
+
+    def __init__(self, sock: socket.socket | None, deadline: float):
+        self.sock, self.deadline, self.active, self.fired = sock, deadline, True, False
         self.lock = threading.Lock()
+
+    def left(self) -> float:
+        """Seconds to the deadline; `TimeoutError` when none are left (a connect step must not start)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the deadline passed while connecting")
+        return left
+
+    def watch(self, sock: socket.socket) -> None:
+        """Watch `sock` from now on; shut it down at once if the deadline has already passed."""
+        with self.lock:
+            self.sock = sock
+            if not self.fired:
+                return
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
     def disarm(self) -> None:
         with self.lock:
@@ -75,8 +98,54 @@ class _Armed:
             if not self.active:
                 return
             self.active, self.fired = False, True
-            with contextlib.suppress(OSError):  # already closed: nothing is blocked on it
-                self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv/send on it
+            if self.sock is not None:
+                with contextlib.suppress(OSError):  # already closed: nothing is blocked on it
+                    self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv/send on it
+
+
+class _DeadlineConnection(http.client.HTTPConnection):
+    """`connect()` under the request's deadline: the TCP connect gets the time left, and the new socket is
+    watched before the proxy tunnel is read (a `CONNECT` answer dripped byte by byte is cut off at the deadline).
+    `armed` is set by `HTTPTransport.post` before each request."""
+
+    armed: _Armed | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._create_connection = self._create_watched  # http.client's hook for the TCP connect
+
+    def _create_watched(self, address: tuple[str, int], timeout: Any, source_address: Any = None) -> socket.socket:
+        armed = self.armed
+        if armed is None:  # connected outside `post` (never here): http.client's own per-read timeout
+            return socket.create_connection(address, timeout, source_address)
+        sock = socket.create_connection(address, armed.left(), source_address)
+        sock.settimeout(self.timeout)  # per read after connecting; the watchdog holds the whole deadline
+        armed.watch(sock)
+        return sock
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    """As `_DeadlineConnection`, and the TLS handshake gets only the time left: OpenSSL's handshake wait is
+    bounded by the socket timeout (a fresh `timeout_s` in http.client, after a connect and tunnel that may
+    have used most of the deadline), and the watchdog watches the TLS socket during the handshake."""
+
+    _context: Any  # http.client's SSL context
+    _tunnel_host: str | None
+
+    def connect(self) -> None:
+        armed = self.armed
+        if armed is None:
+            super().connect()
+            return
+        http.client.HTTPConnection.connect(self)  # TCP connect and proxy tunnel, watched
+        server_hostname = self._tunnel_host or self.host
+        # wrap without I/O first, so that the watchdog holds the TLS socket before the handshake starts
+        sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname, do_handshake_on_connect=False)
+        self.sock = sock
+        armed.watch(sock)
+        sock.settimeout(armed.left())
+        sock.do_handshake()
+        sock.settimeout(self.timeout)
 
 
 class _Watchdog:
@@ -93,8 +162,8 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def arm(self, sock: socket.socket, deadline: float) -> _Armed:
-        armed = _Armed(sock)
+    def arm(self, sock: socket.socket | None, deadline: float) -> _Armed:
+        armed = _Armed(sock, deadline)
         with self._cond:
             if self._thread is None or self._pid != os.getpid():  # a forked child has no watchdog thread
                 self._heap, self._pid = [], os.getpid()
@@ -174,7 +243,7 @@ class HTTPTransport:
             self._tls = httpx.create_ssl_context()
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._connections: list[http.client.HTTPConnection] = []
+        self._connections: list[_DeadlineConnection] = []
 
     def post_json(self, body: dict[str, Any]) -> HTTPAnswer:
         return self.post(json.dumps(body, ensure_ascii=False).encode("utf-8"))
@@ -184,13 +253,13 @@ class HTTPTransport:
         start = time.monotonic()
         deadline = start + self.timeout_s
         conn = self._connection()
-        armed: _Armed | None = None
+        # armed before connecting: a new connection's connect, tunnel and handshake count against the deadline
+        armed = conn.armed = WATCHDOG.arm(conn.sock, deadline)
         try:
             if conn.sock is None:
-                conn.connect()  # bounded by the socket timeout; the deadline starts counting before it
+                conn.connect()
             if time.monotonic() >= deadline:
                 raise TimeoutError("connecting took the whole deadline")
-            armed = WATCHDOG.arm(conn.sock, deadline)
             conn.request("POST", self._target, body=payload, headers=self._headers)
             response = conn.getresponse()
             content = self._read(response)
@@ -201,17 +270,17 @@ class HTTPTransport:
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
             conn.close()  # a late answer must not be read as the next request's
-            if isinstance(exc, TimeoutError) or (armed is not None and armed.fired):
+            if isinstance(exc, TimeoutError) or armed.fired:
                 raise TransientError(
                     f"Timeout: no complete answer from {self.url} within {self.timeout_s:g}s"
                     f" ({type(exc).__name__}; --timeout-s is a deadline for the whole request)"
                 ) from exc
             raise TransientError(f"APIConnectionError: {self.url}: connection failed: {exc!r}") from exc
         finally:
-            if armed is not None:
-                armed.disarm()
-                if armed.fired:
-                    conn.close()  # shut down at the deadline, even if the answer had just arrived
+            armed.disarm()
+            conn.armed = None
+            if armed.fired:
+                conn.close()  # shut down at the deadline, even if the answer had just arrived
         return HTTPAnswer(response.status, response.getheader("retry-after"), content, time.monotonic() - start)
 
     def _read(self, response: http.client.HTTPResponse) -> bytes:
@@ -230,7 +299,7 @@ class HTTPTransport:
             raise http.client.IncompleteRead(b"", int(length) - size)  # the server closed mid-answer
         return b"".join(chunks)
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> _DeadlineConnection:
         """This thread's keep-alive connection, created on its first request (it reconnects by itself after the
         server closed it)."""
         conn = getattr(self._local, "conn", None)
@@ -239,11 +308,11 @@ class HTTPTransport:
             if self.proxy is not None:
                 host, port = self.proxy.hostname or "", self.proxy.port or 80
             if self._https:
-                conn = http.client.HTTPSConnection(host, port, timeout=self.timeout_s, context=self._tls)
+                conn = _DeadlineHTTPSConnection(host, port, timeout=self.timeout_s, context=self._tls)
                 if self.proxy is not None:
                     conn.set_tunnel(self._host, self._port, headers=self._tunnel_headers)
             else:
-                conn = http.client.HTTPConnection(host, port, timeout=self.timeout_s)
+                conn = _DeadlineConnection(host, port, timeout=self.timeout_s)
             with self._lock:
                 self._connections.append(conn)
             self._local.conn = conn

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -164,7 +165,8 @@ class OpenAIServer:
 
     `fault_plan` is consumed one entry per chat request, in order (thread-safe); once empty, requests are
     answered normally. `reply_fn(body) -> str` makes the answer text. `model_names` is what `/v1/models` lists,
-    each `owned_by` the given server family (vLLM says "vllm", llama-cpp-python "me").
+    each `owned_by` the given server family (vLLM says "vllm", llama-cpp-python "me"). With `tls` (a server-side
+    SSL context, e.g. `xraybench.testing.hostile_network.self_signed_tls(...).server_context()`) it speaks https.
     """
 
     reply_fn: Callable[[dict[str, Any]], str] = default_reply
@@ -172,6 +174,7 @@ class OpenAIServer:
     model_names: list[str] = field(default_factory=lambda: ["tiny-test-model"])
     owned_by: str = "xraybench-test"
     requests: list[RecordedRequest] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closing: threading.Event = field(default_factory=threading.Event, repr=False)
     _httpd: _Listener | None = field(default=None, repr=False)
@@ -182,7 +185,7 @@ class OpenAIServer:
         if self._httpd is None:
             raise RuntimeError("the server is not running; use it as a context manager or call start()")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}/v1"
 
     def chat_requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -192,6 +195,10 @@ class OpenAIServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._closing.clear()
         self._httpd = _Listener(("127.0.0.1", 0), handler)
+        if self.tls is not None:  # each handshake runs in its request's thread (`_Handler.setup`), not in accept
+            self._httpd.socket = self.tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-test-server", daemon=True
         )
@@ -249,6 +256,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Silence per-request logging on stderr."""
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
+        super().setup()
 
     def _headers(self) -> dict[str, str]:
         return {key.lower(): value for key, value in self.headers.items()}
