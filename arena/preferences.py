@@ -331,12 +331,15 @@ def metric_votes(pairs: Sequence[PreferencePair], metric: str) -> dict[str, dict
     hyps = [p.first for p in pairs] + [p.second for p in pairs]
     refs = [[p.reference] for p in pairs] * 2
     scores = score_texts(hyps, refs, [metric])
-    higher = metric_spec(metric).higher_is_better
+    spec = metric_spec(metric)
     n = len(pairs)
     out: dict[str, dict[str, float]] = {}
     for name, s in scores.items():
+        direction = spec.direction(name)  # per score: GREEN's score rises, its error counts fall
+        if direction == "none":
+            continue  # a count that is neither better nor worse prefers no report
         diff = np.nan_to_num(s.per_sample[:n] - s.per_sample[n:], nan=0.0)  # an undefined score decides nothing
-        diff = np.where(np.abs(diff) < SCORE_TIE, 0.0, diff) * (1 if higher else -1)
+        diff = np.where(np.abs(diff) < SCORE_TIE, 0.0, diff) * (1 if direction == "higher" else -1)
         out[name] = {p.id: float(np.sign(d)) for p, d in zip(pairs, diff, strict=True)}
     return out
 
