@@ -42,7 +42,7 @@ from typing import Any
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
 from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, DIMENSION_KEYS, DIMENSIONS
-from xraybench.review.store import Assignment, ReviewStore
+from xraybench.review.store import Assignment, ReviewStore, StudyDiskFull
 from xraybench.review.study import IMAGE_TYPES
 
 log = logging.getLogger(__name__)
@@ -362,6 +362,15 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._body()
             self._answer(reviewer, body)
+        except StudyDiskFull as exc:
+            # the operator's console names the file and what to do; the reviewer learns that this click was not
+            # saved, that earlier ones are, and that clicking again works once space is freed
+            log.error("review server: %s (reviewer %s)", exc, reviewer.name)
+            self._error(
+                HTTPStatus.INSUFFICIENT_STORAGE,
+                "the server's disk is full, so this was not saved; every answer saved before is kept. Tell the "
+                "study's organiser, and click again once they have freed space",
+            )
         except (ValueError, XrayBenchError) as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
 

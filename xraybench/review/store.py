@@ -3,6 +3,10 @@
 Each answer is its own committed transaction before the server replies, so a closed tab, a killed server or
 a power cut loses at most the click in flight. The cases are snapshotted at creation (outputs, reference,
 image path), so a study stays reproducible when the run folders move on. Tokens are stored only as hashes.
+
+A full disk (SQLite's "database or disk is full") is a `StudyDiskFull` naming the file: the write in hand is
+rolled back whole and every answer committed before stays; a study whose creation ran out of space is removed,
+so the same `review create` can be rerun once space is freed.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
+from xraybench.files import DiskFullError
 from xraybench.review import CHOICES, DIMENSION_KEYS
 
+# what to do after a full disk refused a reviewer's answer (the server keeps serving meanwhile)
+CLICK_AGAIN = "Free some space on that disk; the server keeps running, and the reviewer's next click saves again."
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x58525653  # "XRVS": marks the file as an xraybench review study
 
@@ -43,6 +50,21 @@ CREATE TABLE comments (reviewer TEXT NOT NULL, case_id TEXT NOT NULL, text TEXT 
                        created_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (reviewer, case_id),
                        FOREIGN KEY (reviewer, case_id) REFERENCES assignments(reviewer, case_id));
 """
+
+
+class StudyDiskFull(DiskFullError):
+    """A study write failed on a full disk; the message names the file, what is kept and what to do next."""
+
+    def __init__(self, path: str | Path, safe: str, then: str):
+        XrayBenchError.__init__(
+            self, f"could not write {path}: no space left on device. Nothing saved before was lost: {safe}. {then}"
+        )
+        self.path = str(path)
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL: the disk (or quota) is full; SQLite has rolled the write back, earlier commits are intact."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
 
 
 def hash_token(token: str) -> str:
@@ -109,15 +131,24 @@ class ReviewStore:
             conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+    def _transaction(self, what: str, then: str) -> Iterator[sqlite3.Connection]:
+        """One committed write of `what`; a full disk is a `StudyDiskFull` that says `then` (what to do)."""
+        try:
+            with self._connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:  # SQLITE_FULL may already have rolled the transaction back
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if not _is_full(exc):
                 raise
-            conn.execute("COMMIT")
+            raise StudyDiskFull(
+                self.path, f"every answer and comment saved before is kept in it ({what} was not saved)", then
+            ) from exc
 
     # creation -------------------------------------------------------------------------------------------------
     def create(
@@ -132,6 +163,29 @@ class ReviewStore:
         if self.path.exists():
             raise XrayBenchError(f"{self.path} already exists: pick another study name or delete that folder")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._create(meta, models, cases, token_hashes, assignments)
+        except BaseException as exc:
+            # a half-written study would block rerunning the same `review create`: remove it (it holds no answers)
+            for leftover in (
+                self.path,
+                *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm", "-journal")),
+            ):
+                leftover.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.Error) and _is_full(exc):
+                raise DiskFullError(
+                    self.path, "the half-written study file was removed and the run folders are untouched"
+                ) from exc
+            raise
+
+    def _create(
+        self,
+        meta: dict[str, Any],
+        models: dict[str, dict[str, Any]],
+        cases: list[Case],
+        token_hashes: dict[str, str],
+        assignments: list[Assignment],
+    ) -> None:
         with self._connect() as conn:
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -197,7 +251,8 @@ class ReviewStore:
         return row[0] if row else None
 
     def set_token_hash(self, reviewer: str, token_hash: str) -> None:
-        with self._transaction() as conn:
+        then = "Free some space and rerun the same command (the reviewer's old link still works until then)."
+        with self._transaction("the new link", then) as conn:
             if conn.execute("UPDATE reviewers SET token_hash = ? WHERE name = ?", (token_hash, reviewer)).rowcount != 1:
                 raise XrayBenchError(f"{self.path}: no reviewer {reviewer!r} in this study")
 
@@ -258,7 +313,7 @@ class ReviewStore:
         if choice not in CHOICES:
             raise XrayBenchError(f"unknown choice {choice!r}; expected one of {', '.join(CHOICES)}")
         now = time.time()
-        with self._transaction() as conn:
+        with self._transaction("this answer", CLICK_AGAIN) as conn:
             conn.execute(
                 "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (reviewer, case_id, dimension) "
                 "DO UPDATE SET choice = excluded.choice, updated_at = excluded.updated_at",
@@ -267,7 +322,7 @@ class ReviewStore:
 
     def save_comment(self, reviewer: str, case_id: str, text: str) -> None:
         now = time.time()
-        with self._transaction() as conn:
+        with self._transaction("this comment", CLICK_AGAIN) as conn:
             if text.strip():
                 conn.execute(
                     "INSERT INTO comments VALUES (?, ?, ?, ?, ?) ON CONFLICT (reviewer, case_id) "
