@@ -173,6 +173,22 @@ def run_note(run_dir: str | Path, task: str | None = None) -> str | None:
     return incomplete_note(read_results(run_dir), task)
 
 
+DIRECTION_MARKS = {"lower": " ↓", "none": " ·", "unknown": " ?"}  # beside a metric column's header
+
+
+def metric_directions(columns: Sequence[str]) -> dict[str, str]:
+    """`SCOPE/score` column -> "lower", "none" or "unknown" for every column whose score is not higher-is-better
+    (`xraybench.metrics.score_direction`): a reader must not take a lower RadCliQ-v1 or error count for worse."""
+    from xraybench.metrics import score_direction
+
+    out = {}
+    for column in columns:
+        direction = score_direction(column.rsplit("/", 1)[-1]) or "unknown"
+        if direction != "higher":
+            out[column] = direction
+    return out
+
+
 def _metric_columns(metrics: Mapping[str, Mapping[str, float | None]]) -> list[str]:
     """Metric names in order of first appearance over the models taken alphabetically."""
     columns: dict[str, None] = {}
@@ -315,6 +331,9 @@ def leaderboard_data(
         },
         "figures": FIGURES,
     }
+    directions = metric_directions(columns)
+    if directions:  # only where a column is not higher-is-better, so a board of such columns reads as before
+        data["metric_directions"] = directions
     if counts.get("order_flip_rates"):  # judged in an arena's store: each judge's order-flip rate
         data["order_flip_rates"] = counts["order_flip_rates"]
     if ensemble is not None:
@@ -428,6 +447,18 @@ def describe(data: Mapping[str, Any]) -> list[str]:
             "its tasks) or per task."
         )
         lines += [f"Metric columns of {model}: {note}." for model, note in (data.get("run_notes") or {}).items()]
+        directions = data.get("metric_directions") or {}
+        if directions:
+            words = {
+                "lower": "lower is better (↓)",
+                "none": "no direction (·)",
+                "unknown": "direction unknown here (?)",
+            }
+            kinds = [f"{words[d]}: {', '.join(c for c, x in directions.items() if x == d)}" for d in words
+                     if d in directions.values()]  # fmt: skip
+            lines.append(
+                f"Metric columns where higher is not better: {'; '.join(kinds)}; the others: higher is better."
+            )
     return lines
 
 
@@ -562,7 +593,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     has_style = "style_controlled_rating" in first
     if has_style:
         headers += ["Style-controlled", "Style 95% CI", "Style sandwich CI"]
-    headers += [_md_escape(m) for m in data["metric_columns"]]
+    marks = {c: DIRECTION_MARKS[d] for c, d in (data.get("metric_directions") or {}).items()}
+    headers += [_md_escape(m) + marks.get(m, "") for m in data["metric_columns"]]
     out = [f"# Report Arena leaderboard: {_md_escape(data['name'])}", ""]
     if data.get("banner"):
         out += [f"> **Warning.** {data['banner']}", ""]
