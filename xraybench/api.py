@@ -305,7 +305,10 @@ def compare(config: CompareConfig) -> dict[str, Any]:
     from xraybench.published import PREFIX, compare_published, get_published
 
     if not config.published:
-        rows = compare_runs(config.run_a, config.run_b, rounds=config.bootstrap_rounds, seed=config.seed)
+        rows = compare_runs(
+            config.run_a, config.run_b, rounds=config.bootstrap_rounds, seed=config.seed,
+            metric_args=config.metric_args,  # type: ignore[arg-type]
+        )  # fmt: skip
         return {"rows": rows, "left_out": unshared_tasks(config.run_a, config.run_b)}
     run_dir, name = (config.run_a, config.run_b) if config.run_b.startswith(PREFIX) else (config.run_b, config.run_a)
     if run_dir.startswith(PREFIX):

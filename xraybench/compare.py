@@ -17,7 +17,7 @@ from typing import Any
 
 from xraybench.errors import XrayBenchError
 from xraybench.results import completed_items, compute_scores, incomplete_note, read_results
-from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, RunRecord, load_tasks
+from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, RunRecord, load_tasks, rescoring_configs
 
 
 def load_run(path: str | Path) -> tuple[RunConfig, RunFolder]:
@@ -48,13 +48,22 @@ def direction_fields(metric: str, a: float | None, b: float | None) -> dict[str,
     return {"direction": direction, "rel_gain": gain, "better": better_side(a, b, direction)}
 
 
-def compare_runs(path_a: str | Path, path_b: str | Path, *, rounds: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
+def compare_runs(
+    path_a: str | Path,
+    path_b: str | Path,
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    metric_args: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Per task and metric: A, B, A − B with its paired-bootstrap CI and p-values, the score's direction, A's
     relative gain over B in it and the better run; then the suites both runs scored (sample-count-weighted values,
     relative gain and the better run only)."""
     from xraybench.metrics.significance import compare_scores
 
     (config_a, folder_a), (config_b, folder_b) = load_run(path_a), load_run(path_b)
+    # each run's recorded metric options, or `--metric-arg` for both; refused when the two would score differently
+    config_a, config_b = rescoring_configs(config_a, config_b, metric_args)
     tasks_a = {td.task.name: td for td in load_tasks(config_a)[0]}
     tasks_b = {td.task.name: td for td in load_tasks(config_b)[0]}
     shared = [name for name in tasks_a if name in tasks_b]

@@ -138,7 +138,9 @@ def test_an_option_a_task_fixes_is_refused(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_python_values_are_typed_and_checked_too() -> None:
-    with pytest.raises(XrayBenchError, match=r"rouge_l.stemmer=maybe: the rouge_l metric's option 'stemmer' expects bool"):
+    with pytest.raises(
+        XrayBenchError, match=r"rouge_l.stemmer=maybe: the rouge_l metric's option 'stemmer' expects bool"
+    ):
         api.RunConfig(model="baseline:normal", tasks=["demo_findings"], out="x",
                       metric_args={"rouge_l": {"stemmer": "maybe"}}).metric_options()  # fmt: skip
     with pytest.raises(XrayBenchError, match=r"the rouge_score metric's option 'names' expects a list of str"):
@@ -181,3 +183,32 @@ def test_score_takes_metric_args(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "cider is not scored here (the metrics scored: rouge_l, rouge_score); add it with --metrics" in (
         capsys.readouterr().err
     )
+
+
+def test_compare_never_pairs_two_differently_built_metrics(
+    tmp_path: Path, roots: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`compare` rescores both runs from their run.json: each run's own options, refused when they differ for a
+    metric both score (B's ROUGE-L at beta 1.0 against A's at 1.2 is no paired test); `--metric-arg` rescores both
+    the same way."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _run(_predictions(tmp_path / "a.jsonl", roots, 3), a, roots) == 0
+    assert _run(_predictions(tmp_path / "b.jsonl", roots, 7), b, roots, "--metric-arg", "rouge_l.beta=1.0") == 0
+    capsys.readouterr()
+    argv = ["compare", str(a), str(b), "--bootstrap-rounds", "20", "--json"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "the two runs score rouge_l with different options (beta: A 'default', B 1.0)" in err
+    assert "--metric-arg rouge_l.beta=VALUE" in err and "Traceback" not in err
+
+    assert main([*argv, "--metric-arg", "rouge_l.beta=1.0"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if (r["task"], r["metric"]) == (TASK, "rouge_l"))
+    assert row["b"] == pytest.approx(_rouge_l(b), abs=1e-12)  # B as its run scored it
+    data = api.samples(api.SamplesConfig(task=TASK, data_roots=roots, limit=20))
+    preds = {json.loads(line)["id"]: json.loads(line)["prediction"] for line in (tmp_path / "a.jsonl").open()}
+    hyps, refs = [preds[s.id] for s in data.samples], [s.all_references() for s in data.samples]
+    a_beta1 = score_texts(hyps, refs, ["rouge_l"], options={"rouge_l": {"beta": 1.0}})["rouge_l"].value
+    assert row["a"] == pytest.approx(a_beta1, abs=1e-12) and row["a"] != pytest.approx(_rouge_l(a), abs=1e-6)
+
+    assert main(["compare", str(a), "published:deepmedix-r1", "--metric-arg", "rouge_l.beta=1.0"]) == 1
+    assert "--metric-arg applies to a comparison of two run folders" in capsys.readouterr().err
