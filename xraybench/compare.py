@@ -102,8 +102,20 @@ def compare_runs(
                 {"task": name, **data, **direction_fields(data["metric"], data["a"], data["b"]), "n": len(samples),
                  "note": note}
             )  # fmt: skip
-    rows.extend(_suite_rows(folder_a, folder_b))
+    suite_rows = _suite_rows(folder_a, folder_b)
+    if metric_args:  # suite rows are each run's results.json as scored, not rescored: none for a metric rescored here
+        suite_rows = [r for r in suite_rows if not any(_emits(m, r["metric"]) for m in metric_args)]
+    rows.extend(suite_rows)
     return [explain_missing(row, rounds) for row in rows]
+
+
+def _emits(metric: str, score: str) -> bool:
+    from xraybench.metrics import metric_spec
+
+    try:
+        return metric_spec(metric).emits(metric, score)
+    except XrayBenchError:  # not importable here: its scores are in no row of this comparison either
+        return False
 
 
 NUMBERS = ("a", "b", "diff", "ci_low", "ci_high", "p_bootstrap", "p_randomization", "rel_gain")

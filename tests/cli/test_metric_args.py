@@ -212,3 +212,20 @@ def test_compare_never_pairs_two_differently_built_metrics(
 
     assert main(["compare", str(a), "published:deepmedix-r1", "--metric-arg", "rouge_l.beta=1.0"]) == 1
     assert "--metric-arg applies to a comparison of two run folders" in capsys.readouterr().err
+
+
+def test_compare_with_metric_args_shows_no_stale_suite_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A suite row is read from each run's results.json (as it was scored): for a metric `--metric-arg` rescores,
+    it would pair the old numbers beside rescored task rows, so it is left out; other scores' suite rows stay."""
+    for name, model in (("a", "baseline:normal"), ("b", "baseline:retrieval")):
+        argv = ["run", "--model", model, "--tasks", "demo", "--out", str(tmp_path / name), "--bootstrap-rounds", "0",
+                "--no-progress", "--skip-metrics", "meteor"]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    argv = ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--bootstrap-rounds", "0", "--json"]
+    assert main(argv) == 0
+    before = {(r["task"], r["metric"]) for r in json.loads(capsys.readouterr().out)}
+    assert main([*argv, "--metric-arg", "rouge_l.beta=1.0"]) == 0
+    after = {(r["task"], r["metric"]) for r in json.loads(capsys.readouterr().out)}
+    assert ("suite:demo", "rouge_l") in before and ("suite:demo", "rouge_l") not in after
+    assert ("suite:demo", "bleu_4") in after and ("demo_findings", "rouge_l") in after
