@@ -495,6 +495,28 @@ def _model_options_note(name: str) -> str:
     return f" [--model-arg KEY=VALUE: {', '.join(keys)}]" if keys else ""
 
 
+def _metric_options_note(name: str) -> str:
+    """The metric's declared options as `--metric-arg METRIC.KEY=VALUE` accepts them, with their defaults."""
+    import inspect
+
+    from xraybench.metrics import METRICS
+    from xraybench.metrics.api import declared_options
+
+    try:
+        factory = METRICS.get(name)
+    except Exception:  # a metric whose module cannot be imported here (a missing extra) lists no options
+        return ""
+    declared, _ = declared_options(factory)
+    params = inspect.signature(factory).parameters
+    shown = ", ".join(
+        k
+        if params[k].default is inspect.Parameter.empty
+        else f"{k}={'' if params[k].default is None else params[k].default}"
+        for k in declared
+    )
+    return f" [--metric-arg {name}.KEY=VALUE: {shown}]" if shown else ""
+
+
 def list_entries(config: ListConfig) -> dict[str, list[tuple[str, str]]]:
     """Section -> (name, description) rows, for the sections `config.what` asks for."""
     from xraybench.datasets import DATASETS
@@ -520,7 +542,10 @@ def list_entries(config: ListConfig) -> dict[str, list[tuple[str, str]]]:
                 for e in MODELS.entries()
             ]
         else:
-            out[name] = [(e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "")) for e in METRICS.entries()]
+            out[name] = [
+                (e.name, e.help + (f" [extra: {e.extra}]" if e.extra else "") + _metric_options_note(e.name))
+                for e in METRICS.entries()
+            ]
     return out
 
 

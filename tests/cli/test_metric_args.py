@@ -229,3 +229,10 @@ def test_compare_with_metric_args_shows_no_stale_suite_row(tmp_path: Path, capsy
     after = {(r["task"], r["metric"]) for r in json.loads(capsys.readouterr().out)}
     assert ("suite:demo", "rouge_l") in before and ("suite:demo", "rouge_l") not in after
     assert ("suite:demo", "bleu_4") in after and ("demo_findings", "rouge_l") in after
+
+
+def test_list_metrics_shows_each_metrics_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "metrics"]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "[--metric-arg rouge_l.KEY=VALUE: beta=1.2, stemmer=False]" in out  # not tokenizer: --tokenizer's
+    assert "[--metric-arg ratescore.KEY=VALUE: ner_model=, embedding_model=, affinity_matrix=long, batch_size=1" in out
