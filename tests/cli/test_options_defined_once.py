@@ -66,13 +66,19 @@ def test_seed_and_bootstrap_rounds_are_one_option(
 
 
 @pytest.mark.parametrize(("flag", "base"), [("--data-root", "DataSources"), ("--seed", "Seeded"),
-                                            ("--bootstrap-rounds", "Bootstrap"), ("--json", "JsonOutput")])  # fmt: skip
+                                            ("--bootstrap-rounds", "Bootstrap"), ("--json", "JsonOutput"),
+                                            ("--metric-arg", "MetricArgs")])  # fmt: skip
 def test_shared_options_copy_their_one_definition(
     actions: list[tuple[str, argparse.Action]], flag: str, base: str
 ) -> None:
     """A command may change the help or default of a shared option (`shared_option`), never declare its own."""
     own = [cmd for cmd, a in _named(actions, flag) if getattr(a, "defined_in", None) != base]
     assert own == []
+
+
+def test_every_command_that_scores_takes_metric_args(actions: list[tuple[str, argparse.Action]]) -> None:
+    found = {cmd for cmd, _ in _named(actions, "--metric-arg")}
+    assert {"xraybench run", "xraybench score", "xraybench compare", "xraybench submit"} <= found
 
 
 def test_rounds_is_only_a_hidden_alias_of_bootstrap_rounds(actions: list[tuple[str, argparse.Action]]) -> None:
