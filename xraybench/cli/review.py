@@ -74,7 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = from_namespace(ServeConfig, args)
     store = open_study(config.root, config.name)
     try:
-        server = make_server(store, config.host, config.port, quiet=config.quiet)
+        server = make_server(store, config.host, config.port, quiet=config.quiet, **config.limits())
     except OSError as exc:  # a busy port, a privileged port, an address this machine does not have
         why = exc.strerror or str(exc)
         hint = (

@@ -13,6 +13,9 @@ thread (`_HeaderGate`) holds every connection until its request headers have arr
 hands it to one of `workers` threads, where every read and write has `io_timeout_s` and the whole request
 `request_timeout_s`. A held connection costs a selector entry, not a thread (the threaded server gave each one
 a thread with no timeout: 2,000 half-open connections left it unresponsive for a minute).
+
+The limits (the constants below are their defaults) are `review serve` options (`ServeConfig`) and
+`make_server` keywords, checked together by `check_limits`.
 """
 
 from __future__ import annotations
@@ -54,8 +57,10 @@ IO_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 30.0
 MAX_PENDING = 1024
 WORKERS = 16
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # bytes of one answer's JSON (a comment of MAX_COMMENT characters fits: 3 bytes each at most)
 MAX_COMMENT = 10_000
+# a request for the page or an image is about 1 KiB of headers; a comment's JSON has about this much around its text
+MIN_HEADER, COMMENT_OVERHEAD = 2 * 1024, 1024
 _ROUTE = re.compile(r"^/r/([A-Za-z0-9_-]{16,128})(?:/(api/state|api/answer|api/case/\d+|image/\d+))?/?$")
 _STATIC = {
     "/static/page.js": ("page.js", "text/javascript; charset=utf-8"),
@@ -89,6 +94,85 @@ class ServeConfig:
     host: str = option("127.0.0.1", help="address to bind; anything but localhost exposes the study to the network")
     port: int = option(DEFAULT_PORT, help="port to listen on (0 picks a free one)")
     quiet: bool = option(False, help="do not log requests")
+    # the server's limits (see the module doc and docs/limits.md); the defaults are the constants above
+    workers: int = option(WORKERS, help=f"threads answering requests whose headers are in (default {WORKERS})")
+    max_pending: int = option(
+        MAX_PENDING,
+        help=f"connections held while their headers arrive; a new one past it drops the oldest (default {MAX_PENDING})",
+    )
+    header_timeout_s: float = option(
+        HEADER_TIMEOUT_S, help=f"seconds a new connection may take to send its headers (default {HEADER_TIMEOUT_S:g})"
+    )
+    io_timeout_s: float = option(
+        IO_TIMEOUT_S, help=f"seconds each read or write of a request may take (default {IO_TIMEOUT_S:g})"
+    )
+    request_timeout_s: float = option(
+        REQUEST_TIMEOUT_S, help=f"seconds one whole request may take, drips included (default {REQUEST_TIMEOUT_S:g})"
+    )
+    max_header_bytes: int = option(
+        MAX_HEADER, help=f"bytes of request line and headers; a larger request is dropped (default {MAX_HEADER})"
+    )
+    max_body_bytes: int = option(
+        MAX_BODY, help=f"bytes of one answer's JSON body; a larger one is refused, 400 (default {MAX_BODY})"
+    )
+    max_comment_chars: int = option(
+        MAX_COMMENT,
+        help=f"characters of one comment; the page's comment box stops there, the server refuses more (default {MAX_COMMENT})",
+    )
+
+    def __post_init__(self) -> None:
+        check_limits(**self.limits())
+
+    def limits(self) -> dict[str, Any]:
+        """The `make_server` keywords these options set."""
+        return {name: getattr(self, name) for name in LIMITS}
+
+
+LIMITS = (
+    "workers", "max_pending", "header_timeout_s", "io_timeout_s", "request_timeout_s", "max_header_bytes",
+    "max_body_bytes", "max_comment_chars",
+)  # fmt: skip
+
+
+def check_limits(
+    *,
+    workers: int = WORKERS,
+    max_pending: int = MAX_PENDING,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    io_timeout_s: float = IO_TIMEOUT_S,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+    max_header_bytes: int = MAX_HEADER,
+    max_body_bytes: int = MAX_BODY,
+    max_comment_chars: int = MAX_COMMENT,
+) -> None:
+    """Refuse limits the server cannot work with, naming the option and the smallest value that works."""
+    problems = [
+        f"--{name.replace('_', '-')} must be at least {least:g}, got {value:g}"
+        for name, value, least in (
+            ("workers", workers, 1),
+            ("max_pending", max_pending, 1),
+            ("max_header_bytes", max_header_bytes, MIN_HEADER),
+            ("max_comment_chars", max_comment_chars, 1),
+        )
+        if value < least
+    ]
+    problems += [
+        f"--{name.replace('_', '-')} must be positive, got {value:g}"
+        for name, value in (
+            ("header_timeout_s", header_timeout_s),
+            ("io_timeout_s", io_timeout_s),
+            ("request_timeout_s", request_timeout_s),
+        )
+        if not value > 0
+    ]
+    need = 3 * max_comment_chars + COMMENT_OVERHEAD  # UTF-8: at most 3 bytes per character the page's box counts
+    if max_body_bytes < need:
+        problems.append(
+            f"--max-body-bytes {max_body_bytes} cannot carry a comment of --max-comment-chars {max_comment_chars} "
+            f"characters (up to 3 bytes each, plus the JSON around it): give at least {need}, or fewer characters"
+        )
+    if problems:
+        raise XrayBenchError("review server limits: " + "; ".join(problems))
 
 
 def _asset(name: str) -> str:
@@ -124,9 +208,9 @@ class _PrefixedSocketReader(io.RawIOBase):
 class _HeaderGate:
     """One selector thread holding new connections until their headers are complete (see the module doc)."""
 
-    def __init__(self, ready: Any, *, max_pending: int, header_timeout_s: float):
+    def __init__(self, ready: Any, *, max_pending: int, header_timeout_s: float, max_header_bytes: int):
         self._ready = ready  # called with (sock, address, bytes read) once the headers are in
-        self._max_pending, self._timeout = max_pending, header_timeout_s
+        self._max_pending, self._timeout, self._max_header = max_pending, header_timeout_s, max_header_bytes
         self._selector = selectors.DefaultSelector()
         self._pending: collections.OrderedDict[socket.socket, tuple[Any, float, bytearray]] = collections.OrderedDict()
         self._inbox: collections.deque[tuple[socket.socket, Any]] = collections.deque()
@@ -198,7 +282,7 @@ class _HeaderGate:
             return
         except OSError:
             chunk = b""
-        if not chunk or len(data) + len(chunk) > MAX_HEADER:
+        if not chunk or len(data) + len(chunk) > self._max_header:
             self._drop(sock)  # closed by the client, or headers far larger than any page sends
             return
         tail = data[-3:]
@@ -234,8 +318,17 @@ class ReviewServer(HTTPServer):
         header_timeout_s: float = HEADER_TIMEOUT_S,
         io_timeout_s: float = IO_TIMEOUT_S,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
+        max_header_bytes: int = MAX_HEADER,
+        max_body_bytes: int = MAX_BODY,
+        max_comment_chars: int = MAX_COMMENT,
     ):
+        check_limits(
+            workers=workers, max_pending=max_pending, header_timeout_s=header_timeout_s, io_timeout_s=io_timeout_s,
+            request_timeout_s=request_timeout_s, max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes,
+            max_comment_chars=max_comment_chars,
+        )  # fmt: skip
         self.io_timeout_s, self.request_timeout_s = io_timeout_s, request_timeout_s
+        self.max_body_bytes, self.max_comment_chars = max_body_bytes, max_comment_chars
         self.store = store
         self.quiet = quiet
         meta = store.meta()
@@ -247,7 +340,9 @@ class ReviewServer(HTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-worker")
-        self._gate = _HeaderGate(self._submit, max_pending=max_pending, header_timeout_s=header_timeout_s)
+        self._gate = _HeaderGate(
+            self._submit, max_pending=max_pending, header_timeout_s=header_timeout_s, max_header_bytes=max_header_bytes
+        )
 
     def csrf_token(self, reviewer: str) -> str:
         return hmac.new(self.csrf_secret, reviewer.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -390,8 +485,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
-        if not 0 < length <= MAX_BODY:
-            raise ValueError(f"request body must be 1..{MAX_BODY} bytes of JSON")
+        limit = self.server.max_body_bytes
+        if not 0 < length <= limit:
+            raise ValueError(f"request body must be 1..{limit} bytes of JSON (review serve --max-body-bytes)")
         data = json.loads(self.rfile.read(length))
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
@@ -403,6 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
             "title": html.escape(f"Reader study {self.server.study_name}"),
             "csrf": html.escape(self.server.csrf_token(reviewer.name)),
             "base": html.escape(f"/r/{reviewer.token}"),
+            "max_comment": str(self.server.max_comment_chars),
             "shortcuts": "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in SHORTCUTS),
         }
         page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], self.server.page)
@@ -486,8 +583,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if "comment" in body:
             text = body["comment"]
-            if not isinstance(text, str) or len(text) > MAX_COMMENT:
-                raise ValueError(f"'comment' must be text of at most {MAX_COMMENT} characters")
+            limit = self.server.max_comment_chars
+            if not isinstance(text, str) or len(text) > limit:
+                raise ValueError(
+                    f"'comment' must be text of at most {limit} characters (review serve --max-comment-chars)"
+                )
             self.server.store.save_comment(reviewer.name, assignment.case_id, text)
         else:
             dimension, choice = body.get("dimension"), body.get("choice")
@@ -505,7 +605,8 @@ def make_server(
     store: ReviewStore, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = False, **limits: Any
 ) -> ReviewServer:
     """A bound, not yet serving server (port 0 picks a free port: read it from `server.server_address`);
-    `limits`: `max_pending`, `workers`, `header_timeout_s`, `io_timeout_s`, `request_timeout_s`."""
+    `limits`: any of `LIMITS` (`workers`, `max_pending`, `header_timeout_s`, `io_timeout_s`, `request_timeout_s`,
+    `max_header_bytes`, `max_body_bytes`, `max_comment_chars`; `ServeConfig.limits()` gives them from the options)."""
     store.check()
     return ReviewServer((host, port), store, quiet=quiet, **limits)
 
