@@ -67,7 +67,8 @@ def completed_items(
     The failed-item rule, one for every metric family (report, VQA, classification, grounding and the
     model-based metrics): a failed or missing item is left out of every headline metric. It is never
     scored as an empty output, which a labeler reads as "No Finding" and a normal-report reference can
-    match. Its count is reported beside the metrics (`n_failed`) and the run is marked incomplete.
+    match. Its count is reported beside the metrics (`n_failed`, or `n_not_asked` for an item never sent: a run
+    stopped on --budget-usd; see `split_missing`) and the run is marked incomplete.
     """
     kept, preds, failed = [], [], []
     for s in samples:
@@ -80,9 +81,31 @@ def completed_items(
     return kept, preds, failed
 
 
-def no_items_reason(n_failed: int) -> str:
+def missing_counts(n_failed: int, n_not_asked: int, of: str) -> str:
+    """'3 of 10 items of X failed', '5 of 10 items of X were never asked' or '3 of 10 items of X failed and 5 were
+    never asked' (`of` = "10 items of X"): a never-asked item (a run stopped on --budget-usd before it) is no model
+    failure, so the two are always said apart."""
+    if not n_not_asked:
+        return f"{n_failed} of {of} failed"
+    if not n_failed:
+        return f"{n_not_asked} of {of} were never asked"
+    return f"{n_failed} of {of} failed and {n_not_asked} were never asked"
+
+
+def no_items_reason(n_failed: int, n_not_asked: int = 0) -> str:
     """Why a task shows no number: none of its items completed (a floor value would be a made-up score)."""
-    return f"no completed item: all {n_failed} failed or are missing; a metric over zero items has no value"
+    if not n_not_asked:
+        return f"no completed item: all {n_failed} failed or are missing; a metric over zero items has no value"
+    n = n_failed + n_not_asked
+    counts = missing_counts(n_failed, n_not_asked, f"{n} items")
+    return f"no completed item: {counts}; a metric over zero items has no value"
+
+
+def split_missing(task: str, missing: list[str], asked_and_failed: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """The ids `completed_items` left out, as (asked and failed, never asked): an item with a failure record (or a
+    stored prediction with an error) was asked; any other was never sent (the run stopped before it)."""
+    failed = [i for i in missing if (task, i) in asked_and_failed]
+    return failed, [i for i in missing if (task, i) not in asked_and_failed]
 
 
 def bound_for_scoring(preds: list[Prediction], limit: int) -> tuple[list[Prediction], list[str]]:
@@ -177,21 +200,27 @@ def score_task(
     }  # fmt: skip
 
 
-def task_status(n_scored: int, n_failed: int) -> str:
-    """complete (every item scored), incomplete (some failed: metrics over the completed ones), failed (none)."""
-    if not n_failed:
+def task_status(n_scored: int, n_failed: int, n_not_asked: int = 0) -> str:
+    """complete (every item scored), incomplete (some failed or never asked: metrics over the completed ones),
+    failed (none completed, some failed), not_asked (none asked: the run stopped before the task)."""
+    if not n_failed and not n_not_asked:
         return "complete"
-    return "incomplete" if n_scored else "failed"
+    if n_scored:
+        return "incomplete"
+    return "failed" if n_failed else "not_asked"
 
 
-def _with_failed_counts(categories: dict[str, Any], samples: list[Sample], failed: set[str]) -> dict[str, Any]:
-    """Add each category's failed-item count; a category whose items all failed is listed with no metrics."""
+def _with_failed_counts(
+    categories: dict[str, Any], samples: list[Sample], failed: set[str], not_asked: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Add each category's failed and never-asked counts; a category with no completed item has no metrics."""
     out = dict(categories)
     cats = {s.id: s.metadata.get("category") for s in samples}
     for cat in sorted({c for c in cats.values() if c}):
         n_failed = sum(1 for sid, c in cats.items() if c == cat and sid in failed)
-        entry = out.get(cat) or {"n": 0, "metrics": {}, "no_metrics_reason": no_items_reason(n_failed)}
-        out[cat] = {**entry, "n_failed": n_failed}
+        n_not_asked = sum(1 for sid, c in cats.items() if c == cat and sid in not_asked)
+        entry = out.get(cat) or {"n": 0, "metrics": {}, "no_metrics_reason": no_items_reason(n_failed, n_not_asked)}
+        out[cat] = {**entry, "n_failed": n_failed, "n_not_asked": n_not_asked}
     return out
 
 
@@ -217,46 +246,54 @@ def suite_aggregates(tasks: dict[str, Any], suites: list[str]) -> dict[str, Any]
             if values:
                 counts = {t: tasks[t].get("n_scored", tasks[t]["n"]) for t in values}
                 agg[m] = {"value": weighted_average(values, counts), "n": sum(counts.values()), "tasks": len(values)}
-        n_failed = sum(tasks[t].get("n_failed", 0) for t in members)
+        n_failed = sum(tasks[t].get("n_failed") or 0 for t in members)
+        n_not_asked = sum(tasks[t].get("n_not_asked") or 0 for t in members)
         entry: dict[str, Any] = {
             "tasks": members,
             "weighting": "sample_count",
-            "status": "complete" if not n_failed else "incomplete",
+            "status": "complete" if not n_failed and not n_not_asked else "incomplete",
             "n_failed": n_failed,
+            "n_not_asked": n_not_asked,
             "metrics": agg,
         }
         if not agg:
-            entry["no_metrics_reason"] = no_items_reason(n_failed) if n_failed else "no member task has a metric"
+            entry["no_metrics_reason"] = (
+                no_items_reason(n_failed, n_not_asked) if n_failed or n_not_asked else "no member task has a metric"
+            )
         out[name] = entry
     return out
 
 
 def incomplete_note(results: dict[str, Any], scope: str | None = None) -> str | None:
     """A line for anything that shows a run's numbers beside others' (compare, leaderboards): None for a
-    complete run, else how many items failed and that the metrics are over the completed items only.
+    complete run, else how many items failed, how many were never asked (a run stopped on --budget-usd), and that
+    the metrics are over the completed items only.
 
-    `scope` narrows it to one task name or `suite:NAME`; older results without the counts read as complete."""
+    `scope` narrows it to one task name or `suite:NAME`; older results without the counts read as complete (and
+    those before `n_not_asked` counted never-asked items as failed)."""
     if scope is None:
-        entries = results.get("tasks") or {}
-        n_failed = sum(int(t.get("n_failed") or 0) for t in entries.values())
-        n_total = sum(int(t.get("n") or 0) for t in entries.values())
+        entries = list((results.get("tasks") or {}).values())
         where = "the run"
     elif scope.startswith("suite:"):
         suite = (results.get("suites") or {}).get(scope[len("suite:") :]) or {}
-        members = [(results.get("tasks") or {}).get(t) or {} for t in suite.get("tasks") or []]
-        n_failed = sum(int(t.get("n_failed") or 0) for t in members)
-        n_total = sum(int(t.get("n") or 0) for t in members)
+        entries = [(results.get("tasks") or {}).get(t) or {} for t in suite.get("tasks") or []]
         where = scope
     else:
-        entry = (results.get("tasks") or {}).get(scope) or {}
-        n_failed, n_total, where = int(entry.get("n_failed") or 0), int(entry.get("n") or 0), scope
-    if not n_failed:
+        entries, where = [(results.get("tasks") or {}).get(scope) or {}], scope
+    n_failed = sum(int(t.get("n_failed") or 0) for t in entries)
+    n_not_asked = sum(int(t.get("n_not_asked") or 0) for t in entries)
+    n_total = sum(int(t.get("n") or 0) for t in entries)
+    n_missing = n_failed + n_not_asked
+    if not n_missing:
         return None
-    if n_failed >= n_total:
-        return f"incomplete: all {n_failed} items of {where} failed; it has no metric values"
+    if n_missing >= n_total:
+        if not n_not_asked:
+            return f"incomplete: all {n_failed} items of {where} failed; it has no metric values"
+        counts = missing_counts(n_failed, n_not_asked, f"all {n_total} items of {where}")
+        return f"incomplete: {counts}; it has no metric values"
     return (
-        f"incomplete: {n_failed} of {n_total} items of {where} failed; "
-        f"its metrics are over the {n_total - n_failed} completed items only"
+        f"incomplete: {missing_counts(n_failed, n_not_asked, f'{n_total} items of {where}')}; "
+        f"its metrics are over the {n_total - n_missing} completed items only"
     )
 
 
@@ -301,6 +338,9 @@ class TaskResult:
     fingerprint: str | None
     credentialed: bool | None
     scores: dict[str, Any] = field(default_factory=dict)
+    # asked = scored + failed; never asked = not sent at all (a run stopped on --budget-usd): no model failure
+    n_asked: int | None = None
+    n_not_asked: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "scores"}
@@ -345,6 +385,7 @@ class Results:
     tasks: dict[str, TaskResult]
     suites: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    n_not_asked: int | None = None  # items never sent (a run stopped on --budget-usd); `n_failed` are asked ones
     metric_args: dict[str, Any] = field(default_factory=dict)  # the --metric-arg options the metrics were built with
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -382,18 +423,22 @@ def score_run(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     done = folder.load_predictions()
+    asked_and_failed = folder.load_asked_and_failed() | {k for k, p in done.items() if p.error}
     task_results: dict[str, TaskResult] = {}
-    n_missing_total = 0
+    n_failed_total = n_not_asked_total = 0
     per_sample: list[dict[str, Any]] = []
     for td in tasks:
-        kept, preds, failed = completed_items(td.samples, done)
-        n_missing_total += len(failed)
-        if kept:
+        kept, preds, missing = completed_items(td.samples, done)
+        failed, not_asked = split_missing(td.task.name, missing, asked_and_failed)
+        n_failed_total += len(failed)
+        n_not_asked_total += len(not_asked)
+        if kept:  # never-asked items, like failed ones, are in no metric: not scored as wrong answers
             scored = score_task(replace(td, samples=kept), preds, config, per_sample)
-            scored["categories"] = _with_failed_counts(scored["categories"], td.samples, set(failed))
-        else:  # every item failed: no number at all, the reason instead
+            categories = _with_failed_counts(scored["categories"], td.samples, set(failed), frozenset(not_asked))
+            scored["categories"] = categories
+        else:  # no item completed: no number at all, the reason instead
             scored = {"metrics": {}, "metric_details": {}, "skipped_metrics": {}, "categories": {}}
-            scored["no_metrics_reason"] = no_items_reason(len(failed))
+            scored["no_metrics_reason"] = no_items_reason(len(failed), len(not_asked))
         task_results[td.task.name] = TaskResult(
             dataset=td.task.dataset,
             split=td.task.split,
@@ -401,7 +446,7 @@ def score_run(
             n=len(td.samples),
             n_scored=len(kept),
             n_failed=len(failed),
-            status=task_status(len(kept), len(failed)),
+            status=task_status(len(kept), len(failed), len(not_asked)),
             population=td.population,
             sampling={"limit": len(td.samples) if len(td.samples) < td.population else None, "seed": config.seed},
             dropped=td.dropped,
@@ -409,12 +454,14 @@ def score_run(
             fingerprint=td.fingerprint,
             credentialed=any(s.credentialed for s in td.samples),
             scores=scored,
+            n_asked=len(kept) + len(failed),
+            n_not_asked=len(not_asked),
         )
     _write_jsonl(folder.file(PER_SAMPLE_FILE), per_sample)
     return Results(
         run_id=folder.run_id(),
-        status="complete" if n_missing_total == 0 else "incomplete",
-        n_failed=n_missing_total,
+        status="complete" if n_failed_total + n_not_asked_total == 0 else "incomplete",
+        n_failed=n_failed_total,
         resumed=resumed,
         model={"spec": config.model, "name": model_name},
         template=config.template,
@@ -433,6 +480,7 @@ def score_run(
         tasks=task_results,
         suites=suite_aggregates({n: t.to_json() for n, t in task_results.items()}, suites),
         timings={"scoring_s": time.perf_counter() - started},
+        n_not_asked=n_not_asked_total,
         metric_args=config.metric_options(),
     ).to_json()
 

@@ -334,6 +334,14 @@ class RunFolder:
             done.setdefault((pred.task, pred.id), pred)
         return done
 
+    def load_asked_and_failed(self) -> set[tuple[str, str]]:
+        """(task, id) of every item a model call failed for (`failures.jsonl`, a torn last line left out): with the
+        predictions, what tells an item asked and failed from one never asked (a run stopped on --budget-usd)."""
+        path = self.file(FAILURES_FILE)
+        if not path.exists():
+            return set()
+        return {(str(r.get("task")), str(r.get("id"))) for _, r in read_jsonl(path, what="one failure record per line")}
+
 
 def to_prediction(sample: Sample, model_name: str, generation: Generation) -> Prediction:
     parsed = parse_output(generation.text)

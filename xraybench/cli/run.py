@@ -16,6 +16,14 @@ def _boxes_note(metrics: dict[str, Any], n: int) -> str:
     return f" ({round(per_answer * n)} boxes in {n} answers)"
 
 
+def _n_cell(tr: dict[str, Any]) -> str:
+    """A task's item count with its failed and never-asked items apart: a run stopped on --budget-usd before an
+    item did not see the model fail it."""
+    missing = [f"{tr['n_failed']} failed"] if tr.get("n_failed") else []
+    missing += [f"{tr['n_not_asked']} not asked"] if tr.get("n_not_asked") else []
+    return f"{tr['n']}" + (f" ({', '.join(missing)})" if missing else "")
+
+
 def add_parser(parser: argparse.ArgumentParser) -> None:
     from xraybench.api import DownloadOptions
     from xraybench.runner import RunConfig
@@ -40,7 +48,7 @@ def print_results(results: dict[str, Any]) -> None:
     table.add_column("95% CI", justify="right")
     for task, tr in results["tasks"].items():
         if not tr["metrics"] and tr.get("no_metrics_reason"):  # every item failed: no number, the reason
-            table.add_row(task, f"{tr['n']} ({tr['n_failed']} failed)", "—", "none", tr["no_metrics_reason"][:60])
+            table.add_row(task, _n_cell(tr), "—", "none", tr["no_metrics_reason"][:60])
         names = [m for m in headline if m in tr["metrics"]] or sorted(tr["metrics"])
         for i, m in enumerate(names):
             v = tr["metrics"][m]
@@ -48,8 +56,7 @@ def print_results(results: dict[str, Any]) -> None:
             value = f"{v['value']:.4f}" if v["value"] is not None else "n/a"
             if m == "grounding_format_valid" and v["value"] is not None:
                 value += _boxes_note(tr["metrics"], tr.get("n_scored", tr["n"]))
-            n = f"{tr['n']}" + (f" ({tr['n_failed']} failed)" if tr["n_failed"] else "")
-            table.add_row(task if i == 0 else "", n if i == 0 else "", m, value, ci)
+            table.add_row(task if i == 0 else "", _n_cell(tr) if i == 0 else "", m, value, ci)
         for m, reason in tr["skipped_metrics"].items():
             table.add_row("", "", m, "skipped", reason[:60])
     console.print(table)
@@ -80,7 +87,8 @@ def print_results(results: dict[str, Any]) -> None:
         console.print(stopped["message"], style="yellow", markup=False, highlight=False)
     note = incomplete_note(results)
     if note:  # failed (or, after a budget stop, not asked) items are in no metric: say so next to the numbers
-        console.print(f"[yellow]{note}; rerun the same command to retry them[/yellow]")
+        again = "rerun the same command to retry them" if not stopped else "rerun to ask the rest"
+        console.print(f"[yellow]{note}; {again}[/yellow]")
 
 
 def run(args: argparse.Namespace) -> int:
