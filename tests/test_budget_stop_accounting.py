@@ -81,6 +81,7 @@ def test_budget_stop_counts_never_asked_apart_and_scores_only_the_answers(
     printed = " ".join(capsys.readouterr().out.split())
     assert f"{n_items} (1 failed, {n_not_asked} not asked)" in printed, printed
     assert "stopped on --budget-usd 1.5" in printed and f"{n_not_asked + 1} failed" not in printed
+    assert "raise --budget-usd and rerun to ask the rest" in printed
 
 
 def test_a_larger_budget_asks_exactly_the_never_asked_items(tmp_path: Path) -> None:

@@ -87,7 +87,9 @@ def print_results(results: dict[str, Any]) -> None:
         console.print(stopped["message"], style="yellow", markup=False, highlight=False)
     note = incomplete_note(results)
     if note:  # failed (or, after a budget stop, not asked) items are in no metric: say so next to the numbers
-        again = "rerun the same command to retry them" if not stopped else "rerun to ask the rest"
+        again = (
+            "rerun the same command to retry them" if not stopped else "raise --budget-usd and rerun to ask the rest"
+        )
         console.print(f"[yellow]{note}; {again}[/yellow]")
 
 
