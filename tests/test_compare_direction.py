@@ -76,3 +76,18 @@ def test_score_without_direction_gets_no_gain_and_no_winner(
     assert "grounding_boxes_per_answer ·" in out and "· no direction" in out
     assert "n/a in better (demo_classification grounding_boxes_per_answer" in out.replace("\n", " ")
     assert "no test: --rounds 0" in out
+
+
+def test_run_table_marks_scores_that_are_not_higher_is_better(
+    runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from xraybench.cli.run import print_results
+
+    capsys.readouterr()
+    print_results(json.loads((runs[0] / "results.json").read_text()))
+    lines = capsys.readouterr().out.splitlines()
+    assert any("toy_words ↓" in x for x in lines) and any("grounding_boxes_per_answer ·" in x for x in lines)
+    assert all("↓" not in x and "·" not in x for x in lines if "bleu_4 " in x)  # higher is better: no mark
+    assert "↓ lower is better; · no direction (a count); every other score: higher is better" in lines
+    suite = " ".join(lines[next(i for i, x in enumerate(lines) if x.startswith("suite demo")) :])  # rich may wrap it
+    assert "toy_words ↓=" in suite and "bleu_4=" in suite

@@ -36,9 +36,11 @@ def print_results(results: dict[str, Any]) -> None:
     from rich.table import Table
 
     from xraybench.cli._console import console as make_console
-    from xraybench.metrics import headline_scores
+    from xraybench.metrics import headline_scores, score_direction
 
     console = make_console()
+    marks = {"lower": " ↓", "none": " ·"}  # beside a score that is not higher-is-better (`MetricSpec.directions`)
+    shown_marks: set[str] = set()
     headline = headline_scores()  # what each registered metric declares (`MetricSpec.headline`), in their order
     table = Table(title=f"{results['model']['name']} — {results['status']}")
     table.add_column("task")
@@ -56,12 +58,21 @@ def print_results(results: dict[str, Any]) -> None:
             value = f"{v['value']:.4f}" if v["value"] is not None else "n/a"
             if m == "grounding_format_valid" and v["value"] is not None:
                 value += _boxes_note(tr["metrics"], tr.get("n_scored", tr["n"]))
-            table.add_row(task if i == 0 else "", _n_cell(tr) if i == 0 else "", m, value, ci)
+            mark = marks.get(score_direction(m) or "", "")
+            shown_marks.add(mark)
+            table.add_row(task if i == 0 else "", _n_cell(tr) if i == 0 else "", m + mark, value, ci)
         for m, reason in tr["skipped_metrics"].items():
             table.add_row("", "", m, "skipped", reason[:60])
     console.print(table)
+    legend = [
+        text for mark, text in ((" ↓", "↓ lower is better"), (" ·", "· no direction (a count)")) if mark in shown_marks
+    ]
+    if legend:
+        console.print("; ".join(legend) + "; every other score: higher is better")
     for suite, agg in results["suites"].items():
-        shown = {m: v["value"] for m, v in agg["metrics"].items() if m in headline}
+        shown = {
+            m + marks.get(score_direction(m) or "", ""): v["value"] for m, v in agg["metrics"].items() if m in headline
+        }
         console.print(f"suite {suite} (sample-count weighted): " + ", ".join(f"{m}={v:.4f}" for m, v in shown.items()))
     for task, tr in results["tasks"].items():  # e.g. a seeded split instead of the official one
         for data_note in tr.get("data_notes", []):
