@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +14,32 @@ import pytest
 from xraybench.cli import main
 
 
-def test_piping_into_head_is_not_a_traceback() -> None:
-    """`xraybench samples ... --jsonl | head -c 10`: the reader closes the pipe early."""
-    argv = [sys.executable, "-m", "xraybench", "samples", "--task", "demo_vqa", "--jsonl"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.read(10)
-    proc.stdout.close()  # as `head` does after its first lines
+@pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="pipe capacity cannot be set on this system")
+def test_piping_into_head_is_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """`xraybench samples ... --jsonl | head -c 10`: the reader closes the pipe early.
+
+    Deterministic: the pipe holds one page (Linux's smallest capacity, set before the writer starts), so a writer
+    with more output than that must still be writing when the reader closes and meets the closed pipe. (With a
+    64 KiB pipe the 27 KB of output could all be in the pipe before the reader closed it: the writer then ends
+    with 0, as it should, and the test failed by timing.)"""
+    argv = ["samples", "--task", "demo_vqa", "--jsonl"]
+    assert main(argv) == 0
+    size = len(capsys.readouterr().out.encode())
+    read_end, write_end = os.pipe()
+    try:
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+        capacity = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ)
+        assert size > 2 * capacity  # the writer cannot finish before the reader closes the pipe
+        proc = subprocess.Popen([sys.executable, "-m", "xraybench", *argv], stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert proc.stderr is not None
+    try:
+        assert os.read(read_end, 10)  # unbuffered: the writer gets room for these 10 bytes only
+    finally:
+        os.close(read_end)  # as `head` does after its first bytes: most of the output is never read
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 141
+    assert proc.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports it
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
 
 
