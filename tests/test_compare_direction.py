@@ -46,9 +46,17 @@ def test_lower_is_better_score_is_compared_in_its_direction(
         bleu = rows[(scope, "bleu_4")]
         assert bleu["direction"] == "higher" and bleu["rel_gain"] == pytest.approx((bleu["a"] - bleu["b"]) / bleu["b"])
         assert bleu["better"] == ("A" if bleu["a"] > bleu["b"] else "B")
-    # the suite row is the one score's sample-weighted average over the suite's report tasks, nothing else
+    # the suite row is the one score's sample-weighted average over the suite's report tasks, nothing else: a suite
+    # has no number that averages several scores (which could mix a lower- with a higher-is-better one)
     results = json.loads((runs[0] / "results.json").read_text())
-    assert rows[("suite:demo", "toy_words")]["a"] == results["suites"]["demo"]["metrics"]["toy_words"]["value"]
+    suite = results["suites"]["demo"]["metrics"]
+    assert set(suite) <= {m for t in results["tasks"].values() for m in t["metrics"]}
+    assert rows[("suite:demo", "toy_words")]["a"] == suite["toy_words"]["value"]
+    tasks = [results["tasks"][t] for t in ("demo_findings", "demo_impression")]
+    weighted = sum(t["metrics"]["toy_words"]["value"] * t["n_scored"] for t in tasks) / sum(
+        t["n_scored"] for t in tasks
+    )
+    assert suite["toy_words"]["value"] == pytest.approx(weighted)
 
     capsys.readouterr()
     assert main(["compare", str(runs[0]), str(runs[1]), "--rounds", "20"]) == 0
