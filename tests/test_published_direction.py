@@ -66,3 +66,21 @@ def test_a_published_column_fed_by_opposite_directions_is_refused() -> None:
     raw["metrics"][0]["run_metrics"] = ["radcliq_v1"]
     raw["metrics"][0]["transform"] = "reciprocal"
     assert _table(raw, "published.json (test)").metrics[0].run_metrics == ("radcliq_v1",)
+
+
+def test_no_place_for_a_run_on_part_of_the_tables_data(tmp_path: Path) -> None:
+    """DeepMedix-R1's report table is over MIMIC-CXR and IU X-ray: an IU-only run is shown with the partial note,
+    but placed among models scored on other items it would be a made-up rank."""
+    run = tmp_path / "run"
+    run.mkdir()
+    metrics = {"rouge_l": {"value": 0.25, "ci_low": None, "ci_high": None}}
+    body = {"schema_version": 1, "tasks": {"iu_xray_findings": {"dataset": "iu_xray", "metrics": metrics}}}
+    (run / "results.json").write_text(json.dumps(body))
+    (row,) = compare_published(run, "published:deepmedix-r1")
+    assert row["coverage"].startswith("partial") and row["direction"] == "higher" and row["rank"] is None
+    full = tmp_path / "full"
+    full.mkdir()
+    body = {"schema_version": 1, "suites": {"xraybench": {"metrics": metrics}}, "tasks": {}}
+    (full / "results.json").write_text(json.dumps(body))
+    (row,) = compare_published(full, "published:deepmedix-r1")
+    assert row["coverage"] is None and row["rank"] == {"place": 2, "of": 4}  # below DeepMedix-R1's 0.287 only

@@ -10,7 +10,7 @@ behind a published number, so nothing is tested for significance against them, a
 Direction: a published metric improves the way its run metrics do (`xraybench.metrics.score_direction`), turned
 round by a "reciprocal" transform (ReXrank's 1/RadCliQ-v1 rises as RadCliQ-v1 falls); a metric whose run metrics
 disagree is refused when the package data is read. Each compared row gives the direction and the run's place among
-the published models in it (`rank`); a RadCliQ-v1 at or below 0 has no reciprocal to compare (1/x would rank it
+the published models in it (`rank`; none for a run on part of the table's data); a RadCliQ-v1 at or below 0 has no reciprocal to compare (1/x would rank it
 backwards), so the row shows no value and says why.
 
 Regenerate the committed files with `python -m xraybench.published` (a test keeps them in sync).
@@ -364,7 +364,8 @@ def compare_published(run_dir: str | Path, name: str) -> list[dict[str, Any]]:
                 rows.append(
                     {"task": scope, "metric": TRANSFORMS[metric.transform].format(ours), "published_metric": metric.label,
                      "table": table.id, "run": run, "published": published, "direction": direction,
-                     "rank": rank_among(run, published, direction),
+                     # no place from part of the data: it would rank numbers over other items
+                     "rank": None if coverage else rank_among(run, published, direction),
                      "run_why": _run_why(metric.transform, ours, _finite(metrics[ours])),
                      "datasets": sorted(ours_ds), "published_datasets": list(table.datasets), "coverage": coverage,
                      "source": pub.source, "note": MARK, "run_note": incomplete_note(results, scope),
