@@ -84,14 +84,16 @@ def test_budget_stop_counts_never_asked_apart_and_scores_only_the_answers(
     assert "raise --budget-usd and rerun to ask the rest" in printed
 
 
-def test_a_larger_budget_asks_exactly_the_never_asked_items(tmp_path: Path) -> None:
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_larger_budget_asks_exactly_the_never_asked_items(tmp_path: Path, concurrency: int) -> None:
     n_items, out = len(load_task("demo_vqa").samples), tmp_path / "run"
     with OpenAIServer(reply_fn=_yes) as server:
-        first = run(_config(out, server.base_url, budget_usd=1.5))
+        first = run(_config(out, server.base_url, budget_usd=1.5, concurrency=concurrency))
         before = [p["id"] for p in _lines(out / PREDICTIONS_FILE)]
         n_first = len(server.chat_requests())
         assert first["n_not_asked"] == n_items - len(before) > 0 and first["n_failed"] == 0
-        second = run(_config(out, server.base_url, budget_usd=100.0))
+        assert first["tasks"]["demo_vqa"]["n_asked"] == len(before) == n_first  # answers in flight were kept
+        second = run(_config(out, server.base_url, budget_usd=100.0, concurrency=concurrency))
         n_second = len(server.chat_requests()) - n_first
     after = [p["id"] for p in _lines(out / PREDICTIONS_FILE)]
     assert n_second == first["n_not_asked"]  # one request per never-asked item, none for an answered one
