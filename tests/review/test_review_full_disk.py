@@ -31,13 +31,16 @@ class Disk:
     """SQLite connections to `path` see a disk that holds at most `pages` pages (None: no limit)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, path: Path):
-        self.path, self.pages = path, None
+        self.path, self.pages, self.read_only = path, None, False
         connect = sqlite3.connect
 
         def limited(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
             conn = connect(database, *args, **kwargs)
-            if self.pages is not None and Path(database).resolve() == self.path.resolve():
-                conn.execute(f"PRAGMA max_page_count = {self.pages}")
+            if Path(database).resolve() == self.path.resolve():
+                if self.pages is not None:
+                    conn.execute(f"PRAGMA max_page_count = {self.pages}")
+                if self.read_only:  # SQLite refuses every write: "attempt to write a readonly database"
+                    conn.execute("PRAGMA query_only = 1")
             return conn
 
         monkeypatch.setattr(sqlite3, "connect", limited)
@@ -138,3 +141,21 @@ def test_create_on_a_full_disk_says_so_and_leaves_no_half_study(
     links = capsys.readouterr().out
     assert open_study(root, "cli").reviewers() == ["ann", "bob"]
     assert "ann: http" in links
+
+
+def test_a_click_the_study_file_cannot_take_is_a_clear_500_not_a_dropped_connection(
+    served: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any other SQLite failure of a save (here: a read-only study) is not the reviewer's bad request: 500, the
+    console names the file and SQLite's reason, nothing saved before is touched."""
+    store, disk, post = served
+    assert post({"position": 0, "dimension": "overall", "choice": "left"})[0] == 200
+    disk.read_only = True
+    with caplog.at_level(logging.ERROR, logger="xraybench.review.server"):
+        status, answer = post({"position": 0, "dimension": "overall", "choice": "right"})
+    assert status == 500 and "not saved" in answer["error"] and "every answer saved before is kept" in answer["error"]
+    assert f"could not write {store.path}" in caplog.text and "readonly database" in caplog.text
+    disk.read_only = False
+    assert [a.choice for a in ReviewStore(store.path).answers("a")] == ["left"]
+    assert post({"position": 0, "dimension": "overall", "choice": "right"})[0] == 200
+    assert [a.choice for a in ReviewStore(store.path).answers("a")] == ["right"]

@@ -45,7 +45,7 @@ from typing import Any
 from xraybench.config import option
 from xraybench.errors import XrayBenchError
 from xraybench.review import DEFAULT_PORT, DEFAULT_ROOT, DIMENSION_KEYS, DIMENSIONS
-from xraybench.review.store import Assignment, ReviewStore, StudyDiskFull
+from xraybench.review.store import Assignment, ReviewStore, StudyDiskFull, StudyWriteError
 from xraybench.review.study import IMAGE_TYPES
 
 log = logging.getLogger(__name__)
@@ -465,6 +465,13 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.INSUFFICIENT_STORAGE,
                 "the server's disk is full, so this was not saved; every answer saved before is kept. Tell the "
                 "study's organiser, and click again once they have freed space",
+            )
+        except StudyWriteError as exc:
+            log.error("review server: %s (reviewer %s)", exc, reviewer.name)
+            self._error(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                "the server could not write its study file, so this was not saved; every answer saved before is "
+                "kept. Tell the study's organiser, and click again once they have fixed it",
             )
         except (ValueError, XrayBenchError) as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))

@@ -62,9 +62,16 @@ class StudyDiskFull(DiskFullError):
         self.path = str(path)
 
 
+class StudyWriteError(XrayBenchError):
+    """A study write failed for another reason SQLite gave (a read-only file or file system, an I/O error)."""
+
+
+SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)  # the constant is in the module from Python 3.11
+
+
 def _is_full(exc: sqlite3.Error) -> bool:
     """SQLITE_FULL: the disk (or quota) is full; SQLite has rolled the write back, earlier commits are intact."""
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
+    return getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(exc).lower()
 
 
 def hash_token(token: str) -> str:
@@ -132,7 +139,8 @@ class ReviewStore:
 
     @contextmanager
     def _transaction(self, what: str, then: str) -> Iterator[sqlite3.Connection]:
-        """One committed write of `what`; a full disk is a `StudyDiskFull` that says `then` (what to do)."""
+        """One committed write of `what`; a full disk is a `StudyDiskFull` that says `then` (what to do), any
+        other SQLite failure a `StudyWriteError` naming the file (never a raw sqlite3 traceback)."""
         try:
             with self._connect() as conn:
                 conn.execute("BEGIN IMMEDIATE")
@@ -144,10 +152,13 @@ class ReviewStore:
                     raise
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if not _is_full(exc):
-                raise
-            raise StudyDiskFull(
-                self.path, f"every answer and comment saved before is kept in it ({what} was not saved)", then
+            if _is_full(exc):
+                raise StudyDiskFull(
+                    self.path, f"every answer and comment saved before is kept in it ({what} was not saved)", then
+                ) from exc
+            raise StudyWriteError(
+                f"could not write {self.path} ({what} was not saved; every answer and comment saved before is kept): "
+                f"SQLite: {exc}. Check that the file and its folder are writable and on a writable, not full, disk."
             ) from exc
 
     # creation -------------------------------------------------------------------------------------------------
