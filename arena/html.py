@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from arena.leaderboard import (
+    DIRECTION_MARKS,
     ENSEMBLE_NOTE,
     FIGURE_TITLES,
     FIGURES,
@@ -27,7 +28,8 @@ from arena.leaderboard import (
     table_columns,
 )
 
-# columns where a smaller value is better sort ascending on the first click
+# columns where a smaller value is better sort ascending on the first click (and so does every metric column whose
+# score is lower-is-better: `metric_directions` of the leaderboard, e.g. RadCliQ-v1)
 ASCENDING_FIRST = {"rank", "rank_best", "rank_worst", "model"}
 HEADER_LABELS = {
     "rank": "Rank",
@@ -117,9 +119,9 @@ SCRIPT = """
 """
 
 
-def _header(key: str, label: str, spec: str) -> str:
+def _header(key: str, label: str, spec: str, ascending_first: bool = False) -> str:
     numeric = spec != "s"
-    first = "ascending" if key in ASCENDING_FIRST else "descending"
+    first = "ascending" if key in ASCENDING_FIRST or ascending_first else "descending"
     classes = ' class="model"' if key == "model" else ""
     sort = ' aria-sort="descending"' if key == "rating" else ""
     return (
@@ -138,7 +140,12 @@ def render_html(data: Mapping[str, Any], figures: Mapping[str, bytes] | None = N
     """The page; `figures` (PNG bytes by figure key) are embedded as data URLs, else linked by file name."""
     """The whole page as a string (deterministic for the same data)."""
     columns = table_columns(data)
-    head = "".join(_header(key, HEADER_LABELS.get(key, label), spec) for key, label, spec in columns)
+    directions = {f"metrics.{c}": d for c, d in (data.get("metric_directions") or {}).items()}
+    head = "".join(
+        _header(key, HEADER_LABELS.get(key, label) + DIRECTION_MARKS.get(directions.get(key, ""), ""), spec,
+                directions.get(key) == "lower")
+        for key, label, spec in columns
+    )  # fmt: skip
     rows = []
     for row in data["models"]:
         cells = "".join(_cell(key, cell_value(row, key), spec) for key, _, spec in columns)
