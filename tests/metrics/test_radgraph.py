@@ -1,15 +1,24 @@
-"""RadGraph F1: the reward arithmetic against the `radgraph` package, the adapter's wiring, and the skip path."""
+"""RadGraph F1: the reward arithmetic against the `radgraph` package, the adapter's wiring, and the skip path.
+
+With a randomly initialised RadGraph model in the package's layout (`xraybench.testing.tiny_radgraph`: the real
+DyGIE++ config over a narrow BERT; the real-size model is what benchmarks/model_metrics times): our metric and the
+package's `F1RadGraph` give identical per-pair simple / partial / complete values on real IU X-ray reports, and
+RadCliQ's RadGraph input equals CXR-Report-Metric's `radgraph_combined` of the package's own annotations.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_lexical import IU_REPORTS, iu_report_pairs, iu_texts
 
 from xraybench.errors import XrayBenchError
 from xraybench.metrics import METRICS
@@ -172,3 +181,142 @@ def test_hub_offline_is_scoped() -> None:
     with hub_offline("RadGraph F1"):
         assert constants.is_offline_mode() is True
     assert constants.is_offline_mode() == before
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """The package runs one report per forward pass: many tiny ops, which torch's thread pool only slows down."""
+    torch = pytest.importorskip("torch", reason="RadGraph needs torch (the 'hf' extra)")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def random_radgraph(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
+    """A random RadGraph in the package's layout: narrow BERT (WordPiece trained on IU reports), real DyGIE++ heads."""
+    pytest.importorskip("radgraph", reason="the radgraph package (radgraph extra) runs the model")
+    pytest.importorskip("transformers", reason="RadGraph needs transformers (the 'hf' extra)")
+    if not IU_REPORTS.is_file():
+        pytest.skip(f"real IU X-ray reports not found at {IU_REPORTS}")
+    from xraybench.testing.tiny_radgraph import build_radgraph, build_wordpiece_bert
+
+    root = tmp_path_factory.mktemp("radgraph")
+    encoder = build_wordpiece_bert(root / "encoder", iu_texts(), layers=2, hidden=32, heads=2, intermediate=64,
+                                   vocab_size=3000)  # fmt: skip
+    calibration, _ = iu_report_pairs(6, seed=99)
+    return build_radgraph(root / "model", encoder, calibration)
+
+
+def real_pairs() -> tuple[list[str], list[str]]:
+    """Real IU pairs, plus the cases that matter: identical texts, shared sentences, an empty side."""
+    hyps, refs = iu_report_pairs(10, seed=3)
+    refs = [r[0] for r in refs]
+    hyps[1] = refs[1]  # identical
+    hyps[2] = " ".join(refs[2].split(". ")[:2])  # the reference's first sentences
+    hyps[4], refs[5] = "", ""
+    return hyps, refs
+
+
+def test_random_model_has_the_package_layout(random_radgraph: Path) -> None:
+    import radgraph
+
+    from xraybench.testing.tiny_radgraph import ENTITY_LABELS, RELATION_LABELS, radgraph_config
+
+    folder = random_radgraph / "radgraph"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "vocabulary", "weights.th"]
+    vocabulary = folder / "vocabulary"
+    assert sorted(p.name for p in vocabulary.iterdir() if not p.name.startswith(".")) == [
+        "non_padded_namespaces.txt", "radgraph__ner_labels.txt", "radgraph__relation_labels.txt",
+    ]  # fmt: skip
+    config = json.loads((folder / "config.json").read_text())
+    encoder = config["model"]["embedder"]["token_embedders"]["bert"]["model_name"]
+    assert config == radgraph_config(encoder)
+    # the package's loader builds DyGIE from this config and loads weights.th strictly
+    model = radgraph.RadGraph(model_type="radgraph", model_cache_dir=str(random_radgraph), cuda=-1)
+    annotations = model(real_pairs()[1][:4])
+    entities = [e for a in annotations.values() for e in a["entities"].values()]
+    assert entities and {e["label"] for e in entities} <= set(ENTITY_LABELS)
+    relations = [r for e in entities for r in e["relations"]]
+    assert relations and {r[0] for r in relations} <= set(RELATION_LABELS)
+
+
+def test_random_model_equals_f1radgraph_on_real_reports(random_radgraph: Path) -> None:
+    import radgraph
+
+    hyps, refs = real_pairs()
+    metric = RadGraphMetric(model_dir=str(random_radgraph), device="cpu", chunk_size=5, progress=False)
+    ours = metric.score(
+        [Sample(str(i), "report", "iu_xray", "test", "", r) for i, r in enumerate(refs)],
+        [Prediction(str(i), "report", "m", h, h) for i, h in enumerate(hyps)],
+    )
+    with hub_offline("RadGraph F1"):
+        scorer = radgraph.F1RadGraph(
+            reward_level="all", model_type="radgraph", model_cache_dir=str(random_radgraph), cuda=-1
+        )
+    mean, expected, _, _ = scorer(refs=refs, hyps=hyps)
+    for k, level in enumerate(("simple", "partial", "complete")):
+        values = ours[f"radgraph_f1_{level}"]
+        assert list(values.per_sample) == pytest.approx(expected[k], abs=1e-12)
+        assert values.value == pytest.approx(mean[k], abs=1e-12)
+    simple, complete = expected[0], expected[2]
+    assert simple[1] == 1.0 and simple[4] == simple[5] == 0.0  # identical texts; an empty side
+    assert sum(0 < v < 1 for v in simple) >= 3, "the random model should give partial overlaps on real pairs"
+    assert simple != complete, "relations should change some values"
+
+
+def test_radcliq_radgraph_input_equals_the_package_annotations(random_radgraph: Path, tmp_path: Path) -> None:
+    import radgraph
+
+    from xraybench.metrics.radcliq import RadCliqMetric, radgraph_combined
+    from xraybench.testing.tiny_bert import build_tiny_bert, build_tiny_chexbert
+
+    bert = build_tiny_bert(tmp_path / "bert", max_length=512)
+    baseline = tmp_path / "baseline.tsv"
+    baseline.write_text("LAYER,P,R,F\n" + "".join(f"{i},0.5,0.5,0.5\n" for i in range(4)))
+    metric = RadCliqMetric(
+        checkpoint=str(build_tiny_chexbert(tmp_path / "chexbert.pth", bert)), tokenizer=str(bert),
+        radgraph_dir=str(random_radgraph), bertscore_model=str(bert), bertscore_num_layers=2,
+        bertscore_baseline=str(baseline), device="cpu", progress=False,
+    )  # fmt: skip
+    hyps, refs = real_pairs()
+    ours = metric.components(hyps, refs)[:, 0]
+    package = radgraph.RadGraph(model_type="radgraph", model_cache_dir=str(random_radgraph), cuda=-1)
+
+    def annotate(text: str) -> dict[str, Any] | None:  # each report alone, as CXR-Report-Metric runs DyGIE
+        return package([text])["0"] if text.strip() else None
+
+    expected = [radgraph_combined(annotate(h), annotate(r)) for h, r in zip(hyps, refs, strict=True)]
+    assert list(ours) == pytest.approx(expected, abs=1e-12)
+    assert expected[1] >= 0.5 and sum(0 < v < 1 for v in expected) >= 3  # identical: entity F1 1
+
+
+def test_metric_loads_the_package_model_in_a_fresh_process(random_radgraph: Path) -> None:
+    """The package's AllenNLP code calls tokenizer methods transformers 5 removed; the metric alone must cope
+    (in this process the builder already did), so it runs in a fresh interpreter."""
+    code = (
+        "import sys; from xraybench.metrics.radgraph import RadGraphMetric;"
+        "m = RadGraphMetric(model_dir=sys.argv[1], device='cpu', progress=False);"
+        "print(len(m.annotate(sys.argv[2:])[0]['entities']) > 0)"
+    )
+    report = real_pairs()[1][0]
+    out = subprocess.run([sys.executable, "-c", code, str(random_radgraph), report], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_transformers5_compat_is_what_transformers_4_did(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers", reason="needs transformers (the 'hf' extra)")
+    from xraybench.metrics.radgraph import transformers5_compat
+    from xraybench.testing.tiny_bert import build_tiny_bert
+
+    transformers5_compat()
+    tok = transformers.AutoTokenizer.from_pretrained(build_tiny_bert(tmp_path / "bert"))
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    assert tok.build_inputs_with_special_tokens([7, 8]) == [cls, 7, 8, sep]
+    assert tok.build_inputs_with_special_tokens([7], [9, 10]) == [cls, 7, sep, 9, 10, sep]
+    one = tok.encode_plus("pleural effusion", add_special_tokens=True, return_token_type_ids=True)
+    assert one["input_ids"] == tok("pleural effusion")["input_ids"] == tok.encode("pleural effusion")
+    pair = tok.encode_plus("a", "b", add_special_tokens=True, return_token_type_ids=True)
+    assert pair["token_type_ids"] == [0, 0, 0, 1, 1]

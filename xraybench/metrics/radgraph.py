@@ -12,7 +12,9 @@ no entity, scores 0. The corpus value is the mean over pairs, as `F1RadGraph` re
 
 Weights are never downloaded: the model folder (`<dir>/<model_type>/` with config.json, weights.th and
 vocabulary/, as the package unpacks it) comes from the option `model_dir`, XRAYBENCH_RADGRAPH_DIR or the
-package's own cache; its BERT encoder is loaded with the Hugging Face hub in offline mode.
+package's own cache; its BERT encoder is loaded with the Hugging Face hub in offline mode. The package's vendored
+AllenNLP was written for transformers 4: on transformers 5 the two tokenizer methods it calls are put back
+(`transformers5_compat`), else no model loads.
 """
 
 from __future__ import annotations
@@ -120,6 +122,46 @@ def _fetch(model_dir: str | None, model_type: str) -> str:
     return fetch_command("radgraph", *flags)
 
 
+def _special_ids(tokenizer: Any, *texts: str) -> list[list[int]]:
+    """The special-token ids `tokenizer` puts around and between `texts` (probe words, one wordpiece each)."""
+    full = tokenizer.encode(*texts, add_special_tokens=True)
+    parts, start = [], 0
+    for text in texts:
+        (piece,) = tokenizer.encode(text, add_special_tokens=False)
+        at = full.index(piece, start)
+        parts.append(full[start:at])
+        start = at + 1
+    return [*parts, full[start:]]
+
+
+def _build_inputs_with_special_tokens(self: Any, ids: list[int], pair: list[int] | None = None) -> list[int]:
+    """transformers 4's method: the sequence(s) with the special tokens the tokenizer adds ([CLS] a [SEP] b [SEP])."""
+    if pair is None:
+        before, after = _special_ids(self, "a")
+        return [*before, *ids, *after]
+    before, middle, after = _special_ids(self, "a", "b")
+    return [*before, *ids, *middle, *pair, *after]
+
+
+def _encode_plus(self: Any, text: str, text_pair: str | None = None, **kwargs: Any) -> Any:
+    """transformers 4's method for one text (or one pair), which is how the package calls it: `__call__` on it."""
+    return self(text, text_pair, **kwargs)
+
+
+def transformers5_compat() -> None:
+    """Let the radgraph package's vendored AllenNLP (written for transformers 4) run on transformers 5.
+
+    It calls `encode_plus` on one string (or a pair of strings) and `build_inputs_with_special_tokens` on a
+    wordpiece segment; transformers 5 removed both. Put back what transformers 4 did for exactly those calls —
+    nothing is replaced where the methods exist.
+    """
+    base = require("transformers", "hf", "RadGraph F1").PreTrainedTokenizerBase
+    if not hasattr(base, "encode_plus"):
+        base.encode_plus = _encode_plus
+    if not hasattr(base, "build_inputs_with_special_tokens"):
+        base.build_inputs_with_special_tokens = _build_inputs_with_special_tokens
+
+
 class RadGraphMetric:
     """`radgraph_f1_{simple,partial,complete}` from the `radgraph` package's model, local weights only."""
 
@@ -144,6 +186,7 @@ class RadGraphMetric:
         self.model_dir = find_model_dir(model_dir, model_type)
         target = pick_device(device)
         cuda = -1 if target == "cpu" else int(target.partition(":")[2] or 0)
+        transformers5_compat()
         try:
             with hub_offline("RadGraph F1"):
                 self.model = package.RadGraph(model_type=model_type, model_cache_dir=str(self.model_dir), cuda=cuda)
