@@ -64,17 +64,16 @@ def sentencepiece_tokenizer(model_file: str | Path) -> Any:
     """The Llama tokenizer of a SentencePiece `tokenizer.model` (BOS added, as Llama 2's tokenizer_config says)."""
     transformers = require("transformers", "hf", "the real-width models")
     require("sentencepiece", "dev", "reading a SentencePiece tokenizer.model")
+    require("google.protobuf", "dev", "reading a SentencePiece tokenizer.model")
     path = Path(model_file)
     if not path.is_file():
         raise FileNotFoundError(f"SentencePiece model not found: {path}")
-    folder = path.parent if path.name == "tokenizer.model" else None
-    if folder is None:  # from_pretrained looks for the file under this name
-        import shutil
-        import tempfile
+    import shutil
+    import tempfile
 
-        folder = Path(tempfile.mkdtemp(prefix="spm-"))
-        shutil.copy(path, folder / "tokenizer.model")
-    return transformers.LlamaTokenizer.from_pretrained(str(folder), legacy=False, add_bos_token=True)
+    with tempfile.TemporaryDirectory(prefix="spm-") as folder:  # from_pretrained looks for it under this name
+        shutil.copy(path, Path(folder) / "tokenizer.model")
+        return transformers.LlamaTokenizer.from_pretrained(folder, legacy=False, add_bos_token=True)
 
 
 def bpe_tokenizer(
