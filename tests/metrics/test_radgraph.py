@@ -320,3 +320,5 @@ def test_transformers5_compat_is_what_transformers_4_did(tmp_path: Path) -> None
     assert one["input_ids"] == tok("pleural effusion")["input_ids"] == tok.encode("pleural effusion")
     pair = tok.encode_plus("a", "b", add_special_tokens=True, return_token_type_ids=True)
     assert pair["token_type_ids"] == [0, 0, 0, 1, 1]
+    with pytest.raises(TypeError, match="one text or one pair"):  # transformers 4 read a list as tokens
+        tok.encode_plus(["pleural", "effusion"])

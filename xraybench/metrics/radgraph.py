@@ -144,7 +144,12 @@ def _build_inputs_with_special_tokens(self: Any, ids: list[int], pair: list[int]
 
 
 def _encode_plus(self: Any, text: str, text_pair: str | None = None, **kwargs: Any) -> Any:
-    """transformers 4's method for one text (or one pair), which is how the package calls it: `__call__` on it."""
+    """transformers 4's method for one text (or one pair), which is how the package calls it: `__call__` on it.
+
+    transformers 4 read a list of strings as tokens, where `__call__` reads a batch: refused, not misread.
+    """
+    if not isinstance(text, str) or not isinstance(text_pair, str | None):
+        raise TypeError("encode_plus (put back for the radgraph package) takes one text or one pair of texts")
     return self(text, text_pair, **kwargs)
 
 

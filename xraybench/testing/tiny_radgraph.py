@@ -92,7 +92,7 @@ def build_wordpiece_bert(
     tok = transformers.BertTokenizer(vocab=str(out / "vocab.txt"), do_lower_case=True, model_max_length=512)
     tok.save_pretrained(out)
     config = transformers.BertConfig(
-        vocab_size=len(tok),
+        vocab_size=max(vocab_size, len(tok)),  # the real table size even where the corpus yields fewer pieces
         hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=heads,
