@@ -100,3 +100,21 @@ def test_a_larger_budget_asks_exactly_the_never_asked_items(tmp_path: Path, conc
     assert after[: len(before)] == before and len(set(after)) == len(after) == n_items
     assert second["status"] == "complete" and "stopped" not in second
     assert (second["n_failed"], second["n_not_asked"]) == (0, 0) and incomplete_note(second) is None
+
+
+def test_compare_says_never_asked_not_failed(tmp_path: Path) -> None:
+    """`xraybench compare` against a budget-stopped run pairs on the answered items and says the rest were never
+    asked (it said "N failed in B")."""
+    from xraybench.compare import compare_runs
+
+    n_items = len(load_task("demo_vqa").samples)
+    with OpenAIServer(reply_fn=_yes) as server:
+        full = run(_config(tmp_path / "a", server.base_url, budget_usd=100.0))
+        stopped = run(_config(tmp_path / "b", server.base_url, budget_usd=1.5))
+    assert full["status"] == "complete" and stopped["n_not_asked"] > 0
+    n_answered = n_items - stopped["n_not_asked"]
+    rows = [r for r in compare_runs(tmp_path / "a", tmp_path / "b", rounds=0) if r["task"] == "demo_vqa"]
+    assert rows and {r["note"] for r in rows} == {
+        f"incomplete: paired on the {n_answered} of {n_items} items both runs completed "
+        f"(0 failed and 0 never asked in A, 0 and {stopped['n_not_asked']} in B)"
+    }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
-from xraybench.results import completed_items, compute_scores, incomplete_note, read_results
+from xraybench.results import completed_items, compute_scores, incomplete_note, read_results, split_missing
 from xraybench.runner import RESULTS_FILE, RUN_FILE, RunConfig, RunFolder, RunRecord, load_tasks, rescoring_configs
 
 
@@ -70,6 +70,9 @@ def compare_runs(
     if not shared:
         raise XrayBenchError(f"{path_a} and {path_b} share no task")
     done_a, done_b = folder_a.load_predictions(), folder_b.load_predictions()
+    # what tells an item that failed from one never asked (a run stopped on --budget-usd): no model failure
+    asked_a = folder_a.load_asked_and_failed() | {k for k, p in done_a.items() if p.error}
+    asked_b = folder_b.load_asked_and_failed() | {k for k, p in done_b.items() if p.error}
     rows: list[dict[str, Any]] = []
     for name in shared:
         td_a, td_b = tasks_a[name], tasks_b[name]
@@ -90,9 +93,15 @@ def compare_runs(
             )
         note = None
         if failed_a or failed_b:
+            (fa, na), (fb, nb) = split_missing(name, failed_a, asked_a), split_missing(name, failed_b, asked_b)
+            left_out = (
+                f"{len(fa)} failed in A, {len(fb)} in B"
+                if not na and not nb
+                else f"{len(fa)} failed and {len(na)} never asked in A, {len(fb)} and {len(nb)} in B"
+            )
             note = (
                 f"incomplete: paired on the {len(samples)} of {len(td_a.samples)} items both runs completed "
-                f"({len(failed_a)} failed in A, {len(failed_b)} in B)"
+                f"({left_out})"
             )
         scores_a, _ = compute_scores(replace(td_a, samples=samples), [done_a[(name, s.id)] for s in samples], config_a)
         scores_b, _ = compute_scores(replace(td_b, samples=samples), [done_b[(name, s.id)] for s in samples], config_b)
