@@ -43,7 +43,7 @@ from medix_train.teacher_prompt import (
     template_teacher,
 )
 from xraybench.config import load_config, option
-from xraybench.datasets import is_credentialed
+from xraybench.datasets import dataset_facts, is_credentialed
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.files import AppendLog, read_jsonl
 from xraybench.llm.calls import Estimate
@@ -150,7 +150,9 @@ def _job_of(record: dict[str, Any], path: Path) -> Job:
     if not isinstance(metadata, dict):
         raise DataFormatError(path, '"metadata" must be an object', record=record["id"])
     dataset = source["dataset"]
-    flag = source.get("credentialed", False)
+    # a record that does not say, of a dataset no loader here knows (a plugin not installed, a typo), cannot be told
+    # apart from MIMIC-CXR: refused, never sent; a known dataset's own rule applies below
+    flag = source.get("credentialed", dataset_facts(dataset) is None)
     if not isinstance(flag, bool):
         raise DataFormatError(path, '"source.credentialed" must be true or false', record=record["id"])
     prompt_text = record["prompt"][0]["content"][-1]["text"]

@@ -160,3 +160,24 @@ def test_an_export_without_a_subset_column_is_credentialed_throughout(shared_dat
     assert len(samples) == 8 and all(s.credentialed for s in samples)
     with pytest.raises(XrayBenchError, match="refusing to distill"):
         check_governance(samples[:1], LLMClient("openai/gpt-4o-mini"), action="distill")
+
+
+def test_a_record_of_an_unknown_dataset_must_say_whether_it_is_credentialed(tmp_path: Path) -> None:
+    """A prompt record from a dataset no loader here knows (a plugin not installed, a typo such as "mimic") that
+    does not say `source.credentialed` cannot be told apart from MIMIC-CXR: it is refused for a remote teacher;
+    one that says false is taken at its word."""
+    from PIL import Image
+
+    Image.new("L", (8, 8), 90).save(tmp_path / "x.png")
+    base = {"id": "r1", "stage": "coldstart_prompts", "images": [str(tmp_path / "x.png")],
+            "source": {"dataset": "mimic", "task": "t", "split": "train", "sample_id": "s1"},
+            "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Q?"}]}],
+            "ground_truth": "no", "answer_form": "short"}  # fmt: skip
+    silent = tmp_path / "silent.jsonl"
+    silent.write_text(json.dumps(base) + "\n", encoding="utf-8")
+    assert read_jobs(silent)[0].sample.credentialed is True
+    with pytest.raises(XrayBenchError, match=r"refusing to synthesize: .*mimic"):
+        synthesize(_synth(tmp_path, silent, REMOTE, "silent"), progress=False)
+    said = tmp_path / "said.jsonl"
+    said.write_text(json.dumps({**base, "source": {**base["source"], "credentialed": False}}) + "\n")
+    assert read_jobs(said)[0].sample.credentialed is False
