@@ -1,7 +1,7 @@
 """A reader study on a full disk: the reviewer's click is refused with a clear answer (not a dropped connection),
 the operator's console names the study file and what to do, every answer saved before is intact, and the next
 click after space is freed saves; `review create` says the same, with no traceback and no half-written study
-left behind (so the same command works once space is freed).
+left behind (so the same command works once space is freed); `review export` leaves an earlier export whole.
 
 The disk fills through SQLite's own limit (`PRAGMA max_page_count` on every connection to the study file, the
 store opening one per operation): SQLite then fails the write with SQLITE_FULL, "database or disk is full", the
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +161,42 @@ def test_a_click_the_study_file_cannot_take_is_a_clear_500_not_a_dropped_connect
     assert [a.choice for a in ReviewStore(store.path).answers("a")] == ["left"]
     assert post({"position": 0, "dimension": "overall", "choice": "right"})[0] == 200
     assert [a.choice for a in ReviewStore(store.path).answers("a")] == ["right"]
+
+
+def test_export_on_a_full_disk_names_the_file_and_keeps_the_earlier_export(
+    tmp_path: Path, runs: tuple[Path, Path]
+) -> None:
+    """A real `review export` process whose files the kernel refuses to grow past 8,000 bytes (RLIMIT_FSIZE: EFBIG,
+    as a full disk gives ENOSPC): the error names the CSV, the earlier export is as it was, the study untouched."""
+    resource = pytest.importorskip("resource")
+    cfg = CreateConfig(
+        name="ex", task="demo_findings", cases=4, reviewers=["a"], seed=0, runs=[str(r) for r in runs],
+        root=str(tmp_path / "reviews"),
+    )  # fmt: skip
+    create_study(cfg)
+    store = open_study(tmp_path / "reviews", "ex")
+    cases = [a.case_id for a in store.assignments("a")]
+    store.save_comment("a", cases[0], "short")
+    out = tmp_path / "answers.csv"
+    argv = ["review", "export", "--name", "ex", "--root", str(tmp_path / "reviews"), "--out", str(out)]
+    assert main(argv) == 0
+    earlier = out.read_bytes()
+    for case in cases:  # the next export is far over the limit
+        store.save_comment("a", case, "the left report misses the small right effusion. " * 100)
+    study_before = [(a.case_id, a.dimension, a.choice) for a in store.answers()], store.comments()
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))
+
+    # the study's WAL index (-shm, 32 KiB) is kept by this open connection, so the export only reads the study
+    with sqlite3.connect(store.path) as keep:
+        keep.execute("SELECT count(*) FROM answers").fetchone()
+        proc = subprocess.run(
+            [sys.executable, "-m", "xraybench", *argv], capture_output=True, text=True, timeout=120, preexec_fn=limit
+        )
+    assert proc.returncode == 1, proc.stderr
+    assert f"could not write {out}: no space left on device" in proc.stderr, proc.stderr
+    assert "an earlier copy of this file is as it was" in proc.stderr and "Traceback" not in proc.stderr
+    assert out.read_bytes() == earlier and not out.with_name(out.name + ".tmp").exists()
+    assert ([(a.case_id, a.dimension, a.choice) for a in store.answers()], store.comments()) == study_before
+    assert main(argv) == 0 and out.read_bytes() != earlier  # space is back: the same command writes it

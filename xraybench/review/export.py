@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from xraybench.config import Bootstrap, Seeded, option, shared_option
 from xraybench.errors import MissingExtraError
+from xraybench.files import write_atomic
 from xraybench.lazy import require
 from xraybench.review import DEFAULT_ROOT, DIMENSIONS
 from xraybench.review.stats import OUTCOMES, agreement, preference_shares
@@ -51,6 +53,10 @@ class ExportConfig:
     name: str = option(help="study name")
     out: str = option(help="CSV file to write the raw answers to")
     root: str = option(DEFAULT_ROOT, help="folder holding the studies")
+
+
+# what a full disk leaves while the results or the export are written
+RESULTS_SAFE = "the study is only read and is untouched; an earlier copy of this file is as it was"
 
 
 def _iso(t: float) -> str:
@@ -103,10 +109,12 @@ def export_answers(store: ReviewStore, out: str | Path) -> int:
         )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    # replaced whole: a full disk leaves an earlier export as it was (and the study is only read)
+    write_atomic(path, text.getvalue(), safe=RESULTS_SAFE)
     return len(rows)
 
 
@@ -202,25 +210,26 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def write_csv(summary: dict[str, Any], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            ["dimension", "outcome", "model", "share", "ci_low", "ci_high", "n_answers", "n_cases", "fleiss_kappa"]
-        )
-        for d in summary["dimensions"]:
-            for o in OUTCOMES:
-                writer.writerow(
-                    [
-                        d["dimension"],
-                        o,
-                        summary["models"].get(o, "tie"),
-                        d["share"][o],
-                        *d["ci"][o],
-                        d["n_answers"],
-                        d["n_cases"],
-                        d["fleiss_kappa"],
-                    ]
-                )
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(
+        ["dimension", "outcome", "model", "share", "ci_low", "ci_high", "n_answers", "n_cases", "fleiss_kappa"]
+    )
+    for d in summary["dimensions"]:
+        for o in OUTCOMES:
+            writer.writerow(
+                [
+                    d["dimension"],
+                    o,
+                    summary["models"].get(o, "tie"),
+                    d["share"][o],
+                    *d["ci"][o],
+                    d["n_answers"],
+                    d["n_cases"],
+                    d["fleiss_kappa"],
+                ]
+            )
+    write_atomic(path, text.getvalue(), safe=RESULTS_SAFE)
 
 
 def write_png(summary: dict[str, Any], path: Path) -> None:
@@ -266,9 +275,12 @@ def write_summary(store: ReviewStore, out: str | Path, *, rounds: int = 2000, se
     summary = summarise(store, rounds=rounds, seed=seed)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.md").write_text(markdown(summary), encoding="utf-8")
+    # each file replaced whole: a full disk leaves the earlier results as they were (the study is only read)
+    write_atomic(folder / "results.md", markdown(summary), safe=RESULTS_SAFE)
     versioned = {SCHEMA_KEY: RESULTS_SCHEMA_VERSION, **summary}  # `xraybench.schema`
-    (folder / "results.json").write_text(json.dumps(_finite(versioned), indent=2, ensure_ascii=False), encoding="utf-8")
+    write_atomic(
+        folder / "results.json", json.dumps(_finite(versioned), indent=2, ensure_ascii=False), safe=RESULTS_SAFE
+    )
     write_csv(summary, folder / "results.csv")
     try:
         write_png(summary, folder / "results.png")
