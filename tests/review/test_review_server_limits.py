@@ -4,6 +4,7 @@ a real `xraybench review serve` process, real HTTP."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import socket
 import subprocess
@@ -107,6 +108,18 @@ def test_the_running_server_obeys_the_options(serve: tuple[Client, str]) -> None
     assert status == 400 and "1..4096 bytes" in answer["error"] and "--max-body-bytes" in answer["error"]
 
     host, port = client.origin.removeprefix("http://").split(":")
+    # a POST whose body arrives with its headers in one packet: only the headers count against
+    # --max-header-bytes (4096 here; headers ~300 bytes, body 4,000: the gate used to drop it as "headers too large")
+    body = json.dumps({"position": 1, "dimension": "overall", "choice": "tie", "pad": "p" * 3930}).encode()
+    assert 3900 < len(body) <= 4096
+    head = (f"POST {base}/api/answer HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"X-CSRF-Token: {csrf}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.0 200") and b'"saved": true' in reply, reply[:300]
     # headers over --max-header-bytes: the connection is dropped unanswered (the default allows 64 KiB)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(f"GET {base} HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'p' * 5000}\r\n\r\n".encode())

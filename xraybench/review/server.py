@@ -282,12 +282,17 @@ class _HeaderGate:
             return
         except OSError:
             chunk = b""
-        if not chunk or len(data) + len(chunk) > self._max_header:
-            self._drop(sock)  # closed by the client, or headers far larger than any page sends
+        if not chunk:
+            self._drop(sock)  # closed by the client
             return
-        tail = data[-3:]
+        start = max(len(data) - 3, 0)  # only the new bytes (and 3 before them) are searched: a drip stays linear
         data += chunk
-        if b"\n\r\n" in tail + chunk or b"\n\n" in tail + chunk:  # only the new bytes: a drip stays linear
+        ends = [i + len(blank) for blank in (b"\n\r\n", b"\n\n") if (i := data.find(blank, start)) >= 0]
+        # the headers alone count against the limit: a POST's body often comes in the same packet as its headers
+        if (min(ends) if ends else len(data)) > self._max_header:
+            self._drop(sock)  # headers far larger than any page sends
+            return
+        if ends:
             self._pending.pop(sock)
             self._selector.unregister(sock)
             sock.setblocking(True)
