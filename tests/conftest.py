@@ -1,12 +1,51 @@
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import os
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _refuse_nltk_download(info_or_id: object = None, *args: object, **kwargs: object) -> bool:
+    raise RuntimeError(
+        f"a test tried to download nltk resource {info_or_id!r}: tests never download. Import a package that "
+        "downloads at import through xraybench.lazy.require (it runs it under nltk_offline)"
+    )
+
+
+class _NoNltkDownloads(importlib.abc.MetaPathFinder):
+    """Once a test imports nltk, `nltk.download` raises (importing nltk here would cost every session seconds);
+    `xraybench.lazy.nltk_offline` swaps in its local-only answer for the imports it guards."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "nltk":
+            return None
+        sys.meta_path.remove(self)  # the real finders locate nltk; this only wraps its loading
+        spec = importlib.util.find_spec("nltk")
+        if spec is None or spec.loader is None:
+            return spec
+        run_module = spec.loader.exec_module
+
+        def exec_module(module: types.ModuleType) -> None:
+            run_module(module)
+            module.download = _refuse_nltk_download  # type: ignore[attr-defined]
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "nltk" in sys.modules:
+    sys.modules["nltk"].download = _refuse_nltk_download
+else:
+    sys.meta_path.insert(0, _NoNltkDownloads())
 
 
 @pytest.fixture(scope="session", autouse=True)
