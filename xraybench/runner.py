@@ -160,6 +160,8 @@ class RunConfig(GenerateConfig):
         scores ("did you mean"; an option for a metric the run does not score is refused)."""
         from xraybench.metrics.api import metric_options, run_metrics
 
+        if not self.metric_args:  # nothing to check (and tasks built in code, outside the registry, stay usable)
+            return {}
         scored, fixed = run_metrics(self.tasks, self.extra_metrics, self.skip_metrics)
         return metric_options(self.metric_args, scored=scored, fixed=fixed)  # type: ignore[arg-type]
 
