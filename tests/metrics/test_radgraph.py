@@ -23,7 +23,7 @@ from fixtures_lexical import IU_REPORTS, iu_report_pairs, iu_texts
 from xraybench.errors import XrayBenchError
 from xraybench.metrics import METRICS
 from xraybench.metrics._local_models import hub_offline
-from xraybench.metrics.radgraph import MODEL_ENV, RadGraphMetric, rewards, score_annotations
+from xraybench.metrics.radgraph import LEVELS, MODEL_ENV, RadGraphMetric, rewards, score_annotations
 from xraybench.records import Prediction, Sample
 
 TOKENS = ["effusion", "Effusion", "pleural", "left", "heart", "size", "normal", "opacity", "Opacity", "lobe"]
@@ -139,7 +139,7 @@ def test_adapter_wiring_with_a_stand_in_model(tmp_path: Path, monkeypatch: pytes
     assert METRICS.get("radgraph") is RadGraphMetric
     metric = RadGraphMetric(model_dir=str(tmp_path / "radgraph"), device="cpu", chunk_size=2, progress=False)
     assert calls == [{"model_type": "radgraph", "model_cache_dir": str(tmp_path), "cuda": -1}]
-    hyps = ["left pleural effusion", "", "normal heart", "unannotatable", "pleural effusion"]
+    hyps = ["left pleural effusion", "", "normal heart", " \n ", "pleural effusion"]  # whitespace: as empty
     refs = ["pleural effusion", "normal heart", "normal heart", "normal heart", ""]
     samples = [Sample(str(i), "report", "fixture", "test", "", r) for i, r in enumerate(refs)]
     predictions = [Prediction(str(i), "report", "m", h, h) for i, h in enumerate(hyps)]
@@ -147,6 +147,10 @@ def test_adapter_wiring_with_a_stand_in_model(tmp_path: Path, monkeypatch: pytes
     assert list(scores["radgraph_f1_simple"].per_sample) == [1.0, 0.0, 1.0, 0.0, 0.0]
     assert scores["radgraph_f1_complete"].value == pytest.approx(2 / 5)
     assert scores["radgraph_f1_simple"].details == {"level": "simple", "model_type": "radgraph"}
+    # a report the model returns nothing for (the package printed its error and skipped it) is not a silent 0
+    predictions[3] = Prediction("3", "report", "m", "unannotatable", "unannotatable")
+    with pytest.raises(XrayBenchError, match=r"no annotation for report \d+ of \d+ \('unannotatable'\)"):
+        metric.score(samples, predictions)
 
 
 @pytest.mark.weights
@@ -264,6 +268,13 @@ def test_random_model_equals_f1radgraph_on_real_reports(random_radgraph: Path) -
     assert simple[1] == 1.0 and simple[4] == simple[5] == 0.0  # identical texts; an empty side
     assert sum(0 < v < 1 for v in simple) >= 3, "the random model should give partial overlaps on real pairs"
     assert simple != complete, "relations should change some values"
+    # a blank answer: the package's reader fails on it (F1RadGraph crashes); ours scores the pair 0
+    blank = metric.score(
+        [Sample("b", "report", "iu_xray", "test", "", refs[0])], [Prediction("b", "report", "m", " \n", " \n")]
+    )
+    assert [blank[f"radgraph_f1_{level}"].per_sample[0] for level in LEVELS] == [0.0, 0.0, 0.0]
+    with pytest.raises(AssertionError):
+        radgraph.RadGraph(model_type="radgraph", model_cache_dir=str(random_radgraph), cuda=-1)([" \n"])
 
 
 def test_radcliq_radgraph_input_equals_the_package_annotations(random_radgraph: Path, tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ package's `F1RadGraph` at its three levels, per report pair:
 - complete: (tokens, label) for an entity without relations, and for each relation of an entity
   (tokens lowercased, label, relation type, target entity's tokens lowercased).
 F1 of the two sets (precision = shared / hypothesis set, recall = shared / reference set, 0 when a set
-is empty); a pair whose hypothesis or reference is the empty string, or whose annotation of either side has
-no entity, scores 0. The corpus value is the mean over pairs, as `F1RadGraph` reports it.
+is empty); a pair whose hypothesis or reference is empty, or whose annotation of either side has no entity,
+scores 0. The corpus value is the mean over pairs, as `F1RadGraph` reports it. A text of only whitespace counts
+as empty (the package's reader fails on it: `F1RadGraph` crashes on such a pair); a report the package's model
+does not return an annotation for is an error naming it, not a silent 0.
 
 Weights are never downloaded: the model folder (`<dir>/<model_type>/` with config.json, weights.th and
 vocabulary/, as the package unpacks it) comes from the option `model_dir`, XRAYBENCH_RADGRAPH_DIR or the
@@ -204,14 +206,20 @@ class RadGraphMetric:
         self.model_type, self.chunk_size, self.progress = model_type, chunk_size, progress
 
     def annotate(self, reports: Sequence[str]) -> list[Annotation]:
-        """One annotation per report; a report the package fails to annotate gets no entities."""
+        """One annotation per (non-blank) report, from the package's model."""
         out: list[Annotation] = []
         enabled = self.progress and len(reports) > self.chunk_size
         with progress_bar(len(reports), "RadGraph", enabled=enabled) as advance:
             for start in range(0, len(reports), self.chunk_size):
                 chunk = list(reports[start : start + self.chunk_size])
                 result = self.model(chunk)
-                out.extend(result.get(str(i), {"entities": {}}) for i in range(len(chunk)))
+                for i, report in enumerate(chunk):
+                    if str(i) not in result:  # the package printed its error and skipped the report
+                        raise XrayBenchError(
+                            f"radgraph: the {self.model_type} model returned no annotation for report "
+                            f"{start + i + 1} of {len(reports)} ({' '.join(report.split())[:80]!r})"
+                        )
+                    out.append(result[str(i)])
                 advance(len(chunk))
         return out
 
@@ -220,11 +228,12 @@ class RadGraphMetric:
             raise ValueError(f"{len(samples)} samples but {len(predictions)} predictions")
         hyps = [p.answer or "" for p in predictions]
         refs = [s.reference or "" for s in samples]
-        unique = list(dict.fromkeys(t for t in hyps + refs if t))
+        unique = list(dict.fromkeys(t for t in hyps + refs if t.strip()))
         annotations = dict(zip(unique, self.annotate(unique), strict=True))
+        both = [bool(h.strip() and r.strip()) for h, r in zip(hyps, refs, strict=True)]
         scores = score_annotations(
-            [annotations[h] if h and r else None for h, r in zip(hyps, refs, strict=True)],
-            [annotations[r] if h and r else None for h, r in zip(hyps, refs, strict=True)],
+            [annotations[h] if ok else None for h, ok in zip(hyps, both, strict=True)],
+            [annotations[r] if ok else None for r, ok in zip(refs, both, strict=True)],
         )
         for s in scores.values():
             s.details["model_type"] = self.model_type
