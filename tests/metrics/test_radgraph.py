@@ -333,3 +333,27 @@ def test_transformers5_compat_is_what_transformers_4_did(tmp_path: Path) -> None
     assert pair["token_type_ids"] == [0, 0, 0, 1, 1]
     with pytest.raises(TypeError, match="one text or one pair"):  # transformers 4 read a list as tokens
         tok.encode_plus(["pleural", "effusion"])
+
+
+@pytest.mark.slow
+def test_real_size_random_model_equals_f1radgraph(tmp_path: Path, one_thread: None) -> None:
+    """At RadGraph's real size (BERT-base encoder, as benchmarks/model_metrics times it): same values as F1RadGraph."""
+    radgraph = pytest.importorskip("radgraph", reason="the radgraph package (radgraph extra) runs the model")
+    if not IU_REPORTS.is_file():
+        pytest.skip(f"real IU X-ray reports not found at {IU_REPORTS}")
+    from xraybench.testing.tiny_radgraph import build_radgraph, build_wordpiece_bert
+
+    calibration, _ = iu_report_pairs(4, seed=99)
+    model_dir = build_radgraph(tmp_path / "model", build_wordpiece_bert(tmp_path / "bert", iu_texts()), calibration)
+    hyps, refs = real_pairs()
+    hyps, refs = hyps[:4], refs[:4]
+    metric = RadGraphMetric(model_dir=str(model_dir), device="cpu", progress=False)
+    ours = metric.score(
+        [Sample(str(i), "report", "iu_xray", "test", "", r) for i, r in enumerate(refs)],
+        [Prediction(str(i), "report", "m", h, h) for i, h in enumerate(hyps)],
+    )
+    scorer = radgraph.F1RadGraph(reward_level="all", model_type="radgraph", model_cache_dir=str(model_dir), cuda=-1)
+    _, expected, _, _ = scorer(refs=refs, hyps=hyps)
+    for k, level in enumerate(LEVELS):
+        assert list(ours[f"radgraph_f1_{level}"].per_sample) == pytest.approx(expected[k], abs=1e-12)
+    assert expected[0][1] == 1.0 and any(0 < v < 1 for v in expected[0])
