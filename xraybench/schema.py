@@ -18,9 +18,7 @@ from xraybench.errors import DataFormatError
 SCHEMA_KEY = "schema_version"
 
 
-def check_schema(
-    record: Any, supported: int, path: str | Path, what: str, *, line: int | None = None
-) -> int | None:
+def check_schema(record: Any, supported: int, path: str | Path, what: str, *, line: int | None = None) -> int | None:
     """The version a JSON object (`record`) declares, or None for one written before versions were recorded;
     a version newer than `supported` (or not a version at all) is a `DataFormatError` naming the file."""
     if not isinstance(record, dict) or SCHEMA_KEY not in record:

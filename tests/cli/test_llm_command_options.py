@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from arena.audit import AuditConfig
 from arena.api import JudgeConfig
+from arena.audit import AuditConfig
 from arena.submission import SubmitConfig
 from medix_train.synthesize import SynthesizeConfig, load_synthesize_config
 from xraybench.cli import build_parser
