@@ -2,7 +2,7 @@
 
 rajpurkarlab/medgemma-4b-it-crimson (MedGemma 4B = Gemma 3 4B: a 34-layer text decoder 2560 wide, 262,208-entry
 vocabulary, plus a SigLIP tower that text prompts never run) is not here, so its text decoder is built at the REAL
-WIDTH with random bf16 weights at reduced depths (`--depths`, default 1,2,4; `xraybench.testing.real_width`), the real
+WIDTH with random bf16 weights at reduced depths (`--depths`, default 1,2,3; `xraybench.testing.real_width`), the real
 pipelines are timed at each depth, and a least-squares line t(L) = a + b * L over the depths is extrapolated to
 L = 34 (the fit and its largest residual are printed). The measured depths are all sliding-window layers (Gemma 3's
 first full-attention layer is the 6th); on CPU, transformers applies the window as a mask, so a full layer costs the
@@ -29,8 +29,8 @@ Tokenizer: Gemma 3's 262k SentencePiece model is not available here. `--llama-to
 and chat template added; without it a byte-level BPE trained on the IU reports and CRIMSON's prompt stands in. The
 model's vocabulary (embeddings and output layer) is Gemma 3's 262,208 either way.
 
-Run: `.venv/bin/python benchmarks/crimson/run.py [--pairs 2] [--depths 1,2,4] [--anchor-depths 1,2,4]
-[--new-tokens 8] [--answer-tokens A] [--llama-tokenizer PATH] [--fp32] [--threads 2]`.
+Run: `.venv/bin/python benchmarks/crimson/run.py [--pairs 2] [--depths 1,2,3] [--anchor-depths 1,2]
+[--new-tokens 6] [--answer-tokens A] [--llama-tokenizer PATH] [--fp32] [--threads 2]`.
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def _time(run: Any, model: Any, pairs: int, new_tokens: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=2)
-    parser.add_argument("--depths", default="1,2,4")
-    parser.add_argument("--anchor-depths", default=None, help="depths that also run the package (default: --depths)")
-    parser.add_argument("--new-tokens", type=int, default=8)
+    parser.add_argument("--depths", default="1,2,3")
+    parser.add_argument("--anchor-depths", default="1,2", help="depths that also run the package")
+    parser.add_argument("--new-tokens", type=int, default=6)
     parser.add_argument("--answer-tokens", type=int, default=None)
     parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")
     parser.add_argument("--fp32", action="store_true", help="also time ours with dtype=float32")

@@ -1,7 +1,7 @@
 """Benchmark: GREEN's CPU cost per 1,000 real IU X-ray report pairs at the real model's width, ours against RadEval's.
 
 GREEN-RadLlama2-7b (32 Llama-2-7B layers, 4096 wide, 32,000-entry vocabulary) is not here and does not fit this box
-in fp32, so the model is built at its REAL WIDTH with random weights at reduced depths (`--depths`, default 1,2,4;
+in fp32, so the model is built at its REAL WIDTH with random weights at reduced depths (`--depths`, default 1,2,3;
 `xraybench.testing.real_width`), the real pipelines are timed at each depth, and a least-squares line
 t(L) = a + b * L over the depths is extrapolated to L = 32 (the fit and its largest residual are printed).
 
@@ -24,8 +24,8 @@ Tokenizer: `--llama-tokenizer PATH` = a Llama 2 SentencePiece `tokenizer.model` 
 checkpoint; not shipped here). Without it a byte-level BPE trained on the IU reports and GREEN's instruction stands
 in, and the token counts (prompt and answer) are that tokenizer's, not Llama 2's: the output says which.
 
-Run: `.venv/bin/python benchmarks/green/run.py [--pairs 8] [--depths 1,2,4] [--anchor-depths 1,2,4]
-[--new-tokens 8] [--answer-tokens A] [--llama-tokenizer PATH] [--threads 2]`.
+Run: `.venv/bin/python benchmarks/green/run.py [--pairs 8] [--depths 1,2,3] [--anchor-depths 1,2]
+[--new-tokens 6] [--answer-tokens A] [--llama-tokenizer PATH] [--threads 2]`.
 """
 
 from __future__ import annotations
@@ -118,9 +118,9 @@ def _time_pipeline(run: Any, model: Any, batches: list[tuple[list[str], list[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=8, help="IU pairs (GREEN's batch is 8)")
-    parser.add_argument("--depths", default="1,2,4")
-    parser.add_argument("--anchor-depths", default=None, help="depths that also run RadEval (default: --depths)")
-    parser.add_argument("--new-tokens", type=int, default=8)
+    parser.add_argument("--depths", default="1,2,3")
+    parser.add_argument("--anchor-depths", default="1,2", help="depths that also run RadEval")
+    parser.add_argument("--new-tokens", type=int, default=6)
     parser.add_argument("--answer-tokens", type=int, default=None)
     parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")
     parser.add_argument("--threads", type=int, default=2)
