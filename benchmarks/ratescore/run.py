@@ -44,7 +44,7 @@ def build_models(work: Path) -> tuple[Path, Path]:
         out = work / name
         out.mkdir(parents=True)
         wordpiece.save_model(str(out))
-        tok = transformers.BertTokenizer(vocab_file=str(out / "vocab.txt"), do_lower_case=True, model_max_length=512)
+        tok = transformers.BertTokenizer(vocab=str(out / "vocab.txt"), do_lower_case=True, model_max_length=512)
         tok.save_pretrained(out)
         torch.manual_seed(0)
         if name == "ner":
