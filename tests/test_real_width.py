@@ -86,3 +86,21 @@ def test_linear_fit_recovers_a_line() -> None:
     assert residual > 0.2
     with pytest.raises(ValueError):
         linear_fit([2, 2], [1.0, 1.0])
+
+
+def test_sentencepiece_model_becomes_a_llama_tokenizer_with_bos(tmp_path: Path) -> None:
+    spm = pytest.importorskip("sentencepiece", reason="reading a tokenizer.model needs sentencepiece (dev extra)")
+    pytest.importorskip("google.protobuf", reason="converting a tokenizer.model needs protobuf (dev extra)")
+    from xraybench.testing.real_width import sentencepiece_tokenizer
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS)
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "sp"), vocab_size=300,
+                                   model_type="bpe", bos_id=1, eos_id=2, unk_id=0, character_coverage=1.0)  # fmt: skip
+    tokenizer = sentencepiece_tokenizer(tmp_path / "sp.model")
+    text = next(line for line in CORPUS.splitlines() if len(line.split()) > 4).strip()
+    ids = tokenizer(text)["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and len(tokenizer) == 300
+    assert tokenizer.decode(ids, skip_special_tokens=True) == text
+    with pytest.raises(FileNotFoundError):
+        sentencepiece_tokenizer(tmp_path / "missing.model")
