@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 from xraybench.errors import XrayBenchError
@@ -305,10 +305,18 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _is_instance(value: Any, member: Any) -> bool:
+    """`value` is already of the plain class `member` (a bool is not an int here, as everywhere in `coerce`)."""
+    if not isinstance(member, type) or dataclasses.is_dataclass(member) or typing.get_origin(member) is not None:
+        return False
+    return isinstance(value, member) and (member is bool or not isinstance(value, bool))
+
+
 def coerce(value: Any, annotation: Any, *, where: str, key: str, meta: Mapping[str, Any] | None = None) -> Any:
     """`value` (from YAML or the command line) checked against, and lightly converted to, a field's type: the one
     coercion of every config file. An int is a float where a float is wanted; a string that reads as a number is a
-    float too (YAML 1.1 reads `1e-6` as a string); a string is a comma-separated list where a list is wanted."""
+    float too (YAML 1.1 reads `1e-6` as a string); a string is a comma-separated list where a list is wanted; a union
+    of several types takes the value as the first member that accepts it (the value's own type first)."""
     meta = meta or {}
 
     def bad() -> XrayBenchError:
@@ -320,14 +328,22 @@ def coerce(value: Any, annotation: Any, *, where: str, key: str, meta: Mapping[s
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        if len(inner) != 1:
-            raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
-        try:
-            return coerce(value, inner[0], where=where, key=key, meta=meta)
-        except XrayBenchError as exc:
-            if value is None or dataclasses.is_dataclass(inner[0]):
-                raise
-            raise bad() from exc
+        if len(inner) == 1:
+            try:
+                return coerce(value, inner[0], where=where, key=key, meta=meta)
+            except XrayBenchError as exc:
+                if value is None or dataclasses.is_dataclass(inner[0]):
+                    raise
+                raise bad() from exc
+        # Several types (`image_root: str | Path | None`): the member the value already is first (a Path stays a
+        # Path, 5 stays 5 in `str | int`), then the others in declared order; the first that takes it wins.
+        already = [a for a in inner if _is_instance(value, a)]
+        for member in already + [a for a in inner if a not in already]:
+            try:
+                return coerce(value, member, where=where, key=key, meta=meta)
+            except XrayBenchError:
+                continue
+        raise bad()
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, Mapping):
             raise XrayBenchError(f"{where}: key {key!r}: expected a mapping of {_type_name(annotation)} settings")
@@ -374,6 +390,9 @@ def coerce(value: Any, annotation: Any, *, where: str, key: str, meta: Mapping[s
     elif annotation is str:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
+    elif isinstance(annotation, type) and issubclass(annotation, PurePath):  # a path: text or a path as written
+        if isinstance(value, str | PurePath):
+            return annotation(value)
     else:
         raise XrayBenchError(f"{where}: key {key!r}: unsupported field type {annotation!r}")
     raise bad()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import inspect
 import json
 import os
 import random
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import DataSources, shared_option
+from xraybench.config import DataSources, shared_option, typed_option, unknown_option
 from xraybench.datasets import DATASETS, get_dataset, is_credentialed
 from xraybench.errors import XrayBenchError
 from xraybench.records import Sample
@@ -42,23 +42,20 @@ def loader_options(dataset: str) -> dict[str, inspect.Parameter]:
     return {n: p for n, p in params.items() if n not in ("root", "task", "split") and p.kind is p.KEYWORD_ONLY}
 
 
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-def _option_value(dataset: str, key: str, text: str, default: Any) -> Any:
-    """`text` as the type of the option's default (bool, int, float); paths and names stay strings."""
-    if isinstance(default, bool):
-        if text.strip().lower() not in _TRUE | _FALSE:
-            raise XrayBenchError(f"--data-option {dataset}.{key} expects true or false, got {text!r}")
-        return text.strip().lower() in _TRUE
-    if isinstance(default, (int, float)):
-        try:
-            return type(default)(text)
-        except ValueError:
-            raise XrayBenchError(
-                f"--data-option {dataset}.{key} expects {type(default).__name__}, got {text!r}"
-            ) from None
-    return text
+def loader_annotations(dataset: str) -> dict[str, Any]:
+    """Option name -> the type the dataset's loader declares for it (`typing.get_type_hints`), so `--data-option`
+    values are typed as `--model-arg` and `--metric-arg` values are (`xraybench.config.typed_option`). An option
+    without a resolvable annotation (a plugin's) is typed by its default, text when the default is None."""
+    load = get_dataset(dataset).load
+    try:
+        hints = typing.get_type_hints(load)
+    except Exception:  # noqa: BLE001 - a plugin's annotations may name what cannot be imported here
+        hints = {}
+    out: dict[str, Any] = {}
+    for name, param in loader_options(dataset).items():
+        fallback = type(param.default) if param.default not in (None, inspect.Parameter.empty) else str
+        out[name] = hints.get(name, fallback)
+    return out
 
 
 @dataclass
@@ -90,13 +87,12 @@ def parse_data_roots(items: list[str] | None) -> DataRoots:
         if not dot:
             roots[name] = value
             continue
-        known = loader_options(name)
+        known = loader_annotations(name)
+        given = f"--data-option {name}.{key}={value}"
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            listed = ", ".join(sorted(known)) or "none"
-            raise XrayBenchError(f"unknown option {key!r} for dataset {name!r}.{hint} Its options: {listed}")
-        roots.options.setdefault(name, {})[key] = _option_value(name, key, value, known[key].default)
+            raise unknown_option(key, sorted(known), given=given, owner=f"the {name} dataset")
+        label = f"the {name} dataset's option {key!r}"
+        roots.options.setdefault(name, {})[key] = typed_option(value, known[key], given=given, label=label)
     return roots
 
 

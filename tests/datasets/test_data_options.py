@@ -49,17 +49,71 @@ def test_parse_roots_and_typed_options() -> None:
     [
         (
             "mimic_cxr.report_root=/x",
-            r"unknown option 'report_root' for dataset 'mimic_cxr'\. Did you mean 'reports_root'",
+            r"--data-option mimic_cxr.report_root=/x: the mimic_cxr dataset has no option 'report_root'\. "
+            r"Did you mean 'reports_root'.*\? Its options: .*reports_root",
         ),
         ("mimik_cxr.reports_root=/x", r"unknown dataset 'mimik_cxr'\. Did you mean 'mimic_cxr'"),
-        ("vqa_rad.xray_only=perhaps", r"vqa_rad.xray_only expects true or false, got 'perhaps'"),
+        (
+            "vqa_rad.xray_only=perhaps",
+            r"--data-option vqa_rad.xray_only=perhaps: the vqa_rad dataset's option 'xray_only' expects bool, "
+            r"got 'perhaps'",
+        ),
+        (
+            "chexpert.uncertain=7",  # a text option stays text: the loader itself says what it accepts
+            None,
+        ),
         ("mimic_cxr.=x", r"expected --data-root NAME=PATH .* or --data-option NAME.KEY=VALUE"),
         ("mimic_cxr.reports_root", r"expected --data-root NAME=PATH"),
     ],
 )
-def test_bad_data_options_say_what_was_meant(item: str, message: str) -> None:
+def test_bad_data_options_say_what_was_meant(item: str, message: str | None) -> None:
+    if message is None:
+        assert parse_data_roots([item]).options == {"chexpert": {"uncertain": "7"}}
+        return
     with pytest.raises(XrayBenchError, match=message):
         parse_data_roots([item])
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        # paths keep the text as written: a year-named folder is not the number 2024, nor `yes` a boolean
+        ("ms_cxr.image_root=2024", ("ms_cxr", "image_root", "2024")),
+        ("ms_cxr.image_root=/data/x", ("ms_cxr", "image_root", "/data/x")),
+        ("mimic_cxr.ms_cxr=yes", ("mimic_cxr", "ms_cxr", "yes")),
+        ("chexpert.image_root=none", ("chexpert", "image_root", None)),
+        ("xraybench_hf.subset=2024", ("xraybench_hf", "subset", "2024")),
+        # booleans read as YAML reads them, as --model-arg and --metric-arg do
+        ("vqa_rad.xray_only=true", ("vqa_rad", "xray_only", True)),
+        ("vqa_rad.xray_only=no", ("vqa_rad", "xray_only", False)),
+        ("chexpert.frontal_only=yes", ("chexpert", "frontal_only", True)),
+        ("chexpert.frontal_only=False", ("chexpert", "frontal_only", False)),
+    ],
+)
+def test_data_options_are_typed_by_the_loaders_annotations(item: str, expected: tuple[str, str, object]) -> None:
+    name, key, value = expected
+    typed = parse_data_roots([item]).options[name][key]
+    assert typed == value and type(typed) is type(value)
+
+
+def test_an_int_option_is_an_int_and_a_wrong_value_names_the_type() -> None:
+    """A plugin loader's `limit: int` option: `7` is the int 7, `seven` an error naming what was expected."""
+    from xraybench.datasets import DATASETS
+    from xraybench.datasets.base import Dataset
+
+    def load(root: object, *, task: str, split: str, limit: int = 10, scale: float = 1.0) -> object:
+        raise AssertionError("not loaded")
+
+    entry = Dataset(name="toy_ints", description="ints", load=load, needs_root=False)
+    DATASETS.register("toy_ints", entry)
+    try:
+        options = parse_data_roots(["toy_ints.limit=7", "toy_ints.scale=2"]).options["toy_ints"]
+        assert options == {"limit": 7, "scale": 2.0} and type(options["limit"]) is int
+        with pytest.raises(XrayBenchError, match=r"toy_ints.limit=seven: the toy_ints dataset's option 'limit' "
+                           r"expects int, got 'seven'"):  # fmt: skip
+            parse_data_roots(["toy_ints.limit=seven"])
+    finally:
+        DATASETS.unregister("toy_ints")
 
 
 def test_options_reach_the_loader_and_task_fixed_keys_are_refused(tmp_path: Path) -> None:
