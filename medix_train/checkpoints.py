@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.errors import XrayBenchError
+from xraybench.generate import current_names
 from xraybench.lazy import require
 from xraybench.models.hf import check_loaded_keys
 
@@ -125,8 +126,10 @@ def _identity(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in _NOT_IDENTITY}
 
 
-def finished(output_dir: Path, stage: str, config: dict[str, Any]) -> dict[str, Any] | None:
-    """The marker of this stage when it already finished in `output_dir` with the same settings, else None."""
+def finished(output_dir: Path, stage: str, config: dict[str, Any], cls: type | None = None) -> dict[str, Any] | None:
+    """The marker of this stage when it already finished in `output_dir` with the same settings, else None. With
+    the config's class `cls`, the marker's old option names (`max_completion_length`) are read as the current ones:
+    a stage finished before a rename was trained with the same settings."""
     path = output_dir / DONE_FILE
     if not path.is_file():
         return None
@@ -134,6 +137,8 @@ def finished(output_dir: Path, stage: str, config: dict[str, Any]) -> dict[str, 
         marker = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise XrayBenchError(f"{path}: unreadable finished-stage marker ({exc}); delete it or pass --force") from exc
+    if cls is not None and isinstance(marker.get("config"), dict):
+        marker["config"] = current_names(cls, marker["config"])
     if marker.get("stage") != stage or _identity(marker.get("config", {})) != _identity(config):
         changed = sorted(
             k

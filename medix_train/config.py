@@ -6,6 +6,11 @@ the result is a field here with an explicit value, so a run never silently inher
 defaults differ from the authors' RL setup: bf16 on, 8 generations, KL beta 0, max_length 1024, ...).
 YAML files are read by `xraybench.config.load_config` (one coercion for every command): errors name the file, the
 key and what was expected; an unknown key suggests the closest known one.
+
+GRPO's rollout decoding is xraybench's one `GenerateConfig` (`temperature`, `top_p`, `max_tokens`; the stage's
+`seed`): the fields are redeclared from it (same flag, type, validation as `xraybench run`) and
+`grpo_generation_args` is the one mapping to `trl.GRPOConfig`'s keys. `max_completion_length` is the old name of
+`max_tokens` (still read, with a warning).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, TypeVar
 from xraybench import config as xraybench_config
 from xraybench.config import Seeded, option, shared_option
 from xraybench.errors import XrayBenchError
+from xraybench.generate import GenerateConfig, check_generation
 from xraybench.models.images import DEEPMEDIX_IMAGE_SIZE, DEEPMEDIX_MAX_PIXELS
 
 C = TypeVar("C")
@@ -29,6 +35,14 @@ LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 REWARD_VARIANTS = ("paper", "word")
 SHAPING = ("none", "distinct_characters")
 VLLM_MODES = ("colocate", "server")
+
+
+def rollout_option(name: str, default: Any, *, help: str | None = None, deprecated: tuple[str, ...] = ()) -> Any:
+    """`GenerateConfig`'s field `name` for the GRPO rollouts: its flag, type and validation with the trainer's
+    `default`, `help` (default: the shared help) and old names (`deprecated`, instead of the shared ones)."""
+    meta = dict({f.name: f for f in dataclasses.fields(GenerateConfig)}[name].metadata)
+    meta.update(defined_in="GenerateConfig", deprecated=deprecated, help=help or f"rollouts: {meta['help']}")
+    return option(default, kw_only=True, **meta)
 
 
 @dataclass
@@ -140,9 +154,13 @@ class GRPOStageConfig(StageConfig):
         help="micro-batches generated per rollout (None: one update batch, i.e. gradient_accumulation_steps); "
         "DeepMedix-R1's 512-prompt rollouts with 4 updates each need 4 x gradient_accumulation_steps",
     )
-    max_completion_length: int = option(2048, help="max tokens per completion (DeepMedix-R1: 2048)")
-    temperature: float = option(1.0, help="rollout sampling temperature")
-    top_p: float = option(1.0, help="rollout nucleus sampling")
+    # rollout decoding: `GenerateConfig`'s fields (grpo_generation_args maps them to TRL's keys)
+    max_tokens: int = rollout_option(
+        "max_tokens", 2048, deprecated=("max_completion_length",), help="rollouts: at most this many new tokens "
+        "per completion (DeepMedix-R1: 2048; old name max_completion_length)",
+    )  # fmt: skip
+    temperature: float = rollout_option("temperature", 1.0, help="rollouts: sampling temperature, > 0 (GRPO samples)")
+    top_p: float = rollout_option("top_p", 1.0)
     reward_variant: str = option("paper", help="paper (character-level BLEU, as released) or word")
     split_reward_terms: bool = option(False, help="log format/accuracy/coordinate as separate reward columns")
     shaping_reward: str = option(
@@ -153,6 +171,8 @@ class GRPOStageConfig(StageConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_generation(self)  # a bad --temperature / --top-p / --max-tokens fails as it does for `xraybench run`
+        grpo_generation_args(self.generate_config())  # and what TRL's rollouts cannot do, before any model loads
         _choice("loss_type", self.loss_type, LOSS_TYPES)
         _choice("reward_variant", self.reward_variant, REWARD_VARIANTS)
         _choice("shaping_reward", self.shaping_reward, SHAPING)
@@ -164,6 +184,53 @@ class GRPOStageConfig(StageConfig):
                 f"steps_per_generation ({self.steps_per_generation}) must be a multiple of gradient_accumulation_steps "
                 f"({self.gradient_accumulation_steps}): a rollout feeds whole optimiser steps"
             )
+
+    def generate_config(self) -> GenerateConfig:
+        """The rollouts' decoding as xraybench's one `GenerateConfig` (sampling is seeded by the stage's seed)."""
+        return GenerateConfig(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
+        )
+
+
+# `GenerateConfig` fields TRL's GRPO rollouts have no equivalent for, and why (a non-default value is refused)
+NOT_IN_TRL = {
+    "stop_seqs": "TRL's rollouts stop only at EOS or max_tokens (transformers' stop_strings need a tokenizer that "
+    "TRL does not pass to generate)",
+    "timeout_s": "rollouts are generated in the training processes, not requested from an API",
+    "max_answer_bytes": "rollouts are generated in the training processes, not requested from an API",
+}
+
+
+def grpo_generation_args(generate: GenerateConfig) -> dict[str, Any]:
+    """`generate` as `trl.GRPOConfig` keys: the one mapping of the rollouts' decoding. TRL's other sampling knobs
+    (top_k, min_p, repetition_penalty) are set to "off" so the rollouts decode as `generate` says, whatever TRL's
+    defaults. Refuses what TRL cannot do rather than dropping it, and greedy decoding (temperature 0), under which
+    every completion of a group is the same text and GRPO's advantages are all 0."""
+    default = GenerateConfig()
+    refused = [
+        f"{name}={getattr(generate, name)!r} ({why})"
+        for name, why in NOT_IN_TRL.items()
+        if getattr(generate, name) != getattr(default, name)
+    ]
+    if refused:
+        raise XrayBenchError(f"GRPO rollouts cannot use {'; '.join(refused)}; leave it out of the trainer's config")
+    if generate.temperature == 0:
+        raise XrayBenchError(
+            "--temperature must be > 0 for GRPO rollouts, got 0 (greedy decoding gives every completion of a group the "
+            "same text, so the group advantages are all 0 and nothing is learned)"
+        )
+    args: dict[str, Any] = {
+        "temperature": generate.temperature,
+        "top_p": generate.top_p,
+        "max_completion_length": generate.max_tokens,
+        "top_k": 0,
+        "min_p": None,
+        "repetition_penalty": 1.0,
+    }
+    if generate.seed is not None:
+        # TRL seeds torch (hence transformers sampling) with TrainingArguments.seed; vLLM rollouts are seeded by TRL
+        args["seed"] = generate.seed
+    return args
 
 
 @dataclass

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from medix_train import checkpoints
-from medix_train.config import GRPOStageConfig, SFTStageConfig, StageConfig, config_dict
+from medix_train.config import GRPOStageConfig, SFTStageConfig, StageConfig, config_dict, grpo_generation_args
 from xraybench.errors import XrayBenchError
 from xraybench.files import AppendLog
 from xraybench.lazy import require
@@ -74,34 +74,7 @@ def run_grpo(config: GRPOStageConfig, *, force: bool = False) -> StageResult:
             funcs.append(distinct_characters_reward)
             weights.append(config.shaping_weight)
         processor.tokenizer.padding_side = "left"  # generation needs the prompts flush right
-        vllm = config.vllm
-        grpo_args = trl.GRPOConfig(
-            **args,
-            report_to=report_to,
-            num_generations=config.num_generations,
-            beta=config.beta,
-            loss_type=config.loss_type,
-            scale_rewards=config.scale_rewards,
-            epsilon=config.epsilon,
-            epsilon_high=config.epsilon_high,
-            num_iterations=config.num_iterations,
-            steps_per_generation=config.steps_per_generation,
-            max_completion_length=config.max_completion_length,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            reward_weights=weights,
-            use_vllm=vllm is not None,
-            **(
-                {
-                    "vllm_mode": vllm.mode,
-                    "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
-                    "vllm_tensor_parallel_size": vllm.tensor_parallel_size,
-                    "vllm_enable_sleep_mode": vllm.enable_sleep_mode,
-                }
-                if vllm is not None
-                else {}
-            ),
-        )
+        grpo_args = grpo_config(config, report_to, reward_weights=weights, args=args)
         return strict_resume(trl.GRPOTrainer)(
             model=model,
             args=grpo_args,
@@ -112,6 +85,40 @@ def run_grpo(config: GRPOStageConfig, *, force: bool = False) -> StageResult:
         )
 
     return _run_stage("grpo", config, force, build)
+
+
+def grpo_config(
+    config: GRPOStageConfig, report_to: list[str], *, reward_weights: list[float], args: dict[str, Any] | None = None
+) -> Any:
+    """The `trl.GRPOConfig` of a GRPO stage: the TrainingArguments both stages share (`args`, default: the config's),
+    the GRPO settings and the rollouts' decoding through the one mapping of the stage's `GenerateConfig`
+    (`grpo_generation_args`; its seed is the stage's seed, which `args` already holds)."""
+    trl = require("trl", "train", "GRPO training")
+    vllm = config.vllm
+    return trl.GRPOConfig(
+        **{**(_training_args(config) if args is None else args), **grpo_generation_args(config.generate_config())},
+        report_to=report_to,
+        num_generations=config.num_generations,
+        beta=config.beta,
+        loss_type=config.loss_type,
+        scale_rewards=config.scale_rewards,
+        epsilon=config.epsilon,
+        epsilon_high=config.epsilon_high,
+        num_iterations=config.num_iterations,
+        steps_per_generation=config.steps_per_generation,
+        reward_weights=reward_weights,
+        use_vllm=vllm is not None,
+        **(
+            {
+                "vllm_mode": vllm.mode,
+                "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
+                "vllm_tensor_parallel_size": vllm.tensor_parallel_size,
+                "vllm_enable_sleep_mode": vllm.enable_sleep_mode,
+            }
+            if vllm is not None
+            else {}
+        ),
+    )
 
 
 def distinct_characters_reward(completions: list[Any], **kwargs: Any) -> list[float]:
@@ -194,7 +201,7 @@ def _run_stage(stage: str, config: StageConfig, force: bool, build: Builder) -> 
     if force:
         checkpoints.clear(out)
     else:
-        marker = checkpoints.finished(out, stage, settings)
+        marker = checkpoints.finished(out, stage, settings, type(config))
         if marker is not None:
             _say(f"{stage}: already finished in {out} at step {marker['global_step']} (pass --force to retrain)")
             return StageResult(stage, out, int(marker["global_step"]), marker.get("resumed_from"), True)

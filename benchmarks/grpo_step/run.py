@@ -140,7 +140,7 @@ def main() -> int:
         config = GRPOStageConfig(
             model=str(root / "model"), data=[str(data)], output_dir=str(root / "grpo"),
             max_steps=args.steps, per_device_train_batch_size=args.num_generations,
-            num_generations=args.num_generations, max_completion_length=args.max_completion_length,
+            num_generations=args.num_generations, max_tokens=args.max_completion_length,
             dtype="bfloat16", bf16=True, gradient_checkpointing=True, save_steps=10**6, logging_steps=1,
             report_to="none", lora=LoraSettings(r=args.lora_r, alpha=2 * args.lora_r),
         )  # fmt: skip

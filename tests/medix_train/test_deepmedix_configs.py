@@ -34,7 +34,7 @@ def test_grpo_states_the_authors_rl_settings() -> None:
     config = train_config.load_config(train_config.GRPOStageConfig, RECIPE / "grpo.yaml")
     assert config.model == "checkpoints/deepmedix-coldstart"
     assert (config.learning_rate, config.num_generations, config.beta) == (1e-6, 5, 0.01)
-    assert (config.max_completion_length, config.num_train_epochs, config.temperature) == (2048, 15, 1.0)
+    assert (config.max_tokens, config.num_train_epochs, config.temperature, config.top_p) == (2048, 15, 1.0, 0.99)
     assert (config.image_size, config.max_pixels, config.reward_variant) == (512, 262144, "paper")
     completions_per_step = config.per_device_train_batch_size * GPUS * config.gradient_accumulation_steps
     assert completions_per_step == 128 * config.num_generations  # EasyR1 global batch: 128 prompts

@@ -33,7 +33,7 @@ def test_shipped_tiny_cpu_configs_load_and_state_the_cpu_settings(name: str, cls
 
 def test_grpo_defaults_are_the_authors_settings_not_trls() -> None:
     config = GRPOStageConfig(model="m", data=["d"], output_dir="o")
-    assert (config.num_generations, config.beta, config.max_completion_length) == (5, 0.01, 2048)
+    assert (config.num_generations, config.beta, config.max_tokens) == (5, 0.01, 2048)
     assert (config.learning_rate, config.image_size, config.max_pixels, config.bf16) == (1e-6, 512, 262144, False)
     assert config.shaping_reward == "none" and config.vllm is None
 
