@@ -589,8 +589,14 @@ class FetchWeightsConfig(WeightsOptions):
     )
 
 
-def fetch_weights(names: list[str], options: WeightsOptions, notify: Any = None) -> list[tuple[str, list[Fetched]]]:
-    """Fetch each metric's weights (checksums checked); returns (metric, files) per distinct name."""
+def fetch_weights(
+    names: list[str],
+    options: WeightsOptions,
+    notify: Any = None,
+    metric_options: dict[str, dict[str, Any]] | None = None,
+) -> list[tuple[str, list[Fetched]]]:
+    """Fetch each metric's weights (checksums checked); returns (metric, files) per distinct name. `metric_options`
+    (a run's `--metric-arg`, typed) say which model each metric will load: that one is fetched, not its default."""
     from xraybench.errors import XrayBenchError
     from xraybench.weights import WEIGHTS, fetch
 
@@ -600,6 +606,7 @@ def fetch_weights(names: list[str], options: WeightsOptions, notify: Any = None)
     kwargs: dict[str, Any] = {} if notify is None else {"notify": notify}
     return [
         (name, fetch(name, bertscore_model=options.bertscore_model, radgraph_dir=options.radgraph_dir,
-                     radgraph_model_type=options.radgraph_model_type or "radgraph", **kwargs))
+                     radgraph_model_type=options.radgraph_model_type or "radgraph",
+                     options=(metric_options or {}).get(name), **kwargs))
         for name in dict.fromkeys(names)
     ]  # fmt: skip

@@ -32,7 +32,7 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,24 +175,56 @@ def fetch_causal_lm(repo: str, notify: Notify = log.info) -> list[Fetched]:
     return [*got, index, *(f for name in shards if (f := fetch_file(repo, name, notify=notify)))]
 
 
-def fetch_crimson(notify: Notify = log.info) -> list[Fetched]:
+def hub_model(
+    metric: str,
+    value: str | None,
+    *,
+    option: str,
+    env: str | None,
+    default: str | None,
+    given: str | None = None,
+    notify: Notify = log.info,
+) -> str | None:
+    """The hub repo id `metric` will load for its `option`: `value` (a metric option; `given` says where it came
+    from, default `--metric-arg METRIC.OPTION=VALUE`), else the variable `env`, else `default`, as
+    `xraybench.metrics._local_models.local_model_dir` picks it. None where that is a local folder (said through
+    `notify`: nothing to fetch). A path that is not there is refused, naming where it came from: only hub repos can
+    be fetched, and fetching the default instead would fetch what the run will not load."""
+    from xraybench.metrics._local_models import _looks_like_path
+
+    from_env = os.environ.get(env) if env else None
+    name = value or from_env or default
+    if not name:
+        return None
+    source = (given or f"--metric-arg {metric}.{option}={value}") if value else f"{env}={name}" if from_env else None
+    path = Path(name).expanduser()
+    if path.is_dir():
+        notify(f"{metric}: {name} is a local folder{f' ({source})' if source else ''}; nothing to fetch for it")
+        return None
+    if _looks_like_path(name) or path.exists():
+        raise XrayBenchError(
+            f"{source or metric}: {name} is not a folder here, and only a hub repo id (name or org/name) can be "
+            "fetched; give an existing folder or a repo id"
+        )
+    return name
+
+
+def fetch_crimson(model: str | None = None, notify: Notify = log.info) -> list[Fetched]:
     from xraybench.metrics.crimson import DEFAULT_MODEL, MODEL_ENV
 
-    name = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-    if Path(name).expanduser().is_dir():
-        raise XrayBenchError(f"crimson: {name} is a local folder already; nothing to fetch")
-    return fetch_causal_lm(name, notify)
+    name = hub_model("crimson", model, option="model", env=MODEL_ENV, default=DEFAULT_MODEL, notify=notify)
+    return fetch_causal_lm(name, notify) if name else []
 
 
 GREEN_EXTRA_FILES = ("added_tokens.json", "tokenization_chexagent.py")  # GREEN-RadLlama2-7b's tokenizer needs them
 
 
-def fetch_green(notify: Notify = log.info) -> list[Fetched]:
+def fetch_green(model: str | None = None, notify: Notify = log.info) -> list[Fetched]:
     from xraybench.metrics.green import DEFAULT_MODEL, MODEL_ENV
 
-    name = os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-    if Path(name).expanduser().is_dir():
-        raise XrayBenchError(f"green: {name} is a local folder already; nothing to fetch")
+    name = hub_model("green", model, option="model", env=MODEL_ENV, default=DEFAULT_MODEL, notify=notify)
+    if name is None:
+        return []
     extra = [f for file in GREEN_EXTRA_FILES if (f := fetch_file(name, file, required=False, notify=notify))]
     return [*fetch_causal_lm(name, notify), *extra]
 
@@ -200,38 +232,64 @@ def fetch_green(notify: Notify = log.info) -> list[Fetched]:
 RATESCORE_NER_EXTRA_FILES = ("spm.model", "added_tokens.json")  # RaTE-NER-Deberta's SentencePiece tokenizer
 
 
-def fetch_ratescore(notify: Notify = log.info) -> list[Fetched]:
+def fetch_ratescore(
+    ner_model: str | None = None, embedding_model: str | None = None, notify: Notify = log.info
+) -> list[Fetched]:
     from xraybench.metrics.ratescore import DEFAULT_EMBEDDING, DEFAULT_NER, EMBEDDING_ENV, NER_ENV
 
     got: list[Fetched] = []
-    for env, default in ((NER_ENV, DEFAULT_NER), (EMBEDDING_ENV, DEFAULT_EMBEDDING)):
-        name = os.environ.get(env) or default
-        if Path(name).expanduser().is_dir():
-            notify(f"ratescore: {name} is a local folder already; nothing to fetch for it")
+    for option, value, env, default in (
+        ("ner_model", ner_model, NER_ENV, DEFAULT_NER), ("embedding_model", embedding_model, EMBEDDING_ENV, DEFAULT_EMBEDDING)
+    ):  # fmt: skip
+        name = hub_model("ratescore", value, option=option, env=env, default=default, notify=notify)
+        if name is None:
             continue
         got += fetch_encoder(name, weights=True, notify=notify)
-        if default == DEFAULT_NER:
+        if option == "ner_model":  # a RaTE-NER-Deberta-like NER model's SentencePiece files, where the repo has them
             got += [
                 f for file in RATESCORE_NER_EXTRA_FILES if (f := fetch_file(name, file, required=False, notify=notify))
             ]
     return got
 
 
-def fetch_chexbert(notify: Notify = log.info) -> list[Fetched]:
-    from xraybench.metrics.chexbert import DEFAULT_TOKENIZER, HUB_CHECKPOINT
+def fetch_chexbert(
+    checkpoint: str | None = None, tokenizer: str | None = None, notify: Notify = log.info, metric: str = "chexbert"
+) -> list[Fetched]:
+    """chexbert.pth (unless the `checkpoint` option or its variable names a local file) and the tokenizer's files
+    (unless `tokenizer` names a local folder). `metric` names the metric whose options these are in messages."""
+    from xraybench.metrics.chexbert import CHECKPOINT_ENV, DEFAULT_TOKENIZER, HUB_CHECKPOINT, TOKENIZER_ENV
 
-    checkpoint = fetch_file(*HUB_CHECKPOINT, notify=notify)
-    assert checkpoint is not None  # required
-    return [checkpoint, *fetch_encoder(DEFAULT_TOKENIZER, weights=False, notify=notify)]
+    got: list[Fetched] = []
+    local = checkpoint or os.environ.get(CHECKPOINT_ENV)
+    if local:  # a file path only (the metric reads no repo id here): fetching the hub's chexbert.pth would be unused
+        source = f"--metric-arg {metric}.checkpoint={checkpoint}" if checkpoint else f"{CHECKPOINT_ENV}={local}"
+        if not Path(local).expanduser().is_file():
+            raise XrayBenchError(
+                f"{source}: {local} is not a file here; --download fetches only the hub's {HUB_CHECKPOINT[1]} (of "
+                f"{HUB_CHECKPOINT[0]}), which the run would not load: drop the option to use it, or give an existing file"
+            )
+        notify(f"{metric}: checkpoint {local} is a local file ({source}); nothing to fetch for it")
+    else:
+        found = fetch_file(*HUB_CHECKPOINT, notify=notify)
+        assert found is not None  # required
+        got.append(found)
+    name = hub_model(metric, tokenizer, option="tokenizer", env=TOKENIZER_ENV, default=DEFAULT_TOKENIZER, notify=notify)
+    return [*got, *(fetch_encoder(name, weights=False, notify=notify) if name else [])]
 
 
-def fetch_bertscore(model: str | None = None, notify: Notify = log.info) -> list[Fetched]:
+def fetch_bertscore(
+    model: str | None = None, notify: Notify = log.info, *, given: str | None = None, metric: str = "bertscore",
+    option: str = "model", env: str | None = None, default: str | None = None,
+) -> list[Fetched]:  # fmt: skip
+    """The BERTScore model's config, tokenizer and weights: `model` (`given` says where it came from), else
+    XRAYBENCH_BERTSCORE_MODEL, else roberta-large. RadCliQ passes its own `metric`, `option` and `default` and no
+    variable (its BERTScore model is its option or distilroberta-base)."""
     from xraybench.metrics.bertscore import DEFAULT_MODEL, MODEL_ENV
 
-    name = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-    if Path(name).expanduser().is_dir():
-        raise XrayBenchError(f"bertscore: {name} is a local folder already; nothing to fetch")
-    return fetch_encoder(name, weights=True, notify=notify)
+    if metric == "bertscore":
+        env, default = MODEL_ENV, DEFAULT_MODEL
+    name = hub_model(metric, model, option=option, env=env, default=default, given=given, notify=notify)
+    return fetch_encoder(name, weights=True, notify=notify) if name else []
 
 
 def radgraph_root(model_dir: str | None = None) -> Path:
@@ -293,47 +351,76 @@ def _encoder_names(config: Any) -> list[str]:
 
 
 def fetch_radgraph(
-    model_dir: str | None = None, model_type: str = "radgraph", notify: Notify = log.info
+    model_dir: str | None = None, model_type: str = "radgraph", notify: Notify = log.info, *, given: str | None = None
 ) -> list[Fetched]:
+    """radgraph.tar.gz (or `model_type`'s) unpacked under `model_dir` (`given` says where that came from: a metric
+    option; the folder holding `<model_type>/` or that folder itself, as the metric reads it), and the BERT encoder
+    its config names. With `given`, a folder that holds the model already is not fetched again (the run loads it)."""
     from xraybench.metrics.radgraph import MODEL_TYPES
 
     if model_type not in MODEL_TYPES:
         raise XrayBenchError(f"radgraph: model type must be one of {', '.join(MODEL_TYPES)}, not {model_type!r}")
     root = radgraph_root(model_dir)
-    archive = fetch_file("StanfordAIMI/RRG_scorers", f"{model_type}.tar.gz", notify=notify)
-    assert archive is not None  # required
+    if model_dir and root.name == model_type:  # `xraybench.metrics.radgraph.find_model_dir` takes either
+        root = root.parent
     target = root / model_type
-    _unpack(archive.path, target)
-    notify(f"radgraph: unpacked {archive.filename} into {target}")
+    got: list[Fetched] = []
+    if given and (target / "weights.th").is_file() and (target / "config.json").is_file():
+        notify(f"radgraph: {target} holds the {model_type} model already ({given}); not fetched again")
+    else:
+        archive = fetch_file("StanfordAIMI/RRG_scorers", f"{model_type}.tar.gz", notify=notify)
+        assert archive is not None  # required
+        _unpack(archive.path, target)
+        notify(f"radgraph: unpacked {archive.filename} into {target}")
+        got.append(archive)
     config = json.loads((target / "config.json").read_text(encoding="utf-8"))
     encoders = _encoder_names(config)
     if not encoders:
         raise XrayBenchError(f"{target / 'config.json'}: names no transformer encoder (model_name)")
-    return [archive, *(f for name in encoders for f in fetch_encoder(name, weights=True, notify=notify))]
+    return [*got, *(f for name in encoders for f in fetch_encoder(name, weights=True, notify=notify))]
+
+
+def _given(metric: str, options: Mapping[str, Any], key: str) -> str | None:
+    return f"--metric-arg {metric}.{key}={options[key]}" if options.get(key) is not None else None
 
 
 def fetch(
     name: str, *, bertscore_model: str | None = None, radgraph_dir: str | None = None,
-    radgraph_model_type: str = "radgraph", notify: Notify = log.info,
+    radgraph_model_type: str = "radgraph", options: Mapping[str, Any] | None = None, notify: Notify = log.info,
 ) -> list[Fetched]:  # fmt: skip
-    """Fetch one metric's weights (see the module docstring); returns every file with its checksum."""
-    if name == "chexbert":
-        return fetch_chexbert(notify)
+    """Fetch one metric's weights (see the module docstring); returns every file with its checksum.
+
+    `options` are the metric's own options as a run builds it (`--metric-arg`, typed): what they name is fetched
+    instead of the defaults (a local folder or file: nothing), so `run --download` fetches what the run loads."""
+    opts = dict(options or {})
+    if name in ("chexbert", "semb_score"):  # SembScore is CheXbert's encoder
+        return fetch_chexbert(opts.get("checkpoint"), opts.get("tokenizer"), notify, metric=name)
     if name == "bertscore":
-        return fetch_bertscore(bertscore_model, notify)
+        if opts.get("model") is not None:
+            return fetch_bertscore(opts["model"], notify, given=_given(name, opts, "model"))
+        return fetch_bertscore(bertscore_model, notify, given=f"--bertscore-model {bertscore_model}")
     if name == "radgraph":
-        return fetch_radgraph(radgraph_dir, radgraph_model_type, notify)
+        model_type = opts.get("model_type") or radgraph_model_type
+        if opts.get("model_dir") is not None:
+            return fetch_radgraph(opts["model_dir"], model_type, notify, given=_given(name, opts, "model_dir"))
+        return fetch_radgraph(radgraph_dir, model_type, notify)
     if name == "crimson":
-        return fetch_crimson(notify)
+        return fetch_crimson(opts.get("model"), notify)
     if name == "green":
-        return fetch_green(notify)
+        return fetch_green(opts.get("model"), notify)
     if name == "ratescore":
-        return fetch_ratescore(notify)
-    if name == "semb_score":  # CheXbert's encoder
-        return fetch_chexbert(notify)
-    if name == "radcliq":  # CheXbert (SembScore), RadGraph, and its BERTScore model whatever --bertscore-model says
+        return fetch_ratescore(opts.get("ner_model"), opts.get("embedding_model"), notify)
+    if name == "radcliq":  # CheXbert (SembScore), RadGraph, and its own BERTScore model (not the bertscore metric's)
         from xraybench.metrics.radcliq import BERTSCORE_MODEL
 
-        return [*fetch_chexbert(notify), *fetch_radgraph(radgraph_dir, radgraph_model_type, notify),
-                *fetch_bertscore(BERTSCORE_MODEL, notify)]  # fmt: skip
+        graph = (
+            fetch_radgraph(opts["radgraph_dir"], "radgraph", notify, given=_given(name, opts, "radgraph_dir"))
+            if opts.get("radgraph_dir") is not None
+            else fetch_radgraph(radgraph_dir, "radgraph", notify)
+        )  # RadCliQ's RadGraph is always the radgraph model type
+        bert = fetch_bertscore(
+            opts.get("bertscore_model"), notify, given=_given(name, opts, "bertscore_model"), metric=name,
+            option="bertscore_model", default=BERTSCORE_MODEL,
+        )  # fmt: skip
+        return [*fetch_chexbert(opts.get("checkpoint"), opts.get("tokenizer"), notify, metric=name), *graph, *bert]
     raise XrayBenchError(f"weights: unknown metric {name!r}; choose from {', '.join(WEIGHTS)}")

@@ -104,6 +104,27 @@ def print_results(results: dict[str, Any]) -> None:
         console.print(f"[yellow]{note}; {again}[/yellow]")
 
 
+def _check_download_flags(download: Any, options: dict[str, dict[str, Any]], wanted: list[str]) -> None:
+    """`run --download` fetches what the run loads (its `--metric-arg` options): the `weights fetch` flags that pick
+    another model or folder would fetch weights the run never uses, so they are refused unless they agree."""
+    from xraybench.errors import XrayBenchError
+
+    flags = (
+        ("bertscore_model", "--bertscore-model", "bertscore", "model"),
+        ("radgraph_dir", "--radgraph-dir", "radgraph", "model_dir"),
+        ("radgraph_model_type", "--radgraph-model-type", "radgraph", "model_type"),
+    )
+    for field_name, flag, metric, key in flags:
+        value = getattr(download, field_name)
+        if value is None or (field_name == "radgraph_model_type" and value == "radgraph") or metric not in wanted:
+            continue
+        if options.get(metric, {}).get(key) != value:
+            raise XrayBenchError(
+                f"run {flag} {value}: the run's {metric} metric loads what --metric-arg {metric}.{key} says (or its "
+                f"default), not this; say --metric-arg {metric}.{key}={value} instead, and --download fetches it"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from xraybench import api
     from xraybench.runner import RESULTS_FILE, RunConfig
@@ -116,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
 
         wanted = [m for m in config.extra_metrics if m in WEIGHTS]
         if wanted:
-            fetch_and_report(wanted, download)
+            options = config.metric_options()  # --metric-arg, checked: the models the run will load are fetched
+            _check_download_flags(download, options, wanted)
+            fetch_and_report(wanted, download, options)
         else:
             print(f"--download: no model-based metric ({', '.join(WEIGHTS)}) in --extra-metrics; nothing to fetch")
     results = api.run(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xraybench.config import add_arguments, from_namespace
 from xraybench.errors import XrayBenchError
@@ -26,8 +26,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add_arguments(fetch, FetchWeightsConfig)
 
 
-def fetch_and_report(names: Sequence[str], options: WeightsOptions) -> None:
-    """Fetch each metric's weights and print one table row per file (path, size, checksum)."""
+def fetch_and_report(
+    names: Sequence[str], options: WeightsOptions, metric_options: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Fetch each metric's weights (those its `metric_options` name) and print one table row per file."""
     from rich.table import Table
 
     from xraybench.api import fetch_weights
@@ -39,7 +41,8 @@ def fetch_and_report(names: Sequence[str], options: WeightsOptions) -> None:
         table.add_column(column, overflow="fold")
     for name in dict.fromkeys(names):
         console.print(f"{name}: fetching")
-        for _, files in fetch_weights([name], options, notify=lambda line: console.print(f"  {line}", highlight=False)):
+        notify = lambda line: console.print(f"  {line}", highlight=False)  # noqa: E731
+        for _, files in fetch_weights([name], options, notify=notify, metric_options=metric_options):
             for f in files:
                 table.add_row(name, f.repo, f.filename, f"{f.size:,}", f.checksum[:24] + "…", str(f.path))
     console.print(table)
