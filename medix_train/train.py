@@ -95,30 +95,33 @@ def grpo_config(
     (`grpo_generation_args`; its seed is the stage's seed, which `args` already holds)."""
     trl = require("trl", "train", "GRPO training")
     vllm = config.vllm
-    return trl.GRPOConfig(
-        **{**(_training_args(config) if args is None else args), **grpo_generation_args(config.generate_config())},
-        report_to=report_to,
-        num_generations=config.num_generations,
-        beta=config.beta,
-        loss_type=config.loss_type,
-        scale_rewards=config.scale_rewards,
-        epsilon=config.epsilon,
-        epsilon_high=config.epsilon_high,
-        num_iterations=config.num_iterations,
-        steps_per_generation=config.steps_per_generation,
-        reward_weights=reward_weights,
-        use_vllm=vllm is not None,
-        **(
-            {
-                "vllm_mode": vllm.mode,
-                "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
-                "vllm_tensor_parallel_size": vllm.tensor_parallel_size,
-                "vllm_enable_sleep_mode": vllm.enable_sleep_mode,
-            }
-            if vllm is not None
-            else {}
-        ),
-    )
+    try:
+        return trl.GRPOConfig(
+            **{**(_training_args(config) if args is None else args), **grpo_generation_args(config.generate_config())},
+            report_to=report_to,
+            num_generations=config.num_generations,
+            beta=config.beta,
+            loss_type=config.loss_type,
+            scale_rewards=config.scale_rewards,
+            epsilon=config.epsilon,
+            epsilon_high=config.epsilon_high,
+            num_iterations=config.num_iterations,
+            steps_per_generation=config.steps_per_generation,
+            reward_weights=reward_weights,
+            use_vllm=vllm is not None,
+            **(
+                {
+                    "vllm_mode": vllm.mode,
+                    "vllm_gpu_memory_utilization": vllm.gpu_memory_utilization,
+                    "vllm_tensor_parallel_size": vllm.tensor_parallel_size,
+                    "vllm_enable_sleep_mode": vllm.enable_sleep_mode,
+                }
+                if vllm is not None
+                else {}
+            ),
+        )
+    except ValueError as exc:  # TRL's own checks (the generation batch must hold whole groups), before any step
+        raise XrayBenchError(f"grpo: TRL refuses these settings: {exc}") from None
 
 
 def distinct_characters_reward(completions: list[Any], **kwargs: Any) -> list[float]:

@@ -24,10 +24,10 @@ from medix_train.train import grpo_config  # noqa: E402
 CONFIGS = Path(__file__).resolve().parents[2] / "medix_train" / "configs"
 
 
-def _yaml(tmp_path: Path, text: str) -> Path:
+def _yaml(tmp_path: Path, text: str, *, batch: int = 5) -> Path:
     path = tmp_path / "grpo.yaml"
     path.write_text(
-        f"model: m\ndata: [d.jsonl]\noutput_dir: {tmp_path / 'out'}\nseed: 7\nper_device_train_batch_size: 5\n{text}"
+        f"model: m\ndata: [d.jsonl]\noutput_dir: {tmp_path / 'out'}\nseed: 7\nper_device_train_batch_size: {batch}\n{text}"
     )
     return path
 
@@ -116,3 +116,11 @@ def test_a_stage_finished_under_the_old_key_is_still_finished(tmp_path: Path) ->
     changed = config_dict(load_config(GRPOStageConfig, _yaml(tmp_path, "max_tokens: 65\n")))
     with pytest.raises(XrayBenchError, match=r"differs in: max_tokens\)"):
         checkpoints.finished(out, "grpo", changed, GRPOStageConfig)
+
+
+def test_trls_own_refusal_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """TRL checks that a generation batch holds whole groups; its ValueError becomes the command's error."""
+    config = load_config(GRPOStageConfig, _yaml(tmp_path, "", batch=1))
+    with pytest.raises(XrayBenchError, match=r"grpo: TRL refuses these settings: generation_batch_size \(1\) must be "
+                                             r"divisible by num_generations \(5\)"):  # fmt: skip
+        _trl_args(config)
