@@ -124,3 +124,18 @@ def test_trls_own_refusal_is_a_clear_error_not_a_traceback(tmp_path: Path) -> No
     with pytest.raises(XrayBenchError, match=r"grpo: TRL refuses these settings: generation_batch_size \(1\) must be "
                                              r"divisible by num_generations \(5\)"):  # fmt: skip
         _trl_args(config)
+
+
+@pytest.mark.parametrize(("key", "value"), [("temperature", -1.0), ("max_tokens", 0)])
+def test_the_synthesis_teacher_decodes_by_the_same_definitions(tmp_path: Path, key: str, value: float) -> None:
+    """`train synthesize`'s teacher options are `LLMOptions`, redeclared from `GenerateConfig`: same checks."""
+    from medix_train.synthesize import SynthesizeConfig, load_synthesize_config
+
+    assert SynthesizeConfig.__dataclass_fields__["temperature"].metadata["defined_in"] == "GenerateConfig"
+    with pytest.raises(XrayBenchError) as run_error:
+        RunConfig(model="baseline:normal", tasks=["demo_findings"], out="x", **{key: value})
+    path = tmp_path / "synthesize.yaml"
+    path.write_text(f"teacher: builtin:template\n{key}: {value}\n")
+    with pytest.raises(XrayBenchError) as teacher_error:
+        load_synthesize_config(path)
+    assert str(teacher_error.value) == f"{path}: {run_error.value}"
