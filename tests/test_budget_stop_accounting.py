@@ -30,7 +30,7 @@ def _lines(path: Path) -> list[dict]:
 
 def _config(out: Path, base_url: str, **kw: object) -> RunConfig:
     values = {
-        "model": "openai:m", "tasks": ["demo_vqa"], "out": str(out), "api_base": base_url, "concurrency": 1,
+        "model": "openai:m", "tasks": ["demo_vqa"], "out": str(out), "api_base": base_url, "max_concurrency": 1,
         "max_attempts": 1, "bootstrap_rounds": 0, "progress": False, "max_tokens": 200, "price_per_1k_tokens": 1.0,
     }  # fmt: skip
     return RunConfig(**{**values, **kw})  # type: ignore[arg-type]
@@ -88,12 +88,12 @@ def test_budget_stop_counts_never_asked_apart_and_scores_only_the_answers(
 def test_a_larger_budget_asks_exactly_the_never_asked_items(tmp_path: Path, concurrency: int) -> None:
     n_items, out = len(load_task("demo_vqa").samples), tmp_path / "run"
     with OpenAIServer(reply_fn=_yes) as server:
-        first = run(_config(out, server.base_url, budget_usd=1.5, concurrency=concurrency))
+        first = run(_config(out, server.base_url, budget_usd=1.5, max_concurrency=concurrency))
         before = [p["id"] for p in _lines(out / PREDICTIONS_FILE)]
         n_first = len(server.chat_requests())
         assert first["n_not_asked"] == n_items - len(before) > 0 and first["n_failed"] == 0
         assert first["tasks"]["demo_vqa"]["n_asked"] == len(before) == n_first  # answers in flight were kept
-        second = run(_config(out, server.base_url, budget_usd=100.0, concurrency=concurrency))
+        second = run(_config(out, server.base_url, budget_usd=100.0, max_concurrency=concurrency))
         n_second = len(server.chat_requests()) - n_first
     after = [p["id"] for p in _lines(out / PREDICTIONS_FILE)]
     assert n_second == first["n_not_asked"]  # one request per never-asked item, none for an answered one

@@ -36,7 +36,7 @@ def _run(server: OpenAIServer, out: Path) -> subprocess.Popen[str]:
         TASKS,
         "--out",
         str(out),
-        "--concurrency",
+        "--max-concurrency",
         "2",
         "--no-progress",
         "--bootstrap-rounds",

@@ -111,7 +111,7 @@ def test_a_model_that_always_fails_stops_the_run_and_resumes(tmp_path: Path) -> 
 
     # a 400 that no retry fixes but that is not fatal (a wrong key or model name is: see the test below)
     bad = [Fault("bad_request", status=400, message="image could not be decoded")] * (ABORT_AFTER_FAILURES + 2)
-    config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], concurrency=1)
+    config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], max_concurrency=1)
     with OpenAIServer(fault_plan=list(bad)) as server:
         config.api_base = server.base_url
         with pytest.raises(
@@ -128,12 +128,12 @@ def test_a_model_that_always_fails_stops_the_run_and_resumes(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("fault", ["auth", "model_not_found"])
 def test_a_fatal_error_stops_the_run_after_one_request_and_marks_nothing_failed(tmp_path: Path, fault: str) -> None:
-    """A wrong key or model name (issue 16): one request, not one per slot of --concurrency, then the server's
+    """A wrong key or model name (issue 16): one request, not one per slot of --max-concurrency, then the server's
     message; nothing is listed as failed, so the corrected rerun asks every item."""
     from xraybench.retry import FatalError
     from xraybench.testing.openai_server import Fault, OpenAIServer
 
-    config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], limit=20, concurrency=8)
+    config = _config(tmp_path / "run", model="openai:m", api_base="", tasks=["demo_vqa"], limit=20, max_concurrency=8)
     with OpenAIServer(fault_plan=[getattr(Fault, fault)()] * 50) as server:
         config.api_base = server.base_url
         with pytest.raises(FatalError, match="not retried"):

@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xraybench.config import Bootstrap, MetricArgs, Seeded, option, parse_metric_args, shared_option
+from xraybench.config import (
+    Bootstrap,
+    MetricArgs,
+    Seeded,
+    config_keys,
+    option,
+    parse_metric_args,
+    shared_option,
+)
 from xraybench.errors import DataFormatError, TransientError, XrayBenchError
 from xraybench.files import AppendLog, DiskFullError, FolderLock, is_disk_full, read_jsonl, write_atomic
 from xraybench.generate import GenerateConfig, current_names, generate_config
@@ -44,8 +52,8 @@ LOCK_FILE = "run.lock"  # held (flock) by the one process writing the folder; se
 
 
 # RunConfig fields that fill the adapter option of the same name when the adapter declares it (`--api-base` is the
-# `api_base` of `openai:`); the runner uses `batch_size` and `concurrency` itself for every adapter
-RUN_MODEL_OPTIONS = ("name", "api_base", "api_key_env", "batch_size", "concurrency")
+# `api_base` of `openai:`); the runner uses `batch_size` and `max_concurrency` itself for every adapter
+RUN_MODEL_OPTIONS = ("name", "api_base", "api_key_env", "batch_size", "max_concurrency")
 
 
 @dataclass
@@ -74,7 +82,10 @@ class RunConfig(GenerateConfig):
     )
     api_key_env: str | None = shared_option(LLMOptions, "api_key_env")
     batch_size: int | None = option(None, help="items per model call (default: the adapter's)")
-    concurrency: int | None = option(None, help="model calls in flight at once (default: the adapter's)")
+    # the judges' and teachers' name (`LLMOptions.max_concurrency`); their default is 8, a run's the adapter's
+    max_concurrency: int | None = option(
+        None, deprecated=("concurrency",), help="model calls in flight at once (default: the adapter's)"
+    )
     # the paid-call options of API models: one definition with judges and teachers (`xraybench.llm.options`)
     max_attempts: int = shared_option(LLMOptions, "max_attempts")
     price_per_1k_tokens: float | None = shared_option(LLMOptions, "price_per_1k_tokens")
@@ -180,16 +191,19 @@ class RunConfig(GenerateConfig):
         cls = options_class(MODELS.get(kind))
         fields = set(cls.__dataclass_fields__)
         values = dict(self.model_args)  # type: ignore[call-overload]
+        # an old name (the run's `--concurrency`, the adapter's `concurrency`) is the same option
+        renamed = {**config_keys(type(self)), **config_keys(cls)}
         for key in RUN_MODEL_OPTIONS:
             flag = "--" + key.replace("_", "-")
-            if key in values:
-                raise XrayBenchError(f"--model-arg {key}=...: set it with {flag} (one way per option)")
+            used = [k for k in values if k == key or renamed.get(k) == key]
+            if used:
+                raise XrayBenchError(f"--model-arg {used[0]}=...: set it with {flag} (one way per option)")
             value = getattr(self, key)
             if value is None:
                 continue
             if key in fields:
                 values[key] = value
-            elif key not in ("batch_size", "concurrency"):  # those two the runner applies to any adapter
+            elif key not in ("batch_size", "max_concurrency"):  # those two the runner applies to any adapter
                 raise XrayBenchError(f"{flag} does not apply to {kind}: models (its options: {', '.join(fields)})")
         return build_options(
             cls, values, spec=self.model, flags={k: "--" + k.replace("_", "-") for k in RUN_MODEL_OPTIONS}
@@ -401,7 +415,7 @@ def generate_all(config: RunConfig, model: Any, folder: RunFolder, tasks: list[T
     policy = RetryPolicy(max_attempts=config.max_attempts)
     template = get_template(config.template)
     batch_size = config.batch_size or getattr(model, "batch_size", 1)
-    concurrency = config.concurrency or getattr(model, "concurrency", 1)
+    concurrency = config.max_concurrency or getattr(model, "concurrency", 1)
     todo: list[list[Sample]] = []
     for td in tasks:
         pending = [s for s in td.samples if (s.task, s.id) not in done]

@@ -108,7 +108,7 @@ def _long_reply(body: dict) -> str:
 
 def _demo_config(out: Path, base_url: str, **kw: object) -> RunConfig:
     values = {
-        "model": "openai:m", "tasks": ["demo_vqa"], "out": str(out), "api_base": base_url, "concurrency": 1,
+        "model": "openai:m", "tasks": ["demo_vqa"], "out": str(out), "api_base": base_url, "max_concurrency": 1,
         "max_attempts": 1, "bootstrap_rounds": 0, "progress": False, "max_tokens": 200,
         "price_per_1k_tokens": 1.0,
     }  # fmt: skip
@@ -125,7 +125,7 @@ def test_budget_cap_stops_the_run_cleanly_and_a_rerun_resumes(
     n_items = len(load_task("demo_vqa").samples)
     cap = 1.5  # a worst case is ~0.6 USD (400 image tokens + the prompt + 200 answer tokens), an answer ~0.2
     with OpenAIServer(reply_fn=_long_reply) as server:
-        first = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=cap, concurrency=concurrency))
+        first = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=cap, max_concurrency=concurrency))
         asked = len(server.chat_requests())
         preds = _lines(tmp_path / "run" / PREDICTIONS_FILE)
         assert 0 < len(preds) == asked < n_items
@@ -138,14 +138,14 @@ def test_budget_cap_stops_the_run_cleanly_and_a_rerun_resumes(
         assert f"stopped on --budget-usd {cap:g}" in capsys.readouterr().out
         # the cap is the run's: rerun with the same cap and what its answers cost counts against it, so the whole
         # run stays under the cap (one at a time, the first run stopped on its real spend: nothing more is asked)
-        again = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=cap, concurrency=concurrency))
+        again = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=cap, max_concurrency=concurrency))
         assert again["stopped"]["reason"] == "budget" and again["usage"]["cost_usd"] <= cap
         assert again["usage"]["cost_usd"] == pytest.approx(
             sum(p["cost_usd"] for p in _lines(tmp_path / "run" / PREDICTIONS_FILE))
         )
         if concurrency == 1:
             assert len(server.chat_requests()) == asked
-        second = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=100.0, concurrency=concurrency))
+        second = run(_demo_config(tmp_path / "run", server.base_url, budget_usd=100.0, max_concurrency=concurrency))
         assert len(server.chat_requests()) == n_items  # the rest only: no answered item asked again
     assert second["status"] == "complete" and "stopped" not in second
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == n_items
@@ -164,7 +164,7 @@ def test_budget_without_a_price_is_refused_before_any_request(tmp_path: Path) ->
 def test_rpm_spaces_the_requests_of_a_run(tmp_path: Path) -> None:
     """--rpm 300: request starts at least 0.2 s apart, with 4 calls in flight (a lower bound, not a speed)."""
     with OpenAIServer() as server:
-        run(_demo_config(tmp_path / "run", server.base_url, rpm=300.0, concurrency=4, limit=4))
+        run(_demo_config(tmp_path / "run", server.base_url, rpm=300.0, max_concurrency=4, limit=4))
         starts = sorted(r.received_at for r in server.chat_requests())
     assert len(starts) == 4
     assert all(b - a >= 0.2 * 0.9 for a, b in zip(starts, starts[1:], strict=False)), starts

@@ -32,7 +32,7 @@ def _lines(path: Path) -> list[dict]:
 
 def _config(out: Path, base_url: str, **kw: object) -> RunConfig:
     values = {
-        "model": "openai:m", "tasks": ["demo_vqa"], "out": str(out), "api_base": base_url, "concurrency": 1,
+        "model": "openai:m", "tasks": ["demo_vqa"], "out": str(out), "api_base": base_url, "max_concurrency": 1,
         "max_attempts": 1, "bootstrap_rounds": 0, "progress": False,
     }  # fmt: skip
     return RunConfig(**{**values, **kw})  # type: ignore[arg-type]
@@ -78,7 +78,7 @@ def test_run_lists_odd_answers_in_failures_and_keeps_every_other(tmp_path: Path)
 def test_run_with_concurrency_keeps_answers_in_flight(tmp_path: Path) -> None:
     plan = [Fault.odd(body) for body in ODD_BODIES.values()][:4]
     with OpenAIServer(fault_plan=list(plan)) as server:
-        run(_config(tmp_path / "run", server.base_url, concurrency=8))
+        run(_config(tmp_path / "run", server.base_url, max_concurrency=8))
     assert len(_lines(tmp_path / "run" / FAILURES_FILE)) == len(plan)
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == N_ITEMS - len(plan)
 
@@ -117,7 +117,7 @@ def test_cli_run_survives_odd_answers_and_a_drip(tmp_path: Path) -> None:
     with OpenAIServer(fault_plan=plan) as server:
         cmd = [sys.executable, "-m", "xraybench", "run", "--model", "openai:m", "--tasks", "demo_vqa",
                "--out", str(tmp_path / "run"), "--api-base", server.base_url, "--timeout-s", "2",
-               "--max-attempts", "1", "--concurrency", "1", "--bootstrap-rounds", "0", "--no-progress"]  # fmt: skip
+               "--max-attempts", "1", "--max-concurrency", "1", "--bootstrap-rounds", "0", "--no-progress"]  # fmt: skip
         env = {**os.environ, "OPENAI_API_KEY": "sk-local"}
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
@@ -142,7 +142,7 @@ def test_an_unforeseen_adapter_error_fails_its_item_and_keeps_the_answers_in_fli
 
     monkeypatch.setattr(OpenAIModel, "payload", payload)
     with OpenAIServer() as server:
-        results = run(_config(tmp_path / "run", server.base_url, concurrency=8))
+        results = run(_config(tmp_path / "run", server.base_url, max_concurrency=8))
     failures = _lines(tmp_path / "run" / FAILURES_FILE)
     assert [(f["id"], f["error"]) for f in failures] == [(unlucky, "RuntimeError: adapter bug")]
     assert len(_lines(tmp_path / "run" / PREDICTIONS_FILE)) == N_ITEMS - 1

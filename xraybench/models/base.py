@@ -25,10 +25,18 @@ from xraybench.generate import GENERATE_FIELDS
 from xraybench.records import Generation, Sample
 
 
-def model_option(default: Any = None, *, help: str, identity: bool = False, choices: tuple[str, ...] = ()) -> Any:
+def model_option(
+    default: Any = None,
+    *,
+    help: str,
+    identity: bool = False,
+    choices: tuple[str, ...] = (),
+    deprecated: tuple[str, ...] = (),
+) -> Any:
     """A field of an adapter's `Options`. `identity`: the value changes the predictions, so a run records it in
-    run.json's identity (a resumed run must match it); `choices`: the values allowed."""
-    meta = {"help": help, "identity": identity, "choices": tuple(choices)}
+    run.json's identity (a resumed run must match it); `choices`: the values allowed; `deprecated`: the option's old
+    names, which still work with a warning (as a config's renamed options do, `xraybench.config.option`)."""
+    meta = {"help": help, "identity": identity, "choices": tuple(choices), "deprecated": tuple(deprecated)}
     if isinstance(default, list | dict):
         value = default
         return field(default_factory=lambda: type(value)(value), metadata=meta)
@@ -131,7 +139,7 @@ def build_options(
     each value typed (command-line strings read as numbers, booleans, lists) and checked against its type and choices;
     an error names the option, the value and what was expected. `flags`: options a caller sets with its own flags
     (`name` -> `--name`), named as such when the declared options are listed."""
-    from xraybench.config import typed_option, unknown_option
+    from xraybench.config import config_keys, typed_option, unknown_option, warn_renamed
 
     if isinstance(values, cls):
         values = parse_model_args(values)
@@ -140,7 +148,15 @@ def build_options(
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for key, value in parse_model_args(values).items():
+    renamed = config_keys(cls)  # old option names -> today's
+    given = parse_model_args(values)
+    for key, value in given.items():
+        if key not in fields and key in renamed:
+            new = renamed[key]
+            warn_renamed(f"{where} {key}=", f"{where} {new}=")
+            if new in given:
+                raise XrayBenchError(f"{where}: both {key} and its new name {new} given")
+            key = new
         if key not in fields and key in GENERATE_FIELDS:  # decoding is the GenerateConfig's, for every adapter
             flag = "--" + key.replace("_", "-")
             raise XrayBenchError(f"{where}: {key} is a generation option, not an adapter's: set it with {flag}")

@@ -8,7 +8,7 @@ read at most `max_answer_bytes`), the one parser (`reasoning_content` back in fr
 classification (`xraybench.retry.status_error`: 408/409/429/5xx, timeouts and odd 200 bodies are
 `TransientError`s; 401/403/404, a missing key or an unknown model and a context-length error are `FatalError`s:
 the run stops at once; another 4xx fails its item), and the same rate limit, budget cap and cost ledger, which
-the runner attaches (`xraybench.llm.meter.attach_meter`). The runner supplies threads (`concurrency`) and
+the runner attaches (`xraybench.llm.meter.attach_meter`). The runner supplies threads (`max_concurrency`) and
 retries (one `RetryPolicy`).
 
 `openai:` posts over the direct HTTP path; `litellm:` (`xraybench.models.litellm_model`) sends the same request
@@ -46,12 +46,14 @@ def chat_messages(prompt: str, image_urls: list[str], system: str | None = None)
 
 @dataclass(kw_only=True)
 class ChatOptions(ModelArgs):
-    """`--model-arg` options of the API adapters (`--api-base`, `--api-key-env` and `--concurrency` fill the
+    """`--model-arg` options of the API adapters (`--api-base`, `--api-key-env` and `--max-concurrency` fill the
     fields of the same name)."""
 
     api_base: str | None = model_option(help="base URL of the chat-completions server", identity=True)
     api_key_env: str | None = model_option(help="environment variable holding the API key")
-    concurrency: int = model_option(8, help="requests in flight at once (--concurrency)")
+    max_concurrency: int = model_option(
+        8, help="requests in flight at once (--max-concurrency, as the judges')", deprecated=("concurrency",)
+    )
     system_prompt: str | None = model_option(help="a system message sent before each prompt", identity=True)
     max_images: int | None = model_option(
         help="images per request at most (a study's key view comes first; default every view)", identity=True
@@ -67,7 +69,7 @@ class ChatOptions(ModelArgs):
 
 class ChatModel:
     """A model under test behind a chat-completions API: one request per sample through the engine;
-    `batch_size` 1 and `concurrency` threads. A subclass says how its client reaches the model (`make_client`)."""
+    `batch_size` 1 and `max_concurrency` threads. A subclass says how its client reaches the model (`make_client`)."""
 
     Options = ChatOptions
     batch_size = 1
@@ -85,7 +87,7 @@ class ChatModel:
         self.name = opts.name or arg
         self.context = context or ModelContext()
         self.decoding = generate or GenerateConfig()
-        self.concurrency = opts.concurrency
+        self.concurrency = opts.max_concurrency  # the runner's hint every adapter gives (`Model.concurrency`)
         self.system_prompt = opts.system_prompt
         self.image_kwargs = self.context.image_kwargs()
         self.client = self.make_client(arg, opts, self.decoding)
