@@ -64,15 +64,18 @@ def run_grpo(config: GRPOStageConfig, *, force: bool = False) -> StageResult:
     trl = require("trl", "train", "GRPO training")
     from medix_train.rewards import trl_reward_funcs
 
+    funcs: list[Callable[..., list[float]]] = list(
+        trl_reward_funcs(config.reward_variant, split=config.split_reward_terms)
+    )
+    weights = [1.0] * len(funcs)
+    if config.shaping_reward == "distinct_characters":
+        funcs.append(distinct_characters_reward)
+        weights.append(config.shaping_weight)
+    # TRL's own checks (a generation batch holds whole groups) run now, not after minutes of model loading
+    grpo_config(config, report_targets(config.report_to), reward_weights=weights)
+
     def build(model: Any, processor: Any, args: dict[str, Any], report_to: list[str]) -> Any:
         dataset = _dataset(config, "grpo", _grpo_row)
-        funcs: list[Callable[..., list[float]]] = list(
-            trl_reward_funcs(config.reward_variant, split=config.split_reward_terms)
-        )
-        weights = [1.0] * len(funcs)
-        if config.shaping_reward == "distinct_characters":
-            funcs.append(distinct_characters_reward)
-            weights.append(config.shaping_weight)
         processor.tokenizer.padding_side = "left"  # generation needs the prompts flush right
         grpo_args = grpo_config(config, report_to, reward_weights=weights, args=args)
         return strict_resume(trl.GRPOTrainer)(
@@ -121,7 +124,13 @@ def grpo_config(
             ),
         )
     except ValueError as exc:  # TRL's own checks (the generation batch must hold whole groups), before any step
-        raise XrayBenchError(f"grpo: TRL refuses these settings: {exc}") from None
+        hint = ""
+        if "num_generations" in str(exc):
+            hint = (
+                " (a rollout is per_device_train_batch_size x processes x steps_per_generation completions, "
+                "steps_per_generation defaulting to gradient_accumulation_steps: make it a multiple of num_generations)"
+            )
+        raise XrayBenchError(f"grpo: TRL refuses these settings: {exc}{hint}") from None
 
 
 def distinct_characters_reward(completions: list[Any], **kwargs: Any) -> list[float]:

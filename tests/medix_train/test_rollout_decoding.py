@@ -139,3 +139,15 @@ def test_the_synthesis_teacher_decodes_by_the_same_definitions(tmp_path: Path, k
     with pytest.raises(XrayBenchError) as teacher_error:
         load_synthesize_config(path)
     assert str(teacher_error.value) == f"{path}: {run_error.value}"
+
+
+def test_a_rollout_batch_without_whole_groups_is_refused_before_the_model_loads(tmp_path: Path) -> None:
+    """Batch 1 x 5 generations on one process: refused with the options to change, before any model is read (the
+    model path does not exist, so a later check would fail on the model instead)."""
+    from medix_train.train import run_grpo
+
+    config = load_config(GRPOStageConfig, _yaml(tmp_path, "", batch=1))
+    with pytest.raises(XrayBenchError, match=r"TRL refuses these settings: .*num_generations \(5\).*"
+                                             r"per_device_train_batch_size x processes x steps_per_generation"):  # fmt: skip
+        run_grpo(config)
+    assert not (tmp_path / "out").exists()
