@@ -29,7 +29,7 @@ Tokenizer: Gemma 3's 262k SentencePiece model is not available here. `--llama-to
 and chat template added; without it a byte-level BPE trained on the IU reports and CRIMSON's prompt stands in. The
 model's vocabulary (embeddings and output layer) is Gemma 3's 262,208 either way.
 
-Run: `.venv/bin/python benchmarks/crimson/run.py [--pairs 2] [--depths 1,2,3] [--anchor-depths 1,2]
+Run: `.venv/bin/python benchmarks/crimson/run.py [--pairs 2] [--depths 1,2,3] [--anchor-depths 1,2,3]
 [--new-tokens 6] [--answer-tokens A] [--llama-tokenizer PATH] [--fp32] [--threads 2]`.
 """
 
@@ -105,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--depths", default="1,2,3")
-    parser.add_argument("--anchor-depths", default="1,2", help="depths that also run the package")
+    parser.add_argument("--anchor-depths", default="1,2,3", help="depths that also run the package")
     parser.add_argument("--new-tokens", type=int, default=6)
     parser.add_argument("--answer-tokens", type=int, default=None)
     parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")

@@ -24,7 +24,7 @@ Tokenizer: `--llama-tokenizer PATH` = a Llama 2 SentencePiece `tokenizer.model` 
 checkpoint; not shipped here). Without it a byte-level BPE trained on the IU reports and GREEN's instruction stands
 in, and the token counts (prompt and answer) are that tokenizer's, not Llama 2's: the output says which.
 
-Run: `.venv/bin/python benchmarks/green/run.py [--pairs 8] [--depths 1,2,3] [--anchor-depths 1,2]
+Run: `.venv/bin/python benchmarks/green/run.py [--pairs 8] [--depths 1,2,3] [--anchor-depths 1,2,3]
 [--new-tokens 6] [--answer-tokens A] [--llama-tokenizer PATH] [--threads 2]`.
 """
 
@@ -119,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=8, help="IU pairs (GREEN's batch is 8)")
     parser.add_argument("--depths", default="1,2,3")
-    parser.add_argument("--anchor-depths", default="1,2", help="depths that also run RadEval")
+    parser.add_argument("--anchor-depths", default="1,2,3", help="depths that also run RadEval")
     parser.add_argument("--new-tokens", type=int, default=6)
     parser.add_argument("--answer-tokens", type=int, default=None)
     parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")
