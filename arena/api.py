@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 from arena.leaderboard import MIN_VERDICT_SHARE, MIN_VERDICTS
 from arena.prompt import MAX_CHARS
 from arena.ratings import DEFAULT_PRIOR
-from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option
+from xraybench.config import (
+    Bootstrap,
+    DataSources,
+    JsonOutput,
+    MetricArgs,
+    Seeded,
+    option,
+    parse_metric_args,
+    shared_option,
+)
 from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions
 
@@ -70,6 +79,14 @@ def store_option() -> Any:
     return option(None, help="judgment store file (default: arenas/ARENA/judgments.sqlite)")
 
 
+# `--metric-arg` on the arena's judging commands: the options of its `metric:` judges (`arena.judges.metric`)
+JUDGE_METRIC_ARG_HELP = (
+    "an option of a metric: judge, NAME without metric: (repeatable), typed and checked against the options the "
+    "judge declares, e.g. --metric-arg lexical.win=0.1 --metric-arg clinical.tie_break=0.1; part of the judge's "
+    "configuration, so verdicts made with other options are not reused"
+)
+
+
 @dataclass
 class JudgeConfig(LLMOptions, DryRun, DataSources, Seeded, JsonOutput):
     """`xraybench arena judge`: one object drives the CLI and the Python API (`judge_arena`); the LLM judge's
@@ -110,9 +127,11 @@ class JudgeConfig(LLMOptions, DryRun, DataSources, Seeded, JsonOutput):
         False, help="allow --budget-usd above the arena's stored budget (the budget is the arena's total spend)"
     )
     max_chars: int = option(MAX_CHARS, help="longest candidate report accepted, in characters (longer: refused)")
+    metric_args: list[str] = shared_option(MetricArgs, "metric_args", help=JUDGE_METRIC_ARG_HELP)
 
     def __post_init__(self) -> None:
         self.judge = judge_names(self.judge, required=True)
+        self.metric_args = parse_metric_args(self.metric_args)  # type: ignore[assignment]  # judge -> {key: value}
         super().__post_init__()
 
 
@@ -142,6 +161,7 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
     judge's own report in `judges`."""
     from arena.budget import budgeted_runner_options
     from arena.judges import build_judge
+    from arena.judges.metric import judge_options
     from arena.judging import (
         Judging,
         combine_reports,
@@ -156,6 +176,7 @@ def judge_arena(config: JudgeConfig, *, progress: bool = True) -> tuple[JudgeRep
 
     if bool(config.runs) == bool(config.predictions):
         raise XrayBenchError("arena judge needs the field as exactly one of --runs or --predictions")
+    judge_options(config.metric_args, config.judge)  # type: ignore[arg-type]  # before any work: "did you mean"
     fld = load_field(config.task, config.runs, config.predictions, config.data_roots, config.max_chars)
     path = store_path(config.arena, config.store)
     judges = [

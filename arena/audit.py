@@ -32,11 +32,21 @@ from typing import Any
 
 import numpy as np
 
+from arena.api import JUDGE_METRIC_ARG_HELP
 from arena.judging import Field, JudgeReport, Judging, append_plan, export_battles, plan_comparisons, plan_path
 from arena.mutator import CLINICAL_TYPES, HARM, HARM_TIERS, NothingToMutate, mutate
 from arena.synthetic import DEFAULT_QUALITIES, SyntheticModel, order_recovery, synthetic_models, write_predictions
 from xraybench.callstore import CallStore
-from xraybench.config import Bootstrap, DataSources, JsonOutput, Seeded, option, shared_option
+from xraybench.config import (
+    Bootstrap,
+    DataSources,
+    JsonOutput,
+    MetricArgs,
+    Seeded,
+    option,
+    parse_metric_args,
+    shared_option,
+)
 from xraybench.errors import XrayBenchError
 from xraybench.llm.options import DryRun, LLMOptions
 from xraybench.records import Sample
@@ -81,6 +91,11 @@ class AuditConfig(LLMOptions, DryRun, DataSources, Seeded, Bootstrap, JsonOutput
     synthetic: bool = option(False, help="also judge synthetic models of known quality and report Kendall tau")
     pairs: bool = option(False, help="also judge error types against each other (across harm tiers, both orders)")
     qualities: str = option(",".join(f"{q:g}" for q in DEFAULT_QUALITIES), help="qualities of the synthetic models")
+    metric_args: list[str] = shared_option(MetricArgs, "metric_args", help=JUDGE_METRIC_ARG_HELP)
+
+    def __post_init__(self) -> None:
+        self.metric_args = parse_metric_args(self.metric_args)  # type: ignore[assignment]  # judge -> {key: value}
+        super().__post_init__()
 
     def out_dir(self) -> Path:
         if self.out:
@@ -180,7 +195,9 @@ def pair_comparisons(fld: Field) -> list[tuple[str, str, str]]:
 def open_judging(config: AuditConfig, store: CallStore, samples: Sequence[Sample]) -> Judging:
     """`Judging` with the judge `arena.judges.build_judge` makes of `--judge` (governance checked before any call)."""
     from arena.judges import build_judge
+    from arena.judges.metric import judge_options
 
+    judge_options(config.metric_args, [config.judge])  # type: ignore[arg-type]  # "did you mean", types
     judge = build_judge(config.judge, config, samples=samples, action="judge audit")
     return Judging(judge, store, **config.runner_options(), progress=sys.stderr.isatty())
 

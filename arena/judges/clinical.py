@@ -17,6 +17,7 @@ from typing import Any
 from arena.judges.lexical import lexical_score
 from arena.judges.local import Decision, Thresholds, decision
 from arena.judges.metric import MetricJudge
+from xraybench.errors import XrayBenchError
 from xraybench.metrics.chexpert import CHEXPERT_LABELS, label_reports
 
 OBSERVATIONS = tuple(i for i, name in enumerate(CHEXPERT_LABELS) if name != "No Finding")
@@ -52,14 +53,21 @@ class ClinicalJudge(MetricJudge):
     """Labels each distinct text once (a model's report meets every other model's on its study)."""
 
     NAME = "metric:clinical"
+    THRESHOLDS = CLINICAL
 
-    def __init__(self, name: str | None = None):
-        super().__init__(name)
+    def __init__(
+        self, name: str | None = None, *, strong: float | None = None, win: float | None = None,
+        tie_break: float | None = None,
+    ):  # fmt: skip
+        super().__init__(name, strong=strong, win=win)
+        self.tie_break = TIE_BREAK if tie_break is None else tie_break
+        if self.tie_break <= 0:
+            raise XrayBenchError(f"{self.name}: tie_break must be above 0, got {self.tie_break:g}")
         self._labels: dict[str, list[int | None]] = {}
         self._lock = threading.Lock()  # the call engine decides battles on several threads
 
     def metric_params(self) -> dict[str, Any]:
-        return {"clinical": vars(CLINICAL), "tie_break": TIE_BREAK, "labeler": "xraybench CheXpert labeler"}
+        return {"clinical": vars(self.thresholds), "tie_break": self.tie_break, "labeler": "xraybench CheXpert labeler"}
 
     def prepare_labels(self, texts: Iterable[str]) -> None:
         """Label every distinct text not labelled yet; later decisions reuse the labels."""
@@ -87,15 +95,17 @@ class ClinicalJudge(MetricJudge):
         lines = [
             self.header(),
             f"CheXpert label disagreements with the reference: A {count_a:g}, B {count_b:g} "
-            f"(strong win at a difference >= {CLINICAL.strong:g}, win at >= {CLINICAL.win:g}).",
+            f"(strong win at a difference >= {self.thresholds.strong:g}, win at >= {self.thresholds.win:g}).",
         ]
         lines += [f"A: {e['description']} ({e['weight']:g})" for e in errors_a]
         lines += [f"B: {e['description']} ({e['weight']:g})" for e in errors_b]
-        level = CLINICAL.level(count_b - count_a)
+        level = self.thresholds.level(count_b - count_a)
         lines.append(f"Lexical score (mean of ROUGE-L F1 and BLEU-4): A {lex_a:.4f}, B {lex_b:.4f}.")
         if level == "tie":
-            level = Thresholds(strong=float("inf"), win=TIE_BREAK).level(lex_a - lex_b)
-            lines.append(f"Equal clinical errors: lexical difference {lex_a - lex_b:+.4f} (win at >= {TIE_BREAK}).")
+            level = Thresholds(strong=float("inf"), win=self.tie_break).level(lex_a - lex_b)
+            lines.append(
+                f"Equal clinical errors: lexical difference {lex_a - lex_b:+.4f} (win at >= {self.tie_break})."
+            )
         strip_a = [{k: e[k] for k in ("type", "description")} for e in errors_a]
         strip_b = [{k: e[k] for k in ("type", "description")} for e in errors_b]
         return decision(lines, level, strip_a, strip_b)

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arena.judges.clinical import CLINICAL, OBSERVATIONS, TIE_BREAK, ClinicalJudge, clinical_errors
+from arena.judges.clinical import CLINICAL, OBSERVATIONS, ClinicalJudge, clinical_errors
 from arena.judges.lexical import lexical_score
 from arena.judges.local import Decision, Thresholds, decision
 from arena.mutator import parse_report, speaks_of_change
@@ -104,9 +104,10 @@ class FindingsJudge(ClinicalJudge):
     """`metric:clinical`'s label errors plus laterality, severity, incidental findings and comparison."""
 
     NAME = "metric:findings"
+    THRESHOLDS = FINDINGS  # its `strong` and `win` options replace these; `clinical` stays metric:clinical's record
 
     def metric_params(self) -> dict[str, Any]:
-        return {**super().metric_params(), "findings": vars(FINDINGS), "weights": WEIGHTS,
+        return {**super().metric_params(), "clinical": vars(CLINICAL), "findings": vars(self.thresholds), "weights": WEIGHTS,
                 "incidental": sorted(INCIDENTAL), "devices": sorted(DEVICES), "version": "1"}  # fmt: skip
 
     def prepare_labels(self, texts: Iterable[str]) -> None:
@@ -191,15 +192,17 @@ class FindingsJudge(ClinicalJudge):
         lines = [
             self.header(),
             f"Weighted findings errors against the reference: A {weight_a:g}, B {weight_b:g} "
-            f"(strong win at a difference >= {FINDINGS.strong:g}, win at >= {FINDINGS.win:g}).",
+            f"(strong win at a difference >= {self.thresholds.strong:g}, win at >= {self.thresholds.win:g}).",
         ]
         lines += [f"A: {e['description']} ({e['weight']:g})" for e in errors_a]
         lines += [f"B: {e['description']} ({e['weight']:g})" for e in errors_b]
-        level = FINDINGS.level(round(weight_b - weight_a, 6))
+        level = self.thresholds.level(round(weight_b - weight_a, 6))
         lines.append(f"Lexical score (mean of ROUGE-L F1 and BLEU-4): A {lex_a:.4f}, B {lex_b:.4f}.")
         if level == "tie":
-            level = Thresholds(strong=float("inf"), win=TIE_BREAK).level(lex_a - lex_b)
-            lines.append(f"Equal weighted errors: lexical difference {lex_a - lex_b:+.4f} (win at >= {TIE_BREAK}).")
+            level = Thresholds(strong=float("inf"), win=self.tie_break).level(lex_a - lex_b)
+            lines.append(
+                f"Equal weighted errors: lexical difference {lex_a - lex_b:+.4f} (win at >= {self.tie_break})."
+            )
         strip_a = [{k: e[k] for k in ("type", "description")} for e in errors_a]
         strip_b = [{k: e[k] for k in ("type", "description")} for e in errors_b]
         return decision(lines, level, strip_a, strip_b)

@@ -25,10 +25,11 @@ def lexical_score(candidate: str, reference: str) -> float:
 
 class LexicalJudge(MetricJudge):
     NAME = "metric:lexical"
+    THRESHOLDS = LEXICAL
 
     def metric_params(self) -> dict[str, Any]:
-        return {"lexical": vars(LEXICAL)}
+        return {"lexical": vars(self.thresholds)}
 
     def decide(self, reference: str, text_a: str, text_b: str) -> Decision:
         a, b = lexical_score(text_a, reference), lexical_score(text_b, reference)
-        return score_decision(self, "lexical score (mean of ROUGE-L F1 and BLEU-4)", a, b, LEXICAL)
+        return score_decision(self, "lexical score (mean of ROUGE-L F1 and BLEU-4)", a, b, self.thresholds)

@@ -14,10 +14,11 @@ PAPER_SCORE = Thresholds(strong=0.20, win=0.05)  # in answer score (0..1)
 
 class PaperScoreJudge(MetricJudge):
     NAME = "metric:paper-score"
+    THRESHOLDS = PAPER_SCORE
 
     def metric_params(self) -> dict[str, Any]:
-        return {"paper_score": vars(PAPER_SCORE), "variant": "word"}
+        return {"paper_score": vars(self.thresholds), "variant": "word"}
 
     def decide(self, reference: str, text_a: str, text_b: str) -> Decision:
         a, b = answer_score(text_a, reference, "word"), answer_score(text_b, reference, "word")
-        return score_decision(self, "answer score", a, b, PAPER_SCORE)
+        return score_decision(self, "answer score", a, b, self.thresholds)
