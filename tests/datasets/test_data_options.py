@@ -168,3 +168,22 @@ def test_every_command_with_data_root_takes_data_option() -> None:
     assert {"run", "samples", "validate", "submit"} <= with_root  # the commands are all seen
     assert {path for path in with_root if "--data-option" not in flags[path]} == set()
     assert set(COMMANDS) >= {path.split()[0] for path in with_root}
+
+
+def test_a_plugin_loader_whose_annotations_cannot_be_resolved_is_typed_by_its_defaults() -> None:
+    """`typing.get_type_hints` fails on a name the plugin never imported: each option then takes its default's type
+    (text when the default is None), as before the loaders' annotations were read."""
+    from xraybench.datasets import DATASETS
+    from xraybench.datasets.base import Dataset
+
+    def load(root: object, *, task: str, split: str, strict: NotImported = False, root2: NotImported = None) -> object:  # type: ignore[name-defined]  # noqa: F821
+        raise AssertionError("not loaded")
+
+    DATASETS.register("toy_unresolved", Dataset(name="toy_unresolved", description="x", load=load, needs_root=False))
+    try:
+        options = parse_data_roots(["toy_unresolved.strict=yes", "toy_unresolved.root2=2024"]).options
+        assert options["toy_unresolved"] == {"strict": True, "root2": "2024"}
+        with pytest.raises(XrayBenchError, match=r"option 'strict' expects bool, got 'maybe'"):
+            parse_data_roots(["toy_unresolved.strict=maybe"])
+    finally:
+        DATASETS.unregister("toy_unresolved")
