@@ -109,3 +109,45 @@ def test_download_honours_chexbert_checkpoint_and_radgraph_dir_options(fake_hub:
     task = json.loads((out / "results.json").read_text())["tasks"]["demo_findings"]
     assert "semb_score" not in task["skipped_metrics"] and -1 <= task["metrics"]["semb_score"]["value"] <= 1
     shutil.rmtree(models)
+
+
+FETCH = """
+import json, sys
+from xraybench.api import WeightsOptions, fetch_weights
+got = fetch_weights(["green", "crimson", "ratescore"], WeightsOptions(), notify=print,
+                    metric_options=json.loads(sys.argv[1]))
+print(json.dumps({name: sorted({f.repo for f in files}) for name, files in got}))
+"""
+
+
+def test_generative_and_ratescore_model_options_are_what_is_fetched(tmp_path: Path) -> None:
+    """green.model, crimson.model and ratescore.ner_model name hub repos: those are fetched, not the defaults (which
+    the fake hub does not even serve); ratescore.embedding_model names a local folder: nothing is fetched for it."""
+    import subprocess
+    import sys
+
+    model = {"config.json": b"{}", "tokenizer.json": b"{}", "model.safetensors": b"\0" * 64}
+    hub = FakeHub({"me/green-like": dict(model), "me/crimson-like": dict(model), "me/ner": dict(model)})
+    server = base.ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
+    base.threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    encoder = tmp_path / "biolord"
+    encoder.mkdir()
+    options = {"green": {"model": "me/green-like"}, "crimson": {"model": "me/crimson-like"},
+               "ratescore": {"ner_model": "me/ner", "embedding_model": str(encoder)}}  # fmt: skip
+    env = {k: v for k, v in base.os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_TELEMETRY="1", HF_ENDPOINT=hub.url)
+    try:
+        done = subprocess.run([sys.executable, "-c", FETCH, json.dumps(options)], env=env, capture_output=True,
+                              text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "green": ["me/green-like"],
+        "crimson": ["me/crimson-like"],
+        "ratescore": ["me/ner"],
+    }
+    assert f"ratescore: {encoder} is a local folder (--metric-arg ratescore.embedding_model=" in done.stdout
+    assert _repos_requested(hub) == {"me/green-like", "me/crimson-like", "me/ner"}

@@ -20,6 +20,12 @@ What is fetched is what RadEval downloads on first use for the same metrics:
 - ratescore: its NER model (`XRAYBENCH_RATESCORE_NER_MODEL`, default Angelakeke/RaTE-NER-Deberta, with its
   SentencePiece `spm.model` and `added_tokens.json`) and its entity encoder (`XRAYBENCH_RATESCORE_EMBEDDING_MODEL`,
   default FremyCompany/BioLORD-2023-C): config, tokenizer and weights of each.
+
+`run --download` passes each metric's `--metric-arg` options (`fetch(..., options=...)`): a model option
+(`bertscore.model`, `green.model`, `crimson.model`, `ratescore.ner_model`/`embedding_model`, `chexbert.tokenizer`,
+`radcliq.bertscore_model`, ...) replaces the variable and the default above, as the metric reads it; one naming a local
+folder or file (`chexbert.checkpoint`, `radgraph.model_dir` holding the model) fetches nothing for it, and a path
+that is not there is refused naming the option, so nothing is fetched that the run will not load.
 """
 
 from __future__ import annotations
