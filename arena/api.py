@@ -81,7 +81,7 @@ def store_option() -> Any:
 
 # `--metric-arg` on the arena's judging commands: the options of its `metric:` judges (`arena.judges.metric`)
 JUDGE_METRIC_ARG_HELP = (
-    "an option of a metric: judge, NAME without metric: (repeatable), typed and checked against the options the "
+    "an option of a metric: judge (METRIC: the judge's name without metric:; repeatable), typed and checked against the options the "
     "judge declares, e.g. --metric-arg lexical.win=0.1 --metric-arg clinical.tie_break=0.1; part of the judge's "
     "configuration, so verdicts made with other options are not reused"
 )
