@@ -151,7 +151,24 @@ def test_prompt_and_cleaning_equal_radeval(radeval_green: object) -> None:
 
 
 torch = pytest.importorskip("torch", reason="GREEN needs torch (the 'hf' extra)")
-pytest.importorskip("transformers", reason="GREEN needs transformers (the 'hf' extra)")
+transformers = pytest.importorskip("transformers", reason="GREEN needs transformers (the 'hf' extra)")
+
+
+def test_prompts_are_encoded_with_bos_and_eos_as_green_encodes_them(tmp_path: Path) -> None:
+    """GREEN's prompts are BOS + text + EOS. transformers 5 drops BOS when a tokenizer is loaded with `add_eos_token`
+    alone (RadEval's call): the metric keeps it, and a tokenizer that encodes otherwise is refused, not used."""
+    from xraybench.errors import XrayBenchError
+    from xraybench.metrics.green import GreenMetric, _check_special_tokens
+    from xraybench.testing.tiny_llama import build_tiny_llama
+
+    model = build_tiny_llama(tmp_path / "green", [INSTRUCTION], seed=2)
+    tok = GreenMetric(model=str(model), device="cpu", progress=False).tokenizer
+    ids = tok(tok.apply_chat_template([{"from": "human", "value": "Heart size normal."}], tokenize=False)).input_ids
+    assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
+    eos_only = transformers.AutoTokenizer.from_pretrained(model, add_eos_token=True, use_fast=True)
+    if eos_only("finding").input_ids[:1] != [eos_only.bos_token_id]:  # transformers 5: RadEval's load drops BOS
+        with pytest.raises(XrayBenchError, match="expected BOS \\+ text \\+ EOS"):
+            _check_special_tokens(eos_only, True, model, transformers.__version__)
 
 
 @pytest.mark.skipif(not IU_REPORTS.is_file(), reason=f"real IU X-ray reports not found at {IU_REPORTS}")
@@ -168,6 +185,14 @@ def test_end_to_end_equals_radeval_on_a_random_llama(radeval_green: object, tmp_
 
     reference = radeval_green.GREEN(model_name=str(model), cpu=True)
     reference.max_length = max_length
+    # RadEval loads the tokenizer with `add_eos_token=True` alone, which on transformers 5 drops the BOS that GREEN's
+    # own tokenizer (and transformers 4) adds: give it the tokenizer as GREEN encodes (BOS + text + EOS), RadEval's way
+    tok = transformers.AutoTokenizer.from_pretrained(
+        model, add_eos_token=True, add_bos_token=True, use_fast=True, padding_side="left"
+    )
+    tok.chat_template, tok.pad_token = reference.tokenizer.chat_template, tok.eos_token
+    tok.clean_up_tokenization_spaces = True
+    reference.tokenizer = tok
     mean, _, expected_scores, table = reference(refs, hyps)
 
     assert METRICS.get("green") is GreenMetric

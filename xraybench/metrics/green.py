@@ -4,7 +4,8 @@ is matched findings / (matched findings + clinically significant errors).
 Computed as RadEval's `GREEN` (radeval 2.2.1, `radeval/metrics/green_score`; the maintained implementation of the
 GREEN authors' package) computes it, with local weights only:
 - prompt: GREEN's instruction text with the reference and the candidate, each cut to its first 300 words;
-- chat template `<|user|>\\n{prompt}{eos}` then `<|assistant|>`; tokenizer loaded with `add_eos_token=True`,
+- chat template `<|user|>\\n{prompt}{eos}` then `<|assistant|>`; tokenizer loaded with `add_eos_token=True` and BOS kept (prompts are BOS + text + EOS, as GREEN's own tokenizer
+  encodes them; transformers 5 drops BOS when only `add_eos_token` is given, so both are passed and checked at load),
   left padding, pad = eos; batches of 8 in input order; greedy decoding up to `max_length` (2048) tokens in all,
   prompt included; the whole sequence is decoded without special tokens and the text after the last
   `<|assistant|>` (and after "[Explanation]:") kept;
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from xraybench.errors import XrayBenchError
 from xraybench.lazy import require
 from xraybench.metrics._local_models import fetch_command, local_model_dir, pick_device
 from xraybench.metrics.aggregate import nanmean_scores
@@ -181,6 +183,30 @@ def assessment_failure(text: str) -> str | None:
     return f"no {' and no '.join(f'[{c}]:' for c in missing)} block in the model's assessment ({shown!r})"
 
 
+def _config_add_bos(folder: Any) -> bool:
+    """Whether the checkpoint's tokenizer adds BOS (`add_bos_token` in tokenizer_config.json; Llama's default: yes)."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / "tokenizer_config.json"
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return bool(config.get("add_bos_token", True))
+
+
+def _check_special_tokens(tokenizer: Any, add_bos: bool, folder: Any, version: str) -> None:
+    """GREEN was trained and published with prompts encoded as BOS + text + EOS (its tokenizer with
+    `add_eos_token=True`). transformers 5 drops BOS when only `add_eos_token` is given, so both are passed; if this
+    tokenizer still encodes otherwise, the prompts would silently differ from GREEN's: refuse."""
+    ids = tokenizer("finding").input_ids
+    bos_ok = not add_bos or (tokenizer.bos_token_id is not None and ids[:1] == [tokenizer.bos_token_id])
+    if not bos_ok or tokenizer.eos_token_id is None or ids[-1:] != [tokenizer.eos_token_id]:
+        raise XrayBenchError(
+            f"green: the tokenizer of {folder} (transformers {version}) encodes 'finding' as {ids}: expected "
+            f"{'BOS + text + EOS' if add_bos else 'text + EOS'} (bos {tokenizer.bos_token_id}, eos "
+            f"{tokenizer.eos_token_id}), as GREEN encodes its prompts; its scores would not be GREEN's"
+        )
+
+
 class GreenMetric:
     """`green` (mean GREEN) with the per-pair significant error counts by category and the matched findings."""
 
@@ -215,10 +241,12 @@ class GreenMetric:
             folder, local_files_only=True, dtype=dtype, trust_remote_code=trust_remote_code
         ).eval()
         self.model.to(self.device)
+        add_bos = _config_add_bos(folder)
         self.tokenizer = transformers.AutoTokenizer.from_pretrained(
-            folder, local_files_only=True, add_eos_token=True, use_fast=True, padding_side="left",
-            trust_remote_code=trust_remote_code,
+            folder, local_files_only=True, add_eos_token=True, add_bos_token=add_bos, use_fast=True,
+            padding_side="left", trust_remote_code=trust_remote_code,
         )  # fmt: skip
+        _check_special_tokens(self.tokenizer, add_bos, folder, transformers.__version__)
         self.tokenizer.chat_template = CHAT_TEMPLATE
         self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.clean_up_tokenization_spaces = True
