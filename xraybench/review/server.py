@@ -14,8 +14,8 @@ hands it to one of `workers` threads, where every read and write has `io_timeout
 `request_timeout_s`. A held connection costs a selector entry, not a thread (the threaded server gave each one
 a thread with no timeout: 2,000 half-open connections left it unresponsive for a minute).
 
-The limits (the constants below are their defaults) are `review serve` options (`ServeConfig`) and
-`make_server` keywords, checked together by `check_limits`.
+The limits (`ServerLimits`; the constants below are their defaults) are `review serve` options (`ServeConfig`) and
+`make_server` keywords, checked together when a `ServerLimits` is made.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
@@ -128,51 +128,50 @@ class ServeConfig:
         return {name: getattr(self, name) for name in LIMITS}
 
 
-LIMITS = (
-    "workers", "max_pending", "header_timeout_s", "io_timeout_s", "request_timeout_s", "max_header_bytes",
-    "max_body_bytes", "max_comment_chars",
-)  # fmt: skip
+@dataclass(frozen=True)
+class ServerLimits:
+    """The server's limits, the one home of their names and defaults (the constants above); refuses, when made,
+    limits the server cannot work with, naming the option and the smallest value that works."""
+
+    workers: int = WORKERS
+    max_pending: int = MAX_PENDING
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    io_timeout_s: float = IO_TIMEOUT_S
+    request_timeout_s: float = REQUEST_TIMEOUT_S
+    max_header_bytes: int = MAX_HEADER
+    max_body_bytes: int = MAX_BODY
+    max_comment_chars: int = MAX_COMMENT
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"--{name.replace('_', '-')} must be at least {least:g}, got {getattr(self, name):g}"
+            for name, least in (("workers", 1), ("max_pending", 1), ("max_header_bytes", MIN_HEADER),
+                                ("max_comment_chars", 1))
+            if getattr(self, name) < least
+        ]  # fmt: skip
+        problems += [
+            f"--{name.replace('_', '-')} must be positive, got {getattr(self, name):g}"
+            for name in ("header_timeout_s", "io_timeout_s", "request_timeout_s")
+            if not getattr(self, name) > 0
+        ]
+        # UTF-8: at most 3 bytes per character the page's box counts
+        need = 3 * self.max_comment_chars + COMMENT_OVERHEAD
+        if self.max_body_bytes < need:
+            problems.append(
+                f"--max-body-bytes {self.max_body_bytes} cannot carry a comment of --max-comment-chars "
+                f"{self.max_comment_chars} characters (up to 3 bytes each, plus the JSON around it): give at least "
+                f"{need}, or fewer characters"
+            )
+        if problems:
+            raise XrayBenchError("review server limits: " + "; ".join(problems))
 
 
-def check_limits(
-    *,
-    workers: int = WORKERS,
-    max_pending: int = MAX_PENDING,
-    header_timeout_s: float = HEADER_TIMEOUT_S,
-    io_timeout_s: float = IO_TIMEOUT_S,
-    request_timeout_s: float = REQUEST_TIMEOUT_S,
-    max_header_bytes: int = MAX_HEADER,
-    max_body_bytes: int = MAX_BODY,
-    max_comment_chars: int = MAX_COMMENT,
-) -> None:
-    """Refuse limits the server cannot work with, naming the option and the smallest value that works."""
-    problems = [
-        f"--{name.replace('_', '-')} must be at least {least:g}, got {value:g}"
-        for name, value, least in (
-            ("workers", workers, 1),
-            ("max_pending", max_pending, 1),
-            ("max_header_bytes", max_header_bytes, MIN_HEADER),
-            ("max_comment_chars", max_comment_chars, 1),
-        )
-        if value < least
-    ]
-    problems += [
-        f"--{name.replace('_', '-')} must be positive, got {value:g}"
-        for name, value in (
-            ("header_timeout_s", header_timeout_s),
-            ("io_timeout_s", io_timeout_s),
-            ("request_timeout_s", request_timeout_s),
-        )
-        if not value > 0
-    ]
-    need = 3 * max_comment_chars + COMMENT_OVERHEAD  # UTF-8: at most 3 bytes per character the page's box counts
-    if max_body_bytes < need:
-        problems.append(
-            f"--max-body-bytes {max_body_bytes} cannot carry a comment of --max-comment-chars {max_comment_chars} "
-            f"characters (up to 3 bytes each, plus the JSON around it): give at least {need}, or fewer characters"
-        )
-    if problems:
-        raise XrayBenchError("review server limits: " + "; ".join(problems))
+LIMITS = tuple(f.name for f in fields(ServerLimits))
+
+
+def check_limits(**limits: Any) -> None:
+    """Refuse limits (any of `LIMITS`, the rest at their defaults) the server cannot work with."""
+    ServerLimits(**limits)
 
 
 def _asset(name: str) -> str:
@@ -318,22 +317,11 @@ class ReviewServer(HTTPServer):
         store: ReviewStore,
         *,
         quiet: bool = False,
-        max_pending: int = MAX_PENDING,
-        workers: int = WORKERS,
-        header_timeout_s: float = HEADER_TIMEOUT_S,
-        io_timeout_s: float = IO_TIMEOUT_S,
-        request_timeout_s: float = REQUEST_TIMEOUT_S,
-        max_header_bytes: int = MAX_HEADER,
-        max_body_bytes: int = MAX_BODY,
-        max_comment_chars: int = MAX_COMMENT,
+        **limits: Any,
     ):
-        check_limits(
-            workers=workers, max_pending=max_pending, header_timeout_s=header_timeout_s, io_timeout_s=io_timeout_s,
-            request_timeout_s=request_timeout_s, max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes,
-            max_comment_chars=max_comment_chars,
-        )  # fmt: skip
-        self.io_timeout_s, self.request_timeout_s = io_timeout_s, request_timeout_s
-        self.max_body_bytes, self.max_comment_chars = max_body_bytes, max_comment_chars
+        checked = ServerLimits(**limits)  # any of LIMITS; refuses limits the server cannot work with
+        self.io_timeout_s, self.request_timeout_s = checked.io_timeout_s, checked.request_timeout_s
+        self.max_body_bytes, self.max_comment_chars = checked.max_body_bytes, checked.max_comment_chars
         self.store = store
         self.quiet = quiet
         meta = store.meta()
@@ -344,9 +332,12 @@ class ReviewServer(HTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-worker")
+        self._pool = ThreadPoolExecutor(max_workers=checked.workers, thread_name_prefix="review-worker")
         self._gate = _HeaderGate(
-            self._submit, max_pending=max_pending, header_timeout_s=header_timeout_s, max_header_bytes=max_header_bytes
+            self._submit,
+            max_pending=checked.max_pending,
+            header_timeout_s=checked.header_timeout_s,
+            max_header_bytes=checked.max_header_bytes,
         )
 
     def csrf_token(self, reviewer: str) -> str:
@@ -462,21 +453,21 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._body()
             self._answer(reviewer, body)
-        except StudyDiskFull as exc:
+        except (StudyDiskFull, StudyWriteError) as exc:
             # the operator's console names the file and what to do; the reviewer learns that this click was not
-            # saved, that earlier ones are, and that clicking again works once space is freed
+            # saved, that earlier ones are, and that clicking again works once the organiser has freed space (507)
+            # or fixed the file (500)
             log.error("review server: %s (reviewer %s)", exc, reviewer.name)
-            self._error(
-                HTTPStatus.INSUFFICIENT_STORAGE,
-                "the server's disk is full, so this was not saved; every answer saved before is kept. Tell the "
-                "study's organiser, and click again once they have freed space",
+            full = isinstance(exc, StudyDiskFull)
+            status, problem, remedy = (
+                (HTTPStatus.INSUFFICIENT_STORAGE, "'s disk is full", "freed space")
+                if full
+                else (HTTPStatus.INTERNAL_SERVER_ERROR, " could not write its study file", "fixed it")
             )
-        except StudyWriteError as exc:
-            log.error("review server: %s (reviewer %s)", exc, reviewer.name)
             self._error(
-                HTTPStatus.INTERNAL_SERVER_ERROR,
-                "the server could not write its study file, so this was not saved; every answer saved before is "
-                "kept. Tell the study's organiser, and click again once they have fixed it",
+                status,
+                f"the server{problem}, so this was not saved; every answer saved before is kept. Tell the "
+                f"study's organiser, and click again once they have {remedy}",
             )
         except (ValueError, XrayBenchError) as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))

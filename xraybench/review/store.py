@@ -161,6 +161,23 @@ class ReviewStore:
                 f"SQLite: {exc}. Check that the file and its folder are writable and on a writable, not full, disk."
             ) from exc
 
+    @contextmanager
+    def _removed_if_unfinished(self) -> Iterator[None]:
+        """A half-written study would block rerunning the same `review create`: remove it (it holds no answers)."""
+        try:
+            yield
+        except BaseException as exc:
+            for leftover in (
+                self.path,
+                *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm", "-journal")),
+            ):
+                leftover.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.Error) and _is_full(exc):
+                raise DiskFullError(
+                    self.path, "the half-written study file was removed and the run folders are untouched"
+                ) from exc
+            raise
+
     # creation -------------------------------------------------------------------------------------------------
     def create(
         self,
@@ -174,30 +191,7 @@ class ReviewStore:
         if self.path.exists():
             raise XrayBenchError(f"{self.path} already exists: pick another study name or delete that folder")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._create(meta, models, cases, token_hashes, assignments)
-        except BaseException as exc:
-            # a half-written study would block rerunning the same `review create`: remove it (it holds no answers)
-            for leftover in (
-                self.path,
-                *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm", "-journal")),
-            ):
-                leftover.unlink(missing_ok=True)
-            if isinstance(exc, sqlite3.Error) and _is_full(exc):
-                raise DiskFullError(
-                    self.path, "the half-written study file was removed and the run folders are untouched"
-                ) from exc
-            raise
-
-    def _create(
-        self,
-        meta: dict[str, Any],
-        models: dict[str, dict[str, Any]],
-        cases: list[Case],
-        token_hashes: dict[str, str],
-        assignments: list[Assignment],
-    ) -> None:
-        with self._connect() as conn:
+        with self._removed_if_unfinished(), self._connect() as conn:
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.executescript(_SCHEMA)
