@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fixtures_green import ASSESSMENTS, radeval_parser
 from fixtures_lexical import IU_REPORTS, iu_report_pairs
 
 from xraybench.lazy import require
@@ -31,64 +32,6 @@ from xraybench.metrics.green import (
     scores_from_assessments,
     significant_errors,
 )
-
-ASSESSMENTS = [
-    """The candidate misses the effusion.
-
-[Clinically Significant Errors]:
-(a) False report of a finding in the candidate: 0.
-(b) Missing a finding present in the reference: 1. Left pleural effusion.
-(c) Misidentification of a finding's anatomic location/position: 0.
-(d) Misassessment of the severity of a finding: 2. Edema; cardiomegaly.
-(e) Mentioning a comparison that isn't in the reference: 0.
-(f) Omitting a comparison detailing a change from a prior study: 1. Interval change.
-
-[Clinically Insignificant Errors]:
-(a) False report of a finding in the candidate: 1. Degenerative spine.
-
-[Matched Findings]:
-3. Heart size; lungs; no pneumothorax.
-""",
-    """[Clinically Significant Errors]:
-No errors.
-
-[Clinically Insignificant Errors]:
-No errors.
-
-[Matched Findings]:
-2. Clear lungs; normal heart.
-""",
-    """[Clinically Significant Errors]:
-(1) False report: 2. Nodule; mass.
-(3) Location: 1. Left not right.
-
-[Matched Findings]:
-1. Effusion.
-""",
-    """[Clinically Significant Errors]:
-(a) False report of a finding in the candidate: 4. A; B; C; D.
-
-[Matched Findings]:
-0. None.
-""",
-    "no structured output at all",
-    """[Clinically Significant Errors]: (b) Missing a finding present in the reference: 1. Effusion.
-(b) Missing a finding present in the reference: 2. Effusion; edema.
-[Matched Findings]:
-No matched findings.
-""",
-    """[Explanation]:
-Two findings agree.
-
-[Clinically Significant Errors]:
-(e) Mentioning a comparison that isn't in the reference: 1. Stable.
-
-[Matched Findings]:
-Matched:
-2. Effusion; edema.
-5. extra line
-""",
-]
 
 
 def _radeval(module: str) -> Any:
@@ -104,16 +47,7 @@ def radeval_green() -> object:
 
 
 def test_parsing_and_score_equal_radeval(radeval_green: object) -> None:
-    parser = radeval_green.GREEN.__new__(radeval_green.GREEN)  # the parsing methods need no model
-    parser.categories = ["Clinically Significant Errors", "Clinically Insignificant Errors", "Matched Findings"]
-    parser.sub_categories = [
-        "(a) False report of a finding in the candidate",
-        "(b) Missing a finding present in the reference",
-        "(c) Misidentification of a finding's anatomic location/position",
-        "(d) Misassessment of the severity of a finding",
-        "(e) Mentioning a comparison that isn't in the reference",
-        "(f) Omitting a comparison detailing a change from a prior study",
-    ]
+    parser = radeval_parser(radeval_green)
     for text in ASSESSMENTS:
         assert green_score(text) == pytest.approx(parser.compute_green(text), abs=0), text
         assert [*significant_errors(text), matched_findings(text)] == parser.compute_error_count(text), text

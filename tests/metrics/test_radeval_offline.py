@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures_green import ASSESSMENTS
 
 if importlib.util.find_spec("radeval") is None:  # found, not imported: importing it here would try the network
     pytest.skip("radeval (dev extra) is the reference", allow_module_level=True)
@@ -43,21 +44,16 @@ print(json.dumps({"attempts": attempts}))
 
 OURS = (
     GUARD
+    + f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"  # fixtures_green, as pytest finds it
     + """
 import logging
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 from xraybench.lazy import require
 from xraybench.metrics.green import green_score, significant_errors
+from fixtures_green import radeval_parser
 
 green = require("radeval.metrics.green_score.green", "dev", "the GREEN reference")
-parser = green.GREEN.__new__(green.GREEN)  # the parsing methods need no model
-parser.categories = ["Clinically Significant Errors", "Clinically Insignificant Errors", "Matched Findings"]
-parser.sub_categories = [
-    "(a) False report of a finding in the candidate", "(b) Missing a finding present in the reference",
-    "(c) Misidentification of a finding's anatomic location/position", "(d) Misassessment of the severity of a finding",
-    "(e) Mentioning a comparison that isn't in the reference",
-    "(f) Omitting a comparison detailing a change from a prior study",
-]
+parser = radeval_parser(green)
 texts = json.loads(sys.stdin.read())
 print(json.dumps({
     "attempts": attempts,
@@ -66,32 +62,6 @@ print(json.dumps({
 }))
 """
 )
-
-ASSESSMENTS = [
-    """[Clinically Significant Errors]:
-(a) False report of a finding in the candidate: 0.
-(b) Missing a finding present in the reference: 1. Left pleural effusion.
-(c) Misidentification of a finding's anatomic location/position: 0.
-(d) Misassessment of the severity of a finding: 2. Edema; cardiomegaly.
-(e) Mentioning a comparison that isn't in the reference: 0.
-(f) Omitting a comparison detailing a change from a prior study: 1. Interval change.
-
-[Clinically Insignificant Errors]:
-(a) False report of a finding in the candidate: 1. Degenerative spine.
-
-[Matched Findings]:
-3. Heart size; lungs; no pneumothorax.
-""",
-    """[Clinically Significant Errors]:
-No errors.
-
-[Clinically Insignificant Errors]:
-No errors.
-
-[Matched Findings]:
-2. Clear lungs; normal heart.
-""",
-]
 
 
 def _run(code: str, env_extra: dict[str, str], stdin: str = "") -> tuple[dict, str]:
@@ -109,7 +79,7 @@ def test_plain_import_tries_to_download_ours_does_not_and_the_score_is_right(tmp
     plain, _ = _run(PLAIN, empty)
     if not plain["attempts"]:
         pytest.skip("punkt_tab is installed on nltk's default path here, so radeval's import has nothing to fetch")
-    ours, err = _run(OURS, empty, json.dumps(ASSESSMENTS))
+    ours, err = _run(OURS, empty, json.dumps(ASSESSMENTS[:2]))
     assert ours["attempts"] == []  # not one connection tried
     assert ours["theirs"] == ours["ours"] == pytest.approx([3 / 7, 1.0])
     assert ours["their_counts"] == ours["our_counts"] == [[0, 1, 0, 2, 0, 1], [0, 0, 0, 0, 0, 0]]
