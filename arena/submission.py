@@ -21,12 +21,21 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from arena.prompt import MAX_CHARS
-from xraybench.config import Bootstrap, DataSources, JsonOutput, MetricArgs, Seeded, option, shared_option
+from xraybench.config import (
+    Bootstrap,
+    DataSources,
+    JsonOutput,
+    MetricArgs,
+    Seeded,
+    option,
+    parse_metric_args,
+    shared_option,
+)
 from xraybench.errors import DataFormatError, XrayBenchError
 from xraybench.llm.options import LLMOptions
 from xraybench.records import Sample
@@ -38,6 +47,7 @@ ROW_KEYS = {"id", "prediction", "task", "model", *PATH_KEYS}
 MANIFEST_DIR = "submissions"
 MANIFEST_SCHEMA_VERSION = 1  # a submission manifest's `schema_version` (`xraybench.schema`)
 SHOWN_PROBLEMS = 10
+JUDGE_METRIC_ARG_FLAG = "--judge-metric-arg"  # the arena's `metric:` judge's options; `--metric-arg` is the run's
 
 
 @dataclass
@@ -77,6 +87,16 @@ class SubmitConfig(MetricArgs, LLMOptions, DataSources, Seeded, Bootstrap, JsonO
     max_chars: int = option(MAX_CHARS, help="longest prediction accepted, in characters")
     progress: bool = option(True, help="show progress bars")
     raise_budget: bool = option(False, help="allow --budget-usd above the arena's stored budget (its total spend)")
+    judge_metric_args: list[str] = option(
+        [], flag=JUDGE_METRIC_ARG_FLAG, repeat=True, pairs=True, metavar="NAME.KEY=VALUE",
+        help="an option of the arena's metric: judge, NAME without metric: (repeatable; default: the options the "
+        "arena was judged with, read from its store); only needed to choose among several judged configurations, "
+        "and refused when the arena holds no verdicts made with these options",
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # `--metric-arg`: the submitted run's metric options (`MetricArgs`)
+        self.judge_metric_args = parse_metric_args(self.judge_metric_args, flag=JUDGE_METRIC_ARG_FLAG)  # type: ignore[assignment]
 
 
 # -- the arena's field --------------------------------------------------------------------------------------
@@ -91,6 +111,7 @@ class ArenaField:
     task: str
     judge: str
     texts: dict[str, dict[str, str]]
+    params: list[dict[str, Any]] = field(default_factory=list)  # the judge's distinct recorded params, oldest first
 
 
 def _only(values: set[str], given: str | None, what: str, flag: str, where: Path) -> str:
@@ -120,10 +141,14 @@ def read_arena(store_path: Path, task: str | None = None, judge: str | None = No
         identities = {r["key"]: r["identity"] for r in store.export(kind=KIND)}
     texts: dict[str, dict[str, str]] = {}
     identical: list[dict[str, Any]] = []
+    params: dict[str, dict[str, Any]] = {}  # canonical JSON -> params: each configuration the field was judged with
     for e in entries:
         if e["task"] != task or e["judge"] != judge:
             continue
         ident = identities.get(e["key"])
+        recorded = e.get("params", (ident or {}).get("params"))  # in the plan entry, else in its stored call
+        if isinstance(recorded, dict):
+            params.setdefault(json.dumps(recorded, sort_keys=True), recorded)
         if ident is None:
             if e["identical"]:
                 identical.append(e)
@@ -139,7 +164,60 @@ def read_arena(store_path: Path, task: str | None = None, judge: str | None = No
             texts.setdefault(y, {})[study] = known
     if len(texts) < 2:
         raise XrayBenchError(f"arena {store_path} has no judged field for task {task!r} and judge {judge!r} yet")
-    return ArenaField(store_path, plan, task, judge, texts)
+    return ArenaField(store_path, plan, task, judge, texts, list(params.values()))
+
+
+def arena_judge_options(fld: ArenaField, given: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The options of the arena's `metric:` judge for a submission: those its field was judged with (recovered
+    from the stored params, `arena.judges.metric.recorded_options`), so the new model's verdicts come from the
+    same judge configuration as the rest of the leaderboard. `given` (`--judge-metric-arg`) only chooses among
+    the arena's configurations. Refused, naming what was found: options that no judged configuration used, an
+    arena judged with several configurations and no choice, or params this judge version cannot reproduce.
+    An LLM judge has no such options ({})."""
+    from arena.judges import JUDGES, is_metric_judge
+    from arena.judges.metric import judge_options, recorded_options
+
+    chosen = judge_options(given, [fld.judge], flag=JUDGE_METRIC_ARG_FLAG).get(fld.judge)  # "did you mean", types
+    if not is_metric_judge(fld.judge):
+        return {}
+    short = fld.judge.removeprefix("metric:")
+    recovered = [recorded_options(fld.judge, p) for p in fld.params]
+
+    def shown(options: dict[str, Any] | None, params: dict[str, Any]) -> str:
+        if options is None:
+            return f"params {json.dumps(params, sort_keys=True)} (not reproducible by this version)"
+        return " ".join(f"{JUDGE_METRIC_ARG_FLAG} {short}.{k}={v}" for k, v in options.items()) or "the defaults"
+
+    known = "; ".join(shown(o, p) for o, p in zip(recovered, fld.params, strict=True)) or "none recorded"
+    if chosen is not None:
+        mine = JUDGES.get(fld.judge)(fld.judge, **chosen).params  # raises on invalid thresholds (win > strong)
+        if json.dumps(mine, sort_keys=True) not in {json.dumps(p, sort_keys=True) for p in fld.params}:
+            raise XrayBenchError(
+                f"{shown(chosen, mine)}: arena {fld.store} has no verdicts of {fld.judge} with these options (it "
+                f"was judged with: {known}), so the new model's verdicts would not be comparable with the field's. "
+                f"Drop {JUDGE_METRIC_ARG_FLAG} to use the arena's options, or judge the field with these first "
+                f"(`xraybench arena judge ... --metric-arg`)"
+            )
+        return chosen
+    if not fld.params:
+        raise XrayBenchError(f"arena {fld.store} records no configuration of {fld.judge}: its options cannot be known")
+    if len(fld.params) != 1:
+        raise XrayBenchError(
+            f"arena {fld.store} was judged by {fld.judge} with {len(fld.params)} configurations ({known}): pass "
+            f"the options to judge the new model with ({JUDGE_METRIC_ARG_FLAG}), one of those"
+        )
+    if recovered[0] is None:
+        raise XrayBenchError(
+            f"arena {fld.store} was judged by {fld.judge} with {known}: the new model's verdicts could not be made "
+            f"the same way; judge the field again with `xraybench arena judge` first"
+        )
+    return recovered[0]
+
+
+def _with_judge_options(config: SubmitConfig, judge: str, options: dict[str, Any]) -> SubmitConfig:
+    """The config `arena.judges.build_judge` reads a `metric:` judge's options from (`metric_args`): the arena
+    judge's options, never the run's metric options that `SubmitConfig.metric_args` holds."""
+    return replace(config, metric_args={judge: options})
 
 
 # -- validation ---------------------------------------------------------------------------------------------
@@ -248,14 +326,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _judging(config: SubmitConfig, judge_name: str, store: Any, samples: list[Sample], plan: Path | None = None) -> Any:
+def _judging(
+    config: SubmitConfig, judge_name: str, store: Any, samples: list[Sample], plan: Path | None = None,
+    options: dict[str, Any] | None = None,
+) -> Any:  # fmt: skip
     """The arena's judge (`arena.judges.build_judge`) under the usual governance and caps; an LLM judge is asked
-    for the structured output the arena's judgments recorded in `plan` (so its keys match the field's)."""
+    for the structured output the arena's judgments recorded in `plan` (so its keys match the field's), a
+    `metric:` judge gets `options` (`arena_judge_options`)."""
     from arena.budget import budgeted_runner_options
     from arena.judges import build_judge
     from arena.judging import Judging
 
-    judge = build_judge(judge_name, config, samples=samples, plan=plan)
+    judge = build_judge(judge_name, _with_judge_options(config, judge_name, options or {}), samples=samples, plan=plan)
     # the arena's budget (stored beside its store) also caps a submission's judgments
     options, _ = budgeted_runner_options(
         config.runner_options(), Path(store.path), store, raise_budget=config.raise_budget, persist=True
@@ -308,6 +390,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
     if manifest_path.exists():
         raise XrayBenchError(f"{name!r} was already submitted to arena {config.arena} ({manifest_path})")
     field = read_arena(store_file, config.task, config.judge)
+    judge_opts = arena_judge_options(field, config.judge_metric_args)  # type: ignore[arg-type]  # before any work
     roots = parse_data_roots(config.data_roots)
     task = load_task(field.task, roots)
     pred_path = Path(config.predictions)
@@ -327,7 +410,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
     results = _score(config, pred_path, field.task, run_dir)
     fld = Field(field.task, {s.id: s for s in task.samples}, {**field.texts, name: texts})
     with CallStore(store_file) as store:
-        judging = _judging(config, field.judge, store, task.samples, field.plan)
+        judging = _judging(config, field.judge, store, task.samples, field.plan, judge_opts)
         report = judge_schedule(fld, judging, field.plan, schedule=config.schedule, seed=config.seed, new_model=name)
         export = export_battles(store, field.plan, field.judge, mix=True)  # every configuration, each named
         new_rows = [r for r in export.rows if name in (r["model_a"], r["model_b"])]
@@ -338,6 +421,7 @@ def submit(config: SubmitConfig) -> dict[str, Any]:
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "name": name, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "arena": config.arena,
         "task": field.task, "judge": field.judge, "prompt_version": _prompt_version(field.judge),
+        "judge_options": judge_opts,
         "predictions": {"file": str(pred_path), "sha256": _sha256(pred_path), "bytes": pred_path.stat().st_size,
                         "n_predictions": len(texts)},
         "run_dir": str(run_dir), "metrics": results, "n_field_models": len(field.texts),
@@ -400,8 +484,14 @@ def summary(manifest: dict[str, Any]) -> list[str]:
     return [
         f"validated {pred['n_predictions']} predictions in {pred['file']} (sha256 {pred['sha256'][:12]}...)",
         f"metrics: run folder {manifest['run_dir']}",
-        f"judged {manifest['name']} against {manifest['n_field_models']} field models with {manifest['judge']}: "
+        f"judged {manifest['name']} against {manifest['n_field_models']} field models with {manifest['judge']}"
+        f"{_options_note(manifest.get('judge_options') or {})}: "
         f"{manifest['n_judgments']} battles, ${manifest['cost_usd']:.4f}",
         f"leaderboard: {manifest['leaderboard']}; manifest: {manifest['manifest']}",
         f"ratings {prior_statement(manifest['rating_prior'])}",
     ]
+
+
+def _options_note(options: dict[str, Any]) -> str:
+    """The arena judge's options a submission was judged with, for the CLI (none: the defaults)."""
+    return f" ({', '.join(f'{k}={v}' for k, v in options.items())}, the arena's options)" if options else ""

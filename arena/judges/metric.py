@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import itertools
+import json
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -123,3 +125,45 @@ def judge_options(
             typed[key] = typed_option(value, declared[key], given=given, label=f"the {name} judge's option {key!r}")
         out[name] = typed
     return out
+
+
+def _canonical(params: Any) -> str:
+    """`params` as a store holds them (JSON, keys sorted), so a judge's params and a stored identity's compare."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def recorded_options(name: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The options (`declared_options`) with which the `metric:` judge `name` has exactly these `params` (a
+    stored judgment's), so a later run (a submission) judges as the arena did; None when no options of this
+    version of the judge give them (another judge version: its verdicts cannot be reproduced here).
+
+    Each option's candidates are its default and every value the params hold under the option's name (at any
+    depth: `{"lexical": {"win": 0.1}}`), and a candidate counts only if the judge built with it has these params
+    exactly, so the answer is checked, never guessed."""
+    from arena.judges import JUDGES
+
+    cls = JUDGES.get(name)
+    declared = list(cls.declared_options()) if hasattr(cls, "declared_options") else []
+    found: dict[str, list[Any]] = {key: [None] for key in declared}
+
+    def collect(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                if key in found and not isinstance(inner, Mapping | list) and inner not in found[key]:
+                    found[key].append(inner)
+                collect(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                collect(inner)
+
+    collect(params)
+    want = _canonical(params)
+    for combo in itertools.product(*found.values()):
+        options = {key: value for key, value in zip(found, combo, strict=True) if value is not None}
+        try:
+            judge = cls(name, **options)
+        except (XrayBenchError, TypeError, ValueError):  # values that are no valid options (e.g. win > strong)
+            continue
+        if _canonical(judge.params) == want:
+            return options
+    return None
