@@ -192,12 +192,17 @@ def pair_comparisons(fld: Field) -> list[tuple[str, str, str]]:
 # -- judges -----------------------------------------------------------------------------------------------------
 
 
-def open_judging(config: AuditConfig, store: CallStore, samples: Sequence[Sample]) -> Judging:
-    """`Judging` with the judge `arena.judges.build_judge` makes of `--judge` (governance checked before any call)."""
+def open_judging(
+    config: AuditConfig, store: CallStore, samples: Sequence[Sample], ranked: Sequence[str] = ()
+) -> Judging:
+    """`Judging` with the judge `arena.judges.build_judge` makes of `--judge` (governance checked before any call);
+    `--metric-arg` is checked for it and the `metric:` judges `ranked` beside it (`--preferences --metrics`)."""
     from arena.judges import build_judge
     from arena.judges.metric import judge_options
 
-    judge_options(config.metric_args, [config.judge])  # type: ignore[arg-type]  # "did you mean", types
+    judge_options(config.metric_args, [config.judge, *ranked])  # type: ignore[arg-type]  # "did you mean", types
+    for name in ranked:  # built once now, so bad thresholds (win > strong) are refused before any judging
+        build_judge(name, config)
     judge = build_judge(config.judge, config, samples=samples, action="judge audit")
     return Judging(judge, store, **config.runner_options(), progress=sys.stderr.isatty())
 
@@ -454,7 +459,14 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
     both orders through the arena machinery (store, plan, retries, budget, governance; a rerun pays nothing twice),
     plus every metric ranked as a judge on the same pairs. Writes `agreement.json` and `agreement.md`."""
     from arena.preference_sets import resolve_builtin
-    from arena.preferences import judge_agreement, load_preferences, majority_summary, rank_metrics, rater_ceiling
+    from arena.preferences import (
+        judge_agreement,
+        load_preferences,
+        majority_summary,
+        rank_metrics,
+        ranked,
+        rater_ceiling,
+    )
 
     assert config.preferences is not None
     out = config.out_dir()
@@ -468,7 +480,8 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
     fld = preference_field(found.pairs, found.source, config.credentialed)
     store_file = out / STORE_FILE
     with CallStore(store_file) as store:
-        judging = open_judging(config, store, list(fld.samples.values()))
+        _, ranked_judges = ranked(config.metrics)  # their --metric-arg options are checked before any judging too
+        judging = open_judging(config, store, list(fld.samples.values()), ranked_judges)
         model = judging.judge.name
         battles = plan_comparisons(fld, judging.judge, [("C1", "C2", p.id) for p in found.pairs])
         # one plan per set of pairs: an edited file rerun in the same folder shares the store (nothing is judged
@@ -494,7 +507,7 @@ def run_preference_audit(config: AuditConfig) -> AuditResult:
         "pairs": {**majority_summary(found.pairs), "n_unjudged": sum(p.id not in counted for p in found.pairs)},
         **judge_agreement(found.pairs, counted, rounds, seed),
         "ceiling": rater_ceiling(found.pairs, found.raters, rounds, seed),
-        "metrics": rank_metrics(found.pairs, config.metrics, rounds, seed),
+        "metrics": rank_metrics(found.pairs, config.metrics, rounds, seed, config),
         "judging": judging_summary(report),
     }
     return AuditResult(out, report, data, write_preference_audit(out, data))

@@ -344,11 +344,17 @@ def metric_votes(pairs: Sequence[PreferencePair], metric: str) -> dict[str, dict
     return out
 
 
-def metric_judge_votes(pairs: Sequence[PreferencePair], name: str) -> dict[str, float]:
-    """Votes of an offline `metric:` judge; one order suffices (its verdict of (B, A) mirrors that of (A, B))."""
+def metric_judge_votes(pairs: Sequence[PreferencePair], name: str, options: Any = None) -> dict[str, float]:
+    """Votes of an offline `metric:` judge; one order suffices (its verdict of (B, A) mirrors that of (A, B)).
+    `options`: the command's config, whose `metric_args` (`--metric-arg`) give the judge its options (thresholds,
+    tie-break), as `arena.judges.build_judge` reads them for any command; None: the judge's defaults."""
     from arena.judges import build_judge
 
-    judge = build_judge(name)
+    return judge_votes(pairs, build_judge(name, options))
+
+
+def judge_votes(pairs: Sequence[PreferencePair], judge: Any) -> dict[str, float]:
+    """The votes of a built local judge (`metric_judge_votes`)."""
     if hasattr(judge, "prepare_labels"):
         judge.prepare_labels([t for p in pairs for t in (p.reference, p.first, p.second)])
     sign = {"A>>B": 1.0, "A>B": 1.0, "tie": 0.0, "B>A": -1.0, "B>>A": -1.0}
@@ -358,23 +364,39 @@ def metric_judge_votes(pairs: Sequence[PreferencePair], name: str) -> dict[str, 
 ALL = "all"
 
 
-def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed: int) -> dict[str, Any]:
-    """Every metric (score) and every offline `metric:` judge as a judge on `pairs`, best agreement first.
-
-    `which`: `all`, `none`, or a comma list of metric names (`bleu`, `chexpert`) and `metric:` judge names. A
-    metric that cannot run here (missing weights or extra) is listed under `skipped` with the reason."""
+def ranked(which: str) -> tuple[list[str], list[str]]:
+    """The report metrics and the `metric:` judges that `--metrics` (`all`, `none`, or a comma list of metric
+    names and `metric:` judge names) ranks; an unknown name is refused."""
     from arena.judges import JUDGES, is_metric_judge
     from xraybench.metrics import METRICS
 
     if which == "none":
-        return {"ranking": [], "skipped": {}}
+        return [], []
     wanted = None if which == ALL else [w.strip() for w in which.split(",") if w.strip()]
     metric_names = [m for m in METRICS.in_order() if wanted is None or m in wanted]
     judge_names = [j for j in JUDGES.in_order() if is_metric_judge(j) and (wanted is None or j in wanted)]
     unknown = [w for w in wanted or [] if w not in metric_names and w not in judge_names]
     if unknown:
+        all_judges = [j for j in JUDGES.in_order() if is_metric_judge(j)]
         raise XrayBenchError(f"--metrics: unknown metric or metric judge(s) {unknown}; known: "
-                             f"{', '.join([*METRICS.in_order(), *judge_names])}")  # fmt: skip
+                             f"{', '.join([*METRICS.in_order(), *all_judges])}")  # fmt: skip
+    return metric_names, judge_names
+
+
+def rank_metrics(
+    pairs: Sequence[PreferencePair], which: str, rounds: int, seed: int, options: Any = None
+) -> dict[str, Any]:
+    """Every metric (score) and every offline `metric:` judge as a judge on `pairs`, best agreement first.
+
+    `which`: see `ranked`. A metric that cannot run here (missing weights or extra) is listed under `skipped`
+    with the reason. `options`: the command's config; its `metric_args` are the `metric:` judges' options
+    (`metric_judge_votes`), and a row of a judge run with options other than its defaults names them."""
+    from arena.judges import build_judge
+    from arena.judges.metric import recorded_options
+
+    metric_names, judge_names = ranked(which)
+    if not metric_names and not judge_names:
+        return {"ranking": [], "skipped": {}}
     rows: list[dict[str, Any]] = []
     scores, skipped = _metric_scores(metric_names)
     for metric, wanted_scores in scores.items():
@@ -389,8 +411,13 @@ def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed:
                 rows.append({"judge": score, "kind": "metric", "metric": metric,
                              **judge_agreement(pairs, votes[score], rounds, seed)})  # fmt: skip
     for name in judge_names:
-        rows.append({"judge": name, "kind": "metric judge", **judge_agreement(pairs, metric_judge_votes(pairs, name),
-                                                                              rounds, seed)})  # fmt: skip
+        judge = build_judge(name, options)
+        row = {"judge": name, "kind": "metric judge",
+               **judge_agreement(pairs, judge_votes(pairs, judge), rounds, seed)}  # fmt: skip
+        changed = recorded_options(name, json.loads(json.dumps(judge.params)))  # only the non-default ones
+        if changed:
+            row["options"] = changed
+        rows.append(row)
     rows.sort(key=lambda r: (-(r["agreement"]["value"] if r["agreement"]["value"] is not None else -1), r["judge"]))
     return {"ranking": rows, "skipped": skipped}
 
@@ -399,6 +426,12 @@ def rank_metrics(pairs: Sequence[PreferencePair], which: str, rounds: int, seed:
 class PreferenceResult:
     data: dict[str, Any]
     written: list[Path] = field(default_factory=list)
+
+
+def _ranked_label(row: dict[str, Any]) -> str:
+    """A ranked judge, with the options it ran with when they are not its defaults (`lexical` `win=0.1`)."""
+    options = row.get("options") or {}
+    return f"{row['judge']} ({', '.join(f'{k}={v}' for k, v in options.items())})" if options else row["judge"]
 
 
 def _pct(value: float | None) -> str:
@@ -436,7 +469,9 @@ def render_markdown(data: dict[str, Any]) -> str:
     if ranking.get("ranking"):
         lines += ["", "## Every metric as a judge (same pairs, best first)", "",
                   "| judge | kind | agreement |", "|---|---|---:|"]  # fmt: skip
-        lines += [f"| {r['judge']} | {r['kind']} | {_agreement_cell(r['agreement'])} |" for r in ranking["ranking"]]
+        lines += [
+            f"| {_ranked_label(r)} | {r['kind']} | {_agreement_cell(r['agreement'])} |" for r in ranking["ranking"]
+        ]
     if ranking.get("skipped"):
         lines += ["", "Not ranked here (nothing is downloaded):"]
         lines += [f"- {name}: {reason.splitlines()[0][:200]}" for name, reason in ranking["skipped"].items()]

@@ -15,6 +15,7 @@ from arena.judges.lexical import LEXICAL, LexicalJudge
 from arena.judging import export_battles, load_field
 from xraybench.callstore import CallStore
 from xraybench.cli import main
+from xraybench.errors import XrayBenchError
 
 TASK = "demo_findings"
 MAKERS = {  # graded quality: the reference, most of it, a little of it, and a wrong report
@@ -117,3 +118,34 @@ def test_judge_audit_takes_the_options_and_does_not_reuse_verdicts(shared_data: 
     assert sum(r["parsed"]["verdict"] == "tie" for r in new) > sum(r["parsed"]["verdict"] == "tie" for r in rows)
     written = json.loads((tmp_path / "out" / "agreement.json").read_text())
     assert written["agreement"] == second["agreement"]
+
+
+def test_judge_audit_ranks_metric_judges_with_their_options(shared_data: Path, tmp_path: Path) -> None:
+    """`--preferences --metrics`: a `metric:` judge ranked beside the audited judge takes `--metric-arg` too (it was
+    refused as "not judging here" and ranked with its defaults); the written agreement is the one its options give."""
+    from arena.judges.paper_score import PaperScoreJudge
+    from arena.preferences import judge_agreement, judge_votes, load_preferences
+
+    common = dict(judge="metric:lexical", preferences="iu-h11:holdout", metrics="metric:paper-score",
+                  data_roots=[f"iu_xray={shared_data / 'iu_xray'}"], bootstrap_rounds=20)  # fmt: skip
+    default = run_audit(AuditConfig(**common, out=str(tmp_path / "default"))).data
+    options = run_audit(AuditConfig(**common, out=str(tmp_path / "win"), metric_args=["paper-score.win=0.15"])).data
+    (row_default,) = default["metrics"]["ranking"]
+    written = json.loads((tmp_path / "win" / "agreement.json").read_text())
+    (row,) = written["metrics"]["ranking"]
+    assert row["judge"] == "metric:paper-score" and row["options"] == {"win": 0.15} and "options" not in row_default
+    assert row["agreement"] != row_default["agreement"]  # the option changed the ranked judge's votes
+    folder = tmp_path / "win" / "preference-set"
+    pairs = load_preferences(folder / "pairs.json", [folder / "ratings.json"]).pairs
+    direct = judge_agreement(pairs, judge_votes(pairs, PaperScoreJudge(win=0.15)), 20, written["seed"])
+    assert row["agreement"] == direct["agreement"]
+    assert options["agreement"] == default["agreement"]  # the audited judge had no options: the same verdicts
+    assert "metric:paper-score (win=0.15)" in (tmp_path / "win" / "agreement.md").read_text()
+
+    # an option of a metric: judge that is neither audited nor ranked is refused before anything is judged
+    with pytest.raises(XrayBenchError, match="metric:clinical is not judging here"):
+        run_audit(AuditConfig(**common, out=str(tmp_path / "bad"), metric_args=["clinical.win=0.1"]))
+    assert _stored(tmp_path / "bad" / STORE_FILE) == [] and not (tmp_path / "bad" / "agreement.json").exists()
+    with pytest.raises(XrayBenchError, match="thresholds need 0 < win <= strong"):
+        run_audit(AuditConfig(**common, out=str(tmp_path / "bad"), metric_args=["paper-score.win=0.5"]))
+    assert _stored(tmp_path / "bad" / STORE_FILE) == [] and not (tmp_path / "bad" / "agreement.json").exists()

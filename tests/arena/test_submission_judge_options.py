@@ -14,6 +14,7 @@ from arena.judging import config_label, export_battles, load_field
 from arena.submission import SubmitConfig, submit
 from xraybench.callstore import CallStore
 from xraybench.cli import main
+from xraybench.errors import XrayBenchError
 
 TASK = "demo_findings"
 OPTIONS = {"win": 0.15, "strong": 0.4}  # the defaults: win 0.05, strong 0.20
@@ -81,7 +82,7 @@ def test_options_no_judged_configuration_used_are_refused(
         and "Traceback" not in err
     )
     assert not (folder / "arenas" / "demo" / "submissions").exists()  # refused before anything was scored or judged
-    with pytest.raises(Exception, match="no option 'wn'. Did you mean 'win'"):
+    with pytest.raises(XrayBenchError, match="no option 'wn'. Did you mean 'win'"):
         submit(_config(specs[-1], judge_metric_args=["lexical.wn=0.15"]))
 
 
@@ -90,7 +91,7 @@ def test_several_judged_configurations_need_a_choice(arena: tuple[Path, list[str
     args = ["arena", "judge", "--arena", "demo", "--task", TASK, "--judge", "metric:lexical", "--studies", "4",
             "--predictions", *specs[:-1]]  # fmt: skip
     assert main(args) == 0  # the same field with the default options as well
-    with pytest.raises(Exception, match=r"with 2 configurations \(.*the defaults.*\): pass the options") as info:
+    with pytest.raises(XrayBenchError, match=r"with 2 configurations \(.*the defaults.*\): pass the options") as info:
         submit(_config(specs[-1]))
     assert "--judge-metric-arg lexical.win=0.15" in str(info.value)
     manifest = submit(_config(specs[-1], judge_metric_args=[f"lexical.{k}={v}" for k, v in OPTIONS.items()]))
