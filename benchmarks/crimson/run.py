@@ -39,10 +39,7 @@ import argparse
 import contextlib
 import gc
 import io
-import json
 import os
-import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -81,26 +78,6 @@ EXAMPLE_ANSWER = """{
 }"""
 
 
-def _time(run: Any, model: Any, pairs: int, new_tokens: int) -> dict[str, Any]:
-    from xraybench.testing.real_width import ForwardTimer
-
-    timer = ForwardTimer()
-    timer.watch(model)
-    start, cpu = time.perf_counter(), time.process_time()
-    result = run()
-    whole, whole_cpu = time.perf_counter() - start, time.process_time() - cpu
-    if len(timer.prefill) != pairs or len(timer.steps) != pairs * (new_tokens - 1):
-        sys.exit(f"expected {pairs} prefills and {pairs * (new_tokens - 1)} decode steps, timed {len(timer.prefill)} "
-                 f"and {len(timer.steps)}: the model stopped early, the measurement would not be per answer length")  # fmt: skip
-    return {
-        "wall": {"prefill": statistics.mean(timer.prefill), "step": statistics.median(timer.steps),
-                 "whole": whole / pairs},
-        "cpu": {"prefill": statistics.mean(timer.prefill_cpu), "step": statistics.median(timer.steps_cpu),
-                "whole": whole_cpu / pairs},
-        "result": result,
-    }  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=2)
@@ -127,8 +104,9 @@ def main() -> None:
         GEMMA3_4B_TEXT,
         bpe_tokenizer,
         build_gemma3_real_width,
-        print_depth_report,
+        report_run,
         sentencepiece_tokenizer,
+        time_generation,
     )
 
     torch.set_num_threads(args.threads)
@@ -166,8 +144,8 @@ def main() -> None:
             variants = [("ours", "bfloat16")] + ([("ours fp32", "float32")] if args.fp32 else [])
             for name, dtype in variants:
                 metric = CrimsonMetric(model=str(folder), dtype=dtype, progress=False)
-                row[name] = _time(lambda m=metric: m.score(samples, predictions), metric.pipe.model, len(refs),
-                                  args.new_tokens)  # fmt: skip
+                row[name] = time_generation(lambda m=metric: m.score(samples, predictions), metric.pipe.model,
+                                            len(refs), args.new_tokens)  # fmt: skip
                 del metric
                 gc.collect()
             if depth in anchor_depths:
@@ -177,7 +155,7 @@ def main() -> None:
                     def run_anchor(a: Any = anchor) -> list[Any]:
                         return a.evaluate_batch(refs, hyps, include_guidelines=False)
 
-                    row["anchor"] = _time(run_anchor, anchor.pipe.model, len(refs), args.new_tokens)
+                    row["anchor"] = time_generation(run_anchor, anchor.pipe.model, len(refs), args.new_tokens)
                 failed = row["ours"]["result"]["crimson_failed"].per_sample
                 row["same"] = [bool(f) for f in failed] == [r is None for r in row["anchor"]["result"]]
                 del anchor, run_anchor
@@ -188,25 +166,19 @@ def main() -> None:
             print(f"depth {depth} done: {done}", flush=True)
 
     assert answer_tokens is not None
-    print(f"\nCRIMSON at MedGemma 4B's text width (hidden {GEMMA3_4B_TEXT['hidden_size']}, intermediate "
-          f"{GEMMA3_4B_TEXT['intermediate_size']}, {GEMMA3_4B_TEXT['num_attention_heads']} heads / "
-          f"{GEMMA3_4B_TEXT['num_key_value_heads']} kv heads x {GEMMA3_4B_TEXT['head_dim']}, vocab "
-          f"{GEMMA3_4B_TEXT['vocab_size']:,}), random bf16 weights, depths {depths} -> {REAL_DEPTH}")  # fmt: skip
-    print(f"python {platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPUs; load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
-    print(f"tokenizer: {tok_name}")
-    print(f"{len(refs)} IU pairs, one per batch; prompt tokens (system turn + chat template included) mean "
-          f"{statistics.mean(lengths):.0f}, min {min(lengths)}, max {max(lengths)}; forced new tokens "
-          f"{args.new_tokens}; answer length used: {answer_tokens} tokens")  # fmt: skip
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
     names = ["ours"] + (["ours fp32"] if args.fp32 else []) + ["anchor"]
-    print("builds (s): " + ", ".join(f"depth {d}: {row['build']:.0f}" for d, row in rows.items()))
-    if args.save:
-        keep = {d: {k: ({c: v[c] for c in ("wall", "cpu")} if isinstance(v, dict) else v) for k, v in row.items()}
-                for d, row in rows.items()}  # fmt: skip
-        args.save.write_text(json.dumps({"answer_tokens": answer_tokens, "new_tokens": args.new_tokens,
-                                         "rows": keep}, indent=1))  # fmt: skip
-    print_depth_report(rows, names, REAL_DEPTH, answer_tokens, args.new_tokens, 1, same="same failures")
+    report_run(
+        rows, names, REAL_DEPTH, answer_tokens, args.new_tokens, 1, "same failures",
+        header=f"\nCRIMSON at MedGemma 4B's text width (hidden {GEMMA3_4B_TEXT['hidden_size']}, intermediate "
+        f"{GEMMA3_4B_TEXT['intermediate_size']}, {GEMMA3_4B_TEXT['num_attention_heads']} heads / "
+        f"{GEMMA3_4B_TEXT['num_key_value_heads']} kv heads x {GEMMA3_4B_TEXT['head_dim']}, vocab "
+        f"{GEMMA3_4B_TEXT['vocab_size']:,}), random bf16 weights, depths {depths} -> {REAL_DEPTH}",
+        tokenizer=tok_name,
+        workload=f"{len(refs)} IU pairs, one per batch; prompt tokens (system turn + chat template included) mean "
+        f"{statistics.mean(lengths):.0f}, min {min(lengths)}, max {max(lengths)}; forced new tokens "
+        f"{args.new_tokens}; answer length used: {answer_tokens} tokens",
+        load_start=load[0], save=args.save,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -34,10 +34,7 @@ import argparse
 import contextlib
 import gc
 import io
-import json
 import os
-import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -89,30 +86,19 @@ def _prompt_lengths(tokenizer: Any, refs: list[str], hyps: list[str]) -> list[in
 
 def _time_pipeline(run: Any, model: Any, batches: list[tuple[list[str], list[str]]], lengths: list[int],
                    new_tokens: int) -> dict[str, Any]:  # fmt: skip
-    """Run `run(refs, hyps, max_length)` per batch with a forward timer on `model`; seconds and outputs."""
-    from xraybench.testing.real_width import ForwardTimer
+    """Run `run(refs, hyps, max_length)` per batch with a forward timer on `model`; seconds per batch and outputs."""
+    from xraybench.testing.real_width import time_generation
 
-    timer = ForwardTimer()
-    timer.watch(model)
-    outputs: list[str] = []
-    start, cpu = time.perf_counter(), time.process_time()
-    offset = 0
-    for refs, hyps in batches:
-        max_length = max(lengths[offset : offset + len(refs)]) + new_tokens
-        outputs += run(refs, hyps, max_length)
-        offset += len(refs)
-    whole, whole_cpu = time.perf_counter() - start, time.process_time() - cpu
-    expected = len(batches) * (new_tokens - 1)
-    if len(timer.prefill) != len(batches) or len(timer.steps) != expected:
-        sys.exit(f"expected {len(batches)} prefills and {expected} decode steps, timed {len(timer.prefill)} and "
-                 f"{len(timer.steps)}: the model stopped early, the measurement would not be per answer length")  # fmt: skip
-    return {
-        "wall": {"prefill": statistics.mean(timer.prefill), "step": statistics.median(timer.steps),
-                 "whole": whole / len(batches)},
-        "cpu": {"prefill": statistics.mean(timer.prefill_cpu), "step": statistics.median(timer.steps_cpu),
-                "whole": whole_cpu / len(batches)},
-        "outputs": outputs,
-    }  # fmt: skip
+    def every_batch() -> list[str]:
+        outputs: list[str] = []
+        offset = 0
+        for refs, hyps in batches:
+            max_length = max(lengths[offset : offset + len(refs)]) + new_tokens
+            outputs += run(refs, hyps, max_length)
+            offset += len(refs)
+        return outputs
+
+    return time_generation(every_batch, model, len(batches), new_tokens)
 
 
 def main() -> None:
@@ -137,7 +123,7 @@ def main() -> None:
         LLAMA2_7B,
         bpe_tokenizer,
         build_llama_real_width,
-        print_depth_report,
+        report_run,
         sentencepiece_tokenizer,
     )
 
@@ -187,7 +173,7 @@ def main() -> None:
                     return list(table["green_analysis"])
 
                 row["anchor"] = _time_pipeline(run_anchor, reference.model, batches, lengths, args.new_tokens)
-                row["same"] = row["anchor"]["outputs"] == row["ours"]["outputs"]
+                row["same"] = row["anchor"]["result"] == row["ours"]["result"]
                 del reference, run_anchor
                 gc.collect()
             rows[depth] = row
@@ -197,24 +183,17 @@ def main() -> None:
 
     assert answer_tokens is not None
     per_batch = len(refs) / len(batches)
-    print(f"\nGREEN at GREEN-RadLlama2-7b's width (hidden {LLAMA2_7B['hidden_size']}, intermediate "
-          f"{LLAMA2_7B['intermediate_size']}, {LLAMA2_7B['num_attention_heads']} heads, vocab "
-          f"{LLAMA2_7B['vocab_size']:,}), random bf16 weights run in fp32, depths {depths} -> {REAL_DEPTH}")  # fmt: skip
-    print(f"python {platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPUs; load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
-    print(f"tokenizer: {tok_name}")
-    print(f"{len(refs)} IU pairs in {len(batches)} batch(es); prompt tokens (chat template included) mean "
-          f"{statistics.mean(lengths):.0f}, min {min(lengths)}, max {max(lengths)}; forced new tokens "
-          f"{args.new_tokens}; answer length used: {answer_tokens} tokens")  # fmt: skip
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
-    print("builds (s): " + ", ".join(f"depth {d}: {row['build']:.0f}" for d, row in rows.items()))
-    if args.save:
-        keep = {d: {k: ({c: v[c] for c in ("wall", "cpu")} if isinstance(v, dict) else v) for k, v in row.items()}
-                for d, row in rows.items()}  # fmt: skip
-        args.save.write_text(json.dumps({"answer_tokens": answer_tokens, "new_tokens": args.new_tokens,
-                                         "per_batch": per_batch, "rows": keep}, indent=1))  # fmt: skip
-    print_depth_report(rows, ["ours", "anchor"], REAL_DEPTH, answer_tokens, args.new_tokens, per_batch,
-                       same="same assessments")  # fmt: skip
+    report_run(
+        rows, ["ours", "anchor"], REAL_DEPTH, answer_tokens, args.new_tokens, per_batch, "same assessments",
+        header=f"\nGREEN at GREEN-RadLlama2-7b's width (hidden {LLAMA2_7B['hidden_size']}, intermediate "
+        f"{LLAMA2_7B['intermediate_size']}, {LLAMA2_7B['num_attention_heads']} heads, vocab "
+        f"{LLAMA2_7B['vocab_size']:,}), random bf16 weights run in fp32, depths {depths} -> {REAL_DEPTH}",
+        tokenizer=tok_name,
+        workload=f"{len(refs)} IU pairs in {len(batches)} batch(es); prompt tokens (chat template included) mean "
+        f"{statistics.mean(lengths):.0f}, min {min(lengths)}, max {max(lengths)}; forced new tokens "
+        f"{args.new_tokens}; answer length used: {answer_tokens} tokens",
+        load_start=load[0], save=args.save, save_extra={"per_batch": per_batch},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

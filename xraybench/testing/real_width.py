@@ -20,13 +20,14 @@ checkpoint uses; not shipped here, give its path); `bpe_tokenizer` trains a byte
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from xraybench.lazy import require
 from xraybench.testing.tiny_gemma3 import CHAT_TEMPLATE as GEMMA_CHAT_TEMPLATE
 from xraybench.testing.tiny_gemma3 import SPECIAL_TOKENS as GEMMA_SPECIAL_TOKENS
+from xraybench.testing.tiny_gemma3 import gemma3_config, save_greedy_generation_config
 
 # StanfordAIMI/GREEN-RadLlama2-7b config.json (the layer count is the builder's `layers`)
 LLAMA2_7B: dict[str, Any] = {
@@ -184,20 +185,7 @@ def build_gemma3_real_width(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=eos,
     )
-    vision_config = transformers.SiglipVisionConfig(
-        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14
-    )
-    config = transformers.Gemma3Config(
-        text_config=text_config.to_dict(),
-        vision_config=vision_config.to_dict(),
-        mm_tokens_per_image=4,
-        image_token_index=ids["<image_soft_token>"],
-        boi_token_index=ids["<start_of_image>"],
-        eoi_token_index=ids["<end_of_image>"],
-        pad_token_id=ids["<pad>"],
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=eos,
-    )
+    config = gemma3_config(text_config, ids, tokenizer.bos_token_id, eos)
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.bfloat16)
@@ -208,13 +196,7 @@ def build_gemma3_real_width(
     _zero_rows(model.get_output_embeddings().weight, eos)  # tied with the input embeddings, as in Gemma 3
     model.save_pretrained(out)
     if max_new_tokens is not None:
-        transformers.GenerationConfig(
-            do_sample=False,
-            max_new_tokens=max_new_tokens,
-            bos_token_id=tokenizer.bos_token_id,
-            pad_token_id=ids["<pad>"],
-            eos_token_id=eos,
-        ).save_pretrained(out)
+        save_greedy_generation_config(out, max_new_tokens, tokenizer.bos_token_id, ids["<pad>"], eos)
     return out
 
 
@@ -247,6 +229,71 @@ class ForwardTimer:
             return out
 
         model.forward = timed
+
+
+def time_generation(run: Callable[[], Any], model: Any, calls: int, new_tokens: int) -> dict[str, Any]:
+    """Run `run()` once with a `ForwardTimer` on `model`, which must make `calls` generate calls of exactly
+    `new_tokens` tokens each: per call, the mean prefill, the median decode step and the whole (wall and CPU seconds
+    of this process), and what `run` returned ("result"). Exits naming the counts if the model stopped early (the
+    numbers would then not be per answer length)."""
+    import statistics
+    import sys
+    import time
+
+    timer = ForwardTimer()
+    timer.watch(model)
+    start, cpu = time.perf_counter(), time.process_time()
+    result = run()
+    whole, whole_cpu = time.perf_counter() - start, time.process_time() - cpu
+    if len(timer.prefill) != calls or len(timer.steps) != calls * (new_tokens - 1):
+        sys.exit(f"expected {calls} prefills and {calls * (new_tokens - 1)} decode steps, timed {len(timer.prefill)} "
+                 f"and {len(timer.steps)}: the model stopped early, the measurement would not be per answer length")  # fmt: skip
+    return {
+        "wall": {"prefill": statistics.mean(timer.prefill), "step": statistics.median(timer.steps),
+                 "whole": whole / calls},
+        "cpu": {"prefill": statistics.mean(timer.prefill_cpu), "step": statistics.median(timer.steps_cpu),
+                "whole": whole_cpu / calls},
+        "result": result,
+    }  # fmt: skip
+
+
+def report_run(
+    rows: dict[int, dict[str, Any]],
+    names: Sequence[str],
+    real_depth: int,
+    answer_tokens: int,
+    new_tokens: int,
+    pairs_per_call: float,
+    same: str,
+    *,
+    header: str,
+    tokenizer: str,
+    workload: str,
+    load_start: float,
+    save: Path | None = None,
+    save_extra: dict[str, Any] | None = None,
+) -> dict[str, dict[str, float]]:
+    """The benchmarks' closing report: `header`, the machine (python, torch, threads, load average from `load_start`
+    to now), the `tokenizer` and `workload` lines, peak RSS and build times; the timings (wall and CPU, no results)
+    to `save` as JSON with `save_extra`; then `print_depth_report`."""
+    import os
+    import platform
+    import resource
+
+    torch = require("torch", "hf", "the real-width models")
+    print(header)
+    print(f"python {platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"{os.cpu_count()} CPUs; load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
+    print(f"tokenizer: {tokenizer}")
+    print(workload)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
+    print("builds (s): " + ", ".join(f"depth {d}: {row['build']:.0f}" for d, row in rows.items()))
+    if save:
+        keep = {d: {k: ({c: v[c] for c in ("wall", "cpu")} if isinstance(v, dict) else v) for k, v in row.items()}
+                for d, row in rows.items()}  # fmt: skip
+        save.write_text(json.dumps({"answer_tokens": answer_tokens, "new_tokens": new_tokens, **(save_extra or {}),
+                                    "rows": keep}, indent=1))  # fmt: skip
+    return print_depth_report(rows, names, real_depth, answer_tokens, new_tokens, pairs_per_call, same=same)
 
 
 def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:

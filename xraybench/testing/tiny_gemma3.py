@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from xraybench.lazy import require
 from xraybench.testing.tiny_bert import CORPUS
@@ -88,10 +89,24 @@ def build_tiny_gemma3(
         bos_token_id=ids["<bos>"],
         eos_token_id=[ids["<eos>"], ids["<end_of_turn>"]],
     )
+    config = gemma3_config(text_config, ids, ids["<bos>"], [ids["<eos>"], ids["<end_of_turn>"]])
+    torch.manual_seed(seed)
+    transformers.Gemma3ForConditionalGeneration(config).eval().save_pretrained(out)
+    if max_new_tokens is not None:
+        save_greedy_generation_config(
+            out, max_new_tokens, ids["<bos>"], ids["<pad>"], [ids["<eos>"], ids["<end_of_turn>"]]
+        )
+    return out
+
+
+def gemma3_config(text_config: Any, ids: dict[str, int], bos: int, eos: list[int]) -> Any:
+    """MedGemma's multimodal config around `text_config` (`ids`: `SPECIAL_TOKENS`' ids), with a tiny SigLIP tower:
+    text prompts never run it, so its size changes no text result."""
+    transformers = require("transformers", "hf", "the Gemma 3 builders")
     vision_config = transformers.SiglipVisionConfig(
         hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14
     )
-    config = transformers.Gemma3Config(
+    return transformers.Gemma3Config(
         text_config=text_config.to_dict(),
         vision_config=vision_config.to_dict(),
         mm_tokens_per_image=4,
@@ -99,17 +114,14 @@ def build_tiny_gemma3(
         boi_token_index=ids["<start_of_image>"],
         eoi_token_index=ids["<end_of_image>"],
         pad_token_id=ids["<pad>"],
-        bos_token_id=ids["<bos>"],
-        eos_token_id=[ids["<eos>"], ids["<end_of_turn>"]],
+        bos_token_id=bos,
+        eos_token_id=eos,
     )
-    torch.manual_seed(seed)
-    transformers.Gemma3ForConditionalGeneration(config).eval().save_pretrained(out)
-    if max_new_tokens is not None:
-        transformers.GenerationConfig(
-            do_sample=False,
-            max_new_tokens=max_new_tokens,
-            bos_token_id=ids["<bos>"],
-            pad_token_id=ids["<pad>"],
-            eos_token_id=[ids["<eos>"], ids["<end_of_turn>"]],
-        ).save_pretrained(out)
-    return out
+
+
+def save_greedy_generation_config(out: Path, max_new_tokens: int, bos: int, pad: int, eos: list[int]) -> None:
+    """A greedy generation_config.json of the checkpoint's own in `out` (what the metric's package reads)."""
+    transformers = require("transformers", "hf", "the Gemma 3 builders")
+    transformers.GenerationConfig(
+        do_sample=False, max_new_tokens=max_new_tokens, bos_token_id=bos, pad_token_id=pad, eos_token_id=eos
+    ).save_pretrained(out)
