@@ -35,7 +35,6 @@ Run: `.venv/bin/python benchmarks/crimson/run.py [--pairs 2] [--depths 1,2,3] [-
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import io
@@ -79,21 +78,14 @@ EXAMPLE_ANSWER = """{
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=2)
-    parser.add_argument("--depths", default="1,2,3")
-    parser.add_argument("--anchor-depths", default="1,2,3", help="depths that also run the package")
-    parser.add_argument("--new-tokens", type=int, default=6)
-    parser.add_argument("--answer-tokens", type=int, default=None)
-    parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")
+    from xraybench.testing.real_width import benchmark_arguments, depths_of
+
+    parser = benchmark_arguments(__doc__, 2, None, "the package")
     parser.add_argument("--fp32", action="store_true", help="also time ours with dtype=float32")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--save", type=Path, default=None, help="also write the measured timings here (JSON)")
     args = parser.parse_args()
     if not IU_REPORTS.is_file():
         sys.exit(f"real IU X-ray reports not found at {IU_REPORTS}: nothing to measure")
-    depths = [int(d) for d in args.depths.split(",")]
-    anchor_depths = [int(d) for d in (args.anchor_depths or args.depths).split(",")]
+    depths, anchor_depths = depths_of(args)
     import torch
     import transformers
     from CRIMSON.generate_score import CRIMSONScore
@@ -104,6 +96,7 @@ def main() -> None:
         GEMMA3_4B_TEXT,
         bpe_tokenizer,
         build_gemma3_real_width,
+        print_depth_report,
         report_run,
         sentencepiece_tokenizer,
         time_generation,
@@ -168,7 +161,7 @@ def main() -> None:
     assert answer_tokens is not None
     names = ["ours"] + (["ours fp32"] if args.fp32 else []) + ["anchor"]
     report_run(
-        rows, names, REAL_DEPTH, answer_tokens, args.new_tokens, 1, "same failures",
+        rows,
         header=f"\nCRIMSON at MedGemma 4B's text width (hidden {GEMMA3_4B_TEXT['hidden_size']}, intermediate "
         f"{GEMMA3_4B_TEXT['intermediate_size']}, {GEMMA3_4B_TEXT['num_attention_heads']} heads / "
         f"{GEMMA3_4B_TEXT['num_key_value_heads']} kv heads x {GEMMA3_4B_TEXT['head_dim']}, vocab "
@@ -177,8 +170,9 @@ def main() -> None:
         workload=f"{len(refs)} IU pairs, one per batch; prompt tokens (system turn + chat template included) mean "
         f"{statistics.mean(lengths):.0f}, min {min(lengths)}, max {max(lengths)}; forced new tokens "
         f"{args.new_tokens}; answer length used: {answer_tokens} tokens",
-        load_start=load[0], save=args.save,
+        load_start=load[0], save=args.save, saved={"answer_tokens": answer_tokens, "new_tokens": args.new_tokens},
     )  # fmt: skip
+    print_depth_report(rows, names, REAL_DEPTH, answer_tokens, args.new_tokens, 1, same="same failures")
 
 
 if __name__ == "__main__":

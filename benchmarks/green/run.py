@@ -30,7 +30,6 @@ Run: `.venv/bin/python benchmarks/green/run.py [--pairs 8] [--depths 1,2,3] [--a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import io
@@ -102,20 +101,12 @@ def _time_pipeline(run: Any, model: Any, batches: list[tuple[list[str], list[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=8, help="IU pairs (GREEN's batch is 8)")
-    parser.add_argument("--depths", default="1,2,3")
-    parser.add_argument("--anchor-depths", default="1,2,3", help="depths that also run RadEval")
-    parser.add_argument("--new-tokens", type=int, default=6)
-    parser.add_argument("--answer-tokens", type=int, default=None)
-    parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--save", type=Path, default=None, help="also write the measured timings here (JSON)")
-    args = parser.parse_args()
+    from xraybench.testing.real_width import benchmark_arguments, depths_of
+
+    args = benchmark_arguments(__doc__, 8, "IU pairs (GREEN's batch is 8)", "RadEval").parse_args()
     if not IU_REPORTS.is_file():
         sys.exit(f"real IU X-ray reports not found at {IU_REPORTS}: nothing to measure")
-    depths = [int(d) for d in args.depths.split(",")]
-    anchor_depths = [int(d) for d in (args.anchor_depths or args.depths).split(",")]
+    depths, anchor_depths = depths_of(args)
     import torch
 
     from xraybench.metrics.green import BATCH_SIZE, INSTRUCTION, GreenMetric
@@ -123,6 +114,7 @@ def main() -> None:
         LLAMA2_7B,
         bpe_tokenizer,
         build_llama_real_width,
+        print_depth_report,
         report_run,
         sentencepiece_tokenizer,
     )
@@ -184,7 +176,7 @@ def main() -> None:
     assert answer_tokens is not None
     per_batch = len(refs) / len(batches)
     report_run(
-        rows, ["ours", "anchor"], REAL_DEPTH, answer_tokens, args.new_tokens, per_batch, "same assessments",
+        rows,
         header=f"\nGREEN at GREEN-RadLlama2-7b's width (hidden {LLAMA2_7B['hidden_size']}, intermediate "
         f"{LLAMA2_7B['intermediate_size']}, {LLAMA2_7B['num_attention_heads']} heads, vocab "
         f"{LLAMA2_7B['vocab_size']:,}), random bf16 weights run in fp32, depths {depths} -> {REAL_DEPTH}",
@@ -192,8 +184,11 @@ def main() -> None:
         workload=f"{len(refs)} IU pairs in {len(batches)} batch(es); prompt tokens (chat template included) mean "
         f"{statistics.mean(lengths):.0f}, min {min(lengths)}, max {max(lengths)}; forced new tokens "
         f"{args.new_tokens}; answer length used: {answer_tokens} tokens",
-        load_start=load[0], save=args.save, save_extra={"per_batch": per_batch},
+        load_start=load[0], save=args.save,
+        saved={"answer_tokens": answer_tokens, "new_tokens": args.new_tokens, "per_batch": per_batch},
     )  # fmt: skip
+    print_depth_report(rows, ["ours", "anchor"], REAL_DEPTH, answer_tokens, args.new_tokens, per_batch,
+                       same="same assessments")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ checkpoint uses; not shipped here, give its path); `bpe_tokenizer` trains a byte
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -257,25 +258,40 @@ def time_generation(run: Callable[[], Any], model: Any, calls: int, new_tokens: 
     }  # fmt: skip
 
 
+def benchmark_arguments(description: str, pairs: int, pairs_help: str | None, anchor: str) -> argparse.ArgumentParser:
+    """The options of every real-width benchmark (benchmarks/green, benchmarks/crimson): `--pairs` (default `pairs`),
+    the measured depths, `--anchor-depths` (`anchor`: what also runs there), the forced and the answer's tokens,
+    the Llama 2 tokenizer, the threads and `--save`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=pairs, help=pairs_help)
+    parser.add_argument("--depths", default="1,2,3")
+    parser.add_argument("--anchor-depths", default="1,2,3", help=f"depths that also run {anchor}")
+    parser.add_argument("--new-tokens", type=int, default=6)
+    parser.add_argument("--answer-tokens", type=int, default=None)
+    parser.add_argument("--llama-tokenizer", type=Path, default=None, help="a Llama 2 SentencePiece tokenizer.model")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save", type=Path, default=None, help="also write the measured timings here (JSON)")
+    return parser
+
+
+def depths_of(args: argparse.Namespace) -> tuple[list[int], list[int]]:
+    """(`--depths`, `--anchor-depths`; the depths when it is empty) as numbers."""
+    return [int(d) for d in args.depths.split(",")], [int(d) for d in (args.anchor_depths or args.depths).split(",")]
+
+
 def report_run(
     rows: dict[int, dict[str, Any]],
-    names: Sequence[str],
-    real_depth: int,
-    answer_tokens: int,
-    new_tokens: int,
-    pairs_per_call: float,
-    same: str,
     *,
     header: str,
     tokenizer: str,
     workload: str,
     load_start: float,
     save: Path | None = None,
-    save_extra: dict[str, Any] | None = None,
-) -> dict[str, dict[str, float]]:
-    """The benchmarks' closing report: `header`, the machine (python, torch, threads, load average from `load_start`
-    to now), the `tokenizer` and `workload` lines, peak RSS and build times; the timings (wall and CPU, no results)
-    to `save` as JSON with `save_extra`; then `print_depth_report`."""
+    saved: dict[str, Any] | None = None,
+) -> None:
+    """What precedes `print_depth_report` in the benchmarks: `header`, the machine (python, torch, threads, load
+    average from `load_start` to now), the `tokenizer` and `workload` lines, peak RSS and build times; and the
+    timings (wall and CPU, no outputs) written to `save` as JSON: `saved`, then "rows"."""
     import os
     import platform
     import resource
@@ -291,9 +307,7 @@ def report_run(
     if save:
         keep = {d: {k: ({c: v[c] for c in ("wall", "cpu")} if isinstance(v, dict) else v) for k, v in row.items()}
                 for d, row in rows.items()}  # fmt: skip
-        save.write_text(json.dumps({"answer_tokens": answer_tokens, "new_tokens": new_tokens, **(save_extra or {}),
-                                    "rows": keep}, indent=1))  # fmt: skip
-    return print_depth_report(rows, names, real_depth, answer_tokens, new_tokens, pairs_per_call, same=same)
+        save.write_text(json.dumps({**(saved or {}), "rows": keep}, indent=1))
 
 
 def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:
