@@ -109,7 +109,7 @@ def main() -> None:
     depths, anchor_depths = depths_of(args)
     import torch
 
-    from xraybench.metrics.green import BATCH_SIZE, INSTRUCTION, GreenMetric
+    from xraybench.metrics.green import BATCH_SIZE, INSTRUCTION, GreenMetric, load_tokenizer
     from xraybench.testing.real_width import (
         LLAMA2_7B,
         bpe_tokenizer,
@@ -157,6 +157,8 @@ def main() -> None:
 
                 with contextlib.redirect_stdout(io.StringIO()):
                     reference = GREEN(model_name=str(folder), cpu=True)
+                # RadEval's tokenizer load drops BOS on transformers 5: give it GREEN's encoding, as ours has
+                reference.tokenizer = load_tokenizer(folder)
 
                 def run_anchor(r: list[str], h: list[str], max_length: int, green: Any = reference) -> list[str]:
                     green.max_length = max_length

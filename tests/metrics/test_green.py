@@ -108,7 +108,7 @@ def test_prompts_are_encoded_with_bos_and_eos_as_green_encodes_them(tmp_path: Pa
 @pytest.mark.skipif(not IU_REPORTS.is_file(), reason=f"real IU X-ray reports not found at {IU_REPORTS}")
 def test_end_to_end_equals_radeval_on_a_random_llama(radeval_green: object, tmp_path: Path) -> None:
     from xraybench.metrics import METRICS
-    from xraybench.metrics.green import GreenMetric
+    from xraybench.metrics.green import GreenMetric, load_tokenizer
     from xraybench.records import Prediction, Sample
     from xraybench.testing.tiny_llama import build_tiny_llama
 
@@ -121,12 +121,7 @@ def test_end_to_end_equals_radeval_on_a_random_llama(radeval_green: object, tmp_
     reference.max_length = max_length
     # RadEval loads the tokenizer with `add_eos_token=True` alone, which on transformers 5 drops the BOS that GREEN's
     # own tokenizer (and transformers 4) adds: give it the tokenizer as GREEN encodes (BOS + text + EOS), RadEval's way
-    tok = transformers.AutoTokenizer.from_pretrained(
-        model, add_eos_token=True, add_bos_token=True, use_fast=True, padding_side="left"
-    )
-    tok.chat_template, tok.pad_token = reference.tokenizer.chat_template, tok.eos_token
-    tok.clean_up_tokenization_spaces = True
-    reference.tokenizer = tok
+    reference.tokenizer = load_tokenizer(model)
     mean, _, expected_scores, table = reference(refs, hyps)
 
     assert METRICS.get("green") is GreenMetric

@@ -207,6 +207,22 @@ def _check_special_tokens(tokenizer: Any, add_bos: bool, folder: Any, version: s
         )
 
 
+def load_tokenizer(folder: Any, *, trust_remote_code: bool = False) -> Any:
+    """The GREEN model's tokenizer as GREEN encodes its prompts: BOS + text + EOS (checked), left padding, pad = eos,
+    GREEN's chat template. transformers 5 drops BOS when only `add_eos_token` is given, so both are passed."""
+    transformers = require("transformers", "hf", "GREEN")
+    add_bos = _config_add_bos(folder)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(
+        folder, local_files_only=True, add_eos_token=True, add_bos_token=add_bos, use_fast=True,
+        padding_side="left", trust_remote_code=trust_remote_code,
+    )  # fmt: skip
+    _check_special_tokens(tokenizer, add_bos, folder, transformers.__version__)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.clean_up_tokenization_spaces = True
+    return tokenizer
+
+
 class GreenMetric:
     """`green` (mean GREEN) with the per-pair significant error counts by category and the matched findings."""
 
@@ -241,15 +257,7 @@ class GreenMetric:
             folder, local_files_only=True, dtype=dtype, trust_remote_code=trust_remote_code
         ).eval()
         self.model.to(self.device)
-        add_bos = _config_add_bos(folder)
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(
-            folder, local_files_only=True, add_eos_token=True, add_bos_token=add_bos, use_fast=True,
-            padding_side="left", trust_remote_code=trust_remote_code,
-        )  # fmt: skip
-        _check_special_tokens(self.tokenizer, add_bos, folder, transformers.__version__)
-        self.tokenizer.chat_template = CHAT_TEMPLATE
-        self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.clean_up_tokenization_spaces = True
+        self.tokenizer = load_tokenizer(folder, trust_remote_code=trust_remote_code)
 
     def assess(self, references: Sequence[str], candidates: Sequence[str]) -> list[str]:
         """The model's assessment of each (reference, candidate) pair, cleaned as GREEN cleans it."""
