@@ -9,6 +9,7 @@ them from the cache with no network, which is what a user relies on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -95,16 +96,36 @@ class FakeHub:
         return Handler
 
 
+@contextlib.contextmanager
+def serving(hub: FakeHub) -> Iterator[FakeHub]:
+    """`hub` answering on a local port (its `url` set) for the duration of the block."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def fake_hub(served: dict[str, dict[str, bytes]]) -> Iterator[FakeHub]:
-    hub = FakeHub({repo: dict(files) for repo, files in served.items()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield hub
-    server.shutdown()
-    server.server_close()
+    with serving(FakeHub({repo: dict(files) for repo, files in served.items()})) as hub:
+        yield hub
+
+
+def _offline(script: str, tmp_path: Path, env_prefix: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """`script` in a fresh interpreter with the hub cache of `tmp_path` and the hub offline (no XRAYBENCH_* model
+    variable starting with `env_prefix` set): what a user gets after `weights fetch`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", env_prefix))}
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -268,26 +289,13 @@ def test_fetch_crimson_gets_a_sharded_generative_model_that_then_loads_offline(t
     assert len(shards) > 1 and "model.safetensors.index.json" in files
     repo = "rajpurkarlab/medgemma-4b-it-crimson"
     hub = FakeHub({repo: files})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(hub):
         done = _xraybench(["weights", "fetch", "crimson"], tmp_path, hub)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert done.returncode == 0, done.stderr
     snapshot = next((tmp_path / "hf" / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots").iterdir())
     for name, data in files.items():
         assert (snapshot / name).read_bytes() == data, name
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_CRIMSON"))}
-    run = subprocess.run(
-        [sys.executable, "-c", CRIMSON_OFFLINE],
-        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = _offline(CRIMSON_OFFLINE, tmp_path, "XRAYBENCH_CRIMSON")
     assert run.returncode == 0, run.stderr[-3000:]
     # random weights write no JSON: the one pair is a marked failure, from the model found in the cache
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"model": repo, "failed": 1.0}
@@ -319,26 +327,13 @@ def test_fetch_green_gets_the_sharded_model_and_its_added_tokens(tmp_path: Path)
     files = _files(sharded)
     assert len([n for n in files if n.startswith("model-")]) > 1 and "model.safetensors.index.json" in files
     hub = FakeHub({DEFAULT_MODEL: files})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(hub):
         done = _xraybench(["weights", "fetch", "green"], tmp_path, hub)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert done.returncode == 0, done.stderr
     snapshot = next((tmp_path / "hf" / "hub" / f"models--{DEFAULT_MODEL.replace('/', '--')}" / "snapshots").iterdir())
     for name, data in files.items():
         assert (snapshot / name).read_bytes() == data, name
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_GREEN"))}
-    run = subprocess.run(
-        [sys.executable, "-c", GREEN_OFFLINE],
-        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = _offline(GREEN_OFFLINE, tmp_path, "XRAYBENCH_GREEN", timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     # random weights write no GREEN assessment: the one pair is a marked failure, from the model found in the cache
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"model": DEFAULT_MODEL, "failed": 1.0}
@@ -381,23 +376,10 @@ def test_fetch_ratescore_gets_both_models_that_then_load_offline(tmp_path: Path)
 
     ner, encoder = build_tiny_rate_ner(tmp_path / "ner"), build_tiny_biolord(tmp_path / "biolord")
     hub = FakeHub({DEFAULT_NER: _files(ner), DEFAULT_EMBEDDING: _files(encoder)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(hub):
         done = _xraybench(["weights", "fetch", "ratescore"], tmp_path, hub)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert done.returncode == 0, done.stderr
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_RATESCORE"))}
-    run = subprocess.run(
-        [sys.executable, "-c", RATESCORE_OFFLINE],
-        env={**env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = _offline(RATESCORE_OFFLINE, tmp_path, "XRAYBENCH_RATESCORE")
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
     direct = RaTEScoreMetric(str(ner), str(encoder), device="cpu").score_texts(

@@ -128,21 +128,15 @@ def test_generative_and_ratescore_model_options_are_what_is_fetched(tmp_path: Pa
 
     model = {"config.json": b"{}", "tokenizer.json": b"{}", "model.safetensors": b"\0" * 64}
     hub = FakeHub({"me/green-like": dict(model), "me/crimson-like": dict(model), "me/ner": dict(model)})
-    server = base.ThreadingHTTPServer(("127.0.0.1", 0), hub.handler())
-    base.threading.Thread(target=server.serve_forever, daemon=True).start()
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     encoder = tmp_path / "biolord"
     encoder.mkdir()
     options = {"green": {"model": "me/green-like"}, "crimson": {"model": "me/crimson-like"},
                "ratescore": {"ner_model": "me/ner", "embedding_model": str(encoder)}}  # fmt: skip
-    env = {k: v for k, v in base.os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_"))}
-    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_TELEMETRY="1", HF_ENDPOINT=hub.url)
-    try:
+    with base.serving(hub):
+        env = {k: v for k, v in base.os.environ.items() if not k.startswith(("HF_", "XRAYBENCH_"))}
+        env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_TELEMETRY="1", HF_ENDPOINT=hub.url)
         done = subprocess.run([sys.executable, "-c", FETCH, json.dumps(options)], env=env, capture_output=True,
                               text=True, timeout=300, cwd=tmp_path)  # fmt: skip
-    finally:
-        server.shutdown()
-        server.server_close()
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "green": ["me/green-like"],
