@@ -82,6 +82,13 @@ def test_download_skips_a_local_folder_and_refuses_a_missing_path_naming_the_opt
     assert done.returncode == 1 and f"--metric-arg bertscore.model={OTHER}" in done.stderr, done.stderr
     assert fake_hub.requests == []
 
+    # run's --radgraph-dir with radcliq: radcliq loads RadGraph from its own option, not from that folder
+    folder = tmp_path / "graph"
+    done = _xraybench([*RUN, "--extra-metrics", "radcliq", "--radgraph-dir", str(folder), "--out", str(tmp_path / "r4")],
+                      tmp_path, fake_hub)  # fmt: skip
+    assert done.returncode == 1 and f"--metric-arg radcliq.radgraph_dir={folder}" in done.stderr, done.stderr
+    assert fake_hub.requests == [] and not folder.exists()
+
 
 def test_download_honours_chexbert_checkpoint_and_radgraph_dir_options(fake_hub: FakeHub, tmp_path: Path) -> None:
     """semb_score with a local chexbert.pth: only its tokenizer is fetched (not the hub's chexbert.pth); radgraph with

@@ -112,6 +112,7 @@ def _check_download_flags(download: Any, options: dict[str, dict[str, Any]], wan
     flags = (
         ("bertscore_model", "--bertscore-model", "bertscore", "model"),
         ("radgraph_dir", "--radgraph-dir", "radgraph", "model_dir"),
+        ("radgraph_dir", "--radgraph-dir", "radcliq", "radgraph_dir"),
         ("radgraph_model_type", "--radgraph-model-type", "radgraph", "model_type"),
     )
     for field_name, flag, metric, key in flags:
