@@ -200,3 +200,17 @@ def test_export_on_a_full_disk_names_the_file_and_keeps_the_earlier_export(
     assert out.read_bytes() == earlier and not out.with_name(out.name + ".tmp").exists()
     assert ([(a.case_id, a.dimension, a.choice) for a in store.answers()], store.comments()) == study_before
     assert main(argv) == 0 and out.read_bytes() != earlier  # space is back: the same command writes it
+
+
+def test_create_that_sqlite_refuses_for_another_reason_is_a_clear_error_naming_the_file(
+    tmp_path: Path, runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "rv"
+    path = root / "ro" / "study.sqlite"
+    argv = ["review", "create", "--name", "ro", "--runs", str(runs[0]), str(runs[1]), "--task", "demo_findings",
+            "--cases", "3", "--reviewers", "ann", "--root", str(root)]  # fmt: skip
+    Disk(monkeypatch, path).read_only = True  # SQLite refuses every write: not a full disk
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"could not create {path}" in err and "readonly" in err and "Traceback" not in err
+    assert not path.exists()

@@ -176,6 +176,11 @@ class ReviewStore:
                 raise DiskFullError(
                     self.path, "the half-written study file was removed and the run folders are untouched"
                 ) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StudyWriteError(
+                    f"could not create {self.path} (the half-written file was removed; the run folders are untouched):"
+                    f" SQLite: {exc}. Check that its folder is writable and on a writable disk."
+                ) from exc
             raise
 
     # creation -------------------------------------------------------------------------------------------------
