@@ -99,3 +99,12 @@ def test_run_table_marks_scores_that_are_not_higher_is_better(
     assert "↓ lower is better; · no direction (a count); every other score: higher is better" in lines
     suite = " ".join(lines[next(i for i, x in enumerate(lines) if x.startswith("suite demo")) :])  # rich may wrap it
     assert "toy_words ↓=" in suite and "bleu_4=" in suite
+
+
+def test_a_missing_value_says_why_there_is_no_better_run() -> None:
+    """Every blank of a row has its reason: with a value missing, "better" is no exception."""
+    from xraybench.compare import explain_missing
+
+    row = {"metric": "bleu_4", "a": float("nan"), "b": 0.3, "diff": float("nan"), "rel_gain": float("nan"),
+           "direction": "higher", "better": None}  # fmt: skip
+    assert explain_missing(row, 100)["why"]["better"] == "no better run: a value is missing"

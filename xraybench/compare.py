@@ -153,6 +153,8 @@ def explain_missing(row: dict[str, Any], rounds: int) -> dict[str, Any]:
     }.get(row.get("direction", "higher"))
     if direction_why:
         why["better"] = f"no better run: {direction_why}"
+    elif value_missing:
+        why["better"] = "no better run: a value is missing"
     if _missing(row.get("rel_gain")):
         if direction_why:
             why["rel_gain"] = f"no relative gain: {direction_why}"

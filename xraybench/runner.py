@@ -218,13 +218,14 @@ def rescoring_configs(
     both score (a paired test of two differently built metrics would be a wrong number)."""
     from dataclasses import replace
 
-    from xraybench.metrics.api import identity_options, run_metrics
+    from xraybench.metrics.api import identity_options, metric_options, run_metrics
 
     scored = [run_metrics(c.tasks, c.extra_metrics, c.skip_metrics)[0] for c in (a, b)]
     if metric_args:
-        for metric in metric_args:
-            if not any(metric in s for s in scored):  # the one check's message: "not scored", or "did you mean"
-                replace(a, metric_args={metric: metric_args[metric]}).metric_options()
+        either = sorted(set(scored[0]) | set(scored[1]))
+        # a metric neither run scored: "not scored" (or "did you mean"), pointing at the runs, not at a run flag
+        metric_options(metric_args, scored=either, add_with="a run that scores {metric}: compare rescores only the "
+                       "metrics the runs scored")  # fmt: skip
         a, b = (
             replace(c, metric_args={m: v for m, v in metric_args.items() if m in s})
             for c, s in zip((a, b), scored, strict=True)

@@ -213,6 +213,12 @@ def test_compare_never_pairs_two_differently_built_metrics(
     assert main(["compare", str(a), "published:deepmedix-r1", "--metric-arg", "rouge_l.beta=1.0"]) == 1
     assert "--metric-arg applies to a comparison of two run folders" in capsys.readouterr().err
 
+    # a metric neither run scored: said so, pointing at the runs (compare has no --extra-metrics)
+    assert main([*argv, "--metric-arg", "bertscore.num_layers=2"]) == 1
+    err = capsys.readouterr().err
+    assert "bertscore is not scored here" in err and "a run that scores bertscore" in err
+    assert "--extra-metrics" not in err and "Traceback" not in err
+
 
 def test_compare_with_metric_args_shows_no_stale_suite_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A suite row is read from each run's results.json (as it was scored): for a metric `--metric-arg` rescores,
