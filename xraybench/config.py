@@ -433,6 +433,8 @@ def text_value(text: str, annotation: Any) -> Any:
         return text
     if text.strip().lower() == "none":
         return None
+    if base is bool and text.strip() in ("1", "0"):  # a switch given as 1/0, as on most command lines
+        return text.strip() == "1"
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:

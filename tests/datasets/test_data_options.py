@@ -88,6 +88,9 @@ def test_bad_data_options_say_what_was_meant(item: str, message: str | None) -> 
         ("vqa_rad.xray_only=no", ("vqa_rad", "xray_only", False)),
         ("chexpert.frontal_only=yes", ("chexpert", "frontal_only", True)),
         ("chexpert.frontal_only=False", ("chexpert", "frontal_only", False)),
+        # and 1 / 0 for a switch, as --data-option read them before it shared the typing
+        ("vqa_rad.xray_only=0", ("vqa_rad", "xray_only", False)),
+        ("chexpert.frontal_only=1", ("chexpert", "frontal_only", True)),
     ],
 )
 def test_data_options_are_typed_by_the_loaders_annotations(item: str, expected: tuple[str, str, object]) -> None:
