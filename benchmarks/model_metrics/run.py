@@ -173,14 +173,17 @@ def main() -> None:
             try:
                 from radgraph import F1RadGraph
 
-                with hub_offline("RadGraph F1"):
+                from xraybench.metrics.radgraph import transformers5_compat
+
+                with hub_offline("RadGraph F1"), transformers5_compat():  # the package needs it as ours does
                     f1radgraph = F1RadGraph(
                         reward_level="all",
                         model_type="radgraph",
                         model_cache_dir=str(radgraph_dir),
                         cuda=-1 if device == "cpu" else 0,
                     )
-                t_anchor, (_, package_rg, _, _) = timed(lambda: f1radgraph(refs=refs1[:a], hyps=hyps[:a]))
+                with transformers5_compat():
+                    t_anchor, (_, package_rg, _, _) = timed(lambda: f1radgraph(refs=refs1[:a], hyps=hyps[:a]))
                 anchor = t_anchor * 1000 / a
                 for k, level in enumerate(("simple", "partial", "complete")):  # same model: the values must agree
                     if list(ours_rg[f"radgraph_f1_{level}"].per_sample[:a]) != list(package_rg[k]):

@@ -21,8 +21,9 @@ AllenNLP was written for transformers 4: on transformers 5 the two tokenizer met
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def _special_ids(tokenizer: Any, *texts: str) -> list[list[int]]:
     return [*parts, full[start:]]
 
 
-def _build_inputs_with_special_tokens(self: Any, ids: list[int], pair: list[int] | None = None) -> list[int]:
+def _build_inputs(self: Any, ids: list[int], pair: list[int] | None = None) -> list[int]:
     """transformers 4's method: the sequence(s) with the special tokens the tokenizer adds ([CLS] a [SEP] b [SEP])."""
     if pair is None:
         before, after = _special_ids(self, "a")
@@ -155,18 +156,27 @@ def _encode_plus(self: Any, text: str, text_pair: str | None = None, **kwargs: A
     return self(text, text_pair, **kwargs)
 
 
-def transformers5_compat() -> None:
-    """Let the radgraph package's vendored AllenNLP (written for transformers 4) run on transformers 5.
+@contextlib.contextmanager
+def transformers5_compat() -> Iterator[None]:
+    """Let the radgraph package's vendored AllenNLP (written for transformers 4) run on transformers 5, inside the
+    block (or the decorated function) only.
 
     It calls `encode_plus` on one string (or a pair of strings) and `build_inputs_with_special_tokens` on a
     wordpiece segment; transformers 5 removed both. Put back what transformers 4 did for exactly those calls —
-    nothing is replaced where the methods exist.
+    nothing is replaced where the methods exist — and take them away again on leaving, so other code in the process
+    (f1chexbert, a `hasattr` check for transformers 4) never sees them.
     """
     base = require("transformers", "hf", "RadGraph F1").PreTrainedTokenizerBase
-    if not hasattr(base, "encode_plus"):
-        base.encode_plus = _encode_plus
-    if not hasattr(base, "build_inputs_with_special_tokens"):
-        base.build_inputs_with_special_tokens = _build_inputs_with_special_tokens
+    added = []
+    for name, method in (("encode_plus", _encode_plus), ("build_inputs_with_special_tokens", _build_inputs)):
+        if not hasattr(base, name):
+            setattr(base, name, method)
+            added.append(name)
+    try:
+        yield
+    finally:
+        for name in added:
+            delattr(base, name)
 
 
 class RadGraphMetric:
@@ -193,9 +203,8 @@ class RadGraphMetric:
         self.model_dir = find_model_dir(model_dir, model_type)
         target = pick_device(device)
         cuda = -1 if target == "cpu" else int(target.partition(":")[2] or 0)
-        transformers5_compat()
         try:
-            with hub_offline("RadGraph F1"):
+            with hub_offline("RadGraph F1"), transformers5_compat():
                 self.model = package.RadGraph(model_type=model_type, model_cache_dir=str(self.model_dir), cuda=cuda)
         except OSError as exc:  # transformers: the BERT encoder named by the model's config is not in the cache
             raise XrayBenchError(
@@ -212,7 +221,8 @@ class RadGraphMetric:
         with progress_bar(len(reports), "RadGraph", enabled=enabled) as advance:
             for start in range(0, len(reports), self.chunk_size):
                 chunk = list(reports[start : start + self.chunk_size])
-                result = self.model(chunk)
+                with transformers5_compat():
+                    result = self.model(chunk)
                 for i, report in enumerate(chunk):
                     if str(i) not in result:  # the package printed its error and skipped the report
                         raise XrayBenchError(

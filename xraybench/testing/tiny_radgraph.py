@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from xraybench.lazy import require
+from xraybench.metrics.radgraph import transformers5_compat
 
 ENCODER = "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext"
 ENTITY_LABELS = ("OBS-DP", "ANAT-DP", "OBS-DA", "OBS-U")
@@ -106,6 +107,7 @@ def build_wordpiece_bert(
     return out
 
 
+@transformers5_compat()  # the package's AllenNLP tokenizer code, as the metric runs it
 def build_radgraph(
     out_dir: str | Path,
     encoder_dir: str | Path,
@@ -128,9 +130,6 @@ def build_radgraph(
     from radgraph.allennlp.modules import text_field_embedders, token_embedders
     from radgraph.dygie.models import dygie
 
-    from xraybench.metrics.radgraph import transformers5_compat
-
-    transformers5_compat()  # the package's AllenNLP tokenizer code, as the metric runs it
     folder = Path(out_dir) / "radgraph"
     folder.mkdir(parents=True, exist_ok=True)
     config = radgraph_config(str(Path(encoder_dir).resolve()))
