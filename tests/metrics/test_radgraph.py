@@ -164,7 +164,7 @@ def test_adapter_wiring_with_a_stand_in_model(tmp_path: Path, monkeypatch: pytes
     assert scores["radgraph_f1_simple"].details == {"level": "simple", "model_type": "radgraph"}
     # a report the model returns nothing for (the package printed its error and skipped it) is not a silent 0
     predictions[3] = Prediction("3", "report", "m", "unannotatable", "unannotatable")
-    with pytest.raises(XrayBenchError, match=r"no annotation for report \d+ of \d+ \('unannotatable'\)"):
+    with pytest.raises(XrayBenchError, match=r"no annotation for report \d+ of \d+ \('unannotatable'\); items: 3$"):
         metric.score(samples, predictions)
 
 

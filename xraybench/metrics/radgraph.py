@@ -179,6 +179,14 @@ def transformers5_compat() -> Iterator[None]:
             delattr(base, name)
 
 
+class NoAnnotation(XrayBenchError):
+    """The package returned no annotation for `report` (it printed its own error and skipped it)."""
+
+    def __init__(self, message: str, report: str):
+        super().__init__(message)
+        self.report = report
+
+
 class RadGraphMetric:
     """`radgraph_f1_{simple,partial,complete}` from the `radgraph` package's model, local weights only."""
 
@@ -225,9 +233,10 @@ class RadGraphMetric:
                     result = self.model(chunk)
                 for i, report in enumerate(chunk):
                     if str(i) not in result:  # the package printed its error and skipped the report
-                        raise XrayBenchError(
+                        raise NoAnnotation(
                             f"radgraph: the {self.model_type} model returned no annotation for report "
-                            f"{start + i + 1} of {len(reports)} ({' '.join(report.split())[:80]!r})"
+                            f"{start + i + 1} of {len(reports)} ({' '.join(report.split())[:80]!r})",
+                            report,
                         )
                     out.append(result[str(i)])
                 advance(len(chunk))
@@ -239,7 +248,11 @@ class RadGraphMetric:
         hyps = [p.answer or "" for p in predictions]
         refs = [s.reference or "" for s in samples]
         unique = list(dict.fromkeys(t for t in hyps + refs if t.strip()))
-        annotations = dict(zip(unique, self.annotate(unique), strict=True))
+        try:
+            annotations = dict(zip(unique, self.annotate(unique), strict=True))
+        except NoAnnotation as exc:  # name the items the text belongs to, not only its place among distinct texts
+            ids = [s.id for s, h, r in zip(samples, hyps, refs, strict=True) if exc.report in (h, r)]
+            raise XrayBenchError(f"{exc}; items: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}") from None
         both = [bool(h.strip() and r.strip()) for h, r in zip(hyps, refs, strict=True)]
         scores = score_annotations(
             [annotations[h] if ok else None for h, ok in zip(hyps, both, strict=True)],
